@@ -1,0 +1,86 @@
+"""Measures: NPS, recommendation categories, retention. Pure functions of arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "annual_retention",
+    "categories",
+    "likelihood_to_recommend",
+    "nps",
+    "nps_from_counts",
+    "weekly_retention",
+]
+
+PROMOTER_MIN = 9  # Reichheld 2003: promoters score 9-10
+DETRACTOR_MAX = 6  # detractors score 0-6; passives 7-8
+
+
+def likelihood_to_recommend(satisfaction: npt.ArrayLike, bias: npt.ArrayLike) -> np.ndarray:
+    """True likelihood to recommend: satisfaction plus the customer's rating bias, rounded, clipped to 0-10.
+
+    Args:
+        satisfaction: Journey satisfaction on the 0-10 scale.
+        bias: Customer-specific rating bias in scale points.
+
+    Returns:
+        Integer scores 0-10 (int8).
+    """
+    raw = np.rint(np.asarray(satisfaction, dtype=np.float32) + np.asarray(bias, dtype=np.float32))
+    return np.clip(raw, 0, 10).astype(np.int8)
+
+
+def categories(scores: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (promoter, detractor) for 0-10 scores; the rest are passives."""
+    s = np.asarray(scores)
+    return s >= PROMOTER_MIN, s <= DETRACTOR_MAX
+
+
+def nps_from_counts(promoters: float, detractors: float, total: float) -> float:
+    """NPS = % promoters - % detractors, in [-100, 100]; NaN when nobody answered."""
+    if total <= 0:
+        return float("nan")
+    return 100.0 * (promoters - detractors) / total
+
+
+def nps(scores: npt.ArrayLike) -> float:
+    """Net Promoter Score of a list of 0-10 scores.
+
+    >>> nps([10, 9, 8, 7, 6, 0])
+    0.0
+    """
+    s = np.asarray(scores)
+    promoters, detractors = categories(s)
+    return nps_from_counts(float(promoters.sum()), float(detractors.sum()), float(s.size))
+
+
+def weekly_retention(active_before: npt.ArrayLike, churned: npt.ArrayLike) -> np.ndarray:
+    """Share of last week's customers still active: 1 - churned / active_before (NaN if none)."""
+    before = np.asarray(active_before, dtype=float)
+    lost = np.asarray(churned, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(before > 0, 1.0 - lost / before, np.nan)
+
+
+def annual_retention(active_before: npt.ArrayLike, churned: npt.ArrayLike, weeks_per_year: int = 52) -> float:
+    """Annual retention implied by weekly churn: the product of weekly retention over the last year.
+
+    Uses the last ``weeks_per_year`` weeks; with a shorter series, the mean weekly log-retention is
+    scaled up to a year. New customers do not count (acquisition is not retention).
+
+    Args:
+        active_before: Active customers at the start of each week.
+        churned: Customers lost in each week.
+        weeks_per_year: Weeks in a year.
+
+    Returns:
+        Annual retention in [0, 1].
+    """
+    r = weekly_retention(active_before, churned)[-weeks_per_year:]
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return float("nan")
+    log_r = np.log(np.clip(r, 1e-12, 1.0))
+    return float(np.exp(log_r.mean() * weeks_per_year))
