@@ -634,7 +634,7 @@ def validate(cfg: SiloConfig) -> None:
     kinds_seen: dict[str, str] = {}
     for name, tp in j.touchpoints.items():
         key = f"journey.touchpoints.{name}"
-        if tp.stage not in j.stages:
+        if j.stages and tp.stage not in j.stages:
             errors.append(f"`{key}.stage` is {tp.stage!r}, but it must be one of the stages {j.stages}")
         if tp.owner not in org.departments:
             errors.append(f"`{key}.owner` is {tp.owner!r}, but it must be one of the departments "

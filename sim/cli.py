@@ -1,0 +1,189 @@
+"""The ``silosim`` command: a Hydra app that runs one scenario and writes a run directory.
+
+    silosim scenario=closed_loop_followup customers=50000 weeks=156 seed=7
+    silosim scenario=my_case scenario_dir=./my_scenarios
+    silosim -m scenario=siloed_scorecards,shared_stage_metrics seed=0,1,2
+
+User errors (an unknown scenario, a bad value, a missing file) print one
+paragraph and exit with status 2, with no traceback and no run directory.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config import CONF_DIR, ConfigError, compose_config, register_configs, to_config, validate
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from sim.model import SiloModel
+
+__all__ = ["main", "register_scenario_dir", "user_error"]
+
+EXIT_USER_ERROR = 2
+SCENARIO_DIR = CONF_DIR / "scenario"
+
+
+def user_error(message: str) -> NoReturn:
+    """Print a user error as one paragraph on stderr and exit with status 2."""
+    text = " ".join(message.replace("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+                                    "").split())
+    print(textwrap.fill(f"silosim: error: {text}", width=100), file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def available_scenarios(extra_dir: Path | None = None) -> list[str]:
+    """Names of the bundled scenarios, plus those in ``extra_dir``."""
+    names = {p.stem for p in SCENARIO_DIR.glob("*.yaml")}
+    if extra_dir is not None:
+        names |= {p.stem for p in extra_dir.glob("*.yaml")}
+    return sorted(names)
+
+
+def register_scenario_dir(path: str) -> Path:
+    """Make every ``*.yaml`` in ``path`` selectable as ``scenario=<name>``.
+
+    Files are loaded as data (YAML only; nothing in them is imported or run) and applied at the
+    global package, like the bundled scenarios that begin ``# @package _global_``.
+
+    Args:
+        path: A directory of scenario files.
+
+    Returns:
+        The directory.
+    """
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        user_error(f"`scenario_dir` is '{path}', but that is not a readable directory. Pass a directory that "
+                   "holds scenario YAML files (one file per scenario, named <scenario>.yaml).")
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        user_error(f"`scenario_dir` is '{path}', but it holds no *.yaml scenario files.")
+    store = ConfigStore.instance()
+    for file in files:
+        try:
+            node = OmegaConf.load(file)
+        except (OSError, OmegaConfBaseException, ValueError) as exc:
+            user_error(f"The scenario file '{file}' could not be read as YAML: {exc}")
+        store.store(group="scenario", name=file.stem, node=node, package="_global_")
+    return directory
+
+
+def _split_argv(argv: list[str]) -> tuple[list[str], str | None, bool]:
+    """Take ``scenario_dir=...`` out of the arguments; report whether this is a multirun."""
+    rest, scenario_dir = [], None
+    for arg in argv:
+        if arg.startswith("scenario_dir="):
+            scenario_dir = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    multirun = any(a in ("-m", "--multirun") for a in rest)
+    return rest, scenario_dir, multirun
+
+
+def _explain(exc: Exception, overrides: list[str], extra_dir: Path | None) -> str:
+    """Turn a Hydra or OmegaConf composition error into a sentence naming the key, the value and what is allowed."""
+    text = str(exc)
+    if "Could not find 'scenario/" in text or "In 'config': Could not find 'scenario" in text:
+        chosen = next((o.split("=", 1)[1] for o in overrides if o.startswith("scenario=")), "?")
+        return (f"`scenario` is '{chosen}', but there is no such scenario. Allowed: "
+                f"{', '.join(available_scenarios(extra_dir))}. For your own scenario files, add "
+                "scenario_dir=PATH (a directory of <name>.yaml files).")
+    cause = exc.__cause__
+    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+        key = cause.full_key
+        if "not in" in str(cause):  # a misspelt key
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            node = OmegaConf.select(compose_config([]), parent) if parent else compose_config([])
+            allowed = ", ".join(str(k) for k in node) if node is not None and hasattr(node, "keys") else "?"
+            return (f"`{key}` is not a configuration key. Keys allowed under `{parent or 'the top level'}`: "
+                    f"{allowed}. (docs/parameters.md lists every key.)")
+        first_line = str(cause).splitlines()[0]
+        return f"`{key}` could not be set: {first_line}. docs/parameters.md gives each key's type and range."
+    return f"The configuration could not be composed: {text}"
+
+
+def _print_summary(model: SiloModel, run_dir: Path) -> None:
+    """The short summary table a strategist reads first."""
+    s = model.summary()
+    f = s["final"]
+    rows = [
+        ("Scenario", s["scenario"]),
+        ("Seed", str(s["seed"])),
+        ("Weeks simulated", str(s["weeks"])),
+        ("True NPS (final)", f"{f['true_nps']:+.1f}"),
+        ("Measured NPS (final, survey)", f"{f['measured_nps']:+.1f}"),
+        ("Annual retention (last year)", f"{100 * f['annual_retention']:.1f}%"),
+        ("Active customers (final)", f"{f['active_customers']:,}"),
+        ("Revenue, whole run", f"{s['total']['revenue']:,.0f}"),
+        ("Programme", "abandoned" if s["programme"]["abandoned"] else
+         "active" if f["program_active"] else "none"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+    print(f"\nRun directory: {run_dir}")
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    """Hydra task: build, run and write one model."""
+    from sim.model import SiloModel
+    from sim.outputs import write_run
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        model = SiloModel(cfg)
+    except ConfigError as exc:
+        _remove_if_empty(run_dir)
+        user_error(str(exc))
+    model.run(progress=cfg.output.progress and sys.stderr.isatty())
+    try:
+        write_run(model, run_dir, cfg, overrides=list(hc.overrides.task), hydra_config=hc)
+    except ConfigError as exc:
+        user_error(str(exc))
+    _print_summary(model, run_dir)
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Remove a run directory Hydra created if nothing was written to it."""
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``silosim`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    register_configs()
+    overrides, scenario_dir, multirun = _split_argv(argv)
+    extra_dir = register_scenario_dir(scenario_dir) if scenario_dir else None
+    # Validate a single run before Hydra creates anything, so a user error leaves no directory behind.
+    if not multirun and not any(a.startswith("-") for a in overrides):
+        try:
+            cfg = compose_config(overrides)
+            validate(to_config(cfg))
+        except ConfigError as exc:
+            user_error(str(exc))
+        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            user_error(_explain(exc, overrides, extra_dir))
+    sys.argv = [sys.argv[0] if sys.argv else "silosim", *overrides]
+    _app()
+
+
+if __name__ == "__main__":
+    main()
