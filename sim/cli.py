@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import hydra
+import yaml
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
@@ -74,7 +75,7 @@ def register_scenario_dir(path: str) -> Path:
     for file in files:
         try:
             node = OmegaConf.load(file)
-        except (OSError, OmegaConfBaseException, ValueError) as exc:
+        except (OSError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
             user_error(f"The scenario file '{file}' could not be read as YAML: {exc}")
         store.store(group="scenario", name=file.stem, node=node, package="_global_")
     return directory

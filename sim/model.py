@@ -366,23 +366,24 @@ class SiloModel(mesa.Model):
     def customers_frame(self) -> pd.DataFrame:
         """One row per customer ever active, at the end of the run (the customers.parquet contract)."""
         st = self.store
-        n = st.n
-        count = st.touch_count[:n]
+        # everyone active at some point of the recorded run (not those who left during the warm-up)
+        rows = np.flatnonzero(st.active[: st.n] | (st.left_step[: st.n] >= 0))
+        count = st.touch_count[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            touch_mean = np.where(count > 0, st.touch_score_sum[:n] / np.maximum(count, 1), np.nan)
+            touch_mean = np.where(count > 0, st.touch_score_sum[rows] / np.maximum(count, 1), np.nan)
         return pd.DataFrame({
-            "customer_id": np.arange(n, dtype=np.int64),
-            "joined_step": st.joined_step[:n],
-            "left_step": st.left_step[:n],
-            "satisfaction": st.satisfaction[:n],
+            "customer_id": rows.astype(np.int64),
+            "joined_step": st.joined_step[rows],
+            "left_step": st.left_step[rows],
+            "satisfaction": st.satisfaction[rows],
             "touchpoint_score_mean": touch_mean.astype(np.float32),
-            "true_ltr": st.true_ltr[:n],
-            "measured_ltr": st.measured_ltr[:n],
-            "problems": st.problems[:n],
-            "problem_resolution": pd.Categorical.from_codes(st.resolution[:n], categories=list(RESOLUTION_NAMES)),
-            "followed_up": st.followed_up[:n],
-            "referrals_made": st.referrals_made[:n],
-            "value_per_week": st.value[:n],
+            "true_ltr": st.true_ltr[rows],
+            "measured_ltr": st.measured_ltr[rows],
+            "problems": st.problems[rows],
+            "problem_resolution": pd.Categorical.from_codes(st.resolution[rows], categories=list(RESOLUTION_NAMES)),
+            "followed_up": st.followed_up[rows],
+            "referrals_made": st.referrals_made[rows],
+            "value_per_week": st.value[rows],
         })
 
     def summary(self) -> dict[str, Any]:

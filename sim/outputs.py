@@ -22,10 +22,22 @@ from sim.config import ConfigError
 if TYPE_CHECKING:
     from sim.model import SiloModel
 
-__all__ = ["CONTRACT_FILES", "write_run"]
+__all__ = ["CONTRACT_FILES", "CUSTOMER_COLUMNS", "DEPARTMENT_COLUMNS", "METRIC_COLUMNS", "write_run"]
 
 CONTRACT_FILES = ("metrics.parquet", "departments.parquet", "customers.parquet", "summary.json",
                   ".hydra/config.yaml")
+# The columns MODEL.md's output contract promises (more are written; README documents all).
+METRIC_COLUMNS = (
+    "step", "active_customers", "acquired", "churned", "referrals", "referrals_from_promoters",
+    "referrals_from_passives", "referrals_from_detractors", "true_nps", "measured_nps", "promoters_share",
+    "passives_share", "detractors_share", "mean_satisfaction", "revenue", "handoff_failures",
+    "conflicting_contacts", "survey_responses", "followups", "recoveries", "rootcause_fixes", "program_active",
+)
+DEPARTMENT_COLUMNS = ("step", "department", "kpi", "scorecard")
+CUSTOMER_COLUMNS = (
+    "customer_id", "joined_step", "left_step", "satisfaction", "touchpoint_score_mean", "true_ltr",
+    "measured_ltr", "problems", "problem_resolution", "followed_up", "referrals_made",
+)
 
 
 def _json_safe(value: Any) -> Any:
