@@ -10,6 +10,7 @@ paragraph and exit with status 2, with no traceback and no run directory.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import textwrap
 from pathlib import Path
@@ -161,10 +162,8 @@ def _app(cfg: DictConfig) -> None:
 
 def _remove_if_empty(path: Path) -> None:
     """Remove a run directory Hydra created if nothing was written to it."""
-    try:
+    with contextlib.suppress(OSError):
         path.rmdir()
-    except OSError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:

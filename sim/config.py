@@ -26,14 +26,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 __all__ = [
+    "CONF_DIR",
     "KPI_MEASURES",
     "LEVER_MECHANISMS",
     "TOUCHPOINT_KINDS",
-    "CONF_DIR",
     "ConfigError",
     "SiloConfig",
-    "parameter_table",
     "compose_config",
+    "parameter_table",
     "register_configs",
     "to_config",
     "validate",
@@ -442,9 +442,12 @@ class FeedbackConf:
 class ScorecardConf:
     """Weights of a department's scorecard; they need not sum to one."""
 
-    own_kpi: float = param(1.0, "Weight of the department's own KPI.", "weight", 0.0, None)
-    shared_stage: float = param(0.0, "Weight of the shared metrics of the stages it touches.", "weight", 0.0, None)
-    outcome: float = param(0.0, "Weight of the outcome score (measured NPS).", "weight", 0.0, None)
+    own_kpi: float = param(1.0, "Weight of the department's own KPI.", "weight", 0.0, None,
+                            "Seeds: siloed scorecards reward each department's own measures only.")
+    shared_stage: float = param(0.0, "Weight of the shared metrics of the stages it touches.", "weight", 0.0, None,
+                                 "Seeds: shared journey-stage metrics (off in the siloed baseline).")
+    outcome: float = param(0.0, "Weight of the outcome score (measured NPS).", "weight", 0.0, None,
+                            "Seeds: tying scores to pay invites gaming (off in the siloed baseline).")
 
 
 @dataclass
@@ -508,16 +511,18 @@ class NetworkConf:
 class OutputConf:
     """What a run writes."""
 
-    customers: bool = param(True, "Write customers.parquet (switch off for large sweeps).")
-    progress: bool = param(True, "Show a progress bar while the model runs.")
+    customers: bool = param(True, "Write customers.parquet (switch off for large sweeps).", source="Output option.")
+    progress: bool = param(True, "Show a progress bar while the model runs.", source="Output option.")
 
 
 @dataclass
 class SiloConfig:
     """The whole configuration of one run."""
 
-    scenario_name: str = param("custom", "Name of the scenario (set from the `scenario` choice).")
-    seed: int = param(0, "Root seed; every random stream is derived from it.", "", 0, None)
+    scenario_name: str = param("custom", "Name of the scenario (set from the `scenario` choice).",
+                               source="Set by Hydra.")
+    seed: int = param(0, "Root seed; every random stream is derived from it.", "", 0, None,
+                      "Run option; replication r uses seed r.")
     customers: int = param(20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.")
     weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.")
     warmup_weeks: int = param(
@@ -574,7 +579,8 @@ def to_config(cfg: DictConfig | SiloConfig) -> SiloConfig:
     if not isinstance(obj, SiloConfig):  # composed without the schema
         merged = OmegaConf.merge(OmegaConf.structured(SiloConfig), cfg)
         obj = OmegaConf.to_object(merged)
-    assert isinstance(obj, SiloConfig)
+    if not isinstance(obj, SiloConfig):
+        raise TypeError(f"expected a SiloConfig, got {type(obj).__name__}")
     return obj
 
 

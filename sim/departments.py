@@ -120,7 +120,8 @@ class Department(mesa.Agent):
 
     def _score(self, kpi: float, stage: float, outcome: float, weights: Weights) -> float:
         """Scorecard: weighted components, each relative to its value in the first review period."""
-        assert self._refs is not None
+        if self._refs is None:  # no reference period yet
+            return float("nan")
         k_ref, s_ref, o_ref = self._refs
         parts = (
             kpi / k_ref if k_ref else 1.0,

@@ -76,7 +76,10 @@ def retire(store: CustomerStore, rows: np.ndarray, week: int) -> None:
 
 
 def renewal_probability(store: CustomerStore, rows: np.ndarray, c: CustomerConf) -> np.ndarray:
-    """Probability that each customer in ``rows`` renews: TARP rate of the year's worst problem x satisfaction factor."""
+    """Probability that each customer in ``rows`` renews.
+
+    The TARP renewal rate of the year's worst problem times a satisfaction factor.
+    """
     code = store.year_resolution[rows].astype(np.int64)
     code = np.where(store.problem_cause[rows] >= 0, np.maximum(code, SLOW), code)  # still open: at best slow
     table = np.array([[c.renewal_no_problem, *c.renewal_minor], [c.renewal_no_problem, *c.renewal_major]])

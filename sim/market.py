@@ -63,7 +63,7 @@ class Market:
             initial_customers: Size of the initial book.
         """
         self.cfg = cfg
-        self.prospects = int(round(cfg.prospect_pool_ratio * initial_customers))
+        self.prospects = round(cfg.prospect_pool_ratio * initial_customers)
 
     def active_detractors(self, store: CustomerStore) -> np.ndarray:
         """Active customers who are detractors and vocal: they spread negative word of mouth."""

@@ -199,7 +199,8 @@ class SiloModel(mesa.Model):
         recovered = self.inner_loop.step(st, w, self.survey.detractor_rows, prog.followups, self.streams)
         with_problem = recovered[st.problem_cause[recovered] >= 0]
         loyalty.resolve(st, with_problem, cfg.customer.quick_resolution_weeks, 0.0)
-        st.satisfaction[recovered] = np.minimum(10.0, st.satisfaction[recovered] + cfg.feedback.inner_loop.recovery_lift)
+        lift = cfg.feedback.inner_loop.recovery_lift
+        st.satisfaction[recovered] = np.minimum(10.0, st.satisfaction[recovered] + lift)
         active_now = max(int(st.active[: st.n].sum()), 1)
         open_problems = int((st.active[: st.n] & (st.problem_cause[: st.n] >= 0)).sum())
         fixed = self.outer_loop.step(w, self.survey.causes, prog.fixes, 1000.0 * open_problems / active_now,
@@ -272,7 +273,7 @@ class SiloModel(mesa.Model):
     def _record(self, active_before: int, acquired: Any, referrals: Any, churned: int, not_renewed: int,
                 given_up: int, recovered: int, open_problems: int) -> None:
         """Append this week's metrics row."""
-        st, j, wk = self.store, self.journey, self.journey.week
+        st, wk = self.store, self.journey.week
         act = st.active[: st.n]
         ltr = st.true_ltr[: st.n][act]
         promoters, detractors = categories(ltr)
@@ -400,7 +401,7 @@ class SiloModel(mesa.Model):
             "scenario": self.cfg.scenario_name,
             "seed": self.cfg.seed,
             "customers": self.cfg.customers,
-            "weeks": int(len(m)),
+            "weeks": len(m),
             "final": {
                 "true_nps": float(last["true_nps"]),
                 "measured_nps": float(last["measured_nps"]),

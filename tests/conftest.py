@@ -1,0 +1,65 @@
+"""Shared helpers for the model tests: compose a configuration like the CLI does and run it.
+
+Populations are small (1,000-5,000 customers) and horizons short (at most a year), so a run
+takes well under a second; runs that several tests share are cached for the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.config import compose_config
+from sim.model import SiloModel
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
+
+
+def run_model(overrides: Iterable[str] = (), customers: int = 2000, weeks: int = 52, seed: int = 0) -> SiloModel:
+    """Compose a configuration from Hydra overrides (as ``silosim`` would), build the model and run it."""
+    cfg = compose_config([f"customers={customers}", f"weeks={weeks}", f"seed={seed}", *overrides])
+    return SiloModel(cfg).run()
+
+
+_CACHE: dict[tuple[tuple[str, ...], int, int, int], SiloModel] = {}
+
+
+def cached_model(overrides: Iterable[str] = (), customers: int = 2000, weeks: int = 52, seed: int = 0) -> SiloModel:
+    """Like :func:`run_model`, but each configuration runs once per session (treat the model as read-only)."""
+    key = (tuple(overrides), customers, weeks, seed)
+    if key not in _CACHE:
+        _CACHE[key] = run_model(key[0], customers, weeks, seed)
+    return _CACHE[key]
+
+
+def metrics(overrides: Iterable[str] = (), customers: int = 2000, weeks: int = 52, seed: int = 0) -> pd.DataFrame:
+    """The metrics frame of a cached run (a copy, so tests cannot disturb each other)."""
+    return cached_model(overrides, customers, weeks, seed).metrics_frame()
+
+
+@pytest.fixture(scope="session")
+def run() -> Callable[..., SiloModel]:
+    """``run(overrides, customers=2000, weeks=52, seed=0)`` -> a fresh, finished SiloModel."""
+    return run_model
+
+
+@pytest.fixture(scope="session")
+def cached() -> Callable[..., SiloModel]:
+    """``cached(overrides, customers=2000, weeks=52, seed=0)`` -> a finished SiloModel shared by the session."""
+    return cached_model
+
+
+@pytest.fixture(scope="session")
+def metrics_of() -> Callable[..., pd.DataFrame]:
+    """``metrics_of(overrides, ...)`` -> the metrics frame of a cached run."""
+    return metrics
+
+
+@pytest.fixture(scope="session")
+def baseline() -> SiloModel:
+    """The siloed baseline, 2,000 customers, one year, seed 0 (shared; read-only)."""
+    return cached_model(["scenario=siloed_scorecards"])
