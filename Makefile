@@ -9,9 +9,9 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Python 3.12: on PATH, or selected by pyenv through .python-version, or any pyenv 3.12.x.
 PY312 := $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
-DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
+DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install notebooks clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
@@ -23,16 +23,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	@$(BIN)/silosim scenario=siloed_scorecards hydra.run.dir=$(DEMO_DIR)/siloed_scorecards
-	@$(BIN)/silosim scenario=closed_loop_followup hydra.run.dir=$(DEMO_DIR)/closed_loop_followup
-	@echo
-	@echo "Demo outputs: $(DEMO_DIR)/ (one run directory per scenario; columns explained in README.md)"
+	@$(BIN)/silosim-compare out=$(DEMO_DIR)
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest
 
+notebooks: $(STAMP)
+	@$(BIN)/python notebooks/build.py --execute outputs/notebooks
+
 lint: $(STAMP)
-	@$(BIN)/ruff check sim tests benchmarks
+	@$(BIN)/ruff check sim tests benchmarks notebooks
 
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/throughput.py

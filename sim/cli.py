@@ -11,8 +11,10 @@ paragraph and exit with status 2, with no traceback and no run directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -21,6 +23,7 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -37,11 +40,11 @@ EXIT_USER_ERROR = 2
 SCENARIO_DIR = CONF_DIR / "scenario"
 
 
-def user_error(message: str) -> NoReturn:
+def user_error(message: str, prog: str = "silosim") -> NoReturn:
     """Print a user error as one paragraph on stderr and exit with status 2."""
     text = " ".join(message.replace("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
                                     "").split())
-    print(textwrap.fill(f"silosim: error: {text}", width=100), file=sys.stderr)
+    print(textwrap.fill(f"{prog}: error: {text}", width=100), file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
 
 
@@ -53,7 +56,7 @@ def available_scenarios(extra_dir: Path | None = None) -> list[str]:
     return sorted(names)
 
 
-def register_scenario_dir(path: str) -> Path:
+def register_scenario_dir(path: str, prog: str = "silosim") -> Path:
     """Make every ``*.yaml`` in ``path`` selectable as ``scenario=<name>``.
 
     Files are loaded as data (YAML only; nothing in them is imported or run) and applied at the
@@ -61,6 +64,7 @@ def register_scenario_dir(path: str) -> Path:
 
     Args:
         path: A directory of scenario files.
+        prog: Command name for error messages.
 
     Returns:
         The directory.
@@ -68,16 +72,16 @@ def register_scenario_dir(path: str) -> Path:
     directory = Path(path).expanduser()
     if not directory.is_dir():
         user_error(f"`scenario_dir` is '{path}', but that is not a readable directory. Pass a directory that "
-                   "holds scenario YAML files (one file per scenario, named <scenario>.yaml).")
+                   "holds scenario YAML files (one file per scenario, named <scenario>.yaml).", prog)
     files = sorted(directory.glob("*.yaml"))
     if not files:
-        user_error(f"`scenario_dir` is '{path}', but it holds no *.yaml scenario files.")
+        user_error(f"`scenario_dir` is '{path}', but it holds no *.yaml scenario files.", prog)
     store = ConfigStore.instance()
     for file in files:
         try:
             node = OmegaConf.load(file)
         except (OSError, OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
-            user_error(f"The scenario file '{file}' could not be read as YAML: {exc}")
+            user_error(f"The scenario file '{file}' could not be read as YAML: {exc}", prog)
         store.store(group="scenario", name=file.stem, node=node, package="_global_")
     return directory
 
@@ -141,23 +145,40 @@ def _print_summary(model: SiloModel, run_dir: Path) -> None:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
-    """Hydra task: build, run and write one model."""
+    """Hydra task: build, run and write one model.
+
+    In a multirun, a run that fails with an unexpected error leaves ``error.txt`` and ``job.json``
+    (scenario, seed, overrides) in its directory instead of stopping the sweep, so the other runs
+    complete and the failure can be reported by scenario and seed.
+    """
     from sim.model import SiloModel
     from sim.outputs import write_run
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
         model = SiloModel(cfg)
-    except ConfigError as exc:
-        _remove_if_empty(run_dir)
-        user_error(str(exc))
-    model.run(progress=cfg.output.progress and sys.stderr.isatty())
-    try:
+        model.run(progress=cfg.output.progress and sys.stderr.isatty() and not multirun)
         write_run(model, run_dir, cfg, overrides=list(hc.overrides.task), hydra_config=hc)
-    except ConfigError as exc:
-        user_error(str(exc))
+    except Exception as exc:
+        if multirun:
+            _record_failure(run_dir, cfg, list(hc.overrides.task), exc)
+            return
+        if isinstance(exc, ConfigError):
+            _remove_if_empty(run_dir)
+            user_error(str(exc))
+        raise
     _print_summary(model, run_dir)
+
+
+def _record_failure(run_dir: Path, cfg: DictConfig, overrides: list[str], exc: BaseException) -> None:
+    """Leave the error and the job's identity in a failed multirun job's directory."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job = {"scenario": str(cfg.scenario_name), "seed": int(cfg.seed), "overrides": overrides}
+    (run_dir / "job.json").write_text(json.dumps(job) + "\n")
+    (run_dir / "error.txt").write_text("".join(traceback.format_exception(exc)))
+    print(f"silosim: run failed: scenario {job['scenario']}, seed {job['seed']}: {exc!r}", file=sys.stderr)
 
 
 def _remove_if_empty(path: Path) -> None:

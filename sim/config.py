@@ -113,7 +113,7 @@ class MarketConf:
         0.008, "Weekly probability that a promoter recommends the firm to a prospect.",
         "1/week", 0.0, 1.0, "Calibrated; about 0.4 referrals per promoter per year.")
     passive_referral_factor: float = param(
-        0.3, "Referral rate of a passive relative to a promoter.", "ratio", 0.0, 1.0,
+        0.12, "Referral rate of a passive relative to a promoter.", "ratio", 0.0, 1.0,
         "Bain: passives refer far less; set so over 80% of referrals come from promoters.")
     detractor_referral_factor: float = param(
         0.02, "Referral rate of a detractor relative to a promoter.", "ratio", 0.0, 1.0,

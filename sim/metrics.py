@@ -8,6 +8,7 @@ import numpy.typing as npt
 __all__ = [
     "annual_retention",
     "categories",
+    "customer_lifetime_value",
     "likelihood_to_recommend",
     "nps",
     "nps_from_counts",
@@ -84,3 +85,22 @@ def annual_retention(active_before: npt.ArrayLike, churned: npt.ArrayLike, weeks
         return float("nan")
     log_r = np.log(np.clip(r, 1e-12, 1.0))
     return float(np.exp(log_r.mean() * weeks_per_year))
+
+
+def customer_lifetime_value(annual_value: float, retention: float, discount_rate: float) -> float:
+    """Customer lifetime value with constant retention and margin (Gupta & Lehmann 2003).
+
+    ``CLV = m * r / (1 + d - r)``: the discounted value of a customer's future years, each
+    survived with probability ``r``, worth ``m`` a year, discounted at rate ``d``.
+
+    Args:
+        annual_value: Value of one customer-year (here revenue; silosim has no cost model).
+        retention: Annual retention in [0, 1].
+        discount_rate: Annual discount rate (>= 0).
+
+    Returns:
+        Lifetime value in the units of ``annual_value`` (NaN if an input is missing).
+    """
+    if not (np.isfinite(annual_value) and np.isfinite(retention)):
+        return float("nan")
+    return float(annual_value * retention / (1.0 + discount_rate - retention))
