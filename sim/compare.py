@@ -468,8 +468,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{len(failures)} run(s) failed and are left out of the comparison:")
         for _, f in failures.iterrows():
             print(f"  {f['scenario']}, seed {f['seed']}: {f['error']} ({f['path']})")
-    print(f"\nReport: {out / 'report.html'}")
-    print(f"Comparison directory: {out}")
+    print(f"\nComparison directory: {out}")
+    print(f"Report: {out / 'report.html'}")
     if not failures.empty:
         sys.exit(1)
 

@@ -102,7 +102,7 @@ def test_terminal_ends_with_the_summary_table_and_report_path(
         comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     _d, out = comparison
     lines = out.stdout.strip().splitlines()
-    assert lines[-2] == f"Report: {Path('cmp') / 'report.html'}"
+    assert lines[-1] == f"Report: {Path('cmp') / 'report.html'}"
     assert any(line.startswith("closed_loop_followup") for line in lines)
     assert "runs 6/6 done" in out.stderr
 
@@ -153,3 +153,17 @@ def test_bad_input_is_one_paragraph_and_nothing_is_written(tmp_path: Path, args:
     for fragment in fragments:
         assert fragment in text, (fragment, text)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_users_own_scenario_from_their_directory(tmp_path: Path) -> None:
+    mine = tmp_path / "my_scenarios"
+    mine.mkdir()
+    (mine / "our_plan.yaml").write_text("# @package _global_\n# Our plan: the closed loop at double capacity.\n"
+                                        "feedback:\n  inner_loop: {capacity: 10.0}\n")
+    out = compare("scenarios=[siloed_scorecards,our_plan]", f"scenario_dir={mine}", "replications=2",
+                  "customers=500", "weeks=12", "launcher=basic", "out=cmp", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    summary = pd.read_csv(tmp_path / "cmp" / "summary.csv")
+    assert list(summary["scenario"]) == ["siloed_scorecards", "our_plan"]
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "feedback.inner_loop.capacity" in page  # the differing parameter is listed among the assumptions
