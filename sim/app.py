@@ -46,9 +46,24 @@ __all__ = [
     "SCENARIOS",
     "Control",
     "DashboardModel",
+    "Funnel",
     "Page",
+    "category_of",
     "control_overrides",
+    "counters_html",
+    "customers_figure",
+    "department_kpi_figure",
+    "funnel_counts",
+    "funnel_figure",
+    "headline",
+    "levers_figure",
     "model_params",
+    "network_figure",
+    "nps_figure",
+    "panel_graph",
+    "panel_positions",
+    "settings_html",
+    "trailing_retention",
 ]
 
 SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
@@ -348,7 +363,7 @@ def department_kpi_figure(model: SiloModel) -> Figure:
         if not d.empty:
             own = d[d["department"] == dept.name]
             ax.plot(own["step"], own["kpi"], color="#333333")
-        ax.set_title(f"{dept.name}: {dept.kpi_name.replace('_', ' ')}", fontsize=9)
+        ax.set_title(dept.name, fontsize=9)
         ax.set_ylabel(KPI_UNITS.get(dept.kpi_name, dept.kpi_name), fontsize=7)
         _week_axis(ax, model.cfg.weeks)
     score_ax = axes[len(names)]
@@ -362,6 +377,8 @@ def department_kpi_figure(model: SiloModel) -> Figure:
     _week_axis(score_ax, model.cfg.weeks)
     for ax in axes[len(names) + 1:]:
         ax.set_visible(False)
+    for ax in axes[: (rows - 1) * cols]:  # the shared week axis is labelled on the bottom row only
+        ax.set_xlabel("")
     fig.suptitle("Department KPIs (each on its own unit) and scorecards")
     return fig
 
@@ -450,6 +467,16 @@ def category_of(model: SiloModel, rows: np.ndarray) -> list[str]:
             else "passive" for s, a in zip(ltr, active, strict=True)]
 
 
+def _neighbourhood_of(model: SiloModel, graph: nx.Graph) -> dict[int, int]:
+    """The panel member each node is drawn around (its own row for a member; the first member it neighbours)."""
+    panel = sorted(c.row for c in model.panel)
+    home = {row: row for row in panel}
+    for row in panel:
+        for n in sorted(graph.neighbors(row)):
+            home.setdefault(n, row)
+    return home
+
+
 def panel_positions(model: SiloModel, graph: nx.Graph) -> dict[int, tuple[float, float]]:
     """Positions for the panel network: panel members on a grid, each ringed by its neighbours.
 
@@ -459,11 +486,10 @@ def panel_positions(model: SiloModel, graph: nx.Graph) -> dict[int, tuple[float,
     """
     panel = sorted(c.row for c in model.panel)
     cols = max(1, round(np.sqrt(len(panel) * 1.6)))  # a grid a little wider than tall, like the card
-    pos: dict[int, tuple[float, float]] = {}
-    for k, row in enumerate(panel):
-        pos[row] = (float(k % cols), -float(k // cols))
+    home = _neighbourhood_of(model, graph)
+    pos: dict[int, tuple[float, float]] = {row: (float(k % cols), -float(k // cols)) for k, row in enumerate(panel)}
     for row in panel:
-        ring = [n for n in sorted(graph.neighbors(row)) if n not in pos]
+        ring = [n for n in sorted(graph.neighbors(row)) if home[n] == row and n != row]
         cx, cy = pos[row]
         for i, n in enumerate(ring):
             angle = 2 * np.pi * i / len(ring)
@@ -480,7 +506,13 @@ def network_figure(model: SiloModel) -> Figure:
     panel = {c.row for c in model.panel}
     fig = _new_figure()
     ax = fig.subplots()
-    nx.draw_networkx_edges(graph, layout, ax=ax, edge_color="#BBBBBB", width=0.6)
+    # links within one member's neighbourhood are drawn plainly; links between neighbourhoods (rare in
+    # a large book, common in a small one) are real too but drawn faintly so the neighbourhoods stay legible
+    home = _neighbourhood_of(model, graph)
+    local = [(u, v) for u, v in graph.edges if home[u] == home[v]]
+    across = [(u, v) for u, v in graph.edges if home[u] != home[v]]
+    nx.draw_networkx_edges(graph, layout, edgelist=across, ax=ax, edge_color="#BBBBBB", width=0.4, alpha=0.3)
+    nx.draw_networkx_edges(graph, layout, edgelist=local, ax=ax, edge_color="#999999", width=0.6)
     for is_panel, size in ((False, 12), (True, 60)):
         members = [i for i, r in enumerate(rows) if (int(r) in panel) == is_panel]
         if members:
@@ -568,7 +600,8 @@ def settings_html(model: DashboardModel) -> str:
         "patience_weeks": "unlimited" if cfg.governance.patience_weeks is None else cfg.governance.patience_weeks,
     }
     rows = "".join(
-        f"<tr><td><b>{escape(c.label)}</b>: {escape(c.doc)}</td><td data-setting='{name}'>{values[name]}</td>"
+        f"<tr><td><b>{escape(c.label)}</b>: {escape(c.doc)}</td>"
+        f"<td style='padding: 0 10px' data-setting='{name}'>{values[name]}</td>"
         f"<td>{'your control' if model.control_source[name] == 'control' else 'scenario'}</td></tr>"
         for name, c in CONTROLS.items())
     return (f"<p>Settings in force: scenario <b>{escape(cfg.scenario_name)}</b>, {cfg.customers:,} customers, "
