@@ -33,6 +33,7 @@ demo: $(STAMP)
 	@echo "Demo outputs: $(DEMO_DIR)/ (one run directory per scenario; columns explained in README.md)"
 
 test: $(STAMP)
+	@.ci/ensure_chromium
 	@$(BIN)/python -m pytest
 
 # Solara's usage telemetry and its PyPI version check are off: a local what-if tool has no reason to
