@@ -42,7 +42,8 @@ def chromium() -> str:
     if not os.access(CHROMIUM, os.X_OK):
         subprocess.run([str(REPO / ".ci" / "ensure_chromium")], check=False, timeout=900)
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing and .ci/ensure_chromium could not install it (needs root and apt-get)")
+        pytest.skip(f"{CHROMIUM} is missing and .ci/ensure_chromium could not install it "
+                    "(that needs root, apt-get and Debian's package servers)")
     pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e '.[dev]'")
     return CHROMIUM
 
