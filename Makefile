@@ -1,7 +1,8 @@
-# silosim: the two commands of the README, each doing all set-up on a fresh machine.
-#   make demo   run the main job
-#   make test   run the whole test suite
-# Both create .venv with Python 3.12 and install silosim and its dependencies into it.
+# silosim: the commands of the README, each doing all set-up on a fresh machine.
+#   make demo        run the main job
+#   make test        run the whole test suite
+#   make dashboard   serve the interactive dashboard on http://127.0.0.1:8765
+# All create .venv with Python 3.12 and install silosim and its dependencies into it.
 
 SHELL := /bin/bash
 VENV  := .venv
@@ -10,8 +11,11 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.12: on PATH, or selected by pyenv through .python-version, or any pyenv 3.12.x.
 PY312 := $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
 DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
+# The dashboard listens on this machine only, unless you ask for more (make dashboard DASHBOARD_HOST=0.0.0.0).
+DASHBOARD_HOST ?= 127.0.0.1
+DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test lint bench install notebooks clean
+.PHONY: demo test dashboard lint bench install notebooks clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
@@ -26,10 +30,18 @@ demo: $(STAMP)
 	@$(BIN)/silosim-compare out=$(DEMO_DIR)
 
 test: $(STAMP)
+	@.ci/ensure_chromium
 	@$(BIN)/python -m pytest
 
 notebooks: $(STAMP)
 	@$(BIN)/python notebooks/build.py --execute outputs/notebooks
+
+# Solara's usage telemetry and its PyPI version check are off: a local what-if tool has no reason to
+# phone home, and the suggested upgrade would break the offline front end (see pyproject.toml).
+dashboard: $(STAMP)
+	@echo "silosim dashboard: http://$(DASHBOARD_HOST):$(DASHBOARD_PORT)  (Ctrl-C stops it)"
+	@SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run sim.app --production --no-check-version \
+		--host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check sim tests benchmarks notebooks
