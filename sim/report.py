@@ -61,12 +61,15 @@ def answer_sentences(summary: pd.DataFrame, baseline: str, weeks: int, level: fl
         Sentences, the alternative with the largest retention gain first.
     """
     pct = round(100 * level)
-    horizon = f"{weeks // 52}-year" if weeks % 52 == 0 else f"{weeks}-week"
+    if weeks >= 52:
+        horizon = f"annual retention in year {weeks // 52}" if weeks % 52 == 0 else "annual retention in the final year"
+    else:
+        horizon = f"annualised retention over {weeks} weeks"
     rows = summary[summary["scenario"] != baseline].sort_values("annual_retention_diff", ascending=False)
     out = []
     for _, r in rows.iterrows():
         parts = []
-        for key, what, scale, unit in (("annual_retention", f"{horizon} retention", 100.0, "points"),
+        for key, what, scale, unit in (("annual_retention", horizon, 100.0, "points"),
                                        ("true_nps", "true NPS", 1.0, "points")):
             d, lo, hi = (scale * r[f"{key}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
             if lo > 0:

@@ -6,6 +6,8 @@ takes well under a second; runs that several tests share are cached for the sess
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,6 +19,13 @@ from sim.model import SiloModel
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
+
+# Debian's chromium, driven by Playwright through executable_path (Playwright's own download is not used).
+CHROMIUM = os.environ.get("SILOSIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
 
 
 def run_model(overrides: Iterable[str] = (), customers: int = 2000, weeks: int = 52, seed: int = 0) -> SiloModel:
@@ -63,3 +72,15 @@ def metrics_of() -> Callable[..., pd.DataFrame]:
 def baseline() -> SiloModel:
     """The siloed baseline, 2,000 customers, one year, seed 0 (shared; read-only)."""
     return cached_model(["scenario=siloed_scorecards"])
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed on demand; skip (with the reason) only if that is impossible."""
+    if not os.access(CHROMIUM, os.X_OK):
+        subprocess.run([str(REPO / ".ci" / "ensure_chromium")], check=False, timeout=900)
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing and .ci/ensure_chromium could not install it "
+                    "(that needs root, apt-get and Debian's package servers)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e '.[dev]'")
+    return CHROMIUM

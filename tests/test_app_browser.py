@@ -21,31 +21,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parent.parent
 SOLARA = str(Path(sys.executable).parent / "solara")
-CHROMIUM = os.environ.get("SILOSIM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-]
 SERVER_START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
 SCREENSHOT_COPY = os.environ.get("SILOSIM_DASHBOARD_SCREENSHOT")  # optional extra copy, e.g. docs/img/dashboard.png
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's chromium, installed on demand; skip (with the reason) only if that is impossible."""
-    if not os.access(CHROMIUM, os.X_OK):
-        subprocess.run([str(REPO / ".ci" / "ensure_chromium")], check=False, timeout=900)
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing and .ci/ensure_chromium could not install it "
-                    "(that needs root, apt-get and Debian's package servers)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e '.[dev]'")
-    return CHROMIUM
 
 
 def _free_port() -> int:

@@ -1,0 +1,56 @@
+"""The comparison report in a real browser: opens from a file in headless Chromium, no console errors,
+every image loaded; a screenshot is saved."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM_ARGS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("report")
+    out = subprocess.run(
+        [sys.executable, "-m", "sim.compare", "scenarios=[siloed_scorecards,full_transformation]", "replications=2",
+         "customers=500", "weeks=16", "launcher=basic", "out=cmp"],
+        cwd=tmp, capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr
+    return tmp / "cmp" / "report.html"
+
+
+def test_report_opens_cleanly_in_chromium(chromium: str, report: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(report.as_uri(), wait_until="load")
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(e => ({complete: e.complete, w: e.naturalWidth, h: e.naturalHeight}))")
+            assert len(images) == 6
+            assert all(i["complete"] and i["w"] > 400 and i["h"] > 200 for i in images), images
+            headings = page.locator("h2").all_inner_texts()
+            assert headings == ["The answer", "Figures", "Summary table", "Key assumptions", "Method", "Reproduce"]
+            assert "Full transformation" in page.locator("#answer").inner_text()
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 50_000
+        finally:
+            context.close()
+    assert not problems, problems
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests  # self-contained: nothing fetched
