@@ -3,6 +3,7 @@
     silosim scenario=closed_loop_followup customers=50000 weeks=156 seed=7
     silosim scenario=my_case scenario_dir=./my_scenarios
     silosim -m scenario=siloed_scorecards,shared_stage_metrics seed=0,1,2
+    silosim calibration=outputs/calibrate/<run>/calibrated.yaml scenario=closed_loop_followup
 
 User errors (an unknown scenario, a bad value, a missing file) print one
 paragraph and exit with status 2, with no traceback and no run directory.
@@ -27,7 +28,15 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import CONF_DIR, ConfigError, compose_config, register_configs, to_config, validate
+from sim.config import (
+    CONF_DIR,
+    ConfigError,
+    compose_config,
+    prepare_calibration_overrides,
+    register_configs,
+    to_config,
+    validate,
+)
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -106,6 +115,10 @@ def _explain(exc: Exception, overrides: list[str], extra_dir: Path | None) -> st
         return (f"`scenario` is '{chosen}', but there is no such scenario. Allowed: "
                 f"{', '.join(available_scenarios(extra_dir))}. For your own scenario files, add "
                 "scenario_dir=PATH (a directory of <name>.yaml files).")
+    if "Could not find 'calibration/" in text or "Could not override 'calibration'" in text:
+        chosen = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("calibration=")), "?")
+        return (f"`calibration` is '{chosen}', but that is not a calibrated file. Pass the path of the "
+                "calibrated.yaml that silosim-calibrate wrote (ending in .yaml).")
     cause = exc.__cause__
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         key = cause.full_key
@@ -193,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     register_configs()
     overrides, scenario_dir, multirun = _split_argv(argv)
     extra_dir = register_scenario_dir(scenario_dir) if scenario_dir else None
+    try:
+        overrides = prepare_calibration_overrides(overrides)
+    except ConfigError as exc:
+        user_error(str(exc))
     # Validate a single run before Hydra creates anything, so a user error leaves no directory behind.
     if not multirun and not any(a.startswith("-") for a in overrides):
         try:

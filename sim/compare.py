@@ -4,6 +4,7 @@
     silosim-compare replications=5 customers=5000 weeks=104
     silosim-compare scenarios=[siloed_scorecards,our_plan] scenario_dir=./my_scenarios
     silosim-compare comparison=all_scenarios out=outputs/board_pack
+    silosim-compare calibration=outputs/calibrate/<run>/calibrated.yaml   # calibrated to a client
 
 The runs are one Hydra multirun of the ``silosim`` app (``scenario=a,b,... seed=range(s,s+R)``)
 through Hydra's joblib launcher on all cores, so replication r of every scenario uses seed
@@ -377,10 +378,13 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
         if "=" not in arg:
             raise ConfigError(f"`{arg}` is not a setting: {PROG} takes key=value settings, e.g. replications=5 "
                               "customers=5000 (see --help)")
-        key = arg.split("=", 1)[0].lstrip("+~")
+        key, _, value = arg.partition("=")
+        key = key.lstrip("+~")
         top = key.split(".", 1)[0]
         if key in own:
             mine.append(arg)
+        elif key == "calibration":  # a calibrated file from silosim-calibrate, applied to every scenario
+            model.append(f"calibration={Path(value).expanduser().resolve()}")
         elif top in model_top or top in ("journey", "org"):
             model.append(arg)
         elif key in ("seed", "scenario"):

@@ -33,7 +33,9 @@ __all__ = [
     "ConfigError",
     "SiloConfig",
     "compose_config",
+    "parameter_info",
     "parameter_table",
+    "prepare_calibration_overrides",
     "register_configs",
     "to_config",
     "validate",
@@ -521,6 +523,9 @@ class SiloConfig:
 
     scenario_name: str = param("custom", "Name of the scenario (set from the `scenario` choice).",
                                source="Set by Hydra.")
+    calibration_source: str = param(
+        "", "Calibrated file whose fitted values this configuration carries (`calibration=PATH`; empty: none).",
+        source="Written into the calibrated file by silosim-calibrate.")
     seed: int = param(0, "Root seed; every random stream is derived from it.", "", 0, None,
                       "Run option; replication r uses seed r.")
     customers: int = param(20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.")
@@ -546,14 +551,66 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="silosim_schema", node=SiloConfig)
 
 
+_CALIBRATION_FILES: dict[Path, str] = {}
+
+
+def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
+    """Make ``calibration=PATH`` (or ``+calibration=PATH``) selectable by Hydra.
+
+    A calibrated file written by ``silosim-calibrate`` is registered in the ConfigStore as an
+    option of the ``calibration`` group (applied at the global package, before the scenario, so a
+    scenario still overrides what it changes), and the override is rewritten to select it.
+    Overrides naming a registered option are passed through (``+`` is dropped: the group is already
+    in the defaults list).
+
+    Args:
+        overrides: Hydra overrides.
+
+    Returns:
+        The overrides with any calibration path replaced by the registered option's name.
+
+    Raises:
+        ConfigError: If the file does not exist or is not a YAML mapping.
+    """
+    out = []
+    for arg in overrides:
+        key, sep, value = arg.partition("=")
+        if not sep or key.lstrip("+") != "calibration":
+            out.append(arg)
+            continue
+        if value.endswith((".yaml", ".yml")) or "/" in value:
+            path = Path(value).expanduser().resolve()
+            if not path.is_file():
+                raise ConfigError(f"`calibration` is '{value}', but there is no such file. Pass the calibrated.yaml "
+                                  "(or closest_fit.yaml) that silosim-calibrate wrote in its output directory.")
+            if path not in _CALIBRATION_FILES:
+                try:
+                    node = OmegaConf.load(path)
+                except Exception as exc:  # YAML scanner and OmegaConf errors alike
+                    raise ConfigError(f"The calibration file '{value}' could not be read as YAML: "
+                                      f"{' '.join(str(exc).split())}") from None
+                if not isinstance(node, DictConfig):
+                    raise ConfigError(f"The calibration file '{value}' must hold a YAML mapping of parameters.")
+                name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
+                ConfigStore.instance().store(group="calibration", name=name, node=node, package="_global_")
+                _CALIBRATION_FILES[path] = name
+            value = _CALIBRATION_FILES[path]
+        out.append(f"calibration={value}")
+    return out
+
+
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """Compose the configuration as the ``silosim`` command would, for use from Python and tests.
 
     Args:
-        overrides: Hydra overrides, e.g. ``["scenario=closed_loop_followup", "customers=2000"]``.
+        overrides: Hydra overrides, e.g. ``["scenario=closed_loop_followup", "customers=2000"]``;
+            ``calibration=PATH`` applies a calibrated file.
 
     Returns:
         The composed configuration, with ``scenario_name`` resolved.
+
+    Raises:
+        ConfigError: If a calibration file cannot be read.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -561,13 +618,45 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides or []), return_hydra_config=True)
+        cfg = compose(config_name="config", overrides=prepare_calibration_overrides(list(overrides or [])),
+                      return_hydra_config=True)
     scenario = cfg.hydra.runtime.choices.get("scenario", "custom")
     OmegaConf.set_struct(cfg, False)
     del cfg["hydra"]
     cfg.scenario_name = scenario
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def parameter_info(cfg: SiloConfig, key: str) -> tuple[Any, dict[str, Any]]:
+    """The current value and the declared metadata (doc, unit, lo, hi, source) of one parameter.
+
+    Args:
+        cfg: A typed configuration (needed to resolve named touchpoints, departments and levers).
+        key: Dotted key, e.g. ``journey.touchpoints.service_delivery.base_quality``.
+
+    Returns:
+        The value and the metadata of the field.
+
+    Raises:
+        KeyError: If ``key`` does not name a single parameter.
+    """
+    node: Any = cfg
+    meta: dict[str, Any] = {}
+    for part in key.split("."):
+        if dataclasses.is_dataclass(node):
+            fields = {f.name: f for f in dataclasses.fields(node)}
+            if part not in fields:
+                raise KeyError(key)
+            meta = dict(fields[part].metadata)
+            node = getattr(node, part)
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(key)
+    if dataclasses.is_dataclass(node) or isinstance(node, dict) or not meta:
+        raise KeyError(key)
+    return node, meta
 
 
 # ----------------------------------------------------------------------- validation

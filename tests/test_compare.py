@@ -155,14 +155,18 @@ def test_bad_input_is_one_paragraph_and_nothing_is_written(tmp_path: Path, args:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_users_own_scenario_from_their_directory(tmp_path: Path) -> None:
+def test_users_own_scenario_from_their_directory_and_a_calibrated_file(tmp_path: Path) -> None:
     mine = tmp_path / "my_scenarios"
     mine.mkdir()
     (mine / "our_plan.yaml").write_text("# @package _global_\n# Our plan: the closed loop at double capacity.\n"
                                         "feedback:\n  inner_loop: {capacity: 10.0}\n")
+    calibrated = tmp_path / "calibrated.yaml"
+    calibrated.write_text("customer:\n  base_weekly_churn: 0.0017\n")  # as silosim-calibrate writes it
     out = compare("scenarios=[siloed_scorecards,our_plan]", f"scenario_dir={mine}", "replications=2",
-                  "customers=500", "weeks=12", "launcher=basic", "out=cmp", cwd=tmp_path)
+                  "customers=500", "weeks=12", "launcher=basic", "out=cmp", f"calibration={calibrated}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+    config = (tmp_path / "cmp" / "runs" / "our_plan_s1" / ".hydra" / "config.yaml").read_text()
+    assert "base_weekly_churn: 0.0017" in config and "capacity: 10.0" in config
     summary = pd.read_csv(tmp_path / "cmp" / "summary.csv")
     assert list(summary["scenario"]) == ["siloed_scorecards", "our_plan"]
     page = (tmp_path / "cmp" / "report.html").read_text()

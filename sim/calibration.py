@@ -1,0 +1,619 @@
+"""Calibration: fit the baseline's declared free parameters to a client's observed figures.
+
+    silosim-calibrate target.nps=12 target.annual_retention=0.86
+    silosim-calibrate target.nps=30 target.annual_churn=0.1 target.first_contact_resolution=0.75 trials=60
+
+The command is configured by Hydra (``conf/calibrate.yaml`` and the ``calibrate`` group, which
+declares the free parameters and their bounds). Each Optuna trial runs the baseline over the
+same seeds (common random numbers) and scores the squared misses of the replication means in
+units of each target's tolerance. The best trial is then re-run on fresh seeds to report target
+vs simulated mean with a 95% confidence interval.
+
+Outputs (written atomically into ``out_dir``): ``calibrated.yaml`` (``closest_fit.yaml`` when a
+target could not be met), ``fit.csv``, ``fit.md``, ``fit.json``, ``trials.csv`` and
+``config.yaml`` (the resolved calibration settings). ``silosim calibration=PATH`` (and every
+other command that composes a model configuration) applies the calibrated file.
+
+Exit status: 0 all targets met; 2 bad input (nothing written); 3 a target could not be met (the
+closest fit is written, labelled as such, and a paragraph names the target and the closest
+achievable value).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import textwrap
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config import CONF_DIR, ConfigError, compose_config, parameter_info, to_config, validate
+from sim.replications import FIGURES, MeanCI, mean_ci, run_replications, with_values
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sim.config import SiloConfig
+
+__all__ = [
+    "EXIT_UNREACHABLE",
+    "TARGETS",
+    "CalibrationResult",
+    "CalibrationSpec",
+    "FreeParameter",
+    "calibrate",
+    "load_spec",
+    "main",
+    "write_outputs",
+]
+
+EXIT_USER_ERROR = 2
+EXIT_UNREACHABLE = 3
+REPORT_SEED_OFFSET = 10_000
+BOUND_MARGIN = 0.05  # a fitted value this close to a bound (share of the range) counts as "at the bound"
+
+# Targets a client can give: allowed range (lo, hi, lo inclusive, hi inclusive) and how it is printed.
+TARGETS: dict[str, tuple[float, float, bool, bool, str]] = {
+    "nps": (-100.0, 100.0, True, True, "{:+.1f}"),
+    "annual_retention": (0.0, 1.0, False, True, "{:.3f}"),
+    "annual_churn": (0.0, 1.0, True, False, "{:.3f}"),
+    "first_contact_resolution": (0.0, 1.0, False, True, "{:.3f}"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FreeParameter:
+    """A baseline parameter the calibration may move, with its search bounds."""
+
+    name: str
+    key: str
+    lo: float
+    hi: float
+    log: bool = False
+    integer: bool = False
+
+    def at_bound(self, value: float) -> str | None:
+        """'lower' or 'upper' if ``value`` sits at a bound, else None."""
+        margin = BOUND_MARGIN * (self.hi - self.lo)
+        if value <= self.lo + margin:
+            return "lower"
+        if value >= self.hi - margin:
+            return "upper"
+        return None
+
+
+@dataclasses.dataclass
+class CalibrationSpec:
+    """Everything a calibration needs, validated."""
+
+    targets: dict[str, float]
+    tolerance: dict[str, float]
+    free: list[FreeParameter]
+    base: SiloConfig
+    fixed: dict[str, Any]
+    replications: int
+    trials: int
+    report_replications: int
+    sampler_seed: int
+    method: str
+    jobs: int
+    out_dir: Path
+    config: DictConfig
+
+    @property
+    def fit_seeds(self) -> list[int]:
+        """Seeds of the replications of every trial (common random numbers)."""
+        return [self.base.seed + r for r in range(self.replications)]
+
+    @property
+    def report_seeds(self) -> list[int]:
+        """Fresh seeds for the reported fit."""
+        return [self.base.seed + REPORT_SEED_OFFSET + r for r in range(self.report_replications)]
+
+
+@dataclasses.dataclass
+class CalibrationResult:
+    """The best fit, its report on fresh seeds, and the trial history."""
+
+    params: dict[str, float]
+    report: dict[str, MeanCI]
+    met: dict[str, bool]
+    trials: list[dict[str, Any]]
+    best_trial: int
+
+    @property
+    def reachable(self) -> bool:
+        """Whether every target was met."""
+        return all(self.met.values())
+
+
+# --------------------------------------------------------------------------- configuration
+def _compose(overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="calibrate", overrides=overrides)
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"`{key}` is {value!r}, but it must be a finite number.")
+    return float(value)
+
+
+def _count(value: Any, key: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"`{key}` is {value!r}, but it must be a whole number of at least {least}.")
+    return int(value)
+
+
+def _check_target(name: str, value: float) -> None:
+    lo, hi, lo_in, hi_in, _ = TARGETS[name]
+    ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+    if not ok:
+        interval = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+        raise ConfigError(f"`target.{name}` is {value:g}, but it must lie in {interval} "
+                          f"({FIGURES[name][0]}).")
+
+
+def _free_parameters(node: Any, base: SiloConfig) -> list[FreeParameter]:
+    if not isinstance(node, DictConfig) or len(node) == 0:
+        raise ConfigError("`calibrate.free` is empty, but at least one free parameter (key, lo, hi) must be declared "
+                          "(see conf/calibrate/default.yaml).")
+    free = []
+    for name, entry in node.items():
+        where = f"calibrate.free.{name}"
+        if not isinstance(entry, DictConfig) or "key" not in entry or "lo" not in entry or "hi" not in entry:
+            shown = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else entry
+            raise ConfigError(f"`{where}` is {shown!r}, but each free parameter needs key, lo and hi (and optionally "
+                              "log: true).")
+        unknown = set(entry) - {"key", "lo", "hi", "log"}
+        if unknown:
+            raise ConfigError(f"`{where}` has {sorted(unknown)}, but only key, lo, hi and log are allowed.")
+        key = str(entry.key)
+        try:
+            value, meta = parameter_info(base, key)
+        except KeyError:
+            raise ConfigError(f"`{where}.key` is '{key}', but that is not a model parameter; docs/parameters.md "
+                              "lists every key (touchpoints, departments and levers by name).") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"`{where}.key` is '{key}', but that parameter is not a number ({value!r}); only "
+                              "numeric parameters can be calibrated.")
+        lo, hi = _number(entry.lo, f"{where}.lo"), _number(entry.hi, f"{where}.hi")
+        declared_lo, declared_hi = meta.get("lo"), meta.get("hi")
+        if lo >= hi:
+            raise ConfigError(f"`{where}` has lo {lo:g} and hi {hi:g}, but lo must be below hi.")
+        if (declared_lo is not None and lo < declared_lo) or (declared_hi is not None and hi > declared_hi):
+            allowed = f"[{'' if declared_lo is None else f'{declared_lo:g}'}, " \
+                      f"{'' if declared_hi is None else f'{declared_hi:g}'}]"
+            raise ConfigError(f"`{where}` has bounds [{lo:g}, {hi:g}], but `{key}` is declared in {allowed} "
+                              f"({meta.get('doc', '')}); the bounds must lie inside the declared range.")
+        log = bool(entry.get("log", False))
+        if log and lo <= 0:
+            raise ConfigError(f"`{where}` has log: true and lo {lo:g}, but a log-scale search needs lo > 0.")
+        free.append(FreeParameter(str(name), key, lo, hi, log, isinstance(value, int)))
+    keys = [f.key for f in free]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"`calibrate.free` names the same parameter twice ({keys}).")
+    return free
+
+
+def load_spec(overrides: list[str]) -> CalibrationSpec:
+    """Compose the calibration configuration from Hydra overrides and validate it.
+
+    Args:
+        overrides: e.g. ``["target.nps=12", "target.annual_retention=0.86", "trials=30"]``.
+
+    Returns:
+        The validated specification.
+
+    Raises:
+        ConfigError: If anything is missing, unknown or out of range (one paragraph, naming the key).
+    """
+    from hydra.errors import HydraException
+
+    try:
+        cfg = _compose(overrides)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(_explain(exc)) from None
+    unknown_targets = set(cfg.target) - set(TARGETS)
+    if unknown_targets:
+        raise ConfigError(f"`target.{sorted(unknown_targets)[0]}` is not a calibration target; targets are "
+                          f"{', '.join(TARGETS)}.")
+    targets = {k: _number(v, f"target.{k}") for k, v in cfg.target.items() if v is not None}
+    if not targets:
+        raise ConfigError("No target given: name at least one observed figure, e.g. `target.nps=12 "
+                          f"target.annual_retention=0.86` (targets: {', '.join(TARGETS)}).")
+    for name, value in targets.items():
+        _check_target(name, value)
+    if "annual_retention" in targets and "annual_churn" in targets:
+        raise ConfigError(f"`target.annual_retention` is {targets['annual_retention']:g} and `target.annual_churn` "
+                          f"is {targets['annual_churn']:g}, but they are the same figure (churn = 1 - retention); "
+                          "give one.")
+    tolerance = {}
+    for name in targets:
+        tol = cfg.calibrate.get("tolerance", {}).get(name)
+        if tol is None:
+            raise ConfigError(f"`calibrate.tolerance.{name}` is not set, but every target needs a tolerance.")
+        tolerance[name] = _number(tol, f"calibrate.tolerance.{name}")
+        if tolerance[name] <= 0:
+            raise ConfigError(f"`calibrate.tolerance.{name}` is {tol!r}, but it must be positive.")
+
+    m = cfg.model
+    model_overrides = [str(o) for o in (m.overrides or [])]
+    fixed: dict[str, Any] = {}
+    for o in model_overrides:
+        key, sep, _ = o.partition("=")
+        if not sep or key.startswith(("+", "~", "hydra")) or key in ("scenario", "calibration", "customers", "weeks",
+                                                                       "seed"):
+            raise ConfigError(f"`model.overrides` contains '{o}', but it may only set model parameters as key=value "
+                              "(scenario, customers, weeks and seed have their own `model.` settings).")
+        fixed[key] = None
+    base_overrides = [f"scenario={m.scenario}", f"customers={m.customers}", f"weeks={m.weeks}", f"seed={m.seed}",
+                      "track_customers=0", "output.progress=false", *model_overrides]
+    try:
+        base = to_config(compose_config(base_overrides))
+        validate(base)
+    except ConfigError as exc:
+        raise ConfigError(f"The calibration's model settings are invalid: {exc}") from None
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(f"The calibration's model settings ({' '.join(base_overrides)}) could not be composed: "
+                          f"{' '.join(str(exc).split())}") from None
+    for key in fixed:
+        fixed[key] = parameter_info(base, key)[0]
+    free = _free_parameters(cfg.calibrate.get("free"), base)
+    clash = sorted(set(fixed) & {f.key for f in free})
+    if clash:
+        raise ConfigError(f"`model.overrides` fixes {clash}, but the calibration also declares it free; do one.")
+
+    method = str(cfg.method)
+    if method not in METHODS:
+        raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}.")
+    out_dir = Path(str(cfg.out_dir)).expanduser()
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ConfigError(f"`out_dir` is '{out_dir}', but it already exists and is not empty; choose a new directory "
+                          "(calibrations are never overwritten).")
+    return CalibrationSpec(
+        targets=targets, tolerance=tolerance, free=free, base=base, fixed=fixed,
+        replications=_count(cfg.replications, "replications", 2), trials=_count(cfg.trials, "trials", 1),
+        report_replications=_count(cfg.report_replications, "report_replications", 2),
+        sampler_seed=_count(cfg.sampler_seed, "sampler_seed", 0), method=method, jobs=_count(cfg.jobs, "jobs", 1),
+        out_dir=out_dir, config=cfg,
+    )
+
+
+def _explain(exc: Exception) -> str:
+    """One sentence for a composition error (a misspelt key, a value of the wrong type)."""
+    text = " ".join(str(exc).split())
+    if "Could not override" in text or "not in struct" in text:
+        key = text.split("'")[1] if "'" in text else "?"
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        base = _compose([])
+        node = OmegaConf.select(base, parent) if parent else base
+        allowed = ", ".join(str(k) for k in node) if isinstance(node, DictConfig) else "?"
+        return (f"`{key}` is not a calibration setting. Settings allowed under `{parent or 'the top level'}`: "
+                f"{allowed} (conf/calibrate.yaml explains each).")
+    return f"The calibration settings could not be composed: {text}"
+
+
+# ------------------------------------------------------------------------------ fitting
+def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int]) -> dict[str, MeanCI]:
+    cfg = with_values(spec.base, params)
+    validate(cfg)
+    runs = run_replications(cfg, seeds, jobs=spec.jobs)
+    return {name: mean_ci(r[name] for r in runs) for name in spec.targets}
+
+
+def _loss(spec: CalibrationSpec, sim: dict[str, MeanCI]) -> float:
+    total = 0.0
+    for name, target in spec.targets.items():
+        mean = sim[name].mean
+        total += ((mean - target) / spec.tolerance[name]) ** 2 if math.isfinite(mean) else 1e12
+    return total
+
+
+def _fmt(name: str, value: float) -> str:
+    return TARGETS[name][4].format(value)
+
+
+class _BudgetSpentError(Exception):
+    """Raised inside the optimiser when every allowed trial has been run."""
+
+
+class _Evaluator:
+    """Runs trials, keeps the history and prints a progress line per trial."""
+
+    def __init__(self, spec: CalibrationSpec, progress: Callable[[str], None]) -> None:
+        self.spec = spec
+        self.progress = progress
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(self, params: dict[str, float]) -> dict[str, MeanCI]:
+        spec = self.spec
+        if len(self.history) >= spec.trials:
+            raise _BudgetSpentError
+        sim = _simulate(spec, params, spec.fit_seeds)
+        loss = _loss(spec, sim)
+        self.history.append({"trial": len(self.history), **params, **{f"sim_{k}": v.mean for k, v in sim.items()},
+                             "loss": loss})
+        best = self.best
+        shown = ", ".join(f"{k} {_fmt(k, best[f'sim_{k}'])}" for k in spec.targets)
+        self.progress(f"trial {len(self.history)}/{spec.trials}  loss {loss:8.3f}  |  best so far: trial "
+                      f"{best['trial'] + 1}, loss {best['loss']:.3f} ({shown})")
+        return sim
+
+    @property
+    def best(self) -> dict[str, Any]:
+        return min(self.history, key=lambda h: h["loss"])
+
+
+def _start(spec: CalibrationSpec) -> dict[str, float]:
+    """The current values of the free parameters, clipped into their bounds."""
+    return {f.key: min(max(float(parameter_info(spec.base, f.key)[0]), f.lo), f.hi) for f in spec.free}
+
+
+def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
+    """Bounded least squares (scipy, trust-region reflective) on the tolerance-scaled misses.
+
+    Parameters are mapped to [0, 1] (log-scaled where declared); the Jacobian is taken by finite
+    differences of 5% of each range, which common random numbers keep smooth enough.
+    """
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    free = spec.free
+
+    def to_params(u: np.ndarray) -> dict[str, float]:
+        out = {}
+        for f, x in zip(free, np.clip(u, 0.0, 1.0), strict=True):
+            v = math.exp(math.log(f.lo) + x * (math.log(f.hi) - math.log(f.lo))) if f.log else f.lo + x * (f.hi - f.lo)
+            out[f.key] = round(v) if f.integer else float(v)
+        return out
+
+    def to_unit(params: dict[str, float]) -> np.ndarray:
+        return np.array([(math.log(params[f.key]) - math.log(f.lo)) / (math.log(f.hi) - math.log(f.lo)) if f.log
+                         else (params[f.key] - f.lo) / (f.hi - f.lo) for f in free])
+
+    def residuals(u: np.ndarray) -> np.ndarray:
+        sim = evaluate(to_params(u))
+        return np.array([(sim[k].mean - t) / spec.tolerance[k] if math.isfinite(sim[k].mean) else 1e6
+                         for k, t in spec.targets.items()])
+
+    u0 = np.clip(to_unit(_start(spec)), 0.0, 1.0)
+    with contextlib.suppress(_BudgetSpentError):
+        least_squares(residuals, u0, bounds=(0.0, 1.0), method="trf", diff_step=0.05, x_scale=1.0,
+                      max_nfev=10 * spec.trials)
+
+
+def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
+    """Optuna's TPE sampler on the tolerance-scaled loss, starting from the current values."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, multivariate=True,
+                                             n_startup_trials=max(1, min(10, spec.trials // 3)))
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        start = _start(spec)
+        study.enqueue_trial({f.name: round(start[f.key]) if f.integer else start[f.key] for f in spec.free})
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {}
+        for f in spec.free:
+            if f.integer:
+                params[f.key] = trial.suggest_int(f.name, math.ceil(f.lo), math.floor(f.hi), log=f.log)
+            else:
+                params[f.key] = trial.suggest_float(f.name, f.lo, f.hi, log=f.log)
+        return _loss(spec, evaluate(params))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(objective, n_trials=spec.trials)
+
+
+METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
+
+
+def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) -> CalibrationResult:
+    """Fit the free parameters, then report the best fit on fresh seeds.
+
+    A target is met when it lies within the 95% CI of the reported mean widened by the target's
+    tolerance, the CI counting at most one tolerance (so too few replications cannot make any
+    target look met): ``|mean - target| <= tolerance + min(CI half-width, tolerance)``.
+
+    Args:
+        spec: The validated specification (``spec.method``: ``least_squares`` or ``tpe``).
+        progress: Called with one line per trial (trial k/n, its loss, the best so far).
+
+    Returns:
+        The fit, its report and the trial history.
+    """
+    evaluate = _Evaluator(spec, progress)
+    METHODS[spec.method](spec, evaluate)
+    best = evaluate.best
+    params = {f.key: best[f.key] for f in spec.free}
+    progress(f"re-running the best fit (trial {best['trial'] + 1}) on {spec.report_replications} fresh seeds ...")
+    report = _simulate(spec, params, spec.report_seeds)
+    met = {}
+    for name, target in spec.targets.items():
+        r = report[name]
+        tol = spec.tolerance[name]
+        met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half, tol))
+    return CalibrationResult(params=params, report=report, met=met, trials=evaluate.history,
+                             best_trial=int(best["trial"]))
+
+
+# ------------------------------------------------------------------------------ outputs
+def fit_table(spec: CalibrationSpec, result: CalibrationResult) -> pd.DataFrame:
+    """Target vs simulated mean with its 95% CI, one row per target."""
+    rows = []
+    for name, target in spec.targets.items():
+        r = result.report[name]
+        rows.append({"target": name, "meaning": FIGURES[name][0], "observed": target, "simulated_mean": r.mean,
+                     "ci95_low": r.lo, "ci95_high": r.hi, "tolerance": spec.tolerance[name],
+                     "replications": r.n, "met": result.met[name]})
+    return pd.DataFrame(rows)
+
+
+def parameter_rows(spec: CalibrationSpec, result: CalibrationResult) -> list[dict[str, Any]]:
+    """Fitted value, default and bounds of every free parameter."""
+    return [{"name": f.name, "key": f.key, "fitted": result.params[f.key],
+             "default": parameter_info(spec.base, f.key)[0], "lo": f.lo, "hi": f.hi,
+             "at_bound": f.at_bound(result.params[f.key])} for f in spec.free]
+
+
+def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
+    """The fit as a small Markdown report (also printed)."""
+    b = spec.base
+    lines = [
+        f"# Calibration: {'all targets met' if result.reachable else 'TARGET NOT MET (closest fit)'}",
+        "",
+        f"Baseline `{b.scenario_name}`, {b.customers:,} customers, {b.weeks} weeks after a {b.warmup_weeks}-week "
+        f"warm-up; {spec.trials} trials x {spec.replications} replications; reported over "
+        f"{spec.report_replications} fresh seeds.",
+        "",
+        "| target | observed | simulated mean | 95% CI | tolerance | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, target in spec.targets.items():
+        r = result.report[name]
+        lines.append(f"| {name} | {_fmt(name, target)} | {_fmt(name, r.mean)} | {_fmt(name, r.lo)} to "
+                     f"{_fmt(name, r.hi)} | {spec.tolerance[name]:g} | {'yes' if result.met[name] else 'NO'} |")
+    lines += ["", "| parameter | key | fitted | default | bounds |", "|---|---|---|---|---|"]
+    for p in parameter_rows(spec, result):
+        at = f" (at {p['at_bound']} bound)" if p["at_bound"] else ""
+        lines.append(f"| {p['name']} | `{p['key']}` | {p['fitted']:.6g}{at} | {p['default']:.6g} | "
+                     f"[{p['lo']:g}, {p['hi']:g}] |")
+    return "\n".join(lines) + "\n"
+
+
+def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Path) -> str:
+    node = OmegaConf.create({"calibration_source": str(path)})
+    for key, value in {**spec.fixed, **result.params}.items():
+        OmegaConf.update(node, key, value, force_add=True)
+    fit = "; ".join(f"{k} {_fmt(k, v.mean)} (95% CI {_fmt(k, v.lo)} to {_fmt(k, v.hi)}; "
+                    f"target {_fmt(k, spec.targets[k])})" for k, v in result.report.items())
+    header = ["# @package _global_"]
+    if result.reachable:
+        header.append(f"# Calibrated baseline written by silosim-calibrate on {datetime.now():%Y-%m-%d %H:%M}.")
+    else:
+        missed = ", ".join(k for k, ok in result.met.items() if not ok)
+        header.append(f"# CLOSEST FIT, NOT A CALIBRATION: target(s) not met: {missed}. Written by silosim-calibrate "
+                      f"on {datetime.now():%Y-%m-%d %H:%M}.")
+    header += textwrap.wrap(f"Fit over {spec.report_replications} replications of {spec.base.customers:,} customers: "
+                            f"{fit}.", width=98, initial_indent="# ", subsequent_indent="#   ")
+    header.append(f"# Use: silosim calibration={path} [scenario=...]")
+    return "\n".join(header) + "\n" + OmegaConf.to_yaml(node)
+
+
+def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
+    """Write the calibrated (or closest-fit) file and the fit report into ``spec.out_dir``, all or nothing.
+
+    Returns:
+        The calibrated (or closest-fit) file.
+    """
+    out = spec.out_dir.resolve()
+    name = "calibrated.yaml" if result.reachable else "closest_fit.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        (tmp / name).write_text(_calibrated_yaml(spec, result, out / name))
+        fit_table(spec, result).to_csv(tmp / "fit.csv", index=False)
+        (tmp / "fit.md").write_text(markdown_report(spec, result))
+        pd.DataFrame(result.trials).to_csv(tmp / "trials.csv", index=False)
+        (tmp / "config.yaml").write_text(OmegaConf.to_yaml(spec.config))
+        payload = {
+            "status": "met" if result.reachable else "unreachable",
+            "calibrated_file": name,
+            "targets": spec.targets,
+            "tolerance": spec.tolerance,
+            "fit": {k: dataclasses.asdict(v) for k, v in result.report.items()},
+            "met": result.met,
+            "parameters": parameter_rows(spec, result),
+            "fixed": spec.fixed,
+            "best_trial": result.best_trial,
+            "fit_seeds": spec.fit_seeds,
+            "report_seeds": spec.report_seeds,
+        }
+        (tmp / "fit.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
+        if out.exists():
+            out.rmdir()  # empty (checked when the spec was loaded)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / name
+
+
+def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, written: Path) -> str:
+    """One paragraph naming each target that could not be met and the closest achievable value."""
+    parts = []
+    for name, ok in result.met.items():
+        if ok:
+            continue
+        r = result.report[name]
+        parts.append(f"`target.{name}` is {_fmt(name, spec.targets[name])}, but the closest fit found within the "
+                     f"declared bounds gives {_fmt(name, r.mean)} (95% CI {_fmt(name, r.lo)} to {_fmt(name, r.hi)}, "
+                     f"tolerance {spec.tolerance[name]:g})")
+    bounds = [f"{f.key} = {result.params[f.key]:.4g} ({f.at_bound(result.params[f.key])} bound)"
+              for f in spec.free if f.at_bound(result.params[f.key])]
+    text = "Target not met: " + "; ".join(parts) + "."
+    if bounds:
+        text += f" Free parameters at a bound: {', '.join(bounds)}."
+    else:
+        text += (f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
+                 "still reach it.")
+    text += (f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration). Check the "
+             "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml.")
+    return text
+
+
+def _paragraph(prefix: str, text: str) -> str:
+    return textwrap.fill(f"silosim-calibrate: {prefix}{' '.join(text.split())}", width=100)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``silosim-calibrate`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return
+    try:
+        spec = load_spec(argv)
+    except ConfigError as exc:
+        print(_paragraph("error: ", str(exc)), file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    shown = ", ".join(f"{k} {_fmt(k, v)}" for k, v in spec.targets.items())
+    print(f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {spec.trials} trials x "
+          f"{spec.replications} replications of {spec.base.customers:,} customers x {spec.base.weeks} weeks")
+    result = calibrate(spec, progress=lambda line: print(line, flush=True))
+    written = write_outputs(spec, result)
+    print()
+    print(markdown_report(spec, result))
+    print(f"Output directory: {written.parent}")
+    if not result.reachable:
+        print(_paragraph("", unreachable_message(spec, result, written)), file=sys.stderr)
+        sys.exit(EXIT_UNREACHABLE)
+    print(f"Apply it: silosim calibration={written} [scenario=...]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""silosim-calibrate: recovering a known baseline, unreachable targets, bad input, and the calibrated file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.calibration import calibrate, load_spec, write_outputs
+from sim.config import ConfigError
+from sim.replications import mean_ci, run_replications, with_values
+
+BIN = Path(sys.executable).parent
+SMALL = ["model.customers=1500", "model.weeks=26"]
+KNOWN = {"journey.touchpoints.service_delivery.base_quality": 8.4, "customer.base_weekly_churn": 0.0025,
+         "journey.first_contact_resolution": 0.70}
+
+
+def command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+def test_mean_ci_pins_numbers() -> None:
+    ci = mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert ci.mean == pytest.approx(2.5)
+    # t(0.975, 3) = 3.182; sd = 1.291; half = 3.182 * 1.291 / 2 = 2.054
+    assert ci.half == pytest.approx(2.054, abs=1e-3)
+    assert mean_ci([5.0]).half == 0.0
+
+
+@pytest.mark.slow
+def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: Path) -> None:
+    spec = load_spec(["target.nps=0", "target.annual_retention=0.5", "target.first_contact_resolution=0.5", *SMALL,
+                      "replications=3", "trials=16", "report_replications=4", f"out_dir={tmp_path / 'fit'}"])
+    # the client's figures: the baseline at a known parameter setting, on seeds the fit never uses
+    runs = run_replications(with_values(spec.base, KNOWN), seeds=range(500, 506))
+    observed = {k: mean_ci(r[k] for r in runs).mean for k in ("nps", "annual_retention", "first_contact_resolution")}
+    assert observed["nps"] < 14 and observed["annual_retention"] < 0.84  # far from the defaults (about +19, 0.87)
+    spec.targets = observed
+    lines: list[str] = []
+    result = calibrate(spec, progress=lines.append)
+    assert result.reachable, result.report
+    for name, target in observed.items():
+        r = result.report[name]
+        assert abs(r.mean - target) <= r.half + spec.tolerance[name], (name, r, target)
+    # the strongly identified parameters come back near the known setting
+    assert result.params["journey.first_contact_resolution"] == pytest.approx(0.70, abs=0.06)
+    assert result.params["journey.touchpoints.service_delivery.base_quality"] == pytest.approx(8.4, abs=0.35)
+    assert len(result.trials) <= 16
+    assert lines[0].startswith("trial 1/16") and "best so far" in lines[0]
+
+    written = write_outputs(spec, result)
+    assert written.name == "calibrated.yaml"
+    fit = pd.read_csv(written.parent / "fit.csv")
+    assert list(fit["target"]) == ["nps", "annual_retention", "first_contact_resolution"]
+    assert (fit["ci95_low"] <= fit["simulated_mean"]).all() and (fit["simulated_mean"] <= fit["ci95_high"]).all()
+    assert fit["met"].all()
+    payload = json.loads((written.parent / "fit.json").read_text())
+    assert payload["status"] == "met"
+    assert {p["key"] for p in payload["parameters"]} == set(KNOWN)
+
+
+@pytest.fixture(scope="module")
+def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    base = tmp_path_factory.mktemp("unreachable")
+    out = command("silosim-calibrate", "target.nps=90", "model.customers=800", "model.weeks=13", "replications=2",
+                  "trials=8", "report_replications=3", "out_dir=fit", cwd=base)
+    return out, base / "fit"
+
+
+def test_unreachable_target_names_the_target_and_the_closest_value(
+        unreachable: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    out, fit_dir = unreachable
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr
+    paragraph = " ".join(out.stderr.split())
+    assert paragraph.startswith("silosim-calibrate: Target not met: `target.nps` is +90.0")
+    assert "closest_fit.yaml" in paragraph
+    assert "journey.touchpoints.service_delivery.base_quality" in paragraph and "(upper bound)" in paragraph
+    fit = pd.read_csv(fit_dir / "fit.csv").set_index("target")
+    assert not fit.loc["nps", "met"]
+    assert fit.loc["nps", "simulated_mean"] < 60  # far below 90 even at the best quality the bounds allow
+    closest = f"{fit.loc['nps', 'simulated_mean']:+.1f}"
+    assert f"closest fit found within the declared bounds gives {closest}" in paragraph
+    assert (fit_dir / "closest_fit.yaml").read_text().splitlines()[1].startswith("# CLOSEST FIT, NOT A CALIBRATION")
+    assert not (fit_dir / "calibrated.yaml").exists()
+    assert json.loads((fit_dir / "fit.json").read_text())["status"] == "unreachable"
+
+
+def test_calibrated_file_is_accepted_by_silosim(unreachable: tuple[subprocess.CompletedProcess[str], Path],
+                                               tmp_path: Path) -> None:
+    _, fit_dir = unreachable
+    fitted = {p["key"]: p["fitted"] for p in json.loads((fit_dir / "fit.json").read_text())["parameters"]}
+    path = fit_dir / "closest_fit.yaml"
+    out = command("silosim", f"calibration={path}", "scenario=closed_loop_followup", "customers=500", "weeks=3",
+                  "warmup_weeks=1", "hydra.run.dir=run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load((tmp_path / "run" / ".hydra" / "config.yaml").read_text())
+    assert config["calibration_source"] == str(path.resolve())
+    assert config["journey"]["touchpoints"]["service_delivery"]["base_quality"] == pytest.approx(
+        fitted["journey.touchpoints.service_delivery.base_quality"])
+    assert config["customer"]["base_weekly_churn"] == pytest.approx(fitted["customer.base_weekly_churn"])
+    assert config["feedback"]["inner_loop"]["capacity"] == 5.0  # the scenario still applies on top
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["target.nps=150"], ["`target.nps`", "150", "[-100, 100]"]),
+        (["target.annual_retention=1.2"], ["`target.annual_retention`", "1.2", "(0, 1]"]),
+        (["target.nps=10", "target.npss=3"], ["`target.npss`", "not a calibration setting", "annual_retention"]),
+        ([], ["No target given"]),
+        (["target.annual_retention=0.8", "target.annual_churn=0.2"], ["same figure"]),
+        (["target.nps=10", "calibrate.free.service_quality.hi=11"],
+         ["calibrate.free.service_quality", "11", "declared in [0, 10]"]),
+        (["target.nps=10", "calibrate.free.weekly_churn.key=customer.nope"],
+         ["customer.nope", "not a model parameter"]),
+    ],
+)
+def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, args: list[str],
+                                                                     expected: list[str]) -> None:
+    out = command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout
+    assert out.stderr.startswith("silosim-calibrate: error:") and "Traceback" not in out.stderr
+    assert "\n\n" not in out.stderr.strip()
+    paragraph = " ".join(out.stderr.split())
+    for fragment in expected:
+        assert fragment in paragraph, (fragment, paragraph)
+    assert not (tmp_path / "fit").exists()
+
+
+def test_missing_calibration_file_is_a_user_error(tmp_path: Path) -> None:
+    out = command("silosim", "calibration=nowhere/calibrated.yaml", "weeks=2", "customers=500",
+                  "hydra.run.dir=run", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "`calibration`" in out.stderr and "no such file" in out.stderr
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="may only set model parameters"):
+        load_spec(["target.nps=1", "model.overrides=['calibration=nowhere.yaml']"])
