@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 PY312 := $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
 DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test test-ray lint bench install clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
@@ -31,6 +31,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest
 
+# Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (README, "Running on many cores").
+test-ray:
+	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
+	@.venv-ray/bin/python -m pip install --quiet -e ".[dev,ray]"
+	@SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
+
 lint: $(STAMP)
 	@$(BIN)/ruff check sim tests benchmarks
 
@@ -38,4 +44,4 @@ bench: $(STAMP)
 	@$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) .venv-ray outputs .pytest_cache

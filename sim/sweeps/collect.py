@@ -193,7 +193,7 @@ def collect(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # Pass 1: which runs count (markers, duplicates), and the columns and their types. Nothing is kept per run
-    # but its configuration digest and name (about 200 bytes), so memory does not grow with the runs' size.
+    # but its configuration digest and name (a few hundred bytes), so memory does not grow with the runs' size.
     incomplete: list[tuple[str, str]] = []
     counted: dict[bytes, str] = {}
     kinds: dict[str, set[type]] = {}
