@@ -15,7 +15,7 @@ DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test dashboard lint bench install notebooks clean
+.PHONY: demo test test-ray dashboard lint bench install notebooks clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
@@ -43,6 +43,12 @@ dashboard: $(STAMP)
 	@SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run sim.app --production --no-check-version \
 		--host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT)
 
+# Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (README, "Running on many cores").
+test-ray:
+	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
+	@.venv-ray/bin/python -m pip install --quiet -e ".[dev,ray]"
+	@SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
+
 lint: $(STAMP)
 	@$(BIN)/ruff check sim tests benchmarks notebooks
 
@@ -50,4 +56,4 @@ bench: $(STAMP)
 	@$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) .venv-ray outputs .pytest_cache

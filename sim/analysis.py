@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.metrics import annual_retention, customer_lifetime_value
+from sim.outputs import is_complete
 
 __all__ = [
     "OUTCOMES",
@@ -186,10 +187,10 @@ def _job_of(name: str) -> dict[str, object]:
 def load_runs(runs_dir: Path, clv_discount_rate: float = 0.10) -> RunSet:
     """Read every run directory under ``runs_dir``.
 
-    A run counts as complete when its ``summary.json`` exists (the CLI writes a run into a
-    temporary directory and renames it into place only when every file is written); a directory
-    holding ``error.txt`` is a failed run; anything else is incomplete. Nothing is counted twice:
-    temporary directories (names starting with a dot) are skipped.
+    A run counts as complete when its ``COMPLETE`` marker lists every file with its size (the CLI
+    writes a run into a temporary directory, writes the marker last and renames the directory into
+    place); a directory holding ``error.txt`` is a failed run; anything else is incomplete. Nothing
+    is counted twice: temporary directories (names starting with a dot) are skipped.
 
     Args:
         runs_dir: Directory holding one subdirectory per run.
@@ -201,7 +202,7 @@ def load_runs(runs_dir: Path, clv_discount_rate: float = 0.10) -> RunSet:
     rows, metrics, departments, outcomes = [], [], [], []
     for path in sorted(p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
         summary_file, error_file = path / "summary.json", path / "error.txt"
-        if summary_file.exists():
+        if is_complete(path):
             summary = json.loads(summary_file.read_text())
             scenario, seed = summary["scenario"], int(summary["seed"])
             m = pd.read_parquet(path / "metrics.parquet")

@@ -38,6 +38,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.analysis import RunSet, load_runs, summary_table
 from sim.cli import available_scenarios, register_scenario_dir, user_error
 from sim.config import CONF_DIR, ConfigError, compose_config, to_config, validate
+from sim.outputs import MARKER
 
 __all__ = ["CompareConf", "compare", "compose_compare", "main", "print_summary", "run_comparison"]
 
@@ -222,7 +223,7 @@ def _finished(runs_dir: Path) -> tuple[int, int]:
     for p in runs_dir.iterdir():
         if p.name.startswith("."):
             continue
-        if (p / "summary.json").exists():
+        if (p / MARKER).exists():
             done += 1
         elif (p / "error.txt").exists():
             failed += 1

@@ -33,9 +33,12 @@ __all__ = [
     "ConfigError",
     "SiloConfig",
     "compose_config",
+    "numeric_parameters",
+    "param_spec",
     "parameter_info",
     "parameter_table",
     "prepare_calibration_overrides",
+    "range_error",
     "register_configs",
     "to_config",
     "validate",
@@ -518,6 +521,38 @@ class OutputConf:
 
 
 @dataclass
+class DesignConf:
+    """An experiment design: uncertain parameters with bounds, sampled into rows that a sweep runs.
+
+    An experiment config (``conf/experiment/``) fills this in; ``silosim -m experiment=NAME`` then runs
+    one job per row (``design.row``), each with the row's parameter values applied.
+    """
+
+    method: str = param(
+        "none", "How the rows are sampled: 'none' (no design), 'lhs' (Latin hypercube), 'sobol' (Saltelli "
+        "sampling for Sobol indices) or 'morris' (Morris trajectories).", "", None, None,
+        "SALib (Herman & Usher 2017; Iwanaga et al. 2022).")
+    samples: int = param(
+        16, "lhs: number of rows; sobol: base sample N (rows N(2D+2) with second order, N(D+2) without; a power "
+        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters.", "", 1, None,
+        "Experiment choice.")
+    seed: int = param(0, "Seed of the design's sampler (the runs' own seed is `seed`).", "", 0, None,
+                      "Experiment choice.")
+    second_order: bool = param(True, "sobol: also sample for second-order indices.", source="Experiment choice.")
+    levels: int = param(4, "morris: number of grid levels (even).", "", 2, None,
+                        "Morris 1991; 4 levels is SALib's default.")
+    parameters: dict[str, Any] = param(
+        {}, "Uncertain parameters: dotted key -> [low, high], within the key's declared range. Integer "
+        "parameters are rounded.", "", None, None, "Experiment choice.")
+    outcomes: list[str] = param(
+        ["final.true_nps", "final.annual_retention", "total.revenue"],
+        "Outcome columns of the collected runs the sensitivity analysis explains (summary.json, flattened).",
+        "", None, None, "Issue: three-year true NPS, retention, revenue.")
+    row: int | None = param(None, "The design row this run applies (set by the sweep; null = none).", "", 0,
+                            None, "Set by `silosim -m experiment=NAME`.")
+
+
+@dataclass
 class SiloConfig:
     """The whole configuration of one run."""
 
@@ -544,6 +579,7 @@ class SiloConfig:
     governance: GovernanceConf = field(default_factory=GovernanceConf)
     network: NetworkConf = field(default_factory=NetworkConf)
     output: OutputConf = field(default_factory=OutputConf)
+    design: DesignConf = field(default_factory=DesignConf)
 
 
 def register_configs() -> None:
@@ -781,6 +817,91 @@ def validate(cfg: SiloConfig) -> None:
                       f"({cfg.customers})")
     if errors:
         raise ConfigError("Invalid configuration: " + "; ".join(errors) + ".")
+
+
+# ------------------------------------------------------------- parameter lookup
+@dataclass(frozen=True)
+class ParamSpec:
+    """What the schema declares about one parameter."""
+
+    key: str
+    type: type
+    lo: float | None
+    hi: float | None
+    doc: str
+
+
+def _numeric_type(annotation: Any) -> type | None:
+    text = str(annotation).replace(" ", "")
+    for name, kind in (("bool", bool), ("int", int), ("float", float)):
+        if text in (name, f"{name}|None", f"None|{name}", f"Optional[{name}]"):
+            return kind
+    return None
+
+
+def param_spec(key: str, cfg: SiloConfig | None = None) -> ParamSpec | None:
+    """Look up a dotted key in the schema (``org.departments.Service.capacity`` included).
+
+    Args:
+        key: A dotted configuration key.
+        cfg: The typed configuration whose departments, levers and touchpoints name the dictionary entries;
+            the defaults if None.
+
+    Returns:
+        The parameter's declaration if ``key`` is a numeric or boolean parameter, else None.
+    """
+    obj: Any = cfg if cfg is not None else SiloConfig()
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if isinstance(obj, dict):
+            if part not in obj:
+                return None
+            obj = obj[part]
+            continue
+        if not dataclasses.is_dataclass(obj):
+            return None
+        fields = {f.name: f for f in dataclasses.fields(obj)}
+        if part not in fields:
+            return None
+        value = getattr(obj, part)
+        if i == len(parts) - 1:
+            kind = _numeric_type(fields[part].type)
+            if kind is None or isinstance(value, dict | list) or dataclasses.is_dataclass(value):
+                return None
+            meta = fields[part].metadata
+            return ParamSpec(key, kind, meta.get("lo"), meta.get("hi"), meta.get("doc", ""))
+        obj = value
+    return None
+
+
+def numeric_parameters(cfg: SiloConfig) -> list[str]:
+    """Every numeric (int or float) parameter key of ``cfg``, for suggestions in error messages."""
+    keys: list[str] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if dataclasses.is_dataclass(v):
+                    walk(v, f"{prefix}{k}.")
+            return
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value) or isinstance(value, dict):
+                walk(value, f"{prefix}{f.name}.")
+            elif _numeric_type(f.type) in (int, float) and not prefix.startswith("design."):
+                keys.append(f"{prefix}{f.name}")
+
+    walk(cfg, "")
+    return keys
+
+
+def range_error(spec: ParamSpec, value: float) -> str | None:
+    """A sentence if ``value`` is outside ``spec``'s declared range, else None."""
+    bad = (isinstance(value, float) and not math.isfinite(value)) or (spec.lo is not None and value < spec.lo) or (
+        spec.hi is not None and value > spec.hi)
+    if bad:
+        return f"`{spec.key}` must be {_fmt_range(spec.lo, spec.hi)} ({spec.doc})"
+    return None
 
 
 # --------------------------------------------------------------- parameter docs

@@ -149,6 +149,8 @@ def write_fake_run(root: Path, name: str, scenario: str, seed: int, metrics: pd.
     pd.DataFrame({"step": [0], "department": ["Sales"], "kpi": [1.0], "scorecard": [1.0]}).to_parquet(
         d / "departments.parquet")
     (d / "summary.json").write_text(json.dumps({"scenario": scenario, "seed": seed}))
+    files = {p.name: p.stat().st_size for p in d.iterdir()}
+    (d / "COMPLETE").write_text(json.dumps({"files": files}))  # written last, as sim.outputs does
 
 
 def test_load_runs_counts_each_run_once_and_lists_failures(tmp_path: Path) -> None:
@@ -156,6 +158,8 @@ def test_load_runs_counts_each_run_once_and_lists_failures(tmp_path: Path) -> No
     write_fake_run(tmp_path, "a_s0", "a", 0, m)
     write_fake_run(tmp_path, "a_s1", "a", 1, m)
     write_fake_run(tmp_path, ".a_s1.tmp-123", "a", 1, m)  # a leftover temporary copy: never counted
+    write_fake_run(tmp_path, "c_s0", "c", 0, m)
+    (tmp_path / "c_s0" / "metrics.parquet").write_bytes(b"truncated")  # size no longer matches the marker
     failed = tmp_path / "b_s0"
     failed.mkdir()
     (failed / "job.json").write_text(json.dumps({"scenario": "b", "seed": 0}))
@@ -166,5 +170,6 @@ def test_load_runs_counts_each_run_once_and_lists_failures(tmp_path: Path) -> No
     assert len(rs.metrics) == 20 and set(rs.metrics["replication"]) == {0, 1}
     status = rs.runs.set_index("path")["status"]
     assert status[str(failed)] == "failed" and status[str(tmp_path / "b_s1")] == "incomplete"
+    assert status[str(tmp_path / "c_s0")] == "incomplete"
     f = rs.failures.set_index("scenario").loc["b"]
     assert list(f["error"]) == ["ValueError: boom", "no output written"]

@@ -1,0 +1,125 @@
+"""Checking a multirun before Hydra launches it, and adding an experiment design's rows to it.
+
+``silosim -m ...`` calls :func:`plan_multirun` first: every swept value of a numeric parameter is
+checked against its declared range, the configuration of the first job is composed and
+validated, the experiment design (if any) is validated, and ``design.row=range(0,N)`` is added
+when the experiment has a design and the command line does not sweep ``design.row`` itself.
+So bad input stops the sweep before any job directory exists.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from sim.config import ConfigError, compose_config, param_spec, range_error, to_config, validate
+from sim.sweeps.design import design_size, validate_design
+
+if TYPE_CHECKING:
+    from hydra.core.override_parser.types import Override
+
+__all__ = ["MultirunPlan", "plan_multirun"]
+
+
+@dataclass(frozen=True)
+class MultirunPlan:
+    """What a checked multirun will do."""
+
+    overrides: list[str]
+    """The command-line overrides, with ``design.row=range(0,N)`` added if the experiment has a design."""
+    jobs: int
+    """Number of jobs (runs) the sweep launches."""
+    design_rows: int
+    """Rows of the experiment design (0 without one)."""
+
+
+def _values(override: Override) -> list[str]:
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    try:
+        return list(override.sweep_string_iterator())
+    except Exception as exc:  # interval sweeps need a sweeper plugin that samples them
+        raise ConfigError(f"`{override.key_or_group}` is swept as '{override.input_line.split('=', 1)[1]}', but "
+                          "silosim's sweeper enumerates only lists (a,b,c) and ranges (range(0,10)); use an "
+                          "experiment design (conf/experiment/) to sample intervals.") from exc
+
+
+def _check_value(key: str, text: str, errors: list[str], typed: object) -> None:
+    spec = param_spec(key, typed)  # type: ignore[arg-type]
+    if spec is None or text == "null":
+        return
+    try:
+        value: float = spec.type(float(text)) if spec.type is not bool else float(text.lower() == "true")
+        if spec.type is int and float(text) != math.floor(float(text)):
+            raise ValueError(text)
+    except ValueError:
+        kind = "an integer" if spec.type is int else "a number"
+        errors.append(f"`{key}` is swept over '{text}', but it must be {kind}")
+        return
+    problem = range_error(spec, value)
+    if problem:
+        errors.append(f"`{key}` is swept over {text}, but {problem}")
+
+
+def plan_multirun(overrides: list[str]) -> MultirunPlan:
+    """Check a multirun's overrides and work out its jobs.
+
+    Args:
+        overrides: The command-line overrides of ``silosim -m`` (without ``-m`` and ``scenario_dir``).
+
+    Returns:
+        The plan: overrides to launch with and the number of jobs.
+
+    Raises:
+        ConfigError: If a swept value is out of range or the design is invalid.
+        hydra.errors.HydraException: If the first job's configuration cannot be composed
+            (an unknown key or scenario); the caller turns it into a one-paragraph error.
+    """
+    parser = OverridesParser.create()
+    cli = parser.parse_overrides([a for a in overrides if not a.startswith("-")])
+    # The first job's configuration: every sweep at its first value. Hydra-only overrides are irrelevant here.
+    first = [f"{o.get_key_element()}={_values(o)[0]}" for o in cli if not o.is_hydra_override()]
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sim.config import CONF_DIR, register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        full = compose(config_name="config", overrides=first, return_hydra_config=True)
+    node = OmegaConf.select(full, "hydra.sweeper.params")
+    params = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    # As Hydra's basic sweeper does: the config's sweeper params first, command-line overrides after (they win).
+    sweeps = parser.parse_overrides([f"{k}={v}" for k, v in params.items()]) + cli
+    cfg = compose_config(first)
+    typed = to_config(cfg)
+    validate(typed)
+    validate_design(typed)
+    errors: list[str] = []
+    counts: dict[str, int] = {}
+    for o in sweeps:
+        if o.is_hydra_override():
+            continue
+        values = _values(o)
+        counts[o.key_or_group] = len(values)
+        for text in values:
+            _check_value(o.key_or_group, text, errors, typed)
+    if errors:
+        raise ConfigError("Invalid sweep: " + "; ".join(errors) + ".")
+    rows = design_size(typed.design) if typed.design.method != "none" else 0
+    launch = list(overrides)
+    if rows and "design.row" not in counts:
+        launch.append(f"design.row=range(0,{rows})")
+        counts["design.row"] = rows
+    # Job directories are named after what varies between jobs (constant overrides are in every job's config).
+    winning = {o.key_or_group: o for o in sweeps if not o.is_hydra_override()}
+    constant = sorted(k for k, o in winning.items() if not o.is_sweep_override() and k != "design.row")
+    if constant and not any(a.startswith("hydra.job.config.override_dirname.exclude_keys=") for a in launch):
+        launch.append(f"hydra.job.config.override_dirname.exclude_keys=[{','.join(constant)}]")
+    jobs = math.prod(counts.values()) if counts else 1
+    return MultirunPlan(overrides=launch, jobs=jobs, design_rows=rows)
