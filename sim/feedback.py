@@ -69,17 +69,19 @@ class Survey:
             intensity: Gaming intensity, 0-1.
         """
         n, g = store.n, self.gaming
-        touched = store.active[:n] & store.touched[:n]
-        invited = touched & (streams.uniform("survey:invite", n) < self.cfg.invite_prob)
+        invited = streams.dense_bernoulli("survey:invite", n, self.cfg.invite_prob)
+        invited &= store.touched[:n]
+        invited &= store.active[:n]
+        rows = np.flatnonzero(invited)
         if intensity > 0:
-            unhappy = (store.satisfaction[:n] < g.steer_below) | (store.problem_cause[:n] >= 0)
-            steered = unhappy & (streams.uniform("survey:steer", n) < g.steer_prob * intensity)
-            invited &= ~steered
-        rows = np.flatnonzero(invited & (streams.uniform("survey:respond", n) < self.cfg.response_rate))
+            unhappy = (store.satisfaction[rows] < g.steer_below) | (store.problem_cause[rows] >= 0)
+            steered = unhappy & (streams.uniform("survey:steer", rows) < g.steer_prob * intensity)
+            rows = rows[~steered]
+        rows = rows[streams.uniform("survey:respond", rows) < self.cfg.response_rate]
         score = store.true_ltr[rows].astype(np.int16)
         if intensity > 0 and rows.size:
-            pressured = streams.uniform("survey:pressure", n)[rows] < g.pressure_prob * intensity
-            inflate = pressured & (streams.uniform("survey:inflate", n)[rows] < g.inflate_prob)
+            pressured = streams.uniform("survey:pressure", rows) < g.pressure_prob * intensity
+            inflate = pressured & (streams.uniform("survey:inflate", rows) < g.inflate_prob)
             score = np.where(inflate, np.minimum(10, score + g.inflate_points), score)
             self.inflated = int(inflate.sum())
         else:
@@ -169,7 +171,7 @@ class InnerLoop:
         self._rows, self._since = self._rows[served_n:], self._since[served_n:]
         delay = (week - since).astype(np.float64)
         p = self.cfg.max_recovery * 0.5 ** (delay / self.cfg.recovery_half_life_weeks)
-        u = streams.uniform("inner_loop:recover", store.n)[served]
+        u = streams.uniform("inner_loop:recover", served)
         recovered = served[u < p]
         store.followed_up[served] = True
         self.followups = int(served.size)

@@ -150,7 +150,7 @@ class SiloModel(mesa.Model):
         n0 = st.n
         for flag in (st.touched, st.conflict, st.notice, st.complaint):
             flag[:n0] = False
-        active_before = int(st.active[:n0].sum())
+        active_before = int(np.count_nonzero(st.active[:n0]))
 
         # 1. governance: adoption, patience, the regime in force this week
         if not warmup:
@@ -161,7 +161,7 @@ class SiloModel(mesa.Model):
         # 2. word of mouth and acquisition
         referrals = self.market.referrals(st, self.streams)
         active_detractors = self.market.active_detractors(st)
-        ad_share = float(active_detractors.sum()) / max(active_before, 1)
+        ad_share = float(np.count_nonzero(active_detractors)) / max(active_before, 1)
         acquired = self.market.acquire(
             referrals.total,
             campaign=fx.campaign_acquisition * self._lever("campaign_volume"),
@@ -175,9 +175,9 @@ class SiloModel(mesa.Model):
         new_rows = np.arange(new.start, new.stop)
         by_marketing = new_rows[: acquired.marketing]
         j.touch(st, by_marketing, j.tp["acquisition"], self.streams,
-                failed_extra=j.overloaded(by_marketing, j.tp["acquisition"], self.streams, st.n))
+                failed_extra=j.overloaded(by_marketing, j.tp["acquisition"], self.streams))
         j.touch(st, new_rows, j.tp["purchase"], self.streams,
-                failed_extra=j.overloaded(new_rows, j.tp["purchase"], self.streams, st.n))
+                failed_extra=j.overloaded(new_rows, j.tp["purchase"], self.streams))
 
         # 3. the journey this week: onboarding, use, bills and notices, support, offers
         j.onboarding_touches(st, w, self.streams)
@@ -201,17 +201,16 @@ class SiloModel(mesa.Model):
         loyalty.resolve(st, with_problem, cfg.customer.quick_resolution_weeks, 0.0)
         lift = cfg.feedback.inner_loop.recovery_lift
         st.satisfaction[recovered] = np.minimum(10.0, st.satisfaction[recovered] + lift)
-        active_now = max(int(st.active[: st.n].sum()), 1)
-        open_problems = int((st.active[: st.n] & (st.problem_cause[: st.n] >= 0)).sum())
+        active_now = max(int(np.count_nonzero(st.active[: st.n])), 1)
+        open_problems = int(np.count_nonzero(st.active[: st.n] & (st.problem_cause[: st.n] >= 0)))
         fixed = self.outer_loop.step(w, self.survey.causes, prog.fixes, 1000.0 * open_problems / active_now,
                                      j.defect, self.streams)
         self.fixed_touchpoints += [(w, j.names[tp]) for tp in fixed]
         self._update_ltr()
 
         # 6. churn: the weekly hazard, plus those who did not renew
-        detractor_neighbours = self.network.count_neighbours(self.market.active_detractors(st))
-        churners = loyalty.weekly_churn(st, self.streams, cfg.customer, detractor_neighbours,
-                                        cfg.market.negative_wom_churn)
+        exposed = self.network.neighbour_counts(self.market.active_detractors(st))
+        churners = loyalty.weekly_churn(st, self.streams, cfg.customer, exposed, cfg.market.negative_wom_churn)
         leaving = np.union1d(churners, not_renewed)
         loyalty.retire(st, leaving, w)
         self.market.returned(int(leaving.size))
@@ -225,16 +224,17 @@ class SiloModel(mesa.Model):
 
     def _update_ltr(self) -> None:
         """True likelihood to recommend of every active customer from satisfaction and rating bias."""
-        st = self.store
-        rows = np.flatnonzero(st.active[: st.n])
-        st.true_ltr[rows] = likelihood_to_recommend(st.satisfaction[rows], st.bias[rows])
+        # Recomputed for every row: a customer's satisfaction is frozen when they leave, right after this
+        # update, so a departed row gets back the score it left with (one pass, no masked writes).
+        st, n = self.store, self.store.n
+        likelihood_to_recommend(st.satisfaction[:n], st.bias[:n], out=st.true_ltr[:n])
 
     def _departments_week(self, acquired_marketing: int, acquired_total: int) -> None:
         """Each department records its KPI, shared stage metric and outcome score; reviews when due."""
         cfg, j, st = self.cfg, self.journey, self.store
         fx = cfg.org.lever_effects
         wk = j.week
-        active = max(int(st.active[: st.n].sum()), 1)
+        active = max(int(np.count_nonzero(st.active[: st.n])), 1)
         kpis = {
             "leads": 1000.0 * (acquired_marketing + wk.offers_accepted) / active,
             "new_sales": 1000.0 * acquired_total / active,
@@ -275,10 +275,9 @@ class SiloModel(mesa.Model):
         """Append this week's metrics row."""
         st, wk = self.store, self.journey.week
         act = st.active[: st.n]
-        ltr = st.true_ltr[: st.n][act]
-        promoters, detractors = categories(ltr)
-        n_act = int(act.sum())
-        p, d = int(promoters.sum()), int(detractors.sum())
+        n_act = int(np.count_nonzero(act))
+        promoters, detractors = categories(st.true_ltr[: st.n])
+        p, d = int(np.count_nonzero(promoters & act)), int(np.count_nonzero(detractors & act))
         touches = int(wk.touches.sum())
         self.records.append({
             "step": self.week,
@@ -294,8 +293,9 @@ class SiloModel(mesa.Model):
             "promoters_share": p / n_act if n_act else float("nan"),
             "passives_share": (n_act - p - d) / n_act if n_act else float("nan"),
             "detractors_share": d / n_act if n_act else float("nan"),
-            "mean_satisfaction": float(st.satisfaction[: st.n][act].mean()) if n_act else float("nan"),
-            "revenue": float(st.value[: st.n][act].sum(dtype=np.float64)),
+            "mean_satisfaction": (float(np.where(act, st.satisfaction[: st.n], 0.0).sum(dtype=np.float64)) / n_act
+                                  if n_act else float("nan")),
+            "revenue": float(np.where(act, st.value[: st.n], 0.0).sum(dtype=np.float64)),
             "handoff_failures": wk.handoff_failures,
             "conflicting_contacts": wk.conflicting_contacts,
             "survey_responses": self.survey.responses,
@@ -327,7 +327,7 @@ class SiloModel(mesa.Model):
             "offers": wk.offers,
             "adoption": self.programme.adoption,
             "gaming_intensity": self.programme.gaming_intensity,
-            "active_detractors": int(self.market.active_detractors(st).sum()),
+            "active_detractors": int(np.count_nonzero(self.market.active_detractors(st))),
         })
 
     # ---------------------------------------------------------------------- run

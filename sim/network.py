@@ -16,7 +16,16 @@ __all__ = ["Network"]
 
 
 class Network:
-    """An undirected graph over customer rows, stored as two int32 edge arrays."""
+    """An undirected graph over customer rows, stored as two int32 edge arrays.
+
+    Edges live in buffers that grow geometrically, so adding a block of customers costs time in
+    proportion to the block, not to the graph. Neighbour look-ups go through an adjacency index
+    (CSR, both directions) of the edges present when it was last built; edges added since are
+    scanned directly, and the index is rebuilt once they are more than ``_REINDEX_SHARE`` of it,
+    which keeps every look-up and the upkeep linear in the size of the graph.
+    """
+
+    _REINDEX_SHARE = 0.125
 
     def __init__(self, degree: int, rewire_prob: float) -> None:
         """Create an empty graph.
@@ -27,9 +36,26 @@ class Network:
         """
         self.half = degree // 2
         self.rewire_prob = rewire_prob
-        self.src = np.empty(0, dtype=np.int32)
-        self.dst = np.empty(0, dtype=np.int32)
+        self._src = np.empty(0, dtype=np.int32)
+        self._dst = np.empty(0, dtype=np.int32)
+        self.m = 0  # edges in use
         self.n = 0
+        # adjacency index over the first _edges_indexed edges (nodes below _nodes_indexed)
+        self._edges_indexed = 0
+        self._nodes_indexed = 0
+        self._out_ptr = np.zeros(1, dtype=np.int64)  # src is non-decreasing: out-edges of v are a range
+        self._in_ptr = np.zeros(1, dtype=np.int64)
+        self._in_src = np.empty(0, dtype=np.int32)  # src of the indexed edges, ordered by dst
+
+    @property
+    def src(self) -> np.ndarray:
+        """Source row of every edge (the node that created the link; non-decreasing)."""
+        return self._src[: self.m]
+
+    @property
+    def dst(self) -> np.ndarray:
+        """Destination row of every edge (an earlier node)."""
+        return self._dst[: self.m]
 
     def add_nodes(self, rows: slice, rng: np.random.Generator) -> None:
         """Add the nodes ``rows`` (contiguous, appended after the existing ones).
@@ -55,9 +81,70 @@ class Network:
         upper = np.where(first_block, count, src)
         dst = np.where(rewire, (rng.random(src.size) * upper).astype(np.int64), dst)
         keep = (dst >= 0) & (dst != src)
-        self.src = np.concatenate([self.src, src[keep].astype(np.int32)])
-        self.dst = np.concatenate([self.dst, dst[keep].astype(np.int32)])
+        self._append(src[keep], dst[keep])
         self.n = stop
+
+    def _append(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Append edges, growing the buffers geometrically."""
+        need = self.m + src.size
+        if need > self._src.size:
+            cap = max(need, int(self._src.size * 1.5) + 1024)
+            for name in ("_src", "_dst"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=np.int32)
+                new[: self.m] = old[: self.m]
+                setattr(self, name, new)
+        self._src[self.m : need] = src
+        self._dst[self.m : need] = dst
+        self.m = need
+
+    def _reindex(self) -> None:
+        """Build the adjacency index over all current edges."""
+        src, dst, n = self.src, self.dst, self.n
+        self._out_ptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
+        order = np.argsort(dst, kind="stable")  # dst is nearly sorted (a ring), which timsort exploits
+        self._in_src = src[order]
+        self._in_ptr = np.concatenate([[0], np.cumsum(np.bincount(dst, minlength=n))])
+        self._edges_indexed, self._nodes_indexed = self.m, n
+
+    @staticmethod
+    def _ranges(ptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """Positions ptr[v] .. ptr[v+1]-1 for every v in ``nodes``, concatenated."""
+        begin, end = ptr[nodes], ptr[nodes + 1]
+        lens = end - begin
+        total = int(lens.sum())
+        if total == 0:
+            return np.empty(0, dtype=np.int64)
+        shift = np.repeat(begin - (np.cumsum(lens) - lens), lens)
+        return shift + np.arange(total)
+
+    def neighbour_counts(self, flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows with at least one flagged neighbour, and how many they have (sparse, sorted by row).
+
+        Costs a pass over ``flag`` plus time in proportion to the flagged nodes' links.
+
+        Args:
+            flag: Boolean array over rows (length at least ``n``).
+
+        Returns:
+            (rows, counts): the rows and their counts of flagged neighbours.
+        """
+        pending = self.m - self._edges_indexed
+        if pending > self._REINDEX_SHARE * self._edges_indexed:
+            self._reindex()
+            pending = 0
+        f = flag[: self.n]
+        flagged = np.flatnonzero(f[: self._nodes_indexed])
+        parts = [
+            self._dst[self._ranges(self._out_ptr, flagged)],
+            self._in_src[self._ranges(self._in_ptr, flagged)],
+        ]
+        if pending:
+            src, dst = self._src[self._edges_indexed : self.m], self._dst[self._edges_indexed : self.m]
+            parts += [dst[f[src]], src[f[dst]]]
+        counts = np.bincount(np.concatenate(parts), minlength=self.n)
+        rows = np.flatnonzero(counts)
+        return rows, counts[rows]
 
     def count_neighbours(self, flag: np.ndarray) -> np.ndarray:
         """For every node, how many of its neighbours have ``flag`` set.
@@ -68,10 +155,13 @@ class Network:
         Returns:
             Integer counts, one per row.
         """
-        f = flag[: self.n]
-        counts = np.bincount(self.dst[f[self.src]], minlength=self.n)
-        counts += np.bincount(self.src[f[self.dst]], minlength=self.n)
-        return counts
+        pending = self.m - self._edges_indexed
+        if pending > self._REINDEX_SHARE * self._edges_indexed:
+            self._reindex()
+        rows, counts = self.neighbour_counts(flag)
+        out = np.zeros(self.n, dtype=np.int64)
+        out[rows] = counts
+        return out
 
     def neighbours(self, row: int) -> np.ndarray:
         """Rows linked to ``row`` (for the tracked panel and the dashboard; O(edges))."""
