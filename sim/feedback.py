@@ -87,18 +87,32 @@ class Survey:
         else:
             self.inflated = 0
         store.measured_ltr[rows] = score
+        detractors = self.tally(score, store.stage[rows], store.last_failure_tp[rows])
+        self.detractor_rows = rows[detractors]
+
+    def tally(self, score: np.ndarray, stage: np.ndarray, causes: np.ndarray) -> np.ndarray:
+        """Add this week's responses to the rolling windows.
+
+        Args:
+            score: Measured scores (0-10) of the responses.
+            stage: Journey stage of each respondent's last touch.
+            causes: Root cause (touchpoint of the last failure, -1 none) of each response.
+
+        Returns:
+            Mask of the detractor responses.
+        """
         promoters, detractors = score >= PROMOTER_MIN, score <= DETRACTOR_MAX
-        self._window.append((int(promoters.sum()), int(detractors.sum()), int(rows.size)))
-        stage = store.stage[rows].astype(np.int64)
+        self._window.append((int(promoters.sum()), int(detractors.sum()), int(score.size)))
+        stage = np.asarray(stage).astype(np.int64)
         per_stage = np.stack([
             np.bincount(stage, weights=promoters, minlength=self.n_stages),
             np.bincount(stage, weights=detractors, minlength=self.n_stages),
             np.bincount(stage, minlength=self.n_stages).astype(float),
         ])
         self._stage_window.append(per_stage)
-        self.responses = int(rows.size)
-        self.detractor_rows = rows[detractors]
-        self.causes = store.last_failure_tp[rows]
+        self.responses = int(score.size)
+        self.causes = np.asarray(causes, dtype=np.int16)
+        return detractors
 
     @property
     def measured_nps(self) -> float:

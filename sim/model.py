@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from sim import loyalty
+from sim.company import Company
 from sim.config import SiloConfig, to_config, validate
 from sim.customers import RESOLUTION_NAMES, Customer, CustomerStore
 from sim.departments import Department
 from sim.feedback import InnerLoop, OuterLoop, Survey
-from sim.governance import Programme, rebalance_capacity
+from sim.governance import Programme
 from sim.journey import Journey
 from sim.market import Market
 from sim.metrics import annual_retention, categories, likelihood_to_recommend, nps_from_counts
@@ -33,7 +34,7 @@ __all__ = ["SiloModel"]
 INITIAL_TENURE_WEEKS = 5 * 52  # the initial book joined uniformly over the last five years (assumption)
 
 
-class SiloModel(mesa.Model):
+class SiloModel(Company, mesa.Model):
     """Customers, departments, journey, closed loop and governance, one step per week.
 
     Attributes:
@@ -107,33 +108,6 @@ class SiloModel(mesa.Model):
         while self.week < 0:  # warm-up under siloed practice: not recorded, no reviews, no programme
             self._simulate_week()
         self.fixed_touchpoints.clear()
-
-    # ------------------------------------------------------------------ helpers
-    def _lever(self, mechanism: str) -> float:
-        """Setting of the lever that drives ``mechanism`` (0 if no department has one)."""
-        return sum(d.lever(mechanism) for d in self.departments)
-
-    def _effective_capacity(self) -> np.ndarray:
-        """Each department's capacity this week, after throughput and handle-time pushes."""
-        fx = self.cfg.org.lever_effects
-        diverted = 1.0 - self.programme.capacity_diverted
-        return np.array([
-            d.capacity * diverted * (1 + fx.throughput_capacity * d.lever("throughput"))
-            * (1 + fx.handle_time_capacity * d.lever("handle_time"))
-            for d in self.departments
-        ])
-
-    def _failure_multipliers(self) -> np.ndarray:
-        """Per touchpoint: how much its owner's throughput push raises its failures."""
-        fx = self.cfg.org.lever_effects
-        push = np.array([d.lever("throughput") for d in self.departments])
-        return 1.0 + fx.throughput_failure * push[self.journey.owner_of]
-
-    @property
-    def first_contact_resolution(self) -> float:
-        """Probability a support contact resolves the problem, after the handle-time push."""
-        fx = self.cfg.org.lever_effects
-        return self.cfg.journey.first_contact_resolution * (1 - fx.handle_time_fcr_loss * self._lever("handle_time"))
 
     # --------------------------------------------------------------------- step
     def step(self) -> None:
@@ -222,53 +196,16 @@ class SiloModel(mesa.Model):
                          recovered.size, open_problems)
         self.week += 1
 
+    def active_count(self) -> int:
+        """Active customers now."""
+        return int(np.count_nonzero(self.store.active[: self.store.n]))
+
     def _update_ltr(self) -> None:
         """True likelihood to recommend of every active customer from satisfaction and rating bias."""
         # Recomputed for every row: a customer's satisfaction is frozen when they leave, right after this
         # update, so a departed row gets back the score it left with (one pass, no masked writes).
         st, n = self.store, self.store.n
         likelihood_to_recommend(st.satisfaction[:n], st.bias[:n], out=st.true_ltr[:n])
-
-    def _departments_week(self, acquired_marketing: int, acquired_total: int) -> None:
-        """Each department records its KPI, shared stage metric and outcome score; reviews when due."""
-        cfg, j, st = self.cfg, self.journey, self.store
-        fx = cfg.org.lever_effects
-        wk = j.week
-        active = max(int(np.count_nonzero(st.active[: st.n])), 1)
-        kpis = {
-            "leads": 1000.0 * (acquired_marketing + wk.offers_accepted) / active,
-            "new_sales": 1000.0 * acquired_total / active,
-            "collections_rate": wk.late_paid / wk.late_payers if wk.late_payers else float("nan"),
-        }
-        if cfg.governance.metric_type == "outcome":
-            stage_metric = (self.survey.stage_nps() + 100.0) / 200.0
-        else:
-            stage_metric = j.stage_success()
-        measured = self.survey.measured_nps
-        weights = self.programme.weights
-        capacity = self._effective_capacity()
-        for d, cap in zip(self.departments, capacity, strict=True):
-            own = {
-                **kpis,
-                "cost_efficiency": 1.0 + fx.throughput_capacity * d.lever("throughput"),
-                "handle_time_efficiency": 1.0 + fx.handle_time_capacity * d.lever("handle_time"),
-            }[d.kpi_name]
-            stages = sorted(d.stages)
-            values = stage_metric[stages] if stages else np.array([])
-            shared = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-            d.demand = float(j.demand[d.index])
-            d.record_week(own, shared, measured, weights)
-            self.department_records.append({
-                "step": self.week, "department": d.name, "kpi": own, "scorecard": d.scorecard,
-                "shared_stage_metric": shared, "capacity": float(cap), "demand": d.demand,
-                "utilisation": d.demand / cap if cap > 0 else float("nan"),
-                **{f"lever_{k}": v for k, v in d.levers.items()},
-            })
-        if (self.week + 1) % cfg.org.review_weeks == 0:
-            for d in self.departments:
-                d.review(weights)
-            if self.programme.resource_planning:
-                rebalance_capacity(self.departments, cfg.governance.flex_share)
 
     def _record(self, active_before: int, acquired: Any, referrals: Any, churned: int, not_renewed: int,
                 given_up: int, recovered: int, open_problems: int) -> None:
