@@ -172,7 +172,7 @@ class InnerLoop:
             self._rows = self._rows[:0]
             self._since = self._since[:0]
             return np.empty(0, dtype=np.int64)
-        queued = ~np.isin(detractors, self._rows)
+        queued = ~np.isin(detractors, self._rows, assume_unique=True)
         self._rows = np.concatenate([self._rows, detractors[queued]])
         self._since = np.concatenate([self._since, np.full(int(queued.sum()), week, dtype=np.int32)])
         keep = store.active[self._rows] & (week - self._since <= self.cfg.max_wait_weeks)

@@ -220,10 +220,12 @@ class Journey:
 
         # journey-level satisfaction: bad touches weigh more than good ones
         s = store.satisfaction[rows]
-        step = experience - s
-        rate = np.where(step < 0, np.float32(c.learning_rate_negative), np.float32(c.learning_rate_positive))
-        step *= rate
+        step = experience - s  # s += rate * step, with the negative rate for a worse experience
+        worse = np.minimum(step, np.float32(0.0))
+        step *= np.float32(c.learning_rate_positive)
+        worse *= np.float32(c.learning_rate_negative - c.learning_rate_positive)
         s += step
+        s += worse
         store.satisfaction[rows] = np.clip(s, 0.0, 10.0, out=s)
         experience -= e
         experience *= np.float32(c.expectation_adaptation)

@@ -133,9 +133,8 @@ def weekly_churn(
     hazard *= np.float32(c.churn_satisfaction_slope)
     np.exp(hazard, out=hazard)
     hazard *= np.float32(c.base_weekly_churn)
-    hazard *= np.where(store.problem_cause[:n] >= 0, np.float32(1.0 + c.open_problem_churn), np.float32(1.0))
-    conflict = np.flatnonzero(store.conflict[:n])
-    hazard[conflict] *= np.float32(1.0 + c.conflicting_contact_churn)
+    hazard[np.flatnonzero(store.problem_cause[:n] >= 0)] *= np.float32(1.0 + c.open_problem_churn)
+    hazard[np.flatnonzero(store.conflict[:n])] *= np.float32(1.0 + c.conflicting_contact_churn)
     exposed_rows, neighbours = exposed
     hazard[exposed_rows] *= (1.0 + wom_churn * neighbours).astype(np.float32)
     np.minimum(hazard, np.float32(c.max_weekly_churn), out=hazard)

@@ -76,23 +76,22 @@ class Market:
     def referrals(self, store: CustomerStore, streams: Streams) -> Referrals:
         """Active customers recommend the firm: promoters at ``referral_rate``, others at a fraction of it."""
         c, n = self.cfg, store.n
-        # one stream of bits, compared with the threshold of each customer's category
+        # one stream of bits per row; candidates are the rows below the highest category's threshold,
+        # then each candidate is checked against its own category's threshold
+        by_category = {"promoter": c.referral_rate, "passive": c.referral_rate * c.passive_referral_factor,
+                       "detractor": c.referral_rate * c.detractor_referral_factor}
+        threshold = {k: np.uint32(min(max(p, 0.0), 1.0 - 2.0**-32) * 2.0**32) for k, p in by_category.items()}
         bits = streams.dense_bits("wom:refer", n)
-        promoter, detractor = categories(store.true_ltr[:n])
-
-        def below(p: float, category: np.ndarray) -> np.ndarray:
-            hit = bits < np.uint32(min(max(p, 0.0), 1.0 - 2.0**-32) * 2.0**32)
-            hit &= category
-            return hit
-
-        passive = ~(promoter | detractor)
-        refers = below(c.referral_rate, promoter)
-        refers |= below(c.referral_rate * c.passive_referral_factor, passive)
-        refers |= below(c.referral_rate * c.detractor_referral_factor, detractor)
-        refers &= store.active[:n]
-        rows = np.flatnonzero(refers)
+        candidates = bits < max(threshold.values())
+        candidates &= store.active[:n]
+        rows = np.flatnonzero(candidates)
+        promoter, detractor = categories(store.true_ltr[rows])
+        limit = np.where(promoter, threshold["promoter"],
+                         np.where(detractor, threshold["detractor"], threshold["passive"]))
+        refers = bits[rows] < limit
+        rows, promoter, detractor = rows[refers], promoter[refers], detractor[refers]
         store.referrals_made[rows] += 1
-        promoters, detractors = int(np.count_nonzero(promoter[rows])), int(np.count_nonzero(detractor[rows]))
+        promoters, detractors = int(np.count_nonzero(promoter)), int(np.count_nonzero(detractor))
         return Referrals(promoters=promoters, passives=int(rows.size) - promoters - detractors, detractors=detractors)
 
     def acquire(

@@ -103,6 +103,7 @@ class SiloModel(Company, mesa.Model):
             Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
         })
         self.records: list[dict[str, Any]] = []
+        self._active_detractors = 0  # active detractors after this week's churn (for the record)
         self.department_records: list[dict[str, Any]] = []
         self.week += 1
         while self.week < 0:  # warm-up under siloed practice: not recorded, no reviews, no programme
@@ -180,14 +181,17 @@ class SiloModel(Company, mesa.Model):
         fixed = self.outer_loop.step(w, self.survey.causes, prog.fixes, 1000.0 * open_problems / active_now,
                                      j.defect, self.streams)
         self.fixed_touchpoints += [(w, j.names[tp]) for tp in fixed]
-        self._update_ltr()
+        self._update_ltr(recovered)  # only the recovered changed satisfaction since the last update
 
         # 6. churn: the weekly hazard, plus those who did not renew
-        exposed = self.network.neighbour_counts(self.market.active_detractors(st))
+        detractor_flag = self.market.active_detractors(st)
+        exposed = self.network.neighbour_counts(detractor_flag)
         churners = loyalty.weekly_churn(st, self.streams, cfg.customer, exposed, cfg.market.negative_wom_churn)
-        leaving = np.union1d(churners, not_renewed)
+        leaving = np.sort(np.concatenate([churners, not_renewed]))  # both sorted; a customer may be in both
+        leaving = leaving[np.diff(leaving, prepend=-1) != 0]
         loyalty.retire(st, leaving, w)
         self.market.returned(int(leaving.size))
+        self._active_detractors = int(np.count_nonzero(detractor_flag) - np.count_nonzero(detractor_flag[leaving]))
 
         # 7. departments: record KPIs and scorecards; review every review period; 8. metrics
         if not warmup:
@@ -200,11 +204,14 @@ class SiloModel(Company, mesa.Model):
         """Active customers now."""
         return int(np.count_nonzero(self.store.active[: self.store.n]))
 
-    def _update_ltr(self) -> None:
-        """True likelihood to recommend of every active customer from satisfaction and rating bias."""
-        # Recomputed for every row: a customer's satisfaction is frozen when they leave, right after this
-        # update, so a departed row gets back the score it left with (one pass, no masked writes).
+    def _update_ltr(self, rows: np.ndarray | None = None) -> None:
+        """True likelihood to recommend from satisfaction and rating bias, of every row or of ``rows``."""
         st, n = self.store, self.store.n
+        if rows is not None:
+            st.true_ltr[rows] = likelihood_to_recommend(st.satisfaction[rows], st.bias[rows])
+            return
+        # Every row: a customer's satisfaction is frozen when they leave, right after the weekly updates,
+        # so a departed row gets back the score it left with (one pass, no masked writes).
         likelihood_to_recommend(st.satisfaction[:n], st.bias[:n], out=st.true_ltr[:n])
 
     def _record(self, active_before: int, acquired: Any, referrals: Any, churned: int, not_renewed: int,
@@ -264,7 +271,7 @@ class SiloModel(Company, mesa.Model):
             "offers": wk.offers,
             "adoption": self.programme.adoption,
             "gaming_intensity": self.programme.gaming_intensity,
-            "active_detractors": int(np.count_nonzero(self.market.active_detractors(st))),
+            "active_detractors": self._active_detractors,
         })
 
     # ---------------------------------------------------------------------- run
