@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -168,6 +169,18 @@ def main() -> None:
         checks["flatness_cpu"] = max(costs_cpu) / min(costs_cpu) - 1
         print(f"cost per customer-step, largest over smallest across sizes: +{100 * checks['flatness']:.0f}% "
               f"(by CPU time +{100 * checks['flatness_cpu']:.0f}%; target at most +25%)")
+        # marginal cost between consecutive sizes: constant if every part of a step is linear in customers
+        ordered = sorted(engine, key=lambda r: r["customers"])
+        marginal = {}
+        for lo, hi in itertools.pairwise(ordered):
+            steps = hi["customer_steps"] - lo["customer_steps"]
+            cost = 1e6 * (hi["run_s"] - lo["run_s"]) / steps
+            cost_cpu = 1e6 * (hi["run_cpu_s"] - lo["run_cpu_s"]) / steps
+            marginal[f"{lo['customers']}-{hi['customers']}"] = {"us_per_customer_step": cost,
+                                                                "us_per_customer_step_cpu": cost_cpu}
+            print(f"marginal cost from {lo['customers']:,} to {hi['customers']:,} customers: {cost:.3f} us "
+                  f"per customer-step (by CPU time {cost_cpu:.3f})")
+        checks["marginal"] = marginal
     big = by_n.get(1_000_000)
     if big:
         checks["wall_1m_s"], checks["rss_1m_mb"] = big["wall_s"], big["peak_rss_mb"]
