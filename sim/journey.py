@@ -215,8 +215,9 @@ class Journey:
             experience[conflict] -= np.float32(c.conflicting_contact_penalty)
         if repeats is not None:
             experience -= np.float32(c.repeat_contact_penalty) * repeats
-        np.clip(experience, 0.0, 10.0, out=experience)
-        np.clip(recorded, 0.0, 10.0, out=recorded)
+        for score in (experience, recorded):  # clip to the 0-10 scale (ufuncs: no Python-level clip wrapper)
+            np.maximum(score, np.float32(0.0), out=score)
+            np.minimum(score, np.float32(10.0), out=score)
 
         # journey-level satisfaction: bad touches weigh more than good ones
         s = store.satisfaction[rows]
@@ -226,7 +227,9 @@ class Journey:
         worse *= np.float32(c.learning_rate_negative - c.learning_rate_positive)
         s += step
         s += worse
-        store.satisfaction[rows] = np.clip(s, 0.0, 10.0, out=s)
+        np.maximum(s, np.float32(0.0), out=s)
+        np.minimum(s, np.float32(10.0), out=s)
+        store.satisfaction[rows] = s
         experience -= e
         experience *= np.float32(c.expectation_adaptation)
         e += experience

@@ -33,7 +33,8 @@ def likelihood_to_recommend(
     """
     raw = np.add(np.asarray(satisfaction, dtype=np.float32), np.asarray(bias, dtype=np.float32))
     np.rint(raw, out=raw)
-    np.clip(raw, 0, 10, out=raw)
+    np.maximum(raw, np.float32(0.0), out=raw)
+    np.minimum(raw, np.float32(10.0), out=raw)
     if out is None:
         return raw.astype(np.int8)
     np.copyto(out, raw, casting="unsafe")
