@@ -9,6 +9,7 @@ search are the same code in both.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,9 +91,8 @@ class Company:
                 "cost_efficiency": 1.0 + fx.throughput_capacity * d.lever("throughput"),
                 "handle_time_efficiency": 1.0 + fx.handle_time_capacity * d.lever("handle_time"),
             }[d.kpi_name]
-            stages = sorted(d.stages)
-            values = stage_metric[stages] if stages else np.array([])
-            shared = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+            values = [v for v in (float(stage_metric[i]) for i in sorted(d.stages)) if math.isfinite(v)]
+            shared = sum(values) / len(values) if values else float("nan")
             d.demand = float(j.demand[d.index])
             d.record_week(own, shared, measured, weights)
             self.department_records.append({
