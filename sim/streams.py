@@ -11,9 +11,16 @@ Two scenarios run with the same seed therefore share their random draws
 wherever their mechanisms agree: common random numbers, so scenario
 differences are paired and their variance is small.
 
+Mechanisms that draw for (nearly) every customer every week (usage, questions,
+offers, survey invitations, referrals, churn) read row *i*'s 32 random bits
+from a sequential PCG64 stream keyed by (seed, mechanism, week) through
+``numpy.random.SeedSequence`` (:meth:`Streams.dense_bits`): the *i*-th number
+is row *i*'s whatever the number of rows, so these draws are row-addressable
+too, and cheaper than hashing every row. A mechanism uses one kind or the other.
+
 Scalar draws that belong to no customer (acquisition counts, a fractional
 follow-up slot) and the set-up draws come from a ``numpy.random.Generator``
-keyed by (seed, mechanism, week) through ``numpy.random.SeedSequence``.
+keyed the same way (:meth:`Streams.rng`).
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ class Streams:
         self._names: dict[str, int] = {}
 
     def _spawn_key(self, name: str) -> tuple[int, int]:
+        """SeedSequence spawn key of mechanism ``name`` in the current week."""
         return zlib.crc32(name.encode()), self.week + _WEEK_OFFSET
 
     def rng(self, name: str) -> np.random.Generator:
