@@ -74,6 +74,7 @@ class CustomerStore:
         """
         self.n = 0
         self.capacity = max(int(capacity), 1)
+        self._phases: dict[int, tuple[np.ndarray, int]] = {}  # period -> (joined_step % period, rows done)
         for name, (dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
 
@@ -158,6 +159,27 @@ class CustomerStore:
         self.value[rows] = rng.lognormal(mu, mcfg.value_sigma, count) if mcfg.value_mean > 0 else 0.0
         self.n = stop
         return rows
+
+    def anniversaries(self, week: int, period: int) -> np.ndarray:
+        """Rows of active customers whose tenure in ``week`` is a positive multiple of ``period`` weeks.
+
+        Each customer's phase (``joined_step`` modulo ``period``) is computed once, the first time it
+        is asked for, and kept in a narrow column, so a weekly call is one comparison per row
+        instead of an integer division. ``joined_step`` must not change after that.
+        """
+        n = self.n
+        phase, done = self._phases.get(period, (np.empty(0, dtype=np.int16), 0))
+        if done < n:
+            if phase.size < n:
+                grown = np.empty(max(n, int(phase.size * 1.25) + 1024), dtype=np.int16)
+                grown[:done] = phase[:done]
+                phase = grown
+            phase[done:n] = np.remainder(self.joined_step[done:n], period)
+            self._phases[period] = (phase, n)
+        due = phase[:n] == week % period
+        due &= self.active[:n]
+        rows = np.flatnonzero(due)
+        return rows[self.joined_step[rows] < week]
 
     def view(self, name: str) -> np.ndarray:
         """The used part of a column."""

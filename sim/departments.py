@@ -11,6 +11,7 @@ scorecard, the same search climbs a different hill.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -109,11 +110,11 @@ class Department(mesa.Agent):
             weights: Effective scorecard weights (own KPI, shared stage, outcome).
         """
         self.kpi = kpi
-        if np.isfinite(kpi):
+        if math.isfinite(kpi):
             self._kpi_period.append(kpi)
-        if np.isfinite(stage_metric):
+        if math.isfinite(stage_metric):
             self._stage_period.append(stage_metric)
-        if np.isfinite(outcome):
+        if math.isfinite(outcome):
             self._outcome_period.append(outcome)
         if self._refs is not None:
             self.scorecard = self._score(kpi, stage_metric, outcome, weights)
@@ -131,7 +132,7 @@ class Department(mesa.Agent):
         total = sum(w for w in weights)
         if total <= 0:
             return float("nan")
-        return float(sum(w * (p if np.isfinite(p) else 1.0) for w, p in zip(weights, parts, strict=True)) / total)
+        return float(sum(w * (p if math.isfinite(p) else 1.0) for w, p in zip(weights, parts, strict=True)) / total)
 
     def review(self, weights: Weights) -> None:
         """Judge last period's move by the scorecard, keep or revert it, and try a new one.

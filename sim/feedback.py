@@ -69,34 +69,50 @@ class Survey:
             intensity: Gaming intensity, 0-1.
         """
         n, g = store.n, self.gaming
-        touched = store.active[:n] & store.touched[:n]
-        invited = touched & (streams.uniform("survey:invite", n) < self.cfg.invite_prob)
+        invited = streams.dense_bernoulli("survey:invite", n, self.cfg.invite_prob)
+        invited &= store.touched[:n]
+        invited &= store.active[:n]
+        rows = np.flatnonzero(invited)
         if intensity > 0:
-            unhappy = (store.satisfaction[:n] < g.steer_below) | (store.problem_cause[:n] >= 0)
-            steered = unhappy & (streams.uniform("survey:steer", n) < g.steer_prob * intensity)
-            invited &= ~steered
-        rows = np.flatnonzero(invited & (streams.uniform("survey:respond", n) < self.cfg.response_rate))
+            unhappy = (store.satisfaction[rows] < g.steer_below) | (store.problem_cause[rows] >= 0)
+            steered = unhappy & (streams.uniform("survey:steer", rows) < g.steer_prob * intensity)
+            rows = rows[~steered]
+        rows = rows[streams.uniform("survey:respond", rows) < self.cfg.response_rate]
         score = store.true_ltr[rows].astype(np.int16)
         if intensity > 0 and rows.size:
-            pressured = streams.uniform("survey:pressure", n)[rows] < g.pressure_prob * intensity
-            inflate = pressured & (streams.uniform("survey:inflate", n)[rows] < g.inflate_prob)
+            pressured = streams.uniform("survey:pressure", rows) < g.pressure_prob * intensity
+            inflate = pressured & (streams.uniform("survey:inflate", rows) < g.inflate_prob)
             score = np.where(inflate, np.minimum(10, score + g.inflate_points), score)
             self.inflated = int(inflate.sum())
         else:
             self.inflated = 0
         store.measured_ltr[rows] = score
+        detractors = self.tally(score, store.stage[rows], store.last_failure_tp[rows])
+        self.detractor_rows = rows[detractors]
+
+    def tally(self, score: np.ndarray, stage: np.ndarray, causes: np.ndarray) -> np.ndarray:
+        """Add this week's responses to the rolling windows.
+
+        Args:
+            score: Measured scores (0-10) of the responses.
+            stage: Journey stage of each respondent's last touch.
+            causes: Root cause (touchpoint of the last failure, -1 none) of each response.
+
+        Returns:
+            Mask of the detractor responses.
+        """
         promoters, detractors = score >= PROMOTER_MIN, score <= DETRACTOR_MAX
-        self._window.append((int(promoters.sum()), int(detractors.sum()), int(rows.size)))
-        stage = store.stage[rows].astype(np.int64)
+        self._window.append((int(promoters.sum()), int(detractors.sum()), int(score.size)))
+        stage = np.asarray(stage).astype(np.int64)
         per_stage = np.stack([
             np.bincount(stage, weights=promoters, minlength=self.n_stages),
             np.bincount(stage, weights=detractors, minlength=self.n_stages),
             np.bincount(stage, minlength=self.n_stages).astype(float),
         ])
         self._stage_window.append(per_stage)
-        self.responses = int(rows.size)
-        self.detractor_rows = rows[detractors]
-        self.causes = store.last_failure_tp[rows]
+        self.responses = int(score.size)
+        self.causes = np.asarray(causes, dtype=np.int16)
+        return detractors
 
     @property
     def measured_nps(self) -> float:
@@ -156,7 +172,7 @@ class InnerLoop:
             self._rows = self._rows[:0]
             self._since = self._since[:0]
             return np.empty(0, dtype=np.int64)
-        queued = ~np.isin(detractors, self._rows)
+        queued = ~np.isin(detractors, self._rows, assume_unique=True)
         self._rows = np.concatenate([self._rows, detractors[queued]])
         self._since = np.concatenate([self._since, np.full(int(queued.sum()), week, dtype=np.int32)])
         keep = store.active[self._rows] & (week - self._since <= self.cfg.max_wait_weeks)
@@ -169,7 +185,7 @@ class InnerLoop:
         self._rows, self._since = self._rows[served_n:], self._since[served_n:]
         delay = (week - since).astype(np.float64)
         p = self.cfg.max_recovery * 0.5 ** (delay / self.cfg.recovery_half_life_weeks)
-        u = streams.uniform("inner_loop:recover", store.n)[served]
+        u = streams.uniform("inner_loop:recover", served)
         recovered = served[u < p]
         store.followed_up[served] = True
         self.followups = int(served.size)

@@ -127,14 +127,13 @@ class Journey:
         self.shared_view = shared_view
         self.uplift = uplift
 
-    def overloaded(self, rows: np.ndarray, tp: int, streams: Streams, n: int) -> np.ndarray:
+    def overloaded(self, rows: np.ndarray, tp: int, streams: Streams) -> np.ndarray:
         """Which of ``rows`` exceed the owner's remaining capacity this week (and use up capacity).
 
         Args:
             rows: Customers to be touched.
             tp: Touchpoint index.
             streams: Random streams.
-            n: Rows in the store (for full-length draws).
 
         Returns:
             Boolean mask over ``rows``: True where the touch cannot be handled properly.
@@ -146,8 +145,7 @@ class Journey:
         self.remaining[d] = max(0.0, room - m)
         if m <= room or m == 0:
             return np.zeros(m, dtype=bool)
-        u = streams.uniform(f"capacity:{self.names[tp]}", n)[rows]
-        return u >= room / m
+        return streams.uniform(f"capacity:{self.names[tp]}", rows) >= room / m
 
     def touch(
         self,
@@ -162,6 +160,9 @@ class Journey:
     ) -> np.ndarray:
         """Apply touchpoint ``tp`` to customers ``rows``.
 
+        Random numbers are drawn only for the rows that need them (counter-based streams), so the
+        cost is linear in the number of customers touched, not in the size of the book.
+
         Args:
             store: Customer store.
             rows: Customer rows (unique).
@@ -174,59 +175,83 @@ class Journey:
         Returns:
             Mask over ``rows``: the touch failed (its own failure, not a hand-off).
         """
-        c, wk, n = self.ccfg, self.week, store.n
+        c, wk = self.ccfg, self.week
         m = rows.size
         if m == 0:
             return np.zeros(0, dtype=bool)
         name, stage, owner = self.names[tp], int(self.stage_of[tp]), int(self.owner_of[tp])
 
         # hand-off: the previous journey touch was owned by another department, in another stage
-        handoff_failed = np.zeros(m, dtype=bool)
+        handoff_failed = np.empty(0, dtype=np.intp)  # positions in rows
         if self.inbound[tp]:
             prev_owner = store.last_owner[rows]
-            crossing = (prev_owner >= 0) & (prev_owner != owner) & (store.last_stage[rows] != stage)
+            crossing = np.flatnonzero((prev_owner >= 0) & (prev_owner != owner) & (store.last_stage[rows] != stage))
             p_h = (self.cfg.handoff_failure_prob * (1.0 - self.shared_view * self.handoff_reduction)
                    * self.defect[tp])
-            u_h = streams.uniform(f"handoff:{name}", n)[rows]
-            handoff_failed = crossing & (u_h < p_h)
-            wk.handoffs += int(crossing.sum())
-            wk.handoff_failures += int(handoff_failed.sum())
+            handoff_failed = crossing[streams.uniform(f"handoff:{name}", rows[crossing]) < p_h]
+            wk.handoffs += int(crossing.size)
+            wk.handoff_failures += int(handoff_failed.size)
 
         # the touch's own failure
         p_f = self.failure_prob[tp] * self.defect[tp] * self.fail_mult[tp]
-        failed = streams.uniform(f"failure:{name}", n)[rows] < p_f
+        failed = streams.uniform(f"failure:{name}", rows) < p_f if p_f > 0 else np.zeros(m, dtype=bool)
         if failed_extra is not None:
             failed |= failed_extra
 
-        # experience (customer) and recorded touchpoint score (department)
-        q = self.base_quality[tp] + self.uplift
+        # experience (customer) and recorded touchpoint score (department), float32 in place
+        q = np.float32(self.base_quality[tp] + self.uplift)
         e = store.expectation[rows]
-        noise = c.touch_noise_sd * streams.normal(f"noise:{name}", n)[rows]
-        recorded = q - c.expectation_gap_weight * np.maximum(0.0, e - q) - c.failure_penalty * failed + noise
-        experience = recorded - c.handoff_penalty * handoff_failed
+        recorded = streams.normal(f"noise:{name}", rows)
+        recorded *= np.float32(c.touch_noise_sd)
+        recorded += q
+        gap = e - q
+        np.maximum(gap, np.float32(0.0), out=gap)
+        gap *= np.float32(c.expectation_gap_weight)
+        recorded -= gap
+        np.subtract(recorded, np.float32(c.failure_penalty), out=recorded, where=failed)
+        experience = recorded.copy()
+        experience[handoff_failed] -= np.float32(c.handoff_penalty)
         if conflict is not None:
-            experience -= c.conflicting_contact_penalty * conflict
+            experience[conflict] -= np.float32(c.conflicting_contact_penalty)
         if repeats is not None:
-            experience -= c.repeat_contact_penalty * repeats
-        experience = np.clip(experience, 0.0, 10.0)
-        recorded = np.clip(recorded, 0.0, 10.0)
+            experience -= np.float32(c.repeat_contact_penalty) * repeats
+        for score in (experience, recorded):  # clip to the 0-10 scale (ufuncs: no Python-level clip wrapper)
+            np.maximum(score, np.float32(0.0), out=score)
+            np.minimum(score, np.float32(10.0), out=score)
 
         # journey-level satisfaction: bad touches weigh more than good ones
         s = store.satisfaction[rows]
-        rate = np.where(experience < s, c.learning_rate_negative, c.learning_rate_positive).astype(np.float32)
-        store.satisfaction[rows] = np.clip(s + rate * (experience - s), 0.0, 10.0)
-        store.expectation[rows] = e + c.expectation_adaptation * (experience - e)
+        step = experience - s  # s += rate * step, with the negative rate for a worse experience
+        worse = np.minimum(step, np.float32(0.0))
+        step *= np.float32(c.learning_rate_positive)
+        worse *= np.float32(c.learning_rate_negative - c.learning_rate_positive)
+        s += step
+        s += worse
+        np.maximum(s, np.float32(0.0), out=s)
+        np.minimum(s, np.float32(10.0), out=s)
+        store.satisfaction[rows] = s
+        experience -= e
+        experience *= np.float32(c.expectation_adaptation)
+        e += experience
+        store.expectation[rows] = e
 
         # problems: a failed touch, or a failed hand-off some of the time, opens one
-        u_p = streams.uniform(f"problem:{name}", n)[rows]
-        caused = failed | (handoff_failed & (u_p < self.cfg.handoff_problem_prob))
-        store.last_failure_tp[rows[caused | handoff_failed]] = tp
-        opening = rows[caused & (store.problem_cause[rows] < 0)]
+        caused = failed.copy()
+        if handoff_failed.size:
+            u_p = streams.uniform(f"problem:{name}", rows[handoff_failed])
+            caused[handoff_failed[u_p < self.cfg.handoff_problem_prob]] = True
+            marked = caused.copy()
+            marked[handoff_failed] = True
+        else:
+            marked = caused
+        store.last_failure_tp[rows[marked]] = tp
+        opening = rows[caused]
+        opening = opening[store.problem_cause[opening] < 0]
         if opening.size:
             store.problem_cause[opening] = tp
             store.problem_age[opening] = 0
             store.problem_contacts[opening] = 0
-            major = streams.uniform(f"severity:{name}", n)[opening] < c.major_problem_share
+            major = streams.uniform(f"severity:{name}", opening) < c.major_problem_share
             store.problem_major[opening] = major
             store.problems[opening] += 1
             wk.problems_opened += int(opening.size)
@@ -239,14 +264,16 @@ class Journey:
         if self.inbound[tp]:
             store.last_owner[rows] = owner
             store.last_stage[rows] = stage
-        success = ~failed & ~handoff_failed
+        n_failed = int(np.count_nonzero(failed))
+        unsuccessful = failed.copy() if (handoff_failed.size or conflict is not None) else failed
+        unsuccessful[handoff_failed] = True
         if conflict is not None:
-            success &= ~conflict
+            unsuccessful |= conflict
         wk.touches[tp] += m
-        wk.failures[tp] += int(failed.sum())
-        wk.recorded_sum[tp] += float(recorded.sum())
+        wk.failures[tp] += n_failed
+        wk.recorded_sum[tp] += float(recorded.sum(dtype=np.float64))
         wk.stage_attempts[stage] += m
-        wk.stage_successes[stage] += int(success.sum())
+        wk.stage_successes[stage] += m - int(np.count_nonzero(unsuccessful))
         return failed
 
     def record_outcome(self, kind: str, successes: int, attempts: int) -> None:
@@ -265,20 +292,21 @@ class Journey:
     def onboarding_touches(self, store: CustomerStore, week: int, streams: Streams) -> None:
         """Set-up touches for customers in their first ``onboarding_weeks`` weeks."""
         n = store.n
-        age = week - store.joined_step[:n]
-        due = store.active[:n] & (age >= 1) & (age <= self.cfg.onboarding_weeks)
-        due &= streams.uniform("rhythm:onboarding", n) < self.cfg.onboarding_touch_prob
-        self._inbound(store, np.flatnonzero(due), self.tp["onboarding"], streams)
+        joined = store.joined_step[:n]
+        due = np.flatnonzero(store.active[:n] & (joined <= week - 1) & (joined >= week - self.cfg.onboarding_weeks))
+        due = due[streams.uniform("rhythm:onboarding", due) < self.cfg.onboarding_touch_prob]
+        self._inbound(store, due, self.tp["onboarding"], streams)
 
     def usage_touches(self, store: CustomerStore, streams: Streams) -> None:
         """Usage touches: each active customer uses the product with ``usage_touch_prob`` a week."""
         n = store.n
-        due = store.active[:n] & (streams.uniform("rhythm:usage", n) < self.cfg.usage_touch_prob)
+        due = streams.dense_bernoulli("rhythm:usage", n, self.cfg.usage_touch_prob)
+        due &= store.active[:n]
         self._inbound(store, np.flatnonzero(due), self.tp["usage"], streams)
 
     def _inbound(self, store: CustomerStore, rows: np.ndarray, tp: int, streams: Streams) -> np.ndarray:
         """An inbound touch where touches beyond the owner's capacity count as failures."""
-        over = self.overloaded(rows, tp, streams, store.n)
+        over = self.overloaded(rows, tp, streams)
         return self.touch(store, rows, tp, streams, failed_extra=over)
 
     def billing_touches(self, store: CustomerStore, week: int, streams: Streams, collections: float) -> None:
@@ -290,19 +318,19 @@ class Journey:
             streams: Random streams.
             collections: Billing's collections-aggressiveness lever: probability a late payer gets a notice.
         """
-        cfg, n, wk = self.cfg, store.n, self.week
-        age = week - store.joined_step[:n]
-        due = np.flatnonzero(store.active[:n] & (age > 0) & (age % cfg.billing_period_weeks == 0))
+        cfg, wk = self.cfg, self.week
+        due = store.anniversaries(week, cfg.billing_period_weeks)
         self._inbound(store, due, self.tp["billing"], streams)
-        late = due[streams.uniform("billing:late", n)[due] < cfg.late_payment_prob]
-        send = late[streams.uniform("billing:notice", n)[late] < collections]
-        over = self.overloaded(send, self.tp["notice"], streams, n)
-        send = send[~over]
+        late = due[streams.uniform("billing:late", due) < cfg.late_payment_prob]
+        noticed = streams.uniform("billing:notice", late) < collections  # mask over late
+        picked = np.flatnonzero(noticed)
+        over = self.overloaded(late[picked], self.tp["notice"], streams)
+        noticed[picked[over]] = False
+        send = late[noticed]
         if send.size:
             self.touch(store, send, self.tp["notice"], streams)
             store.notice[send] = True
-        paid_u = streams.uniform("billing:paid", n)[late]
-        noticed = np.isin(late, send, assume_unique=True)
+        paid_u = streams.uniform("billing:paid", late)
         p_pay = np.where(noticed, cfg.late_pay_with_notice, cfg.late_pay_without_notice)
         wk.late_payers += int(late.size)
         wk.late_paid += int((paid_u < p_pay).sum())
@@ -321,13 +349,16 @@ class Journey:
         """
         cfg, n, wk, tp = self.cfg, store.n, self.week, self.tp["support"]
         has_problem = store.active[:n] & (store.problem_cause[:n] >= 0)
-        complains = has_problem & (streams.uniform("support:contact", n) < self.ccfg.help_contact_prob)
-        asks = store.active[:n] & ~has_problem & (streams.uniform("support:question", n) < cfg.question_prob)
-        rows = np.flatnonzero(complains | asks)
-        over = self.overloaded(rows, tp, streams, n)
+        contacts = streams.dense_bernoulli("support:question", n, cfg.question_prob)
+        contacts &= store.active[:n]
+        contacts &= ~has_problem
+        with_problem = np.flatnonzero(has_problem)
+        contacts[with_problem[streams.uniform("support:contact", with_problem) < self.ccfg.help_contact_prob]] = True
+        rows = np.flatnonzero(contacts)
+        over = self.overloaded(rows, tp, streams)
         problem = has_problem[rows]
         p_resolve = 1.0 - (1.0 - fcr) * self.defect[tp]
-        resolved = problem & ~over & (streams.uniform("support:resolve", n)[rows] < p_resolve)
+        resolved = problem & ~over & (streams.uniform("support:resolve", rows) < p_resolve)
         unresolved = problem & ~resolved
         repeats = np.where(problem, store.problem_contacts[rows], 0).astype(np.float32)
         first = problem & (store.problem_contacts[rows] == 0)
@@ -348,16 +379,17 @@ class Journey:
             suppression: Probability that the shared customer view stops a conflicting offer.
         """
         n, wk, tp = store.n, self.week, self.tp["offer"]
-        targeted = store.active[:n] & (streams.uniform("offer:target", n) < offer_prob)
+        targeted = streams.dense_bernoulli("offer:target", n, offer_prob)
+        targeted &= store.active[:n]
         rows = np.flatnonzero(targeted)
         in_conflict = (store.problem_cause[rows] >= 0) | store.notice[rows] | store.complaint[rows]
-        stopped = in_conflict & (streams.uniform("offer:suppress", n)[rows] < suppression)
+        stopped = in_conflict & (streams.uniform("offer:suppress", rows) < suppression)
         rows, in_conflict = rows[~stopped], in_conflict[~stopped]
-        over = self.overloaded(rows, tp, streams, n)
+        over = self.overloaded(rows, tp, streams)
         rows, in_conflict = rows[~over], in_conflict[~over]
         self.touch(store, rows, tp, streams, conflict=in_conflict)
         store.conflict[rows[in_conflict]] = True
-        accepted = rows[~in_conflict & (streams.uniform("offer:accept", n)[rows] < self.cfg.offer_accept_prob)]
+        accepted = rows[~in_conflict & (streams.uniform("offer:accept", rows) < self.cfg.offer_accept_prob)]
         wk.offers += int(rows.size)
         wk.offers_accepted += int(accepted.size)
         wk.conflicting_contacts += int(in_conflict.sum())

@@ -16,6 +16,8 @@ import numpy as np
 
 from sim.customers import QUICK, SLOW, UNRESOLVED
 
+WEEKS_PER_YEAR = 52  # the renewal is annual
+
 if TYPE_CHECKING:
     from sim.config import CustomerConf
     from sim.customers import CustomerStore
@@ -95,13 +97,11 @@ def renewals(store: CustomerStore, week: int, journey: Journey, streams: Streams
     Returns:
         Rows that did not renew (they leave this week).
     """
-    n = store.n
-    age = week - store.joined_step[:n]
-    due = np.flatnonzero(store.active[:n] & (age > 0) & (age % 52 == 0))
+    due = store.anniversaries(week, WEEKS_PER_YEAR)
     tp = journey.tp["renewal"]
-    over = journey.overloaded(due, tp, streams, n)
+    over = journey.overloaded(due, tp, streams)
     journey.touch(store, due, tp, streams, failed_extra=over)
-    renew = streams.uniform("renewal:decide", n)[due] < renewal_probability(store, due, c)
+    renew = streams.uniform("renewal:decide", due) < renewal_probability(store, due, c)
     journey.record_outcome("renewal", int(renew.sum()), int(due.size))
     store.year_resolution[due] = 0
     store.year_major[due] = False
@@ -109,7 +109,11 @@ def renewals(store: CustomerStore, week: int, journey: Journey, streams: Streams
 
 
 def weekly_churn(
-    store: CustomerStore, streams: Streams, c: CustomerConf, detractor_neighbours: np.ndarray, wom_churn: float
+    store: CustomerStore,
+    streams: Streams,
+    c: CustomerConf,
+    exposed: tuple[np.ndarray, np.ndarray],
+    wom_churn: float,
 ) -> np.ndarray:
     """The weekly churn decision of every active customer.
 
@@ -117,18 +121,23 @@ def weekly_churn(
         store: Customer store.
         streams: Random streams.
         c: Customer parameters.
-        detractor_neighbours: Active-detractor neighbours of each row.
+        exposed: Rows with active-detractor neighbours and how many each has (sparse).
         wom_churn: Hazard multiplier added per active-detractor neighbour.
 
     Returns:
         Rows that churn this week.
     """
     n = store.n
-    rows = np.flatnonzero(store.active[:n])
-    sat = store.satisfaction[rows]
-    hazard = c.base_weekly_churn * np.exp(c.churn_satisfaction_slope * (c.churn_reference_satisfaction - sat))
-    hazard *= 1.0 + c.open_problem_churn * (store.problem_cause[rows] >= 0)
-    hazard *= 1.0 + c.conflicting_contact_churn * store.conflict[rows]
-    hazard *= 1.0 + wom_churn * detractor_neighbours[rows]
-    hazard = np.minimum(hazard, c.max_weekly_churn)
-    return rows[streams.uniform("churn", n)[rows] < hazard]
+    # the hazard of every row in float32, in place; the multipliers touch only the rows they apply to
+    hazard = np.subtract(np.float32(c.churn_reference_satisfaction), store.satisfaction[:n])
+    hazard *= np.float32(c.churn_satisfaction_slope)
+    np.exp(hazard, out=hazard)
+    hazard *= np.float32(c.base_weekly_churn)
+    hazard[np.flatnonzero(store.problem_cause[:n] >= 0)] *= np.float32(1.0 + c.open_problem_churn)
+    hazard[np.flatnonzero(store.conflict[:n])] *= np.float32(1.0 + c.conflicting_contact_churn)
+    exposed_rows, neighbours = exposed
+    hazard[exposed_rows] *= (1.0 + wom_churn * neighbours).astype(np.float32)
+    np.minimum(hazard, np.float32(c.max_weekly_churn), out=hazard)
+    churns = streams.dense_bernoulli("churn", n, hazard)
+    churns &= store.active[:n]
+    return np.flatnonzero(churns)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.metrics import categories
+from sim.metrics import DETRACTOR_MAX, categories
 
 if TYPE_CHECKING:
     from sim.config import MarketConf
@@ -68,21 +68,31 @@ class Market:
     def active_detractors(self, store: CustomerStore) -> np.ndarray:
         """Active customers who are detractors and vocal: they spread negative word of mouth."""
         n = store.n
-        _, detractor = categories(store.true_ltr[:n])
-        return store.active[:n] & detractor & (store.vocal[:n] < self.cfg.active_detractor_share)
+        flag = store.true_ltr[:n] <= DETRACTOR_MAX
+        flag &= store.active[:n]
+        flag &= store.vocal[:n] < self.cfg.active_detractor_share
+        return flag
 
     def referrals(self, store: CustomerStore, streams: Streams) -> Referrals:
         """Active customers recommend the firm: promoters at ``referral_rate``, others at a fraction of it."""
         c, n = self.cfg, store.n
-        promoter, detractor = categories(store.true_ltr[:n])
-        rate = np.where(promoter, 1.0, np.where(detractor, c.detractor_referral_factor, c.passive_referral_factor))
-        refers = store.active[:n] & (streams.uniform("wom:refer", n) < c.referral_rate * rate)
-        store.referrals_made[np.flatnonzero(refers)] += 1
-        return Referrals(
-            promoters=int((refers & promoter).sum()),
-            passives=int((refers & ~promoter & ~detractor).sum()),
-            detractors=int((refers & detractor).sum()),
-        )
+        # one stream of bits per row; candidates are the rows below the highest category's threshold,
+        # then each candidate is checked against its own category's threshold
+        by_category = {"promoter": c.referral_rate, "passive": c.referral_rate * c.passive_referral_factor,
+                       "detractor": c.referral_rate * c.detractor_referral_factor}
+        threshold = {k: np.uint32(min(max(p, 0.0), 1.0 - 2.0**-32) * 2.0**32) for k, p in by_category.items()}
+        bits = streams.dense_bits("wom:refer", n)
+        candidates = bits < max(threshold.values())
+        candidates &= store.active[:n]
+        rows = np.flatnonzero(candidates)
+        promoter, detractor = categories(store.true_ltr[rows])
+        limit = np.where(promoter, threshold["promoter"],
+                         np.where(detractor, threshold["detractor"], threshold["passive"]))
+        refers = bits[rows] < limit
+        rows, promoter, detractor = rows[refers], promoter[refers], detractor[refers]
+        store.referrals_made[rows] += 1
+        promoters, detractors = int(np.count_nonzero(promoter)), int(np.count_nonzero(detractor))
+        return Referrals(promoters=promoters, passives=int(rows.size) - promoters - detractors, detractors=detractors)
 
     def acquire(
         self, referrals: int, campaign: float, conversion_boost: float, active_detractor_share: float,

@@ -19,18 +19,27 @@ PROMOTER_MIN = 9  # Reichheld 2003: promoters score 9-10
 DETRACTOR_MAX = 6  # detractors score 0-6; passives 7-8
 
 
-def likelihood_to_recommend(satisfaction: npt.ArrayLike, bias: npt.ArrayLike) -> np.ndarray:
+def likelihood_to_recommend(
+    satisfaction: npt.ArrayLike, bias: npt.ArrayLike, out: np.ndarray | None = None
+) -> np.ndarray:
     """True likelihood to recommend: satisfaction plus the customer's rating bias, rounded, clipped to 0-10.
 
     Args:
         satisfaction: Journey satisfaction on the 0-10 scale.
         bias: Customer-specific rating bias in scale points.
+        out: Optional int8 array to write the scores into.
 
     Returns:
         Integer scores 0-10 (int8).
     """
-    raw = np.rint(np.asarray(satisfaction, dtype=np.float32) + np.asarray(bias, dtype=np.float32))
-    return np.clip(raw, 0, 10).astype(np.int8)
+    raw = np.add(np.asarray(satisfaction, dtype=np.float32), np.asarray(bias, dtype=np.float32))
+    np.rint(raw, out=raw)
+    np.maximum(raw, np.float32(0.0), out=raw)
+    np.minimum(raw, np.float32(10.0), out=raw)
+    if out is None:
+        return raw.astype(np.int8)
+    np.copyto(out, raw, casting="unsafe")
+    return out
 
 
 def categories(scores: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from sim import loyalty
+from sim.company import Company
 from sim.config import SiloConfig, to_config, validate
 from sim.customers import RESOLUTION_NAMES, Customer, CustomerStore
 from sim.departments import Department
 from sim.feedback import InnerLoop, OuterLoop, Survey
-from sim.governance import Programme, rebalance_capacity
+from sim.governance import Programme
 from sim.journey import Journey
 from sim.market import Market
 from sim.metrics import annual_retention, categories, likelihood_to_recommend, nps_from_counts
@@ -33,7 +34,7 @@ __all__ = ["SiloModel"]
 INITIAL_TENURE_WEEKS = 5 * 52  # the initial book joined uniformly over the last five years (assumption)
 
 
-class SiloModel(mesa.Model):
+class SiloModel(Company, mesa.Model):
     """Customers, departments, journey, closed loop and governance, one step per week.
 
     Attributes:
@@ -102,38 +103,12 @@ class SiloModel(mesa.Model):
             Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
         })
         self.records: list[dict[str, Any]] = []
+        self._active_detractors = 0  # active detractors after this week's churn (for the record)
         self.department_records: list[dict[str, Any]] = []
         self.week += 1
         while self.week < 0:  # warm-up under siloed practice: not recorded, no reviews, no programme
             self._simulate_week()
         self.fixed_touchpoints.clear()
-
-    # ------------------------------------------------------------------ helpers
-    def _lever(self, mechanism: str) -> float:
-        """Setting of the lever that drives ``mechanism`` (0 if no department has one)."""
-        return sum(d.lever(mechanism) for d in self.departments)
-
-    def _effective_capacity(self) -> np.ndarray:
-        """Each department's capacity this week, after throughput and handle-time pushes."""
-        fx = self.cfg.org.lever_effects
-        diverted = 1.0 - self.programme.capacity_diverted
-        return np.array([
-            d.capacity * diverted * (1 + fx.throughput_capacity * d.lever("throughput"))
-            * (1 + fx.handle_time_capacity * d.lever("handle_time"))
-            for d in self.departments
-        ])
-
-    def _failure_multipliers(self) -> np.ndarray:
-        """Per touchpoint: how much its owner's throughput push raises its failures."""
-        fx = self.cfg.org.lever_effects
-        push = np.array([d.lever("throughput") for d in self.departments])
-        return 1.0 + fx.throughput_failure * push[self.journey.owner_of]
-
-    @property
-    def first_contact_resolution(self) -> float:
-        """Probability a support contact resolves the problem, after the handle-time push."""
-        fx = self.cfg.org.lever_effects
-        return self.cfg.journey.first_contact_resolution * (1 - fx.handle_time_fcr_loss * self._lever("handle_time"))
 
     # --------------------------------------------------------------------- step
     def step(self) -> None:
@@ -150,7 +125,7 @@ class SiloModel(mesa.Model):
         n0 = st.n
         for flag in (st.touched, st.conflict, st.notice, st.complaint):
             flag[:n0] = False
-        active_before = int(st.active[:n0].sum())
+        active_before = int(np.count_nonzero(st.active[:n0]))
 
         # 1. governance: adoption, patience, the regime in force this week
         if not warmup:
@@ -161,7 +136,7 @@ class SiloModel(mesa.Model):
         # 2. word of mouth and acquisition
         referrals = self.market.referrals(st, self.streams)
         active_detractors = self.market.active_detractors(st)
-        ad_share = float(active_detractors.sum()) / max(active_before, 1)
+        ad_share = float(np.count_nonzero(active_detractors)) / max(active_before, 1)
         acquired = self.market.acquire(
             referrals.total,
             campaign=fx.campaign_acquisition * self._lever("campaign_volume"),
@@ -175,9 +150,9 @@ class SiloModel(mesa.Model):
         new_rows = np.arange(new.start, new.stop)
         by_marketing = new_rows[: acquired.marketing]
         j.touch(st, by_marketing, j.tp["acquisition"], self.streams,
-                failed_extra=j.overloaded(by_marketing, j.tp["acquisition"], self.streams, st.n))
+                failed_extra=j.overloaded(by_marketing, j.tp["acquisition"], self.streams))
         j.touch(st, new_rows, j.tp["purchase"], self.streams,
-                failed_extra=j.overloaded(new_rows, j.tp["purchase"], self.streams, st.n))
+                failed_extra=j.overloaded(new_rows, j.tp["purchase"], self.streams))
 
         # 3. the journey this week: onboarding, use, bills and notices, support, offers
         j.onboarding_touches(st, w, self.streams)
@@ -201,20 +176,22 @@ class SiloModel(mesa.Model):
         loyalty.resolve(st, with_problem, cfg.customer.quick_resolution_weeks, 0.0)
         lift = cfg.feedback.inner_loop.recovery_lift
         st.satisfaction[recovered] = np.minimum(10.0, st.satisfaction[recovered] + lift)
-        active_now = max(int(st.active[: st.n].sum()), 1)
-        open_problems = int((st.active[: st.n] & (st.problem_cause[: st.n] >= 0)).sum())
+        active_now = max(int(np.count_nonzero(st.active[: st.n])), 1)
+        open_problems = int(np.count_nonzero(st.active[: st.n] & (st.problem_cause[: st.n] >= 0)))
         fixed = self.outer_loop.step(w, self.survey.causes, prog.fixes, 1000.0 * open_problems / active_now,
                                      j.defect, self.streams)
         self.fixed_touchpoints += [(w, j.names[tp]) for tp in fixed]
-        self._update_ltr()
+        self._update_ltr(recovered)  # only the recovered changed satisfaction since the last update
 
         # 6. churn: the weekly hazard, plus those who did not renew
-        detractor_neighbours = self.network.count_neighbours(self.market.active_detractors(st))
-        churners = loyalty.weekly_churn(st, self.streams, cfg.customer, detractor_neighbours,
-                                        cfg.market.negative_wom_churn)
-        leaving = np.union1d(churners, not_renewed)
+        detractor_flag = self.market.active_detractors(st)
+        exposed = self.network.neighbour_counts(detractor_flag)
+        churners = loyalty.weekly_churn(st, self.streams, cfg.customer, exposed, cfg.market.negative_wom_churn)
+        leaving = np.sort(np.concatenate([churners, not_renewed]))  # both sorted; a customer may be in both
+        leaving = leaving[np.diff(leaving, prepend=-1) != 0]
         loyalty.retire(st, leaving, w)
         self.market.returned(int(leaving.size))
+        self._active_detractors = int(np.count_nonzero(detractor_flag) - np.count_nonzero(detractor_flag[leaving]))
 
         # 7. departments: record KPIs and scorecards; review every review period; 8. metrics
         if not warmup:
@@ -223,62 +200,28 @@ class SiloModel(mesa.Model):
                          recovered.size, open_problems)
         self.week += 1
 
-    def _update_ltr(self) -> None:
-        """True likelihood to recommend of every active customer from satisfaction and rating bias."""
-        st = self.store
-        rows = np.flatnonzero(st.active[: st.n])
-        st.true_ltr[rows] = likelihood_to_recommend(st.satisfaction[rows], st.bias[rows])
+    def active_count(self) -> int:
+        """Active customers now."""
+        return int(np.count_nonzero(self.store.active[: self.store.n]))
 
-    def _departments_week(self, acquired_marketing: int, acquired_total: int) -> None:
-        """Each department records its KPI, shared stage metric and outcome score; reviews when due."""
-        cfg, j, st = self.cfg, self.journey, self.store
-        fx = cfg.org.lever_effects
-        wk = j.week
-        active = max(int(st.active[: st.n].sum()), 1)
-        kpis = {
-            "leads": 1000.0 * (acquired_marketing + wk.offers_accepted) / active,
-            "new_sales": 1000.0 * acquired_total / active,
-            "collections_rate": wk.late_paid / wk.late_payers if wk.late_payers else float("nan"),
-        }
-        if cfg.governance.metric_type == "outcome":
-            stage_metric = (self.survey.stage_nps() + 100.0) / 200.0
-        else:
-            stage_metric = j.stage_success()
-        measured = self.survey.measured_nps
-        weights = self.programme.weights
-        capacity = self._effective_capacity()
-        for d, cap in zip(self.departments, capacity, strict=True):
-            own = {
-                **kpis,
-                "cost_efficiency": 1.0 + fx.throughput_capacity * d.lever("throughput"),
-                "handle_time_efficiency": 1.0 + fx.handle_time_capacity * d.lever("handle_time"),
-            }[d.kpi_name]
-            stages = sorted(d.stages)
-            values = stage_metric[stages] if stages else np.array([])
-            shared = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-            d.demand = float(j.demand[d.index])
-            d.record_week(own, shared, measured, weights)
-            self.department_records.append({
-                "step": self.week, "department": d.name, "kpi": own, "scorecard": d.scorecard,
-                "shared_stage_metric": shared, "capacity": float(cap), "demand": d.demand,
-                "utilisation": d.demand / cap if cap > 0 else float("nan"),
-                **{f"lever_{k}": v for k, v in d.levers.items()},
-            })
-        if (self.week + 1) % cfg.org.review_weeks == 0:
-            for d in self.departments:
-                d.review(weights)
-            if self.programme.resource_planning:
-                rebalance_capacity(self.departments, cfg.governance.flex_share)
+    def _update_ltr(self, rows: np.ndarray | None = None) -> None:
+        """True likelihood to recommend from satisfaction and rating bias, of every row or of ``rows``."""
+        st, n = self.store, self.store.n
+        if rows is not None:
+            st.true_ltr[rows] = likelihood_to_recommend(st.satisfaction[rows], st.bias[rows])
+            return
+        # Every row: a customer's satisfaction is frozen when they leave, right after the weekly updates,
+        # so a departed row gets back the score it left with (one pass, no masked writes).
+        likelihood_to_recommend(st.satisfaction[:n], st.bias[:n], out=st.true_ltr[:n])
 
     def _record(self, active_before: int, acquired: Any, referrals: Any, churned: int, not_renewed: int,
                 given_up: int, recovered: int, open_problems: int) -> None:
         """Append this week's metrics row."""
         st, wk = self.store, self.journey.week
         act = st.active[: st.n]
-        ltr = st.true_ltr[: st.n][act]
-        promoters, detractors = categories(ltr)
-        n_act = int(act.sum())
-        p, d = int(promoters.sum()), int(detractors.sum())
+        n_act = int(np.count_nonzero(act))
+        promoters, detractors = categories(st.true_ltr[: st.n])
+        p, d = int(np.count_nonzero(promoters & act)), int(np.count_nonzero(detractors & act))
         touches = int(wk.touches.sum())
         self.records.append({
             "step": self.week,
@@ -294,8 +237,9 @@ class SiloModel(mesa.Model):
             "promoters_share": p / n_act if n_act else float("nan"),
             "passives_share": (n_act - p - d) / n_act if n_act else float("nan"),
             "detractors_share": d / n_act if n_act else float("nan"),
-            "mean_satisfaction": float(st.satisfaction[: st.n][act].mean()) if n_act else float("nan"),
-            "revenue": float(st.value[: st.n][act].sum(dtype=np.float64)),
+            "mean_satisfaction": (float(np.where(act, st.satisfaction[: st.n], 0.0).sum(dtype=np.float64)) / n_act
+                                  if n_act else float("nan")),
+            "revenue": float(np.where(act, st.value[: st.n], 0.0).sum(dtype=np.float64)),
             "handoff_failures": wk.handoff_failures,
             "conflicting_contacts": wk.conflicting_contacts,
             "survey_responses": self.survey.responses,
@@ -327,7 +271,7 @@ class SiloModel(mesa.Model):
             "offers": wk.offers,
             "adoption": self.programme.adoption,
             "gaming_intensity": self.programme.gaming_intensity,
-            "active_detractors": int(self.market.active_detractors(st).sum()),
+            "active_detractors": self._active_detractors,
         })
 
     # ---------------------------------------------------------------------- run

@@ -134,3 +134,18 @@ def test_model_network_has_the_configured_degree(cached: Callable[..., SiloModel
     initial = m.network.degrees()[:2000]
     assert initial.mean() == pytest.approx(8.0, rel=0.05)
     assert m.network.degrees().mean() == pytest.approx(8.0, rel=0.05)
+
+
+def test_neighbour_counts_stay_right_as_flags_change_and_the_graph_grows() -> None:
+    net = build(800, degree=6, rewire=0.2, seed=3)
+    rng = np.random.default_rng(5)
+    for step in range(6):  # counts are kept incrementally: flags change and blocks join between calls
+        if step % 2:
+            net.add_nodes(slice(net.n, net.n + 150), rng)
+        flag = rng.random(net.n + 3) < 0.1
+        expected = np.zeros(net.n, dtype=int)
+        np.add.at(expected, net.dst, flag[net.src])
+        np.add.at(expected, net.src, flag[net.dst])
+        rows, counts = net.neighbour_counts(flag)
+        assert rows.tolist() == np.flatnonzero(expected).tolist()
+        assert counts.tolist() == expected[rows].tolist()
