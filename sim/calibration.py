@@ -38,8 +38,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import CONF_DIR, ConfigError, compose_config, parameter_info, to_config, validate
-from sim.replications import FIGURES, MeanCI, mean_ci, run_replications, with_values
+from sim.config import CONF_DIR, ConfigError, parameter_info, validate
+from sim.replications import FIGURES, MeanCI, checked_base, mean_ci, run_replications, with_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -266,14 +266,7 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         fixed[key] = None
     base_overrides = [f"scenario={m.scenario}", f"customers={m.customers}", f"weeks={m.weeks}", f"seed={m.seed}",
                       "track_customers=0", "output.progress=false", *model_overrides]
-    try:
-        base = to_config(compose_config(base_overrides))
-        validate(base)
-    except ConfigError as exc:
-        raise ConfigError(f"The calibration's model settings are invalid: {exc}") from None
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(f"The calibration's model settings ({' '.join(base_overrides)}) could not be composed: "
-                          f"{' '.join(str(exc).split())}") from None
+    base = checked_base(base_overrides, "calibration")
     for key in fixed:
         fixed[key] = parameter_info(base, key)[0]
     free = _free_parameters(cfg.calibrate.get("free"), base)

@@ -36,8 +36,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import CONF_DIR, ConfigError, SiloConfig, compose_config, parameter_info, to_config, validate
-from sim.replications import mean_ci, run_replications, with_values
+from sim.config import CONF_DIR, ConfigError, SiloConfig, parameter_info, to_config, validate
+from sim.replications import checked_base, mean_ci, run_replications, with_values
 
 if TYPE_CHECKING:
     from sim.model import SiloModel
@@ -313,14 +313,7 @@ def load(overrides: list[str]) -> tuple[DictConfig, SiloConfig]:
                        "track_customers=0", "output.progress=false", *[str(o) for o in m.overrides]]
     if m.calibration:
         model_overrides.append(f"calibration={m.calibration}")
-    try:
-        base = to_config(compose_config(model_overrides))
-        validate(base)
-    except ConfigError as exc:
-        raise ConfigError(f"The policy search's model settings are invalid: {exc}") from None
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(f"The policy search's model settings ({' '.join(model_overrides)}) could not be composed: "
-                          f"{' '.join(str(exc).split())}") from None
+    base = checked_base(model_overrides, "policy search")
     levers = cfg.policy.levers
     for name, lever in levers.items():
         where = f"policy.levers.{name}"

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy import stats
+from sim import analysis
 
 if TYPE_CHECKING:
     from sim.config import SiloConfig
     from sim.model import SiloModel
 
-__all__ = ["FIGURES", "WEEKS_PER_YEAR", "MeanCI", "figures", "mean_ci", "run_replications", "with_values"]
+__all__ = [
+    "FIGURES", "WEEKS_PER_YEAR", "MeanCI", "checked_base", "figures", "mean_ci", "run_replications", "with_values",
+]
 
 WEEKS_PER_YEAR = 52
 
@@ -53,8 +53,40 @@ class MeanCI:
         return (self.hi - self.lo) / 2.0
 
 
+def checked_base(overrides: list[str], what: str) -> SiloConfig:
+    """Compose, type-check and validate the model configuration a command runs replications of.
+
+    Args:
+        overrides: Hydra overrides of the model.
+        what: The command's name for error messages ("calibration", "policy search").
+
+    Returns:
+        The typed, validated configuration.
+
+    Raises:
+        ConfigError: One paragraph naming what is wrong.
+    """
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sim.config import ConfigError, compose_config, to_config, validate
+
+    try:
+        base = to_config(compose_config(overrides))
+        validate(base)
+    except ConfigError as exc:
+        raise ConfigError(f"The {what}'s model settings are invalid: {exc}") from None
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(f"The {what}'s model settings ({' '.join(overrides)}) could not be composed: "
+                          f"{' '.join(str(exc).split())}") from None
+    return base
+
+
 def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
-    """Mean and two-sided confidence interval of the mean (Student t; zero width for one value).
+    """Mean and two-sided Student-t confidence interval of the mean (zero width for one value).
+
+    The arithmetic is :func:`sim.analysis.mean_ci`'s; a single replication gets a zero-width
+    interval here, so a fit with one replication per trial can still be compared with its target.
 
     Args:
         values: One value per replication (NaNs are dropped).
@@ -63,14 +95,10 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
     Returns:
         The mean and interval.
     """
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if v.size == 0:
-        return MeanCI(float("nan"), float("nan"), float("nan"), 0)
-    mean = float(v.mean())
-    if v.size == 1:
-        return MeanCI(mean, mean, mean, 1)
-    half = float(stats.t.ppf(0.5 + level / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return MeanCI(mean, mean - half, mean + half, int(v.size))
+    ci = analysis.mean_ci(values, level)
+    if ci.n == 1:
+        return MeanCI(ci.mean, ci.mean, ci.mean, 1)
+    return MeanCI(ci.mean, ci.low, ci.high, ci.n)
 
 
 def figures(model: SiloModel) -> dict[str, float]:
