@@ -84,11 +84,15 @@ class FreeParameter:
     integer: bool = False
 
     def at_bound(self, value: float) -> str | None:
-        """'lower' or 'upper' if ``value`` sits at a bound, else None."""
-        margin = BOUND_MARGIN * (self.hi - self.lo)
-        if value <= self.lo + margin:
+        """'lower' or 'upper' if ``value`` sits at a bound (in log space for a log-scale parameter), else None."""
+        if self.log and self.lo > 0 and value > 0:
+            lo, hi, x = math.log(self.lo), math.log(self.hi), math.log(value)
+        else:
+            lo, hi, x = self.lo, self.hi, value
+        margin = BOUND_MARGIN * (hi - lo)
+        if x <= lo + margin:
             return "lower"
-        if value >= self.hi - margin:
+        if x >= hi - margin:
             return "upper"
         return None
 

@@ -209,6 +209,8 @@ def plan(c: CompareConf) -> Plan:
     ]
     if c.launcher == "joblib":
         command += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={c.n_jobs}"]
+    else:
+        command.append("hydra/launcher=basic")
     if c.scenario_dir:
         command.append(f"scenario_dir={Path(c.scenario_dir).resolve()}")
     return Plan(c, baseline, configs, command, out)
@@ -382,7 +384,7 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
         key, _, value = arg.partition("=")
         key = key.lstrip("+~")
         top = key.split(".", 1)[0]
-        if key in own:
+        if key in own or key == "comparison":  # `comparison` picks a file of conf/comparison/
             mine.append(arg)
         elif key == "calibration":  # a calibrated file from silosim-calibrate, applied to every scenario
             model.append(f"calibration={Path(value).expanduser().resolve()}")

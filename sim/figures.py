@@ -338,9 +338,12 @@ def forest(summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioS
     pct = round(100 * level)
     best = max(others, key=lambda s: s_idx.loc[s, "annual_retention_diff"]) if others else base
     r = s_idx.loc[best]
-    title = (f"{pretty(best)} has the largest retention gain over {pretty(base).lower()}: "
-             f"{100 * r['annual_retention_diff']:+.1f} points ({pct}% CI {100 * r['annual_retention_diff_ci_low']:+.1f}"
-             f" to {100 * r['annual_retention_diff_ci_high']:+.1f})")
+    ci = (f"{100 * r['annual_retention_diff']:+.1f} points ({pct}% CI {100 * r['annual_retention_diff_ci_low']:+.1f}"
+          f" to {100 * r['annual_retention_diff_ci_high']:+.1f})")
+    if r["annual_retention_diff_ci_low"] > 0:
+        title = f"{pretty(best)} has the largest retention gain over {pretty(base).lower()}: {ci}"
+    else:
+        title = f"No scenario clearly changes retention against {pretty(base).lower()}; largest: {pretty(best)}, {ci}"
     return _save(fig, out, "effects_forest", title,
                  f"Difference from the baseline, replication by replication (same seeds: paired), with {pct}% "
                  "confidence intervals. An interval that does not cross zero is a clear effect.")

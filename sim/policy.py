@@ -1,7 +1,7 @@
 """Policy search: governance levers for the best three-year retention or CLV under a budget.
 
     silosim-policy
-    silosim-policy objective=clv policy.budget=300 hydra.sweeper.n_trials=40
+    silosim-policy objective=net_value policy.budget=300 hydra.sweeper.n_trials=40
     silosim-policy model.calibration=outputs/calibrate/acme/calibrated.yaml
     silosim-policy 'lever.followup_capacity=interval(0, 5)' 'lever.communication=choice(0.7, 0.9)'
 
@@ -17,8 +17,8 @@ Objectives (measured on each replication, averaged):
 
 * ``retention_3y``: share of the customers on the book at week 0 still customers at the end of the
   horizon (three years at the default 156 weeks);
-* ``clv``: customer lifetime value of the book, net of the programme: discounted revenue minus
-  discounted lever cost over the horizon, per initial customer (currency).
+* ``net_value``: value of the book net of the programme (not the comparison report's per-customer
+  CLV): discounted revenue minus discounted lever cost over the horizon, per initial customer (currency).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ EXIT_USER_ERROR = 2
 WEEKS_PER_YEAR = 52
 OBJECTIVES = {
     "retention_3y": ("three-year retention of the initial book", "share of week-0 customers still active"),
-    "clv": ("customer lifetime value, net of programme cost", "discounted currency per initial customer"),
+    "net_value": ("customer lifetime value, net of programme cost", "discounted currency per initial customer"),
 }
 
 
@@ -76,7 +76,7 @@ def policy_figures(model: SiloModel, cost_per_week: float, discount_rate: float)
         discount_rate: Annual discount rate.
 
     Returns:
-        ``retention_3y``, ``clv``, ``revenue_discounted`` (per initial customer), ``final_true_nps``.
+        ``retention_3y``, ``net_value``, ``revenue_discounted`` (per initial customer), ``final_true_nps``.
     """
     st, n0 = model.store, model.cfg.customers
     n = st.n
@@ -88,7 +88,7 @@ def policy_figures(model: SiloModel, cost_per_week: float, discount_rate: float)
     cost = float((cost_per_week * n0 / 1000.0 * discount).sum()) / n0
     return {
         "retention_3y": float(retained.sum()) / max(int(on_book_at_start.sum()), 1),
-        "clv": revenue - cost,
+        "net_value": revenue - cost,
         "revenue_discounted": revenue,
         "final_true_nps": float(m["true_nps"].iloc[-1]),
     }
@@ -329,8 +329,13 @@ def load(overrides: list[str]) -> tuple[DictConfig, SiloConfig]:
         if name not in cfg.lever:
             raise ConfigError(f"`{where}` has no setting `lever.{name}`; add it to `lever:` in conf/policy.yaml.")
         swept = cfg.hydra.sweeper.params.get(f"lever.{name}")
-        values = _bounds(str(swept), f"lever.{name}") if swept is not None else [float(cfg.lever[name])]
         lo, hi = meta.get("lo"), meta.get("hi")
+        fixed = float(cfg.lever[name])
+        if (lo is not None and fixed < lo) or (hi is not None and fixed > hi):
+            raise ConfigError(f"`lever.{name}` is {fixed:g}, but `{lever.key}` is declared in "
+                              f"[{lo if lo is not None else ''}, {hi if hi is not None else ''}] "
+                              f"({meta.get('doc', '')}).")
+        values = _bounds(str(swept), f"lever.{name}") if swept is not None else []
         for v in values:
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 raise ConfigError(f"The search space of `lever.{name}` is '{swept}', but `{lever.key}` is declared "
@@ -362,6 +367,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [a for a in argv if not a.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={sweep_dir}"]
     try:
         cfg, base = load(overrides)
+        trials = cfg.hydra.sweeper.n_trials
+        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+            raise ConfigError(f"`hydra.sweeper.n_trials` is {trials!r}, but it must be a whole number of at least 1.")
+        if sweep_dir.exists() and not sweep_dir.is_dir():
+            raise ConfigError(f"`hydra.sweep.dir` is '{sweep_dir}', but that is a file; choose a new directory.")
         if sweep_dir.exists() and any(sweep_dir.iterdir()):
             raise ConfigError(f"`hydra.sweep.dir` is '{sweep_dir}', but it already contains files; choose a new "
                               "directory (searches are never overwritten).")

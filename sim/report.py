@@ -230,7 +230,8 @@ def write_report(
         "</section>",
         "<section id='assumptions'><h2>Key assumptions</h2><ul>",
         f"<li>Population: {int(meta['customers']):,} customers at the start, acquired and lost over the run.</li>",
-        f"<li>Horizon: {weeks} weeks, one step a week, after a 26-week warm-up under siloed practice.</li>",
+        f"<li>Horizon: {weeks} weeks, one step a week, after a {configs[baseline].get('warmup_weeks', 26)}-week "
+        "warm-up under siloed practice.</li>",
         f"<li>Replications: {meta['replications']} per scenario, seeds {seeds[0]} to {seeds[-1]}.</li>",
         f"<li>Overrides applied to every scenario: {esc(', '.join(meta['overrides']) or 'none')}.</li>",
         f"<li>Customer lifetime value: revenue per customer-year in the final year x r / (1 + d - r), r = annual "

@@ -99,6 +99,14 @@ def test_report_has_every_section_and_embeds_its_images(
     assert "silosim-compare" in page and "replications=3" in page  # the command that reproduces it
 
 
+def test_a_named_comparison_is_selected(tmp_path: Path) -> None:
+    from sim.compare import compose_compare, split_arguments
+
+    mine, model = split_arguments(["comparison=all_scenarios", "replications=2"])
+    conf, _ = compose_compare(mine)
+    assert conf.name == "all_scenarios" and len(conf.scenarios) == 8 and conf.replications == 2 and model == []
+
+
 def test_terminal_ends_with_the_summary_table_and_report_path(
         comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     _d, out = comparison
@@ -130,6 +138,7 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
     assert summary.loc["closed_loop_followup", "replications"] == 2
     assert summary.loc["siloed_scorecards", "replications"] == 3
     assert "injected failure" in (d / "report.html").read_text()
+    assert "BasicLauncher" in (d / "runs" / "multirun.yaml").read_text()  # launcher=basic: one run at a time
 
 
 @pytest.mark.parametrize(
@@ -141,6 +150,7 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
         (["replicates=5"], ["`replicates`", "replications"]),
         (["feedback.survey.response_rate=1.5"], ["response_rate", "1.5", "between 0 and 1"]),
         (["seed=3"], ["`seed`", "first_seed"]),
+        (["comparison=no_such"], ["no_such", "all_scenarios", "headline"]),
         (["scenario_dir=/no/such/dir"], ["scenario_dir", "/no/such/dir"]),
         (["oops"], ["`oops`", "key=value"]),
     ],

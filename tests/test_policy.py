@@ -90,7 +90,9 @@ def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["objective=profit"], ["`objective`", "profit", "retention_3y, clv"]),
+        (["objective=profit"], ["`objective`", "profit", "retention_3y, net_value"]),
+        (["lever.communication=1.5"], ["`lever.communication` is 1.5", "[0.0, 1.0]"]),
+        (["hydra.sweeper.n_trials=0"], ["`hydra.sweeper.n_trials` is 0", "at least 1"]),
         (["policy.budget=-5"], ["`policy.budget`", "-5", "positive"]),
         (["lever.communication=interval(0.7,1.5)"],
          ["lever.communication", "governance.communication", "[0.0, 1.0]"]),

@@ -214,7 +214,7 @@ def test_collector_memory_stays_flat_as_runs_grow(tmp_path: Path, tiny_model) ->
 def test_collect_command_rejects_an_unreadable_directory(tmp_path: Path) -> None:
     out = subprocess.run([COLLECT, str(tmp_path / "no_such_sweep")], capture_output=True, text=True, check=False)
     assert out.returncode == 2
-    assert out.stderr.startswith("silosim: error:") and "Traceback" not in out.stderr
+    assert out.stderr.startswith("silosim-collect: error:") and "Traceback" not in out.stderr
     assert "no_such_sweep" in out.stderr and "readable directory" in out.stderr
     assert not (tmp_path / "no_such_sweep").exists()
 
@@ -346,3 +346,21 @@ def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_pat
         assert strata == [0, 1, 2, 3]  # Latin hypercube: one row in each quarter of every range
     config = (tmp_path / "lhs" / "design.row=2" / ".hydra" / "config.yaml").read_text()
     assert f"handoff_failure_prob: {expected[2, 0]}" in config
+
+
+@pytest.mark.parametrize("sweep", ["scenario=siloed_scorecards,nope", "governance.metric_type=operational,bogus"])
+def test_a_bad_later_value_of_a_sweep_stops_it_before_any_run(tmp_path: Path, sweep: str) -> None:
+    out = silosim("-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.startswith("silosim: error:") and "Traceback" not in out.stderr
+    assert "nope" in out.stderr or "bogus" in out.stderr
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_collect_rejects_a_file_as_its_output(tmp_path: Path) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    (tmp_path / "sweep").mkdir()
+    out = subprocess.run([COLLECT, str(tmp_path / "sweep"), "--out", str(target)], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "a file" in out.stderr

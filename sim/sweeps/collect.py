@@ -63,6 +63,9 @@ class CollectResult:
     incomplete_table: Path | None = None
 
 
+PROG = "silosim-collect"
+
+
 def scan(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Walk a multirun directory; yield (directory, None) for complete runs and (directory, reason) otherwise.
 
@@ -322,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``silosim-collect`` console script."""
     from sim.cli import user_error
 
-    parser = argparse.ArgumentParser(prog="silosim-collect", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", help="a multirun directory (hydra.sweep.dir) or a run directory")
     parser.add_argument("--out", help="where to write runs.parquet and incomplete.csv (default: DIRECTORY)")
     parser.add_argument("--timeseries", action="store_true", help="also write timeseries.parquet")
@@ -330,11 +333,14 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(args.directory)
     if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
         user_error(f"The directory to collect is '{args.directory}', but that is not a readable directory. Pass "
-                   "a multirun directory (the `hydra.sweep.dir` of a `silosim -m` sweep) or a run directory.")
+                   "a multirun directory (the `hydra.sweep.dir` of a `silosim -m` sweep) or a run directory.", PROG)
     out = Path(args.out) if args.out else root
+    if out.exists() and not out.is_dir():
+        user_error(f"`--out` is '{out}', but that is a file; pass a directory for runs.parquet and incomplete.csv.",
+                   PROG)
     if (out.exists() and not os.access(out, os.W_OK)) or (not out.exists() and not os.access(
             next(p for p in out.absolute().parents if p.exists()), os.W_OK)):
-        user_error(f"`--out` is '{out}', but that directory cannot be written to. Pass a writable directory.")
+        user_error(f"`--out` is '{out}', but that directory cannot be written to. Pass a writable directory.", PROG)
     result = collect(root, out, timeseries=args.timeseries)
     report(result, root)
     sys.exit(0)

@@ -65,6 +65,14 @@ def _check_value(key: str, text: str, errors: list[str], typed: object) -> None:
         errors.append(f"`{key}` is swept over {text}, but {problem}")
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def plan_multirun(overrides: list[str]) -> MultirunPlan:
     """Check a multirun's overrides and work out its jobs.
 
@@ -100,6 +108,17 @@ def plan_multirun(overrides: list[str]) -> MultirunPlan:
     typed = to_config(cfg)
     validate(typed)
     validate_design(typed)
+    # Every other value of a non-numeric sweep (a scenario, a string, a flag) composes and validates too,
+    # with the other sweeps at their first value, so a bad value stops the sweep before any job runs.
+    for o in cli:
+        values = _values(o)
+        if o.is_hydra_override() or len(values) < 2 or all(_is_number(v) for v in values):
+            continue
+        element = o.get_key_element()
+        for v in values[1:]:
+            job = [f"{element}={v}" if f.split("=", 1)[0] == element else f for f in first]
+            checked = to_config(compose_config(job))
+            validate(checked)
     errors: list[str] = []
     counts: dict[str, int] = {}
     for o in sweeps:

@@ -53,6 +53,9 @@ OUTCOME_LABELS = {
 }
 
 
+PROG = "silosim-sensitivity"
+
+
 def outcome_table(runs: pd.DataFrame, design: DesignConf, outcomes: list[str]) -> pd.DataFrame:
     """Mean outcome per design row (over seeds), in row order, checked against the design.
 
@@ -224,7 +227,7 @@ def _run_sweep(experiment: str, overrides: list[str], sweep: Path, total: int) -
     if proc.returncode != 0:
         tail = log.read_text().strip().splitlines()[-3:]
         user_error(f"The sweep stopped with exit status {proc.returncode} after {done} of {total} runs: "
-                   f"{' '.join(tail)} (full log: {log}). Fix the cause and run the same command again to resume.")
+                   f"{' '.join(tail)} (full log: {log}). Fix the cause and run the same command again to resume.", PROG)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -260,22 +263,25 @@ def main(argv: list[str] | None = None) -> None:
         validate(typed)
         validate_design(typed)
     except ConfigError as exc:
-        user_error(str(exc))
+        user_error(str(exc), PROG)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        user_error(_explain(exc, model_overrides, None))
+        user_error(_explain(exc, model_overrides, None), PROG)
     design = typed.design
     if design.method not in ("sobol", "morris"):
         user_error(f"`design.method` of experiment '{args.experiment}' is {design.method!r}, but "
-                   "silosim-sensitivity needs 'sobol' (Sobol indices) or 'morris' (Morris screening).")
+                   "silosim-sensitivity needs 'sobol' (Sobol indices) or 'morris' (Morris screening).", PROG)
     sweep = Path(args.sweep_dir) if args.sweep_dir else _default_sweep_dir(args.experiment, model_overrides)
     rows = design_size(design)
     if not args.analyse_only:
         seeds = _seed_count(args.experiment,
                             [o for o in overrides if not o.startswith(("scenario_dir=", "experiment_dir="))])
         _run_sweep(args.experiment, overrides, sweep, rows * seeds)
+    if sweep.exists() and not sweep.is_dir():
+        user_error(f"The sweep directory is '{sweep}', but that is a file; pass the directory that holds the "
+                   "experiment's runs with --sweep-dir.", PROG)
     if not sweep.is_dir():
         user_error(f"The sweep directory is '{sweep}', but it does not exist; run the experiment first (without "
-                   "--analyse-only), or pass the directory that holds its runs with --sweep-dir.")
+                   "--analyse-only), or pass the directory that holds its runs with --sweep-dir.", PROG)
     result = collect(sweep, quiet=True) if args.analyse_only or not (sweep / RUNS_FILE).is_file() else None
     if result is not None:
         report(result, sweep)
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         means = outcome_table(runs, design, list(design.outcomes))
     except ConfigError as exc:
-        user_error(str(exc))
+        user_error(str(exc), PROG)
     indices = analyse(means, design)
     out = Path(args.out) if args.out else sweep
     out.mkdir(parents=True, exist_ok=True)
