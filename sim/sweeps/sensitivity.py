@@ -56,6 +56,18 @@ OUTCOME_LABELS = {
 PROG = "silosim-sensitivity"
 
 
+def _first_value(override: str) -> str:
+    """``seed=0,1`` -> ``seed=0``; ``seed=range(0,3)`` -> ``seed=0``; any other override unchanged."""
+    key, sep, value = override.partition("=")
+    if not sep:
+        return override
+    if value.startswith("range(") and value.endswith(")"):
+        return f"{key}={value[6:-1].split(',')[0].strip()}"
+    if "," in value and not value.startswith(("[", "{", "'", '"')):
+        return f"{key}={value.split(',')[0]}"
+    return override
+
+
 def outcome_table(runs: pd.DataFrame, design: DesignConf, outcomes: list[str]) -> pd.DataFrame:
     """Mean outcome per design row (over seeds), in row order, checked against the design.
 
@@ -116,7 +128,10 @@ def analyse(means: pd.DataFrame, design: DesignConf, seed: int = 0) -> pd.DataFr
 
     def add(outcome: str, parameter: str, index: str, value: float, conf: float) -> None:
         rows.append({"outcome": outcome, "parameter": parameter, "index": index, "value": float(value),
-                     "conf": float(conf), "ci_low": float(value - conf), "ci_high": float(value + conf)})
+                     "conf": float(conf),
+                     # mu* is a mean of absolute effects: its interval cannot reach below zero
+                     "ci_low": float(max(value - conf, 0.0) if index == "mu_star" else value - conf),
+                     "ci_high": float(value + conf)})
 
     for outcome in means.columns:
         y = means[outcome].to_numpy(dtype=float)
@@ -136,8 +151,9 @@ def analyse(means: pd.DataFrame, design: DesignConf, seed: int = 0) -> pd.DataFr
                                  num_levels=design.levels, seed=seed)
             for i, name in enumerate(names):
                 add(outcome, name, "mu_star", res["mu_star"][i], res["mu_star_conf"][i])
-                add(outcome, name, "sigma", res["sigma"][i], 0.0)
-                add(outcome, name, "mu", res["mu"][i], 0.0)
+                # SALib gives no interval for sigma and mu: NaN, not a zero width that would look like certainty
+                add(outcome, name, "sigma", res["sigma"][i], float("nan"))
+                add(outcome, name, "mu", res["mu"][i], float("nan"))
         else:
             raise ConfigError(f"`design.method` is {design.method!r}, but sensitivity analysis needs 'sobol' or "
                               "'morris'.")
@@ -257,8 +273,10 @@ def main(argv: list[str] | None = None) -> None:
             register_experiment_dir(value)
         overrides.append(item)
     model_overrides = [o for o in overrides if not o.startswith(("scenario_dir=", "experiment_dir=", "hydra."))]
+    # A swept override (seed=0,1) is checked at its first value here; the sweep itself runs them all.
+    first_values = [_first_value(o) for o in model_overrides]
     try:
-        cfg = compose_config([f"experiment={args.experiment}", *model_overrides])
+        cfg = compose_config([f"experiment={args.experiment}", *first_values])
         typed = to_config(cfg)
         validate(typed)
         validate_design(typed)
