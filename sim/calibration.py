@@ -38,8 +38,9 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from sim.analysis import Interval
 from sim.config import CONF_DIR, ConfigError, parameter_info, validate
-from sim.replications import FIGURES, MeanCI, checked_base, mean_ci, run_replications, with_values
+from sim.replications import FIGURES, checked_base, mean_ci, run_replications, with_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -131,7 +132,7 @@ class CalibrationResult:
     """The best fit, its report on fresh seeds, and the trial history."""
 
     params: dict[str, float]
-    report: dict[str, MeanCI]
+    report: dict[str, Interval]
     met: dict[str, bool]
     trials: list[dict[str, Any]]
     best_trial: int
@@ -309,14 +310,14 @@ def _explain(exc: Exception) -> str:
 
 
 # ------------------------------------------------------------------------------ fitting
-def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int]) -> dict[str, MeanCI]:
+def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int]) -> dict[str, Interval]:
     cfg = with_values(spec.base, params)
     validate(cfg)
     runs = run_replications(cfg, seeds, jobs=spec.jobs)
     return {name: mean_ci(r[name] for r in runs) for name in spec.targets}
 
 
-def _loss(spec: CalibrationSpec, sim: dict[str, MeanCI]) -> float:
+def _loss(spec: CalibrationSpec, sim: dict[str, Interval]) -> float:
     total = 0.0
     for name, target in spec.targets.items():
         mean = sim[name].mean
@@ -340,7 +341,7 @@ class _Evaluator:
         self.progress = progress
         self.history: list[dict[str, Any]] = []
 
-    def __call__(self, params: dict[str, float]) -> dict[str, MeanCI]:
+    def __call__(self, params: dict[str, float]) -> dict[str, Interval]:
         spec = self.spec
         if len(self.history) >= spec.trials:
             raise _BudgetSpentError
@@ -451,7 +452,7 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     for name, target in spec.targets.items():
         r = report[name]
         tol = spec.tolerance[name]
-        met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half, tol))
+        met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half_width, tol))
     return CalibrationResult(params=params, report=report, met=met, trials=evaluate.history,
                              best_trial=int(best["trial"]))
 
@@ -463,7 +464,7 @@ def fit_table(spec: CalibrationSpec, result: CalibrationResult) -> pd.DataFrame:
     for name, target in spec.targets.items():
         r = result.report[name]
         rows.append({"target": name, "meaning": FIGURES[name][0], "observed": target, "simulated_mean": r.mean,
-                     "ci95_low": r.lo, "ci95_high": r.hi, "tolerance": spec.tolerance[name],
+                     "ci95_low": r.low, "ci95_high": r.high, "tolerance": spec.tolerance[name],
                      "replications": r.n, "met": result.met[name]})
     return pd.DataFrame(rows)
 
@@ -490,8 +491,8 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
     ]
     for name, target in spec.targets.items():
         r = result.report[name]
-        lines.append(f"| {name} | {_fmt(name, target)} | {_fmt(name, r.mean)} | {_fmt(name, r.lo)} to "
-                     f"{_fmt(name, r.hi)} | {spec.tolerance[name]:g} | {'yes' if result.met[name] else 'NO'} |")
+        lines.append(f"| {name} | {_fmt(name, target)} | {_fmt(name, r.mean)} | {_fmt(name, r.low)} to "
+                     f"{_fmt(name, r.high)} | {spec.tolerance[name]:g} | {'yes' if result.met[name] else 'NO'} |")
     lines += ["", "| parameter | key | fitted | default | bounds |", "|---|---|---|---|---|"]
     for p in parameter_rows(spec, result):
         at = f" (at {p['at_bound']} bound)" if p["at_bound"] else ""
@@ -504,7 +505,7 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
     node = OmegaConf.create({"calibration_source": str(path)})
     for key, value in {**spec.fixed, **result.params}.items():
         OmegaConf.update(node, key, value, force_add=True)
-    fit = "; ".join(f"{k} {_fmt(k, v.mean)} (95% CI {_fmt(k, v.lo)} to {_fmt(k, v.hi)}; "
+    fit = "; ".join(f"{k} {_fmt(k, v.mean)} (95% CI {_fmt(k, v.low)} to {_fmt(k, v.high)}; "
                     f"target {_fmt(k, spec.targets[k])})" for k, v in result.report.items())
     header = ["# @package _global_"]
     if result.reachable:
@@ -568,7 +569,7 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
             continue
         r = result.report[name]
         parts.append(f"`target.{name}` is {_fmt(name, spec.targets[name])}, but the closest fit found within the "
-                     f"declared bounds gives {_fmt(name, r.mean)} (95% CI {_fmt(name, r.lo)} to {_fmt(name, r.hi)}, "
+                     f"declared bounds gives {_fmt(name, r.mean)} (95% CI {_fmt(name, r.low)} to {_fmt(name, r.high)}, "
                      f"tolerance {spec.tolerance[name]:g})")
     bounds = [f"{f.key} = {result.params[f.key]:.4g} ({f.at_bound(result.params[f.key])} bound)"
               for f in spec.free if f.at_bound(result.params[f.key])]

@@ -10,6 +10,7 @@ search are the same code in both.
 from __future__ import annotations
 
 import math
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +41,24 @@ class Company:
     def active_count(self) -> int:
         """Active customers now (the model supplies it)."""
         raise NotImplementedError
+
+    def _build_departments(self, scale: float) -> list[Department]:
+        """The configured departments, each with the journey stages it owns and its own search stream.
+
+        Args:
+            scale: Initial customers / 1000 (capacities are configured per 1,000 customers).
+
+        Returns:
+            The departments, in configuration order.
+        """
+        from sim.departments import Department
+
+        departments = []
+        for i, name in enumerate(self.cfg.org.departments):
+            stages = {int(s) for s, o in zip(self.journey.stage_of, self.journey.owner_of, strict=True) if o == i}
+            rng = np.random.default_rng(np.random.SeedSequence(self.cfg.seed, spawn_key=(zlib.crc32(name.encode()),)))
+            departments.append(Department(self, name, i, self.cfg.org.departments[name], scale, stages, rng))
+        return departments
 
     def _lever(self, mechanism: str) -> float:
         """Setting of the lever that drives ``mechanism`` (0 if no department has one)."""

@@ -120,8 +120,7 @@ def nps_trajectories(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
     weeks = int(rs.metrics["step"].max()) + 1
     final = bands[bands["step"] == weeks - 1].set_index("scenario")["mean"]
     best = max(order, key=lambda s: final[s])
-    base = order[0] if sty[order[0]].label.endswith("(baseline)") else next(
-        s for s in order if sty[s].label.endswith("(baseline)"))
+    base = order[0]  # make_figures puts the baseline first
     fig, ax = _subplots(figsize=(10, 5.5))
     for s in order:
         _band(ax, bands, s, sty[s])

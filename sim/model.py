@@ -6,7 +6,6 @@ Read :meth:`SiloModel.step` top to bottom: it is the model's schedule (the
 
 from __future__ import annotations
 
-import zlib
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -73,11 +72,7 @@ class SiloModel(Company, mesa.Model):
         names = list(cfg.org.departments)
 
         self.journey = Journey(cfg.journey, cfg.customer, names, cfg.governance.handoff_reduction)
-        self.departments: list[Department] = []
-        for i, name in enumerate(names):
-            stages = {int(s) for s, o in zip(self.journey.stage_of, self.journey.owner_of, strict=True) if o == i}
-            dept_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(zlib.crc32(name.encode()),)))
-            self.departments.append(Department(self, name, i, cfg.org.departments[name], scale, stages, dept_rng))
+        self.departments: list[Department] = self._build_departments(scale)
 
         self.store = CustomerStore(capacity=int(cfg.customers * 1.3) + 1024)
         rows = self.store.add(cfg.customers, 0, self.streams.rng("demographics"), cfg.customer, cfg.market)

@@ -112,7 +112,7 @@ def _record(cfg: DictConfig, settings: dict[str, float], runs: list[dict[str, fl
                            "budget": float(cfg.policy.budget), "feasible": runs is not None}
     if runs is not None:
         ci = mean_ci(r[objective] for r in runs)
-        row.update({"objective": objective, "mean": ci.mean, "ci95_low": ci.lo, "ci95_high": ci.hi,
+        row.update({"objective": objective, "mean": ci.mean, "ci95_low": ci.low, "ci95_high": ci.high,
                     "replications": ci.n, "values": [r[objective] for r in runs],
                     **{f"mean_{k}": float(np.mean([r[k] for r in runs])) for k in runs[0]}})
     else:

@@ -26,7 +26,6 @@ benchmarks/throughput.py measures how much slower than the engine.
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -361,11 +360,7 @@ class ReferenceModel(Company, mesa.Model):
         self.scale = cfg.customers / 1000.0
         names = list(cfg.org.departments)
         self.journey = Journey(cfg.journey, cfg.customer, names, cfg.governance.handoff_reduction)
-        self.departments: list[Department] = []
-        for i, name in enumerate(names):
-            stages = {int(s) for s, o in zip(self.journey.stage_of, self.journey.owner_of, strict=True) if o == i}
-            dept_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(zlib.crc32(name.encode()),)))
-            self.departments.append(Department(self, name, i, cfg.org.departments[name], self.scale, stages, dept_rng))
+        self.departments: list[Department] = self._build_departments(self.scale)
 
         self.everyone: list[ReferenceCustomer] = []
         self.customers: list[ReferenceCustomer] = []

@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sim import analysis
+from sim.analysis import Interval
 
 if TYPE_CHECKING:
     from sim.config import SiloConfig
     from sim.model import SiloModel
 
 __all__ = [
-    "FIGURES", "WEEKS_PER_YEAR", "MeanCI", "checked_base", "figures", "mean_ci", "run_replications", "with_values",
+    "FIGURES", "WEEKS_PER_YEAR", "checked_base", "figures", "mean_ci", "run_replications", "with_values",
 ]
 
 WEEKS_PER_YEAR = 52
@@ -36,21 +37,6 @@ FIGURES: dict[str, tuple[str, str]] = {
     "annual_churn": ("annual churn over the last year: 1 - annual retention", "share, 0-1"),
     "first_contact_resolution": ("first-contact resolution, mean over the last year", "share, 0-1"),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class MeanCI:
-    """Mean over replications and its 95% confidence interval (Student t)."""
-
-    mean: float
-    lo: float
-    hi: float
-    n: int
-
-    @property
-    def half(self) -> float:
-        """Half-width of the interval."""
-        return (self.hi - self.lo) / 2.0
 
 
 def checked_base(overrides: list[str], what: str) -> SiloConfig:
@@ -82,7 +68,7 @@ def checked_base(overrides: list[str], what: str) -> SiloConfig:
     return base
 
 
-def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
+def mean_ci(values: Iterable[float], level: float = 0.95) -> Interval:
     """Mean and two-sided Student-t confidence interval of the mean (zero width for one value).
 
     The arithmetic is :func:`sim.analysis.mean_ci`'s; a single replication gets a zero-width
@@ -97,8 +83,8 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
     """
     ci = analysis.mean_ci(values, level)
     if ci.n == 1:
-        return MeanCI(ci.mean, ci.mean, ci.mean, 1)
-    return MeanCI(ci.mean, ci.low, ci.high, ci.n)
+        return Interval(ci.mean, ci.mean, ci.mean, 1)
+    return ci
 
 
 def figures(model: SiloModel) -> dict[str, float]:

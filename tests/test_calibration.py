@@ -30,8 +30,8 @@ def test_mean_ci_pins_numbers() -> None:
     ci = mean_ci([1.0, 2.0, 3.0, 4.0])
     assert ci.mean == pytest.approx(2.5)
     # t(0.975, 3) = 3.182; sd = 1.291; half = 3.182 * 1.291 / 2 = 2.054
-    assert ci.half == pytest.approx(2.054, abs=1e-3)
-    assert mean_ci([5.0]).half == 0.0
+    assert ci.half_width == pytest.approx(2.054, abs=1e-3)
+    assert mean_ci([5.0]).half_width == 0.0
 
 
 @pytest.mark.slow
@@ -48,7 +48,7 @@ def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: P
     assert result.reachable, result.report
     for name, target in observed.items():
         r = result.report[name]
-        assert abs(r.mean - target) <= r.half + spec.tolerance[name], (name, r, target)
+        assert abs(r.mean - target) <= r.half_width + spec.tolerance[name], (name, r, target)
     # the strongly identified parameters come back near the known setting
     assert result.params["journey.first_contact_resolution"] == pytest.approx(0.70, abs=0.06)
     assert result.params["journey.touchpoints.service_delivery.base_quality"] == pytest.approx(8.4, abs=0.35)
