@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from sim.config import OUTBOUND_KINDS
+from sim.streams import draw_normal, draw_uniform
 
 if TYPE_CHECKING:
     from sim.config import CustomerConf, JourneyConf
@@ -63,6 +65,94 @@ class WeekCounts:
         self.recorded_sum = np.zeros(self.n_tp, dtype=np.float64)
         self.stage_attempts = np.zeros(self.n_stages, dtype=np.int64)
         self.stage_successes = np.zeros(self.n_stages, dtype=np.int64)
+
+
+_TOUCH_STREAMS = ("handoff", "failure", "noise", "problem", "severity")  # stream of each draw in a touch
+_NO_BOOL = np.zeros(0, dtype=np.bool_)
+_NO_FLOAT = np.zeros(0, dtype=np.float32)
+
+
+@njit(cache=True)
+def _touch_rows(rows, tp, stage, owner, inbound, params, bases, failed_extra, conflict, repeats,
+                last_owner, last_stage, cur_stage, expectation, satisfaction, touch_score_sum, touch_count,
+                touched, last_failure_tp, problem_cause, problem_age, problem_contacts, problem_major, problems,
+                failed, counts):
+    """One touchpoint applied to each of ``rows`` in turn (the rules of :meth:`Journey.touch`, row by row).
+
+    ``params``: hand-off failure probability, own failure probability, quality, noise sd, expectation-gap
+    weight, failure, hand-off, conflict and repeat penalties, positive and negative learning rates,
+    expectation adaptation, probability a failed hand-off opens a problem, major-problem share.
+    ``bases``: the streams of the hand-off, failure, noise, problem and severity draws.
+    Writes ``failed`` (the touch's own failure, or ``failed_extra``) and ``counts`` (hand-offs, failed
+    hand-offs, problems opened, failed touches, unsuccessful touches); returns the sum of recorded scores.
+    """
+    p_h, p_f, q, noise_sd, gap_w = params[0], params[1], params[2], params[3], params[4]
+    pen_fail, pen_handoff, pen_conflict, pen_repeat = params[5], params[6], params[7], params[8]
+    lr_pos, lr_neg, adapt, p_problem, p_major = params[9], params[10], params[11], params[12], params[13]
+    b_handoff, b_fail, b_noise, b_problem, b_severity = bases[0], bases[1], bases[2], bases[3], bases[4]
+    has_extra, has_conflict, has_repeats = failed_extra.size > 0, conflict.size > 0, repeats.size > 0
+    recorded_sum = 0.0
+    for i in range(rows.size):
+        r = rows[i]
+        # hand-off: the previous journey touch was owned by another department, in another stage
+        handoff_failed = False
+        if inbound and last_owner[r] >= 0 and last_owner[r] != owner and last_stage[r] != stage:
+            counts[0] += 1
+            if draw_uniform(b_handoff, r) < p_h:
+                handoff_failed = True
+                counts[1] += 1
+        # the touch's own failure
+        f = p_f > 0.0 and draw_uniform(b_fail, r) < p_f
+        if has_extra and failed_extra[i]:
+            f = True
+        failed[i] = f
+        # recorded touchpoint score (what the department sees) and experience (what the customer lives)
+        e = np.float64(expectation[r])
+        rec = q + noise_sd * draw_normal(b_noise, r) - gap_w * max(e - q, 0.0)
+        if f:
+            rec -= pen_fail
+        exp = rec
+        if handoff_failed:
+            exp -= pen_handoff
+        in_conflict = has_conflict and conflict[i]
+        if in_conflict:
+            exp -= pen_conflict
+        if has_repeats:
+            exp -= pen_repeat * repeats[i]
+        rec = min(max(rec, 0.0), 10.0)
+        exp = min(max(exp, 0.0), 10.0)
+        # journey-level satisfaction: bad touches weigh more than good ones
+        s = np.float64(satisfaction[r])
+        step = exp - s
+        s += (lr_pos if step >= 0.0 else lr_neg) * step
+        satisfaction[r] = min(max(s, 0.0), 10.0)
+        expectation[r] = e + adapt * (exp - e)
+        # problems: a failed touch, or a failed hand-off some of the time, opens one
+        caused = f or (handoff_failed and draw_uniform(b_problem, r) < p_problem)
+        if caused or handoff_failed:
+            last_failure_tp[r] = tp
+        if caused and problem_cause[r] < 0:
+            problem_cause[r] = tp
+            problem_age[r] = 0
+            problem_contacts[r] = 0
+            problem_major[r] = draw_uniform(b_severity, r) < p_major
+            problems[r] += 1
+            counts[2] += 1
+        # bookkeeping
+        rec32 = np.float32(rec)
+        recorded_sum += rec32
+        touched[r] = True
+        touch_score_sum[r] += rec32
+        touch_count[r] += 1
+        cur_stage[r] = stage
+        if inbound:
+            last_owner[r] = owner
+            last_stage[r] = stage
+        if f:
+            counts[3] += 1
+        if f or handoff_failed or in_conflict:
+            counts[4] += 1
+    return recorded_sum
 
 
 class Journey:
@@ -175,105 +265,41 @@ class Journey:
         Returns:
             Mask over ``rows``: the touch failed (its own failure, not a hand-off).
         """
-        c, wk = self.ccfg, self.week
+        c, wk, st = self.ccfg, self.week, store
         m = rows.size
         if m == 0:
             return np.zeros(0, dtype=bool)
         name, stage, owner = self.names[tp], int(self.stage_of[tp]), int(self.owner_of[tp])
-
-        # hand-off: the previous journey touch was owned by another department, in another stage
-        handoff_failed = np.empty(0, dtype=np.intp)  # positions in rows
-        if self.inbound[tp]:
-            prev_owner = store.last_owner[rows]
-            crossing = np.flatnonzero((prev_owner >= 0) & (prev_owner != owner) & (store.last_stage[rows] != stage))
-            p_h = (self.cfg.handoff_failure_prob * (1.0 - self.shared_view * self.handoff_reduction)
-                   * self.defect[tp])
-            handoff_failed = crossing[streams.uniform(f"handoff:{name}", rows[crossing]) < p_h]
-            wk.handoffs += int(crossing.size)
-            wk.handoff_failures += int(handoff_failed.size)
-
-        # the touch's own failure
+        inbound = bool(self.inbound[tp])
+        p_h = self.cfg.handoff_failure_prob * (1.0 - self.shared_view * self.handoff_reduction) * self.defect[tp]
         p_f = self.failure_prob[tp] * self.defect[tp] * self.fail_mult[tp]
-        failed = streams.uniform(f"failure:{name}", rows) < p_f if p_f > 0 else np.zeros(m, dtype=bool)
-        if failed_extra is not None:
-            failed |= failed_extra
-
-        # experience (customer) and recorded touchpoint score (department), float32 in place
-        q = np.float32(self.base_quality[tp] + self.uplift)
-        e = store.expectation[rows]
-        recorded = streams.normal(f"noise:{name}", rows)
-        recorded *= np.float32(c.touch_noise_sd)
-        recorded += q
-        gap = e - q
-        np.maximum(gap, np.float32(0.0), out=gap)
-        gap *= np.float32(c.expectation_gap_weight)
-        recorded -= gap
-        np.subtract(recorded, np.float32(c.failure_penalty), out=recorded, where=failed)
-        experience = recorded.copy()
-        experience[handoff_failed] -= np.float32(c.handoff_penalty)
-        if conflict is not None:
-            experience[conflict] -= np.float32(c.conflicting_contact_penalty)
-        if repeats is not None:
-            experience -= np.float32(c.repeat_contact_penalty) * repeats
-        for score in (experience, recorded):  # clip to the 0-10 scale (ufuncs: no Python-level clip wrapper)
-            np.maximum(score, np.float32(0.0), out=score)
-            np.minimum(score, np.float32(10.0), out=score)
-
-        # journey-level satisfaction: bad touches weigh more than good ones
-        s = store.satisfaction[rows]
-        step = experience - s  # s += rate * step, with the negative rate for a worse experience
-        worse = np.minimum(step, np.float32(0.0))
-        step *= np.float32(c.learning_rate_positive)
-        worse *= np.float32(c.learning_rate_negative - c.learning_rate_positive)
-        s += step
-        s += worse
-        np.maximum(s, np.float32(0.0), out=s)
-        np.minimum(s, np.float32(10.0), out=s)
-        store.satisfaction[rows] = s
-        experience -= e
-        experience *= np.float32(c.expectation_adaptation)
-        e += experience
-        store.expectation[rows] = e
-
-        # problems: a failed touch, or a failed hand-off some of the time, opens one
-        caused = failed.copy()
-        if handoff_failed.size:
-            u_p = streams.uniform(f"problem:{name}", rows[handoff_failed])
-            caused[handoff_failed[u_p < self.cfg.handoff_problem_prob]] = True
-            marked = caused.copy()
-            marked[handoff_failed] = True
-        else:
-            marked = caused
-        store.last_failure_tp[rows[marked]] = tp
-        opening = rows[caused]
-        opening = opening[store.problem_cause[opening] < 0]
-        if opening.size:
-            store.problem_cause[opening] = tp
-            store.problem_age[opening] = 0
-            store.problem_contacts[opening] = 0
-            major = streams.uniform(f"severity:{name}", opening) < c.major_problem_share
-            store.problem_major[opening] = major
-            store.problems[opening] += 1
-            wk.problems_opened += int(opening.size)
-
-        # bookkeeping
-        store.touched[rows] = True
-        store.touch_score_sum[rows] += recorded
-        store.touch_count[rows] += 1
-        store.stage[rows] = stage
-        if self.inbound[tp]:
-            store.last_owner[rows] = owner
-            store.last_stage[rows] = stage
-        n_failed = int(np.count_nonzero(failed))
-        unsuccessful = failed.copy() if (handoff_failed.size or conflict is not None) else failed
-        unsuccessful[handoff_failed] = True
-        if conflict is not None:
-            unsuccessful |= conflict
+        params = np.array([
+            p_h, p_f, self.base_quality[tp] + self.uplift, c.touch_noise_sd, c.expectation_gap_weight,
+            c.failure_penalty, c.handoff_penalty, c.conflicting_contact_penalty, c.repeat_contact_penalty,
+            c.learning_rate_positive, c.learning_rate_negative, c.expectation_adaptation,
+            self.cfg.handoff_problem_prob, c.major_problem_share,
+        ], dtype=np.float64)
+        bases = np.array([streams.base(f"{kind}:{name}") for kind in _TOUCH_STREAMS], dtype=np.uint64)
+        failed = np.empty(m, dtype=np.bool_)
+        counts = np.zeros(5, dtype=np.int64)
+        recorded_sum = _touch_rows(
+            np.asarray(rows, dtype=np.int64), tp, stage, owner, inbound, params, bases,
+            _NO_BOOL if failed_extra is None else failed_extra,
+            _NO_BOOL if conflict is None else conflict,
+            _NO_FLOAT if repeats is None else repeats,
+            st.last_owner, st.last_stage, st.stage, st.expectation, st.satisfaction, st.touch_score_sum,
+            st.touch_count, st.touched, st.last_failure_tp, st.problem_cause, st.problem_age,
+            st.problem_contacts, st.problem_major, st.problems, failed, counts,
+        )
+        handoffs, handoff_failures, opened, n_failed, unsuccessful = (int(x) for x in counts)
+        wk.handoffs += handoffs
+        wk.handoff_failures += handoff_failures
+        wk.problems_opened += opened
         wk.touches[tp] += m
         wk.failures[tp] += n_failed
-        wk.recorded_sum[tp] += float(recorded.sum(dtype=np.float64))
+        wk.recorded_sum[tp] += recorded_sum
         wk.stage_attempts[stage] += m
-        wk.stage_successes[stage] += m - int(np.count_nonzero(unsuccessful))
+        wk.stage_successes[stage] += m - unsuccessful
         return failed
 
     def record_outcome(self, kind: str, successes: int, attempts: int) -> None:

@@ -11,16 +11,16 @@ Two scenarios run with the same seed therefore share their random draws
 wherever their mechanisms agree: common random numbers, so scenario
 differences are paired and their variance is small.
 
-Mechanisms that draw for (nearly) every customer every week (usage, questions,
-offers, survey invitations, referrals, churn) read row *i*'s 32 random bits
-from a sequential PCG64 stream keyed by (seed, mechanism, week) through
-``numpy.random.SeedSequence`` (:meth:`Streams.dense_bits`): the *i*-th number
-is row *i*'s whatever the number of rows, so these draws are row-addressable
-too, and cheaper than hashing every row. A mechanism uses one kind or the other.
+Mechanisms that draw for every customer every week (usage, questions, offers,
+survey invitations, referrals, churn) ask for rows ``0 .. n-1`` without
+building the row array (:meth:`Streams.dense_bits`, :meth:`Streams.dense_bernoulli`);
+they are the same counter-based numbers.
 
-Scalar draws that belong to no customer (acquisition counts, a fractional
-follow-up slot) and the set-up draws come from a ``numpy.random.Generator``
-keyed the same way (:meth:`Streams.rng`).
+The hashing runs in small numba kernels (one pass, no temporaries): a numpy
+version needs seven array operations per draw, whose fixed cost dominated a
+week at 10,000 customers (see benchmarks/README.md). Scalar draws that belong
+to no customer (acquisition counts, a fractional follow-up slot) and the set-up
+draws come from a ``numpy.random.Generator`` keyed the same way (:meth:`Streams.rng`).
 """
 
 from __future__ import annotations
@@ -28,16 +28,22 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from numba import njit
 
-__all__ = ["Streams", "splitmix64"]
+__all__ = ["Streams", "draw_bits", "draw_normal", "draw_uniform", "splitmix64"]
 
-_WEEK_OFFSET = 1_000_000  # spawn keys must be non-negative; warm-up and set-up weeks are negative
+_WEEK_OFFSET = 1_000_000  # keeps the week term non-negative; warm-up and set-up weeks are negative
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment (the golden ratio in 64 bits)
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # SplitMix64's finaliser (Stafford's Mix13)
-_TO_UNIT = np.float32(2.0**-24)  # 24 random bits -> a float32 in [0, 1)
-_TWO_PI = np.float32(2.0 * np.pi)
 _TWO32 = 4294967296.0
+
+# numba constants: typed uint64 so that no arithmetic is promoted to float
+_U_GAMMA, _U_M1, _U_M2 = np.uint64(_GAMMA), np.uint64(_M1), np.uint64(_M2)
+_U27, _U30, _U31, _U32, _U40 = np.uint64(27), np.uint64(30), np.uint64(31), np.uint64(32), np.uint64(40)
+_U24MASK = np.uint64(0xFFFFFF)
+_TO_UNIT = 2.0**-24  # 24 random bits -> [0, 1)
+_TWO_PI = 2.0 * np.pi
 
 
 def _mix(z: int) -> int:
@@ -47,25 +53,77 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def splitmix64(key: int, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """SplitMix64 outputs at counters ``rows`` of the stream ``key`` (uint64, one per row).
+@njit(cache=True, inline="always")
+def splitmix64(base: np.uint64, row: np.int64) -> np.uint64:
+    """SplitMix64 output at counter ``row`` of the stream whose ``base`` is ``key + gamma`` (mod 2**64)."""
+    z = np.uint64(row) * _U_GAMMA + base
+    z = (z ^ (z >> _U30)) * _U_M1
+    z = (z ^ (z >> _U27)) * _U_M2
+    return z ^ (z >> _U31)
 
-    Args:
-        key: The stream's 64-bit key.
-        rows: Counters (customer rows), any integer dtype, non-negative.
-        out: Optional uint64 buffer of the same length to write into.
 
-    Returns:
-        The 64-bit outputs.
-    """
-    x = np.multiply(rows, np.uint64(_GAMMA), out=out, dtype=np.uint64, casting="unsafe")
-    x += np.uint64((key + _GAMMA) & _MASK)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(_M1)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(_M2)
-    x ^= x >> np.uint64(31)
-    return x
+@njit(cache=True, inline="always")
+def draw_uniform(base: np.uint64, row: np.int64) -> np.float32:
+    """Uniform [0, 1) draw (24 bits, exact in float32) of row ``row`` for the stream ``base``."""
+    return np.float32(splitmix64(base, row) >> _U40) * np.float32(_TO_UNIT)
+
+
+@njit(cache=True, inline="always")
+def draw_normal(base: np.uint64, row: np.int64) -> np.float32:
+    """Standard normal draw of row ``row`` (Box-Muller on the two 24-bit halves of one output)."""
+    z = splitmix64(base, row)
+    u1 = 1.0 - np.float64(z >> _U40) * _TO_UNIT  # (0, 1]
+    u2 = np.float64(z & _U24MASK) * _TO_UNIT
+    return np.float32(np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2))
+
+
+@njit(cache=True, inline="always")
+def draw_bits(base: np.uint64, row: np.int64) -> np.uint32:
+    """The upper 32 bits of row ``row``'s output."""
+    return np.uint32(splitmix64(base, row) >> _U32)
+
+
+@njit(cache=True)
+def _uniform_rows(base: np.uint64, rows: np.ndarray, out: np.ndarray) -> None:
+    for i in range(rows.size):
+        out[i] = draw_uniform(base, rows[i])
+
+
+@njit(cache=True)
+def _normal_rows(base: np.uint64, rows: np.ndarray, out: np.ndarray) -> None:
+    for i in range(rows.size):
+        out[i] = draw_normal(base, rows[i])
+
+
+@njit(cache=True)
+def _bits_prefix(base: np.uint64, out: np.ndarray) -> None:
+    for i in range(out.size):
+        out[i] = draw_bits(base, i)
+
+
+@njit(cache=True)
+def _bernoulli_prefix(base: np.uint64, p: np.ndarray, where: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = where[i] and bits(i) < p[i] * 2**32 (``p`` of length 1 applies to every row; no ``where``: all)."""
+    scalar = p.size == 1
+    use_where = where.size > 0
+    for i in range(out.size):
+        if use_where and not where[i]:
+            out[i] = False
+        else:
+            out[i] = np.float64(draw_bits(base, i)) < np.float64(p[0] if scalar else p[i]) * 4294967296.0
+
+
+@njit(cache=True)
+def _week_bases(root: np.uint64, hashes: np.ndarray, week_term: np.uint64, out: np.ndarray) -> None:
+    """Stream bases (key + gamma) of every mechanism in ``hashes`` for one week (the rule of :meth:`Streams.key`)."""
+    for i in range(hashes.size):
+        z = (root ^ hashes[i]) + week_term * _U_M1
+        z = (z ^ (z >> _U30)) * _U_M1
+        z = (z ^ (z >> _U27)) * _U_M2
+        out[i] = (z ^ (z >> _U31)) + _U_GAMMA
+
+
+_NO_MASK = np.zeros(0, dtype=np.bool_)
 
 
 class Streams:
@@ -78,24 +136,64 @@ class Streams:
             seed: The run's root seed.
         """
         self.seed = int(seed)
-        self.week = -1  # the model sets the week before each step; warm-up weeks are negative
         self._root = _mix((self.seed * _GAMMA + 0x5EED) & _MASK)
-        self._names: dict[str, int] = {}
+        self._names: dict[str, int] = {}  # mechanism -> hash of its name
+        self._bases: dict[str, np.uint64] = {}  # this week's stream bases by mechanism (all computed at once)
+        self._generators: dict[str, np.random.Generator] = {}
+        self.week = -1  # the model sets the week before each step; warm-up weeks are negative
 
-    def _spawn_key(self, name: str) -> tuple[int, int]:
-        """SeedSequence spawn key of mechanism ``name`` in the current week."""
-        return zlib.crc32(name.encode()), self.week + _WEEK_OFFSET
+    @property
+    def week(self) -> int:
+        """The week the draws belong to."""
+        return self._week
+
+    @week.setter
+    def week(self, value: int) -> None:
+        self._week = int(value)
+        self._bases.clear()
 
     def rng(self, name: str) -> np.random.Generator:
-        """A generator for mechanism ``name`` in the current week (the same on every call)."""
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=self._spawn_key(name))))
+        """A generator for mechanism ``name`` in the current week (the same numbers on every call).
+
+        Its PCG64 state and increment are four SplitMix64 outputs of the mechanism's key (setting the state
+        costs a few microseconds; building a generator through ``SeedSequence`` costs ten times that).
+        """
+        gen = self._generators.get(name)
+        if gen is None:
+            gen = self._generators[name] = np.random.Generator(np.random.PCG64(0))
+        k = self.key(name)
+        words = [_mix((k + i * _GAMMA) & _MASK) for i in (1, 2, 3, 4)]
+        gen.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": (words[0] << 64) | words[1], "inc": (words[2] << 64) | words[3] | 1},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return gen
 
     def key(self, name: str) -> int:
         """The 64-bit key of mechanism ``name`` in the current week."""
         h = self._names.get(name)
         if h is None:
             h = self._names[name] = _mix((zlib.crc32(name.encode()) * _GAMMA) & _MASK)
-        return _mix(((self._root ^ h) + (self.week + _WEEK_OFFSET) * _M1) & _MASK)
+        return _mix(((self._root ^ h) + (self._week + _WEEK_OFFSET) * _M1) & _MASK)
+
+    def base(self, name: str) -> np.uint64:
+        """The kernels' stream argument for mechanism ``name`` this week (its key plus SplitMix64's gamma).
+
+        The first call in a week computes the bases of every mechanism seen so far in one pass.
+        """
+        b = self._bases.get(name)
+        if b is None:
+            if name not in self._names:
+                self.key(name)  # registers the name's hash
+            names = list(self._names)
+            out = np.empty(len(names), dtype=np.uint64)
+            _week_bases(np.uint64(self._root), np.array([self._names[n] for n in names], dtype=np.uint64),
+                        np.uint64(self._week + _WEEK_OFFSET), out)
+            self._bases = dict(zip(names, out, strict=True))
+            b = self._bases[name]
+        return b
 
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Uniform [0, 1) draws (float32) of mechanism ``name`` this week for customer ``rows`` (counter-based).
@@ -107,43 +205,9 @@ class Streams:
         Returns:
             One draw per row, aligned with ``rows``.
         """
-        x = splitmix64(self.key(name), rows)
-        x >>= np.uint64(40)
-        u = x.astype(np.float32)
-        u *= _TO_UNIT
-        return u
-
-    def dense_bits(self, name: str, n: int) -> np.ndarray:
-        """32 random bits (uint32) of mechanism ``name`` this week for rows ``0 .. n-1``.
-
-        For mechanisms that draw for (nearly) every customer: the raw output of a sequential PCG64
-        stream keyed by (seed, mechanism, week), split into 32-bit halves, so the *i*-th number is
-        row *i*'s whatever ``n`` is. Raw bits cost a third less than floats, and a Bernoulli draw is
-        then one integer comparison (:meth:`dense_bernoulli`). A mechanism uses either the dense
-        draws or :meth:`uniform`, never both.
-        """
-        bg = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=self._spawn_key(name)))
-        return bg.random_raw((n + 1) // 2).view(np.uint32)[:n]
-
-    def dense_bernoulli(self, name: str, n: int, p: float | np.ndarray) -> np.ndarray:
-        """Bernoulli draws for rows ``0 .. n-1``: row *i* succeeds if its 32 random bits are below p * 2**32.
-
-        Args:
-            name: Mechanism name.
-            n: Number of rows.
-            p: Success probability, one for all rows or one per row (float32 array of length ``n``).
-
-        Returns:
-            Boolean array of length ``n``.
-        """
-        bits = self.dense_bits(name, n)
-        if np.ndim(p) == 0:
-            if p >= 1.0:
-                return np.ones(n, dtype=bool)
-            return bits < np.uint32(max(0.0, float(p)) * _TWO32)
-        threshold = np.multiply(p, np.float32(_TWO32), dtype=np.float32)
-        np.clip(threshold, 0.0, np.float32(_TWO32 - 256.0), out=threshold)  # 2**32-256: largest float32 below 2**32
-        return bits < threshold.astype(np.uint32)
+        out = np.empty(len(rows), dtype=np.float32)
+        _uniform_rows(self.base(name), np.asarray(rows, dtype=np.int64), out)
+        return out
 
     def normal(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Standard normal draws (float32) of mechanism ``name`` this week, one per row (Box-Muller).
@@ -155,13 +219,30 @@ class Streams:
         Returns:
             One draw per row, aligned with ``rows``.
         """
-        x = splitmix64(self.key(name), rows)
-        u1 = np.float32(1.0) - (x >> np.uint64(40)).astype(np.float32) * _TO_UNIT  # (0, 1]
-        u2 = (x & np.uint64(0xFFFFFF)).astype(np.float32) * _TO_UNIT
-        np.log(u1, out=u1)
-        u1 *= np.float32(-2.0)
-        np.sqrt(u1, out=u1)
-        u2 *= _TWO_PI
-        np.cos(u2, out=u2)
-        u1 *= u2
-        return u1
+        out = np.empty(len(rows), dtype=np.float32)
+        _normal_rows(self.base(name), np.asarray(rows, dtype=np.int64), out)
+        return out
+
+    def dense_bits(self, name: str, n: int) -> np.ndarray:
+        """32 random bits (uint32) of mechanism ``name`` this week for rows ``0 .. n-1`` (top half of each output)."""
+        out = np.empty(n, dtype=np.uint32)
+        _bits_prefix(self.base(name), out)
+        return out
+
+    def dense_bernoulli(self, name: str, n: int, p: float | np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """Bernoulli draws for rows ``0 .. n-1``: row *i* succeeds if its 32 random bits are below p * 2**32.
+
+        Args:
+            name: Mechanism name.
+            n: Number of rows.
+            p: Success probability, one for all rows or one per row (array of length ``n``);
+                1 always succeeds, 0 never does.
+            where: Optional boolean mask of length ``n``: rows outside it fail without a draw.
+
+        Returns:
+            Boolean array of length ``n``.
+        """
+        out = np.empty(n, dtype=np.bool_)
+        probs = np.asarray(p, dtype=np.float32).reshape(-1) if np.ndim(p) else np.array([p], dtype=np.float64)
+        _bernoulli_prefix(self.base(name), probs, _NO_MASK if where is None else where[:n], out)
+        return out

@@ -70,7 +70,7 @@ def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: P
 def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     base = tmp_path_factory.mktemp("unreachable")
     out = command("silosim-calibrate", "target.nps=90", "model.customers=800", "model.weeks=13", "replications=2",
-                  "trials=8", "report_replications=3", "out_dir=fit", cwd=base)
+                  "trials=16", "report_replications=3", "out_dir=fit", cwd=base)
     return out, base / "fit"
 
 

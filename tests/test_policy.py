@@ -42,7 +42,7 @@ def test_frontier_keeps_only_points_no_cheaper_point_beats() -> None:
 def search(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     base = tmp_path_factory.mktemp("policy")
     # a search space where the follow-up capacity (the lever that moves one-year retention most) decides
-    out = policy("model.customers=1500", "model.weeks=52", "replications=2", "hydra.sweeper.n_trials=8",
+    out = policy("model.customers=3000", "model.weeks=104", "replications=2", "hydra.sweeper.n_trials=8",
                  "hydra.sweeper.sampler.n_startup_trials=4", "policy.budget=100",
                  "lever.followup_capacity=interval(2.0,10.0)", "lever.shared_stage_weight=choice(0.0,0.5)",
                  "lever.executive_engagement=choice(0.5,0.6)", "lever.communication=choice(0.7)",

@@ -4,15 +4,43 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy import stats
 
-from sim.streams import Streams
+from sim.streams import _GAMMA, Streams, splitmix64
+
+
+@njit
+def _kernel_outputs(base: np.uint64, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        out[i] = splitmix64(base, i)
+    return out
+
+
+def _outputs(key: int, n: int) -> np.ndarray:
+    """The first ``n`` outputs of SplitMix64 seeded with ``key``."""
+    return _kernel_outputs(np.uint64((key + _GAMMA) % 2**64), n)
 
 
 def at_week(seed: int, week: int) -> Streams:
     s = Streams(seed)
     s.week = week
     return s
+
+
+def test_splitmix64_matches_the_published_reference_outputs() -> None:
+    # Vigna's splitmix64.c seeded with 1234567: the first three outputs of next()
+    assert _outputs(1234567, 3).tolist() == [6457827717110365317, 3203168211198807973, 9817491932198370423]
+
+
+def test_uniform_is_the_top_24_bits_of_the_stream_output() -> None:
+    s = at_week(3, 7)
+    rows = np.array([0, 1, 17, 123_456, 9_999_999])
+    expected = (_outputs(s.key("failure:usage"), 10_000_000)[rows] >> np.uint64(40)).astype(np.float64) / 2**24
+    assert np.array_equal(s.uniform("failure:usage", rows).astype(np.float64), expected)
+    bits = s.dense_bits("failure:usage", 20)
+    assert np.array_equal(bits, (_outputs(s.key("failure:usage"), 20) >> np.uint64(32)).astype(np.uint32))
 
 
 def test_counter_based_draws_do_not_depend_on_which_rows_are_asked() -> None:
@@ -52,3 +80,6 @@ def test_dense_draws_are_a_prefix_whatever_the_length() -> None:
     p = np.linspace(0.0, 1.0, 200_000, dtype=np.float32)
     assert s.dense_bernoulli("churn", 200_000, p).mean() == pytest.approx(0.5, abs=0.005)
     assert s.dense_bernoulli("x", 10, 1.0).all() and not s.dense_bernoulli("x", 10, 0.0).any()
+    where = np.arange(200_000) % 2 == 0
+    masked = s.dense_bernoulli("usage", 200_000, 0.25, where=where)
+    assert np.array_equal(masked, hits & where)
