@@ -45,9 +45,9 @@ def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, Any]:
 
 
 def warm(_: int) -> int:
-    """Import the engine in a worker (so timing a sweep does not count interpreter start-up)."""
-    import sim.model  # noqa: F401
-
+    """Run a tiny model in a worker, so timing a sweep counts neither interpreter start-up, imports,
+    Hydra's first composition nor loading the numba kernels from their cache."""
+    one("closed_loop_followup", 0, 500, 2)
     return os.getpid()
 
 
