@@ -46,20 +46,23 @@ _TO_UNIT = 2.0**-24  # 24 random bits -> [0, 1)
 _TWO_PI = 2.0 * np.pi
 
 
+@njit(cache=True, inline="always")
+def _finalise(z: np.uint64) -> np.uint64:
+    """SplitMix64's finaliser (Stafford's Mix13), modulo 2**64."""
+    z = (z ^ (z >> _U30)) * _U_M1
+    z = (z ^ (z >> _U27)) * _U_M2
+    return z ^ (z >> _U31)
+
+
 def _mix(z: int) -> int:
-    """SplitMix64's finaliser on a Python int (for key derivation)."""
-    z = ((z ^ (z >> 30)) * _M1) & _MASK
-    z = ((z ^ (z >> 27)) * _M2) & _MASK
-    return z ^ (z >> 31)
+    """The finaliser on a Python int, reduced modulo 2**64 (for key derivation)."""
+    return int(_finalise(np.uint64(z & _MASK)))
 
 
 @njit(cache=True, inline="always")
 def splitmix64(base: np.uint64, row: np.int64) -> np.uint64:
     """SplitMix64 output at counter ``row`` of the stream whose ``base`` is ``key + gamma`` (mod 2**64)."""
-    z = np.uint64(row) * _U_GAMMA + base
-    z = (z ^ (z >> _U30)) * _U_M1
-    z = (z ^ (z >> _U27)) * _U_M2
-    return z ^ (z >> _U31)
+    return _finalise(np.uint64(row) * _U_GAMMA + base)
 
 
 @njit(cache=True, inline="always")
@@ -110,17 +113,14 @@ def _bernoulli_prefix(base: np.uint64, p: np.ndarray, where: np.ndarray, out: np
         if use_where and not where[i]:
             out[i] = False
         else:
-            out[i] = np.float64(draw_bits(base, i)) < np.float64(p[0] if scalar else p[i]) * 4294967296.0
+            out[i] = np.float64(draw_bits(base, i)) < np.float64(p[0] if scalar else p[i]) * _TWO32
 
 
 @njit(cache=True)
 def _week_bases(root: np.uint64, hashes: np.ndarray, week_term: np.uint64, out: np.ndarray) -> None:
     """Stream bases (key + gamma) of every mechanism in ``hashes`` for one week (the rule of :meth:`Streams.key`)."""
     for i in range(hashes.size):
-        z = (root ^ hashes[i]) + week_term * _U_M1
-        z = (z ^ (z >> _U30)) * _U_M1
-        z = (z ^ (z >> _U27)) * _U_M2
-        out[i] = (z ^ (z >> _U31)) + _U_GAMMA
+        out[i] = _finalise((root ^ hashes[i]) + week_term * _U_M1) + _U_GAMMA
 
 
 _NO_MASK = np.zeros(0, dtype=np.bool_)
@@ -136,7 +136,7 @@ class Streams:
             seed: The run's root seed.
         """
         self.seed = int(seed)
-        self._root = _mix((self.seed * _GAMMA + 0x5EED) & _MASK)
+        self._root = _mix(self.seed * _GAMMA + 0x5EED)
         self._names: dict[str, int] = {}  # mechanism -> hash of its name
         self._bases: dict[str, np.uint64] = {}  # this week's stream bases by mechanism (all computed at once)
         self._generators: dict[str, np.random.Generator] = {}
@@ -162,7 +162,7 @@ class Streams:
         if gen is None:
             gen = self._generators[name] = np.random.Generator(np.random.PCG64(0))
         k = self.key(name)
-        words = [_mix((k + i * _GAMMA) & _MASK) for i in (1, 2, 3, 4)]
+        words = [_mix(k + i * _GAMMA) for i in (1, 2, 3, 4)]
         gen.bit_generator.state = {
             "bit_generator": "PCG64",
             "state": {"state": (words[0] << 64) | words[1], "inc": (words[2] << 64) | words[3] | 1},
@@ -175,8 +175,8 @@ class Streams:
         """The 64-bit key of mechanism ``name`` in the current week."""
         h = self._names.get(name)
         if h is None:
-            h = self._names[name] = _mix((zlib.crc32(name.encode()) * _GAMMA) & _MASK)
-        return _mix(((self._root ^ h) + (self._week + _WEEK_OFFSET) * _M1) & _MASK)
+            h = self._names[name] = _mix(zlib.crc32(name.encode()) * _GAMMA)
+        return _mix((self._root ^ h) + (self._week + _WEEK_OFFSET) * _M1)
 
     def base(self, name: str) -> np.uint64:
         """The kernels' stream argument for mechanism ``name`` this week (its key plus SplitMix64's gamma).
