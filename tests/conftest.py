@@ -20,6 +20,18 @@ from sim.model import SiloModel
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
 
+def assert_user_error(out: subprocess.CompletedProcess[str], program: str, fragments: Iterable[str] = ()) -> str:
+    """A user error as the brief asks: exit 2, one paragraph headed ``<program>: error:``, no traceback,
+    naming every fragment; returns the paragraph with its line breaks folded."""
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.startswith(f"{program}: error:") and "Traceback" not in out.stderr, out.stderr
+    assert "\n\n" not in out.stderr.strip()  # one paragraph
+    paragraph = " ".join(out.stderr.split())
+    for fragment in fragments:
+        assert fragment in paragraph, (fragment, paragraph)
+    return paragraph
+
+
 # Debian's chromium, driven by Playwright through executable_path (Playwright's own download is not used).
 CHROMIUM = os.environ.get("SILOSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

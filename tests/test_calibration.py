@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import assert_user_error
 
 from sim.calibration import calibrate, load_spec, write_outputs
 from sim.config import ConfigError
@@ -126,12 +127,7 @@ def test_calibrated_file_is_accepted_by_silosim(unreachable: tuple[subprocess.Co
 def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, args: list[str],
                                                                      expected: list[str]) -> None:
     out = command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
-    assert out.returncode == 2, out.stdout
-    assert out.stderr.startswith("silosim-calibrate: error:") and "Traceback" not in out.stderr
-    assert "\n\n" not in out.stderr.strip()
-    paragraph = " ".join(out.stderr.split())
-    for fragment in expected:
-        assert fragment in paragraph, (fragment, paragraph)
+    assert_user_error(out, "silosim-calibrate", expected)
     assert not (tmp_path / "fit").exists()
 
 

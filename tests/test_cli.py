@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import assert_user_error
 
 from sim.outputs import CUSTOMER_COLUMNS, DEPARTMENT_COLUMNS, METRIC_COLUMNS
 
@@ -91,13 +92,7 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path) -> N
 )
 def test_bad_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, override: str, expected: list[str]) -> None:
     out = silosim(override, "weeks=2", "customers=500", "hydra.run.dir=bad", cwd=tmp_path)
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr
-    assert out.stderr.startswith("silosim: error:")
-    assert "\n\n" not in out.stderr.strip()  # one paragraph
-    paragraph = " ".join(out.stderr.split())
-    for fragment in expected:
-        assert fragment in paragraph, (fragment, paragraph)
+    assert_user_error(out, "silosim", expected)
     assert not (tmp_path / "bad").exists()
     assert not list(tmp_path.glob(".bad.tmp-*"))
 

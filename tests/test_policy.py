@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_user_error
 
 from sim.policy import frontier, lever_cost
 
@@ -103,9 +104,5 @@ def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
 def test_bad_policy_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, args: list[str],
                                                                expected: list[str]) -> None:
     out = policy(*args, "hydra.sweep.dir=search", cwd=tmp_path)
-    assert out.returncode == 2, out.stdout + out.stderr
-    assert out.stderr.startswith("silosim-policy: error:") and "Traceback" not in out.stderr
-    paragraph = " ".join(out.stderr.split())
-    for fragment in expected:
-        assert fragment in paragraph, (fragment, paragraph)
+    assert_user_error(out, "silosim-policy", expected)
     assert not (tmp_path / "search").exists()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_user_error
 
 from sim.config import DesignConf
 from sim.sweeps.design import design_matrix
@@ -103,7 +104,5 @@ def test_morris_end_to_end_screens_and_resumes_after_a_lost_run(tmp_path: Path) 
 
 def test_sensitivity_needs_a_sobol_or_morris_design(tmp_path: Path) -> None:
     out = _run(tmp_path, "lhs", 4)
-    assert out.returncode == 2
-    assert out.stderr.startswith("silosim-sensitivity: error:") and "Traceback" not in out.stderr
-    assert "'lhs'" in out.stderr and "sobol" in out.stderr
+    assert_user_error(out, "silosim-sensitivity", ["'lhs'", "sobol"])
     assert not (tmp_path / "runs").exists()
