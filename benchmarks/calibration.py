@@ -18,8 +18,12 @@ import numpy as np
 from joblib import Parallel, delayed
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TARGETS = {"true_nps_final": (6, 26), "true_nps_mean": (6, 26), "annual_retention": (0.80, 0.90),
-           "first_contact_resolution": (0.65, 0.75)}
+TARGETS = {
+    "true_nps_final": (6, 26),
+    "true_nps_mean": (6, 26),
+    "annual_retention": (0.80, 0.90),
+    "first_contact_resolution": (0.65, 0.75),
+}
 
 
 def one(seed: int, customers: int, weeks: int, scenario: str) -> dict[str, float]:
@@ -27,13 +31,20 @@ def one(seed: int, customers: int, weeks: int, scenario: str) -> dict[str, float
     from sim.config import compose_config
     from sim.model import SiloModel
 
-    m = SiloModel(compose_config([f"scenario={scenario}", f"seed={seed}", f"customers={customers}",
-                                  f"weeks={weeks}", "track_customers=0"])).run()
+    m = SiloModel(
+        compose_config(
+            [f"scenario={scenario}", f"seed={seed}", f"customers={customers}", f"weeks={weeks}", "track_customers=0"]
+        )
+    ).run()
     s = m.summary()
-    return {"seed": seed, "true_nps_final": s["final"]["true_nps"], "true_nps_mean": s["mean"]["true_nps"],
-            "annual_retention": s["final"]["annual_retention"],
-            "first_contact_resolution": s["mean"]["first_contact_resolution"],
-            "measured_nps_final": s["final"]["measured_nps"]}
+    return {
+        "seed": seed,
+        "true_nps_final": s["final"]["true_nps"],
+        "true_nps_mean": s["mean"]["true_nps"],
+        "annual_retention": s["final"]["annual_retention"],
+        "first_contact_resolution": s["mean"]["first_contact_resolution"],
+        "measured_nps_final": s["final"]["measured_nps"],
+    }
 
 
 def main() -> None:
@@ -53,13 +64,26 @@ def main() -> None:
         lo, hi = TARGETS.get(key, (None, None))
         ok = "" if lo is None else ("  within target" if lo <= v.mean() <= hi else "  OUTSIDE target")
         half = 1.96 * v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else float("nan")
-        print(f"  {key:26s} mean {v.mean():8.3f}  95% CI +/- {half:.3f}  range [{v.min():.3f}, {v.max():.3f}]"
-              + (f"  target [{lo}, {hi}]{ok}" if lo is not None else ""))
-        report[key] = {"mean": float(v.mean()), "ci95_half": float(half), "min": float(v.min()), "max": float(v.max()),
-                       "target": [lo, hi] if lo is not None else None}
+        print(
+            f"  {key:26s} mean {v.mean():8.3f}  95% CI +/- {half:.3f}  range [{v.min():.3f}, {v.max():.3f}]"
+            + (f"  target [{lo}, {hi}]{ok}" if lo is not None else "")
+        )
+        report[key] = {
+            "mean": float(v.mean()),
+            "ci95_half": float(half),
+            "min": float(v.min()),
+            "max": float(v.max()),
+            "target": [lo, hi] if lo is not None else None,
+        }
     RESULTS.mkdir(exist_ok=True)
-    out = {"scenario": a.scenario, "seeds": a.seeds, "customers": a.customers, "weeks": a.weeks,
-           "figures": report, "runs": rows}
+    out = {
+        "scenario": a.scenario,
+        "seeds": a.seeds,
+        "customers": a.customers,
+        "weeks": a.weeks,
+        "figures": report,
+        "runs": rows,
+    }
     (RESULTS / "calibration.json").write_text(json.dumps(out, indent=2) + "\n")
 
 

@@ -19,8 +19,16 @@ import numpy as np
 from joblib import Parallel, delayed
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("siloed_scorecards", "shared_stage_metrics", "closed_loop_followup", "inner_loop_only",
-             "full_transformation", "score_chasing", "impatient_ceo", "mantra_only")
+SCENARIOS = (
+    "siloed_scorecards",
+    "shared_stage_metrics",
+    "closed_loop_followup",
+    "inner_loop_only",
+    "full_transformation",
+    "score_chasing",
+    "impatient_ceo",
+    "mantra_only",
+)
 
 
 def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, float | str | bool]:
@@ -28,15 +36,22 @@ def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, float
     from sim.config import compose_config
     from sim.model import SiloModel
 
-    m = SiloModel(compose_config([f"scenario={scenario}", f"seed={seed}", f"customers={customers}",
-                                  f"weeks={weeks}", "track_customers=0"])).run()
+    m = SiloModel(
+        compose_config(
+            [f"scenario={scenario}", f"seed={seed}", f"customers={customers}", f"weeks={weeks}", "track_customers=0"]
+        )
+    ).run()
     s, frame = m.summary(), m.metrics_frame()
     last_year = frame.iloc[-52:]
-    return {"scenario": scenario, "seed": seed, "true_nps_final": s["final"]["true_nps"],
-            "nps_gap_last_year": float((last_year["measured_nps"] - last_year["true_nps"]).mean()),
-            "annual_retention": s["final"]["annual_retention"],
-            "conflicting_contacts_per_week": float(last_year["conflicting_contacts"].mean()),
-            "abandoned": bool(s["programme"]["abandoned"])}
+    return {
+        "scenario": scenario,
+        "seed": seed,
+        "true_nps_final": s["final"]["true_nps"],
+        "nps_gap_last_year": float((last_year["measured_nps"] - last_year["true_nps"]).mean()),
+        "annual_retention": s["final"]["annual_retention"],
+        "conflicting_contacts_per_week": float(last_year["conflicting_contacts"].mean()),
+        "abandoned": bool(s["programme"]["abandoned"]),
+    }
 
 
 def main() -> None:
@@ -47,22 +62,29 @@ def main() -> None:
     p.add_argument("--weeks", type=int, default=156)
     p.add_argument("--jobs", type=int, default=-1)
     a = p.parse_args()
-    runs = Parallel(n_jobs=a.jobs)(delayed(one)(sc, seed, a.customers, a.weeks)
-                                   for sc in SCENARIOS for seed in range(a.seeds))
+    runs = Parallel(n_jobs=a.jobs)(
+        delayed(one)(sc, seed, a.customers, a.weeks) for sc in SCENARIOS for seed in range(a.seeds)
+    )
     print(f"Scenario means over {a.seeds} seeds ({a.customers:,} customers, {a.weeks} weeks)\n")
-    print("| scenario | true NPS, last week | measured minus true NPS, last year | annual retention "
-          "| conflicting contacts/week, last year |")
+    print(
+        "| scenario | true NPS, last week | measured minus true NPS, last year | annual retention "
+        "| conflicting contacts/week, last year |"
+    )
     print("|---|---|---|---|---|")
     table = []
     for sc in SCENARIOS:
         rs = [r for r in runs if r["scenario"] == sc]
-        row = {k: float(np.mean([r[k] for r in rs])) for k in
-               ("true_nps_final", "nps_gap_last_year", "annual_retention", "conflicting_contacts_per_week")}
+        row = {
+            k: float(np.mean([r[k] for r in rs]))
+            for k in ("true_nps_final", "nps_gap_last_year", "annual_retention", "conflicting_contacts_per_week")
+        }
         row["abandoned"] = sum(bool(r["abandoned"]) for r in rs)
         table.append({"scenario": sc, **row})
         label = f"{sc} (abandoned in {row['abandoned']} of {len(rs)})" if row["abandoned"] else sc
-        print(f"| {label} | {row['true_nps_final']:+.1f} | {row['nps_gap_last_year']:+.1f} "
-              f"| {row['annual_retention']:.3f} | {row['conflicting_contacts_per_week']:.0f} |")
+        print(
+            f"| {label} | {row['true_nps_final']:+.1f} | {row['nps_gap_last_year']:+.1f} "
+            f"| {row['annual_retention']:.3f} | {row['conflicting_contacts_per_week']:.0f} |"
+        )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scenarios.json").write_text(json.dumps({"args": vars(a), "table": table, "runs": runs}, indent=1))
 

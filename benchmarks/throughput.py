@@ -44,8 +44,9 @@ def one_run(engine: str, customers: int, weeks: int, scenario: str, seed: int) -
     """Build and run one model in this process; return its figures."""
     from sim.config import compose_config
 
-    cfg = compose_config([f"scenario={scenario}", f"customers={customers}", f"weeks={weeks}", f"seed={seed}",
-                          "track_customers=0"])
+    cfg = compose_config(
+        [f"scenario={scenario}", f"customers={customers}", f"weeks={weeks}", f"seed={seed}", "track_customers=0"]
+    )
     if engine == "engine":
         from sim.model import SiloModel as Model
     else:
@@ -77,9 +78,23 @@ def child(engine: str, customers: int, weeks: int, scenario: str, seed: int) -> 
     """Run one size in a fresh interpreter and return its figures."""
     t0 = time.perf_counter()
     out = subprocess.run(  # noqa: S603
-        [sys.executable, __file__, "--child", engine, "--customers", str(customers), "--weeks", str(weeks),
-         "--scenario", scenario, "--seed", str(seed)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            engine,
+            "--customers",
+            str(customers),
+            "--weeks",
+            str(weeks),
+            "--scenario",
+            scenario,
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["process_wall_s"] = time.perf_counter() - t0
@@ -108,23 +123,31 @@ def machine() -> dict[str, Any]:
     mem_gb = None
     with contextlib.suppress(ValueError, OSError):
         mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
-            "cores": os.cpu_count(), "memory_gb": mem_gb, "load_average": os.getloadavg()}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "load_average": os.getloadavg(),
+    }
 
 
 def line(r: dict[str, Any]) -> str:
     """One row of the table."""
-    return (f"{r['model']:>9} {r['customers']:>10,} {r['weeks']:>5} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} "
-            f"{r['customer_steps_per_s']:>14,.0f} {r['us_per_customer_step']:>12.3f} {r['peak_rss_mb']:>11.0f}")
+    return (
+        f"{r['model']:>9} {r['customers']:>10,} {r['weeks']:>5} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} "
+        f"{r['customer_steps_per_s']:>14,.0f} {r['us_per_customer_step']:>12.3f} {r['peak_rss_mb']:>11.0f}"
+    )
 
 
 def main() -> None:
     """Run the engine and reference sizes, each in its own process, and report against the targets."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
-                   help="engine populations")
-    p.add_argument("--reference", type=int, nargs="*", default=[10_000, 100_000],
-                   help="reference populations (none to skip)")
+    p.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="engine populations")
+    p.add_argument(
+        "--reference", type=int, nargs="*", default=[10_000, 100_000], help="reference populations (none to skip)"
+    )
     p.add_argument("--weeks", type=int, default=156)
     p.add_argument("--reference-weeks", type=int, default=52)
     p.add_argument("--scenario", default="closed_loop_followup")
@@ -138,11 +161,16 @@ def main() -> None:
         return
 
     info = machine()
-    print(f"{info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; load average at start "
-          f"{', '.join(f'{x:.2f}' for x in info['load_average'])} (timings are noisy on a shared machine)")
+    print(
+        f"{info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; load average at start "
+        f"{', '.join(f'{x:.2f}' for x in info['load_average'])} (timings are noisy on a shared machine)"
+    )
     print(f"scenario {a.scenario}, seed {a.seed}; wall = build (incl. warm-up) + run; per-step figures use run only")
-    print(f"{'model':>9} {'customers':>10} {'weeks':>5} {'wall s':>8} {'cpu s':>8} {'cust-steps/s':>14} "
-          f"{'us/cust-step':>12} {'peak RSS MB':>11}", flush=True)
+    print(
+        f"{'model':>9} {'customers':>10} {'weeks':>5} {'wall s':>8} {'cpu s':>8} {'cust-steps/s':>14} "
+        f"{'us/cust-step':>12} {'peak RSS MB':>11}",
+        flush=True,
+    )
     # The first run in a fresh clone compiles the numba kernels (about 2 s) and caches them in sim/__pycache__;
     # a small run first keeps compilation out of every timed run.
     child("engine", 1_000, 4, a.scenario, a.seed)
@@ -165,15 +193,19 @@ def main() -> None:
             ratio = ref["us_per_customer_step"] / eng["us_per_customer_step"]
             ratio_cpu = ref["us_per_customer_step_cpu"] / eng["us_per_customer_step_cpu"]
             checks[f"ratio_{ref['customers']}"] = ratio
-            print(f"engine / reference speed at {ref['customers']:,} customers: {ratio:,.0f}x "
-                  f"(by CPU time {ratio_cpu:,.0f}x)")
+            print(
+                f"engine / reference speed at {ref['customers']:,} customers: {ratio:,.0f}x "
+                f"(by CPU time {ratio_cpu:,.0f}x)"
+            )
     if len(engine) > 1:
         costs = [r["us_per_customer_step"] for r in engine]
         costs_cpu = [r["us_per_customer_step_cpu"] for r in engine]
         checks["flatness"] = max(costs) / min(costs) - 1
         checks["flatness_cpu"] = max(costs_cpu) / min(costs_cpu) - 1
-        print(f"cost per customer-step, largest over smallest across sizes: +{100 * checks['flatness']:.0f}% "
-              f"(by CPU time +{100 * checks['flatness_cpu']:.0f}%; target at most +25%)")
+        print(
+            f"cost per customer-step, largest over smallest across sizes: +{100 * checks['flatness']:.0f}% "
+            f"(by CPU time +{100 * checks['flatness_cpu']:.0f}%; target at most +25%)"
+        )
         # marginal cost between consecutive sizes: constant if every part of a step is linear in customers
         ordered = sorted(engine, key=lambda r: r["customers"])
         marginal = {}
@@ -181,21 +213,34 @@ def main() -> None:
             steps = hi["customer_steps"] - lo["customer_steps"]
             cost = 1e6 * (hi["run_s"] - lo["run_s"]) / steps
             cost_cpu = 1e6 * (hi["run_cpu_s"] - lo["run_cpu_s"]) / steps
-            marginal[f"{lo['customers']}-{hi['customers']}"] = {"us_per_customer_step": cost,
-                                                                "us_per_customer_step_cpu": cost_cpu}
-            print(f"marginal cost from {lo['customers']:,} to {hi['customers']:,} customers: {cost:.3f} us "
-                  f"per customer-step (by CPU time {cost_cpu:.3f})")
+            marginal[f"{lo['customers']}-{hi['customers']}"] = {
+                "us_per_customer_step": cost,
+                "us_per_customer_step_cpu": cost_cpu,
+            }
+            print(
+                f"marginal cost from {lo['customers']:,} to {hi['customers']:,} customers: {cost:.3f} us "
+                f"per customer-step (by CPU time {cost_cpu:.3f})"
+            )
         checks["marginal"] = marginal
     big = by_n.get(1_000_000)
     if big:
         checks["wall_1m_s"], checks["rss_1m_mb"] = big["wall_s"], big["peak_rss_mb"]
-        print(f"1M customers x {a.weeks} weeks: {big['wall_s']:.1f} s wall ({big['cpu_s']:.1f} s CPU; "
-              f"{big['process_wall_s']:.1f} s with start-up), peak RSS {big['peak_rss_mb']:.0f} MB "
-              f"(targets 20 s, 1,536 MB)")
+        print(
+            f"1M customers x {a.weeks} weeks: {big['wall_s']:.1f} s wall ({big['cpu_s']:.1f} s CPU; "
+            f"{big['process_wall_s']:.1f} s with start-up), peak RSS {big['peak_rss_mb']:.0f} MB "
+            f"(targets 20 s, 1,536 MB)"
+        )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     info["load_average_end"] = os.getloadavg()
-    out = {"machine": info, "scenario": a.scenario, "seed": a.seed, "engine": engine, "reference": reference,
-           "checks": checks, "targets": TARGETS}
+    out = {
+        "machine": info,
+        "scenario": a.scenario,
+        "seed": a.seed,
+        "engine": engine,
+        "reference": reference,
+        "checks": checks,
+        "targets": TARGETS,
+    }
     a.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {a.out}")
 

@@ -31,6 +31,8 @@ def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     return nb
 
 
+# The cells as (kind, source) pairs, kept one source block per cell (not reflowed by the formatter).
+# fmt: off
 WHAT_IF = [
     ("md", """
 # What if we closed the loop with detractors?
@@ -226,6 +228,7 @@ with SALib), and for sweeps of thousands of runs on a cluster, see the README's 
 section.
 """),
 ]
+# fmt: on
 
 
 def main() -> None:

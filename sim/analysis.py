@@ -85,9 +85,7 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> Interval:
     return Interval(mean, mean - half, mean + half, n)
 
 
-def paired_difference(
-    scenario: pd.Series, baseline: pd.Series, level: float = 0.95
-) -> Interval:
+def paired_difference(scenario: pd.Series, baseline: pd.Series, level: float = 0.95) -> Interval:
     """Mean difference scenario - baseline over replications matched by seed, with its paired t interval.
 
     Args:
@@ -218,8 +216,15 @@ def load_runs(runs_dir: Path, clv_discount_rate: float = 0.10) -> RunSet:
             meta = json.loads((path / "job.json").read_text()) if (path / "job.json").exists() else _job_of(path.name)
             status = "failed" if error_file.exists() else "incomplete"
             error = error_file.read_text().strip().splitlines()[-1] if error_file.exists() else "no output written"
-            rows.append({"scenario": meta["scenario"], "seed": meta["seed"], "status": status, "path": str(path),
-                         "error": error})
+            rows.append(
+                {
+                    "scenario": meta["scenario"],
+                    "seed": meta["seed"],
+                    "status": status,
+                    "path": str(path),
+                    "error": error,
+                }
+            )
     runs = pd.DataFrame(rows, columns=["scenario", "seed", "status", "path", "error"])
     metrics_frame = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame()
     dept_frame = pd.concat(departments, ignore_index=True) if departments else pd.DataFrame()

@@ -134,33 +134,68 @@ class Control:
 _gov, _fb = _SCHEMA.governance, _SCHEMA.feedback
 CONTROLS: dict[str, Control] = {
     "shared_stage_weight": Control(
-        "governance.scorecard.shared_stage", "Shared stage weight",
+        "governance.scorecard.shared_stage",
+        "Shared stage weight",
         "Weight of shared stage metrics in every scorecard (weight, beside the own-KPI weight)",
-        _gov.scorecard.shared_stage, 0.0, 2.0, 0.05),
+        _gov.scorecard.shared_stage,
+        0.0,
+        2.0,
+        0.05,
+    ),
     "followup_capacity": Control(
-        "feedback.inner_loop.capacity", "Follow-up capacity",
+        "feedback.inner_loop.capacity",
+        "Follow-up capacity",
         "Detractor follow-ups per week per 1,000 initial customers (inner loop; 0 = none)",
-        _fb.inner_loop.capacity, 0.0, 20.0, 0.5),
+        _fb.inner_loop.capacity,
+        0.0,
+        20.0,
+        0.5,
+    ),
     "followup_max_wait_weeks": Control(
-        "feedback.inner_loop.max_wait_weeks", "Follow-up target delay",
+        "feedback.inner_loop.max_wait_weeks",
+        "Follow-up target delay",
         "Follow-up target delay: weeks a detractor may wait for a call-back before it is dropped",
-        _fb.inner_loop.max_wait_weeks, 1, 26, 1),
+        _fb.inner_loop.max_wait_weeks,
+        1,
+        26,
+        1,
+    ),
     "response_rate": Control(
-        "feedback.survey.response_rate", "Survey response rate",
+        "feedback.survey.response_rate",
+        "Survey response rate",
         "Share of invited customers who answer the survey (probability)",
-        _fb.survey.response_rate, 0.01, 0.6, 0.01),
+        _fb.survey.response_rate,
+        0.01,
+        0.6,
+        0.01,
+    ),
     "executive_engagement": Control(
-        "governance.executive_engagement", "Executive engagement",
+        "governance.executive_engagement",
+        "Executive engagement",
         "Executive engagement, 0-1: sets how fast the programme is adopted",
-        _gov.executive_engagement, 0.0, 1.0, 0.05),
+        _gov.executive_engagement,
+        0.0,
+        1.0,
+        0.05,
+    ),
     "communication": Control(
-        "governance.communication", "Communication",
+        "governance.communication",
+        "Communication",
         "Communication, 0-1: share of the front line that applies the new decision rules",
-        _gov.communication, 0.0, 1.0, 0.05),
+        _gov.communication,
+        0.0,
+        1.0,
+        0.05,
+    ),
     "patience_weeks": Control(
-        "governance.patience_weeks", "Patience (weeks)",
+        "governance.patience_weeks",
+        "Patience (weeks)",
         "Corporate patience: weeks until measured NPS must have gained the target (0 = the scenario's)",
-        0, 0, PATIENCE_MAX_WEEKS, 1),  # 0 stands for the schema default None (unlimited patience)
+        0,
+        0,
+        PATIENCE_MAX_WEEKS,
+        1,
+    ),  # 0 stands for the schema default None (unlimited patience)
 }
 
 
@@ -268,10 +303,16 @@ class DashboardModel(SiloModel):
             ConfigError: If the resulting configuration is invalid.
         """
         self.overrides, self.control_source = control_overrides(
-            scenario_name, customers, weeks, _parse_seed(seed),
-            shared_stage_weight=shared_stage_weight, followup_capacity=followup_capacity,
-            followup_max_wait_weeks=followup_max_wait_weeks, response_rate=response_rate,
-            executive_engagement=executive_engagement, communication=communication,
+            scenario_name,
+            customers,
+            weeks,
+            _parse_seed(seed),
+            shared_stage_weight=shared_stage_weight,
+            followup_capacity=followup_capacity,
+            followup_max_wait_weeks=followup_max_wait_weeks,
+            response_rate=response_rate,
+            executive_engagement=executive_engagement,
+            communication=communication,
             patience_weeks=patience_weeks,
         )
         with _COMPOSE_LOCK:
@@ -306,8 +347,13 @@ def nps_figure(model: SiloModel) -> Figure:
     ax = fig.subplots()
     if not m.empty:
         ax.plot(m["step"], m["true_nps"], color=TRUE_COLOUR, label="true NPS (all active customers)")
-        ax.plot(m["step"], m["measured_nps"], color=MEASURED_COLOUR, linestyle="--",
-                label=f"measured NPS (survey, {model.cfg.feedback.survey.window_weeks}-week window)")
+        ax.plot(
+            m["step"],
+            m["measured_nps"],
+            color=MEASURED_COLOUR,
+            linestyle="--",
+            label=f"measured NPS (survey, {model.cfg.feedback.survey.window_weeks}-week window)",
+        )
         ax.legend(loc="lower left", fontsize=8)
     ax.set_title("True vs measured NPS")
     ax.set_ylabel("NPS (% promoters - % detractors)")
@@ -329,8 +375,12 @@ def trailing_retention(
         One value in [0, 1] per week (NaN where undefined).
     """
     ab, ch = np.asarray(active_before, dtype=float), np.asarray(churned, dtype=float)
-    return np.array([annual_retention(ab[max(0, i + 1 - window): i + 1], ch[max(0, i + 1 - window): i + 1])
-                     for i in range(ab.size)])
+    return np.array(
+        [
+            annual_retention(ab[max(0, i + 1 - window) : i + 1], ch[max(0, i + 1 - window) : i + 1])
+            for i in range(ab.size)
+        ]
+    )
 
 
 def customers_figure(model: SiloModel) -> Figure:
@@ -375,7 +425,7 @@ def department_kpi_figure(model: SiloModel) -> Figure:
     score_ax.set_title("Scorecards", fontsize=9)
     score_ax.set_ylabel("scorecard\n(1 = first review period)", fontsize=7)
     _week_axis(score_ax, model.cfg.weeks)
-    for ax in axes[len(names) + 1:]:
+    for ax in axes[len(names) + 1 :]:
         ax.set_visible(False)
     for ax in axes[: (rows - 1) * cols]:  # the shared week axis is labelled on the bottom row only
         ax.set_xlabel("")
@@ -418,9 +468,14 @@ def funnel_counts(model: SiloModel) -> Funnel:
     m = model.metrics_frame()
     if m.empty:
         return Funnel(0, 0, 0, 0, 0, 0)
-    return Funnel(int(m["survey_responses"].sum()), int(m["detractor_responses"].sum()),
-                  int(m["followups"].sum()), int(m["recoveries"].sum()), int(m["rootcause_fixes"].sum()),
-                  int(m["followup_queue"].iloc[-1]))
+    return Funnel(
+        int(m["survey_responses"].sum()),
+        int(m["detractor_responses"].sum()),
+        int(m["followups"].sum()),
+        int(m["recoveries"].sum()),
+        int(m["rootcause_fixes"].sum()),
+        int(m["followup_queue"].iloc[-1]),
+    )
 
 
 def funnel_figure(model: SiloModel) -> Figure:
@@ -439,8 +494,11 @@ def funnel_figure(model: SiloModel) -> Figure:
         ax.text(v + 0.01 * top, yy, f"{v:,}{share}", va="center", fontsize=8)
     ax.set_xlim(0, top * 1.45)
     ax.set_xlabel("customers, cumulative since week 0")
-    ax.set_title(f"Closed-loop funnel, cumulative since week 0\n(root-cause fixes: {f.fixes}; "
-                 f"call-backs waiting now: {f.queue:,})", fontsize=10)
+    ax.set_title(
+        f"Closed-loop funnel, cumulative since week 0\n(root-cause fixes: {f.fixes}; "
+        f"call-backs waiting now: {f.queue:,})",
+        fontsize=10,
+    )
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -463,8 +521,10 @@ def category_of(model: SiloModel, rows: np.ndarray) -> list[str]:
     """Promoter / passive / detractor by true likelihood to recommend, or ``churned`` for customers who left."""
     st = model.store
     ltr, active = st.true_ltr[rows], st.active[rows]
-    return ["churned" if not a else "promoter" if s >= PROMOTER_MIN else "detractor" if s <= DETRACTOR_MAX
-            else "passive" for s, a in zip(ltr, active, strict=True)]
+    return [
+        "churned" if not a else "promoter" if s >= PROMOTER_MIN else "detractor" if s <= DETRACTOR_MAX else "passive"
+        for s, a in zip(ltr, active, strict=True)
+    ]
 
 
 def _neighbourhood_of(model: SiloModel, graph: nx.Graph) -> dict[int, int]:
@@ -516,16 +576,37 @@ def network_figure(model: SiloModel) -> Figure:
     for is_panel, size in ((False, 12), (True, 60)):
         members = [i for i, r in enumerate(rows) if (int(r) in panel) == is_panel]
         if members:
-            nx.draw_networkx_nodes(graph, layout, nodelist=[int(rows[i]) for i in members], ax=ax, node_size=size,
-                                   node_color=[CATEGORY_COLOURS[cats[i]] for i in members],
-                                   edgecolors="black" if is_panel else "none", linewidths=0.8)
-    counts = {k: sum(1 for r, c in zip(rows, cats, strict=True) if int(r) in panel and c == k)
-              for k in CATEGORY_COLOURS}
-    handles = [Line2D([], [], marker="o", linestyle="", color=colour, markeredgecolor="black",
-                      label=f"{name}: {counts[name]} in panel") for name, colour in CATEGORY_COLOURS.items()]
+            nx.draw_networkx_nodes(
+                graph,
+                layout,
+                nodelist=[int(rows[i]) for i in members],
+                ax=ax,
+                node_size=size,
+                node_color=[CATEGORY_COLOURS[cats[i]] for i in members],
+                edgecolors="black" if is_panel else "none",
+                linewidths=0.8,
+            )
+    counts = {
+        k: sum(1 for r, c in zip(rows, cats, strict=True) if int(r) in panel and c == k) for k in CATEGORY_COLOURS
+    }
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            color=colour,
+            markeredgecolor="black",
+            label=f"{name}: {counts[name]} in panel",
+        )
+        for name, colour in CATEGORY_COLOURS.items()
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
-    ax.set_title(f"Tracked panel: {len(panel)} customers (outlined) and their network neighbours,\n"
-                 "coloured by true likelihood to recommend", fontsize=10)
+    ax.set_title(
+        f"Tracked panel: {len(panel)} customers (outlined) and their network neighbours,\n"
+        "coloured by true likelihood to recommend",
+        fontsize=10,
+    )
     ax.set_axis_off()
     return fig
 
@@ -564,27 +645,38 @@ def counters_html(model: SiloModel) -> str:
     cfg = model.cfg
     week = _value("week", str(h["week"]))
     if h["week"] == 0:
-        return (f"<p>Week {week} of {cfg.weeks} ({escape(cfg.scenario_name)}, {cfg.customers:,} customers, "
-                f"seed {cfg.seed}): press Step or play to simulate.</p>")
+        return (
+            f"<p>Week {week} of {cfg.weeks} ({escape(cfg.scenario_name)}, {cfg.customers:,} customers, "
+            f"seed {cfg.seed}): press Step or play to simulate.</p>"
+        )
     prog = model.programme
-    status = ("abandoned (patience ran out)" if prog.abandoned else "active" if h["program_active"]
-              else "none" if not prog.present else "not started")
+    status = (
+        "abandoned (patience ran out)"
+        if prog.abandoned
+        else "active"
+        if h["program_active"]
+        else "none"
+        if not prog.present
+        else "not started"
+    )
     rate = 100 * h["handoff_failures_week"] / h["handoffs_week"] if h["handoffs_week"] else float("nan")
     items = [
-        f"True NPS {_value('true_nps', f'{h['true_nps']:+.1f}')}; "
-        f"measured NPS {_value('measured_nps', f'{h['measured_nps']:+.1f}')}",
-        f"Active customers {_value('active_customers', f'{h['active_customers']:,}')}; annual retention "
-        f"{_value('annual_retention', f'{100 * h['annual_retention']:.1f}%')} "
+        f"True NPS {_value('true_nps', f'{h["true_nps"]:+.1f}')}; "
+        f"measured NPS {_value('measured_nps', f'{h["measured_nps"]:+.1f}')}",
+        f"Active customers {_value('active_customers', f'{h["active_customers"]:,}')}; annual retention "
+        f"{_value('annual_retention', f'{100 * h["annual_retention"]:.1f}%')} "
         f"(last {min(h['week'], 52)} weeks, annualised)",
-        f"Conflicting contacts {_value('conflicting_contacts_week', f'{h['conflicting_contacts_week']:,}')} "
-        f"this week, {_value('conflicting_contacts_total', f'{h['conflicting_contacts_total']:,}')} in the run "
+        f"Conflicting contacts {_value('conflicting_contacts_week', f'{h["conflicting_contacts_week"]:,}')} "
+        f"this week, {_value('conflicting_contacts_total', f'{h["conflicting_contacts_total"]:,}')} in the run "
         f"({h['conflicts_suppressed_total']:,} suppressed by a shared customer view)",
-        f"Hand-off failures {_value('handoff_failures_week', f'{h['handoff_failures_week']:,}')} this week "
+        f"Hand-off failures {_value('handoff_failures_week', f'{h["handoff_failures_week"]:,}')} this week "
         f"({rate:.1f}% of {h['handoffs_week']:,} hand-offs), "
-        f"{_value('handoff_failures_total', f'{h['handoff_failures_total']:,}')} in the run",
+        f"{_value('handoff_failures_total', f'{h["handoff_failures_total"]:,}')} in the run",
     ]
-    return (f"<p>Week {week} of {cfg.weeks}: {escape(cfg.scenario_name)}, programme {status}</p>"
-            "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+    return (
+        f"<p>Week {week} of {cfg.weeks}: {escape(cfg.scenario_name)}, programme {status}</p>"
+        "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    )
 
 
 def settings_html(model: DashboardModel) -> str:
@@ -603,12 +695,15 @@ def settings_html(model: DashboardModel) -> str:
         f"<tr><td><b>{escape(c.label)}</b>: {escape(c.doc)}</td>"
         f"<td style='padding: 0 10px' data-setting='{name}'>{values[name]}</td>"
         f"<td>{'your control' if model.control_source[name] == 'control' else 'scenario'}</td></tr>"
-        for name, c in CONTROLS.items())
-    return (f"<p>Settings in force: scenario <b>{escape(cfg.scenario_name)}</b>, {cfg.customers:,} customers, "
-            f"{cfg.weeks} weeks, seed {cfg.seed}.</p>"
-            "<table><tr><th align='left'>setting</th><th>in force</th><th>from</th></tr>" + rows + "</table>"
-            "<p>A control left at its baseline value keeps the scenario's setting; a changed control "
-            "takes effect when you press Reset.</p>")
+        for name, c in CONTROLS.items()
+    )
+    return (
+        f"<p>Settings in force: scenario <b>{escape(cfg.scenario_name)}</b>, {cfg.customers:,} customers, "
+        f"{cfg.weeks} weeks, seed {cfg.seed}.</p>"
+        "<table><tr><th align='left'>setting</th><th>in force</th><th>from</th></tr>" + rows + "</table>"
+        "<p>A control left at its baseline value keeps the scenario's setting; a changed control "
+        "takes effect when you press Reset.</p>"
+    )
 
 
 # ---------------------------------------------------------------- solara components
@@ -654,15 +749,33 @@ def model_params() -> dict[str, Any]:
     """SolaraViz's ``model_params``: one sidebar input per constructor keyword of DashboardModel."""
     params: dict[str, Any] = {
         "scenario_name": {"type": "Select", "value": BASELINE_SCENARIO, "values": SCENARIOS, "label": "Scenario"},
-        "customers": {"type": "SliderInt", "value": DEFAULT_CUSTOMERS, "min": CUSTOMERS_RANGE[0],
-                      "max": CUSTOMERS_RANGE[1], "step": CUSTOMERS_RANGE[2], "label": "Customers (initial)"},
-        "weeks": {"type": "SliderInt", "value": _SCHEMA.weeks, "min": WEEKS_RANGE[0], "max": WEEKS_RANGE[1],
-                  "step": WEEKS_RANGE[2], "label": "Weeks (horizon)"},
+        "customers": {
+            "type": "SliderInt",
+            "value": DEFAULT_CUSTOMERS,
+            "min": CUSTOMERS_RANGE[0],
+            "max": CUSTOMERS_RANGE[1],
+            "step": CUSTOMERS_RANGE[2],
+            "label": "Customers (initial)",
+        },
+        "weeks": {
+            "type": "SliderInt",
+            "value": _SCHEMA.weeks,
+            "min": WEEKS_RANGE[0],
+            "max": WEEKS_RANGE[1],
+            "step": WEEKS_RANGE[2],
+            "label": "Weeks (horizon)",
+        },
         "seed": {"type": "InputText", "value": str(_SCHEMA.seed), "label": "Seed"},
     }
     for name, c in CONTROLS.items():
-        params[name] = {"type": "SliderInt" if c.is_int else "SliderFloat", "value": c.baseline, "min": c.lo,
-                        "max": c.hi, "step": c.step, "label": c.label}
+        params[name] = {
+            "type": "SliderInt" if c.is_int else "SliderFloat",
+            "value": c.baseline,
+            "min": c.lo,
+            "max": c.hi,
+            "step": c.step,
+            "label": c.label,
+        }
     return params
 
 

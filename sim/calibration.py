@@ -172,21 +172,23 @@ def _check_target(name: str, value: float) -> None:
     ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
     if not ok:
         interval = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
-        raise ConfigError(f"`target.{name}` is {value:g}, but it must lie in {interval} "
-                          f"({FIGURES[name][0]}).")
+        raise ConfigError(f"`target.{name}` is {value:g}, but it must lie in {interval} ({FIGURES[name][0]}).")
 
 
 def _free_parameters(node: Any, base: SiloConfig) -> list[FreeParameter]:
     if not isinstance(node, DictConfig) or len(node) == 0:
-        raise ConfigError("`calibrate.free` is empty, but at least one free parameter (key, lo, hi) must be declared "
-                          "(see conf/calibrate/default.yaml).")
+        raise ConfigError(
+            "`calibrate.free` is empty, but at least one free parameter (key, lo, hi) must be declared "
+            "(see conf/calibrate/default.yaml)."
+        )
     free = []
     for name, entry in node.items():
         where = f"calibrate.free.{name}"
         if not isinstance(entry, DictConfig) or "key" not in entry or "lo" not in entry or "hi" not in entry:
             shown = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else entry
-            raise ConfigError(f"`{where}` is {shown!r}, but each free parameter needs key, lo and hi (and optionally "
-                              "log: true).")
+            raise ConfigError(
+                f"`{where}` is {shown!r}, but each free parameter needs key, lo and hi (and optionally log: true)."
+            )
         unknown = set(entry) - {"key", "lo", "hi", "log"}
         if unknown:
             raise ConfigError(f"`{where}` has {sorted(unknown)}, but only key, lo, hi and log are allowed.")
@@ -194,20 +196,28 @@ def _free_parameters(node: Any, base: SiloConfig) -> list[FreeParameter]:
         try:
             value, meta = parameter_info(base, key)
         except KeyError:
-            raise ConfigError(f"`{where}.key` is '{key}', but that is not a model parameter; docs/parameters.md "
-                              "lists every key (touchpoints, departments and levers by name).") from None
+            raise ConfigError(
+                f"`{where}.key` is '{key}', but that is not a model parameter; docs/parameters.md "
+                "lists every key (touchpoints, departments and levers by name)."
+            ) from None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"`{where}.key` is '{key}', but that parameter is not a number ({value!r}); only "
-                              "numeric parameters can be calibrated.")
+            raise ConfigError(
+                f"`{where}.key` is '{key}', but that parameter is not a number ({value!r}); only "
+                "numeric parameters can be calibrated."
+            )
         lo, hi = _number(entry.lo, f"{where}.lo"), _number(entry.hi, f"{where}.hi")
         declared_lo, declared_hi = meta.get("lo"), meta.get("hi")
         if lo >= hi:
             raise ConfigError(f"`{where}` has lo {lo:g} and hi {hi:g}, but lo must be below hi.")
         if (declared_lo is not None and lo < declared_lo) or (declared_hi is not None and hi > declared_hi):
-            allowed = f"[{'' if declared_lo is None else f'{declared_lo:g}'}, " \
-                      f"{'' if declared_hi is None else f'{declared_hi:g}'}]"
-            raise ConfigError(f"`{where}` has bounds [{lo:g}, {hi:g}], but `{key}` is declared in {allowed} "
-                              f"({meta.get('doc', '')}); the bounds must lie inside the declared range.")
+            allowed = (
+                f"[{'' if declared_lo is None else f'{declared_lo:g}'}, "
+                f"{'' if declared_hi is None else f'{declared_hi:g}'}]"
+            )
+            raise ConfigError(
+                f"`{where}` has bounds [{lo:g}, {hi:g}], but `{key}` is declared in {allowed} "
+                f"({meta.get('doc', '')}); the bounds must lie inside the declared range."
+            )
         log = bool(entry.get("log", False))
         if log and lo <= 0:
             raise ConfigError(f"`{where}` has log: true and lo {lo:g}, but a log-scale search needs lo > 0.")
@@ -238,18 +248,23 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         raise ConfigError(_explain(exc)) from None
     unknown_targets = set(cfg.target) - set(TARGETS)
     if unknown_targets:
-        raise ConfigError(f"`target.{sorted(unknown_targets)[0]}` is not a calibration target; targets are "
-                          f"{', '.join(TARGETS)}.")
+        raise ConfigError(
+            f"`target.{sorted(unknown_targets)[0]}` is not a calibration target; targets are {', '.join(TARGETS)}."
+        )
     targets = {k: _number(v, f"target.{k}") for k, v in cfg.target.items() if v is not None}
     if not targets:
-        raise ConfigError("No target given: name at least one observed figure, e.g. `target.nps=12 "
-                          f"target.annual_retention=0.86` (targets: {', '.join(TARGETS)}).")
+        raise ConfigError(
+            "No target given: name at least one observed figure, e.g. `target.nps=12 "
+            f"target.annual_retention=0.86` (targets: {', '.join(TARGETS)})."
+        )
     for name, value in targets.items():
         _check_target(name, value)
     if "annual_retention" in targets and "annual_churn" in targets:
-        raise ConfigError(f"`target.annual_retention` is {targets['annual_retention']:g} and `target.annual_churn` "
-                          f"is {targets['annual_churn']:g}, but they are the same figure (churn = 1 - retention); "
-                          "give one.")
+        raise ConfigError(
+            f"`target.annual_retention` is {targets['annual_retention']:g} and `target.annual_churn` "
+            f"is {targets['annual_churn']:g}, but they are the same figure (churn = 1 - retention); "
+            "give one."
+        )
     tolerance = {}
     for name in targets:
         tol = cfg.calibrate.get("tolerance", {}).get(name)
@@ -264,13 +279,25 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
     fixed: dict[str, Any] = {}
     for o in model_overrides:
         key, sep, _ = o.partition("=")
-        if not sep or key.startswith(("+", "~", "hydra")) or key in ("scenario", "calibration", "customers", "weeks",
-                                                                       "seed"):
-            raise ConfigError(f"`model.overrides` contains '{o}', but it may only set model parameters as key=value "
-                              "(scenario, customers, weeks and seed have their own `model.` settings).")
+        if (
+            not sep
+            or key.startswith(("+", "~", "hydra"))
+            or key in ("scenario", "calibration", "customers", "weeks", "seed")
+        ):
+            raise ConfigError(
+                f"`model.overrides` contains '{o}', but it may only set model parameters as key=value "
+                "(scenario, customers, weeks and seed have their own `model.` settings)."
+            )
         fixed[key] = None
-    base_overrides = [f"scenario={m.scenario}", f"customers={m.customers}", f"weeks={m.weeks}", f"seed={m.seed}",
-                      "track_customers=0", "output.progress=false", *model_overrides]
+    base_overrides = [
+        f"scenario={m.scenario}",
+        f"customers={m.customers}",
+        f"weeks={m.weeks}",
+        f"seed={m.seed}",
+        "track_customers=0",
+        "output.progress=false",
+        *model_overrides,
+    ]
     base = checked_base(base_overrides, "calibration")
     for key in fixed:
         fixed[key] = parameter_info(base, key)[0]
@@ -284,14 +311,24 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}.")
     out_dir = Path(str(cfg.out_dir)).expanduser()
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ConfigError(f"`out_dir` is '{out_dir}', but it already exists and is not empty; choose a new directory "
-                          "(calibrations are never overwritten).")
+        raise ConfigError(
+            f"`out_dir` is '{out_dir}', but it already exists and is not empty; choose a new directory "
+            "(calibrations are never overwritten)."
+        )
     return CalibrationSpec(
-        targets=targets, tolerance=tolerance, free=free, base=base, fixed=fixed,
-        replications=_count(cfg.replications, "replications", 2), trials=_count(cfg.trials, "trials", 1),
+        targets=targets,
+        tolerance=tolerance,
+        free=free,
+        base=base,
+        fixed=fixed,
+        replications=_count(cfg.replications, "replications", 2),
+        trials=_count(cfg.trials, "trials", 1),
         report_replications=_count(cfg.report_replications, "report_replications", 2),
-        sampler_seed=_count(cfg.sampler_seed, "sampler_seed", 0), method=method, jobs=_count(cfg.jobs, "jobs", 1),
-        out_dir=out_dir, config=cfg,
+        sampler_seed=_count(cfg.sampler_seed, "sampler_seed", 0),
+        method=method,
+        jobs=_count(cfg.jobs, "jobs", 1),
+        out_dir=out_dir,
+        config=cfg,
     )
 
 
@@ -304,8 +341,10 @@ def _explain(exc: Exception) -> str:
         base = _compose([])
         node = OmegaConf.select(base, parent) if parent else base
         allowed = ", ".join(str(k) for k in node) if isinstance(node, DictConfig) else "?"
-        return (f"`{key}` is not a calibration setting. Settings allowed under `{parent or 'the top level'}`: "
-                f"{allowed} (conf/calibrate.yaml explains each).")
+        return (
+            f"`{key}` is not a calibration setting. Settings allowed under `{parent or 'the top level'}`: "
+            f"{allowed} (conf/calibrate.yaml explains each)."
+        )
     return f"The calibration settings could not be composed: {text}"
 
 
@@ -347,12 +386,15 @@ class _Evaluator:
             raise _BudgetSpentError
         sim = _simulate(spec, params, spec.fit_seeds)
         loss = _loss(spec, sim)
-        self.history.append({"trial": len(self.history), **params, **{f"sim_{k}": v.mean for k, v in sim.items()},
-                             "loss": loss})
+        self.history.append(
+            {"trial": len(self.history), **params, **{f"sim_{k}": v.mean for k, v in sim.items()}, "loss": loss}
+        )
         best = self.best
         shown = ", ".join(f"{k} {_fmt(k, best[f'sim_{k}'])}" for k in spec.targets)
-        self.progress(f"trial {len(self.history)}/{spec.trials}  loss {loss:8.3f}  |  best so far: trial "
-                      f"{best['trial'] + 1}, loss {best['loss']:.3f} ({shown})")
+        self.progress(
+            f"trial {len(self.history)}/{spec.trials}  loss {loss:8.3f}  |  best so far: trial "
+            f"{best['trial'] + 1}, loss {best['loss']:.3f} ({shown})"
+        )
         return sim
 
     @property
@@ -384,18 +426,29 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
         return out
 
     def to_unit(params: dict[str, float]) -> np.ndarray:
-        return np.array([(math.log(params[f.key]) - math.log(f.lo)) / (math.log(f.hi) - math.log(f.lo)) if f.log
-                         else (params[f.key] - f.lo) / (f.hi - f.lo) for f in free])
+        return np.array(
+            [
+                (math.log(params[f.key]) - math.log(f.lo)) / (math.log(f.hi) - math.log(f.lo))
+                if f.log
+                else (params[f.key] - f.lo) / (f.hi - f.lo)
+                for f in free
+            ]
+        )
 
     def residuals(u: np.ndarray) -> np.ndarray:
         sim = evaluate(to_params(u))
-        return np.array([(sim[k].mean - t) / spec.tolerance[k] if math.isfinite(sim[k].mean) else 1e6
-                         for k, t in spec.targets.items()])
+        return np.array(
+            [
+                (sim[k].mean - t) / spec.tolerance[k] if math.isfinite(sim[k].mean) else 1e6
+                for k, t in spec.targets.items()
+            ]
+        )
 
     u0 = np.clip(to_unit(_start(spec)), 0.0, 1.0)
     with contextlib.suppress(_BudgetSpentError):
-        least_squares(residuals, u0, bounds=(0.0, 1.0), method="trf", diff_step=0.05, x_scale=1.0,
-                      max_nfev=10 * spec.trials)
+        least_squares(
+            residuals, u0, bounds=(0.0, 1.0), method="trf", diff_step=0.05, x_scale=1.0, max_nfev=10 * spec.trials
+        )
 
 
 def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
@@ -405,8 +458,9 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, multivariate=True,
-                                             n_startup_trials=max(1, min(10, spec.trials // 3)))
+        sampler = optuna.samplers.TPESampler(
+            seed=spec.sampler_seed, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3))
+        )
         study = optuna.create_study(direction="minimize", sampler=sampler)
         start = _start(spec)
         study.enqueue_trial({f.name: round(start[f.key]) if f.integer else start[f.key] for f in spec.free})
@@ -453,8 +507,9 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
         r = report[name]
         tol = spec.tolerance[name]
         met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half_width, tol))
-    return CalibrationResult(params=params, report=report, met=met, trials=evaluate.history,
-                             best_trial=int(best["trial"]))
+    return CalibrationResult(
+        params=params, report=report, met=met, trials=evaluate.history, best_trial=int(best["trial"])
+    )
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -463,17 +518,36 @@ def fit_table(spec: CalibrationSpec, result: CalibrationResult) -> pd.DataFrame:
     rows = []
     for name, target in spec.targets.items():
         r = result.report[name]
-        rows.append({"target": name, "meaning": FIGURES[name][0], "observed": target, "simulated_mean": r.mean,
-                     "ci95_low": r.low, "ci95_high": r.high, "tolerance": spec.tolerance[name],
-                     "replications": r.n, "met": result.met[name]})
+        rows.append(
+            {
+                "target": name,
+                "meaning": FIGURES[name][0],
+                "observed": target,
+                "simulated_mean": r.mean,
+                "ci95_low": r.low,
+                "ci95_high": r.high,
+                "tolerance": spec.tolerance[name],
+                "replications": r.n,
+                "met": result.met[name],
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def parameter_rows(spec: CalibrationSpec, result: CalibrationResult) -> list[dict[str, Any]]:
     """Fitted value, default and bounds of every free parameter."""
-    return [{"name": f.name, "key": f.key, "fitted": result.params[f.key],
-             "default": parameter_info(spec.base, f.key)[0], "lo": f.lo, "hi": f.hi,
-             "at_bound": f.at_bound(result.params[f.key])} for f in spec.free]
+    return [
+        {
+            "name": f.name,
+            "key": f.key,
+            "fitted": result.params[f.key],
+            "default": parameter_info(spec.base, f.key)[0],
+            "lo": f.lo,
+            "hi": f.hi,
+            "at_bound": f.at_bound(result.params[f.key]),
+        }
+        for f in spec.free
+    ]
 
 
 def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
@@ -491,13 +565,16 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
     ]
     for name, target in spec.targets.items():
         r = result.report[name]
-        lines.append(f"| {name} | {_fmt(name, target)} | {_fmt(name, r.mean)} | {_fmt(name, r.low)} to "
-                     f"{_fmt(name, r.high)} | {spec.tolerance[name]:g} | {'yes' if result.met[name] else 'NO'} |")
+        lines.append(
+            f"| {name} | {_fmt(name, target)} | {_fmt(name, r.mean)} | {_fmt(name, r.low)} to "
+            f"{_fmt(name, r.high)} | {spec.tolerance[name]:g} | {'yes' if result.met[name] else 'NO'} |"
+        )
     lines += ["", "| parameter | key | fitted | default | bounds |", "|---|---|---|---|---|"]
     for p in parameter_rows(spec, result):
         at = f" (at {p['at_bound']} bound)" if p["at_bound"] else ""
-        lines.append(f"| {p['name']} | `{p['key']}` | {p['fitted']:.6g}{at} | {p['default']:.6g} | "
-                     f"[{p['lo']:g}, {p['hi']:g}] |")
+        lines.append(
+            f"| {p['name']} | `{p['key']}` | {p['fitted']:.6g}{at} | {p['default']:.6g} | [{p['lo']:g}, {p['hi']:g}] |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -505,17 +582,25 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
     node = OmegaConf.create({"calibration_source": str(path)})
     for key, value in {**spec.fixed, **result.params}.items():
         OmegaConf.update(node, key, value, force_add=True)
-    fit = "; ".join(f"{k} {_fmt(k, v.mean)} (95% CI {_fmt(k, v.low)} to {_fmt(k, v.high)}; "
-                    f"target {_fmt(k, spec.targets[k])})" for k, v in result.report.items())
+    fit = "; ".join(
+        f"{k} {_fmt(k, v.mean)} (95% CI {_fmt(k, v.low)} to {_fmt(k, v.high)}; target {_fmt(k, spec.targets[k])})"
+        for k, v in result.report.items()
+    )
     header = ["# @package _global_"]
     if result.reachable:
         header.append(f"# Calibrated baseline written by silosim-calibrate on {datetime.now():%Y-%m-%d %H:%M}.")
     else:
         missed = ", ".join(k for k, ok in result.met.items() if not ok)
-        header.append(f"# CLOSEST FIT, NOT A CALIBRATION: target(s) not met: {missed}. Written by silosim-calibrate "
-                      f"on {datetime.now():%Y-%m-%d %H:%M}.")
-    header += textwrap.wrap(f"Fit over {spec.report_replications} replications of {spec.base.customers:,} customers: "
-                            f"{fit}.", width=98, initial_indent="# ", subsequent_indent="#   ")
+        header.append(
+            f"# CLOSEST FIT, NOT A CALIBRATION: target(s) not met: {missed}. Written by silosim-calibrate "
+            f"on {datetime.now():%Y-%m-%d %H:%M}."
+        )
+    header += textwrap.wrap(
+        f"Fit over {spec.report_replications} replications of {spec.base.customers:,} customers: {fit}.",
+        width=98,
+        initial_indent="# ",
+        subsequent_indent="#   ",
+    )
     header.append(f"# Use: silosim calibration={path} [scenario=...]")
     return "\n".join(header) + "\n" + OmegaConf.to_yaml(node)
 
@@ -568,19 +653,28 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
         if ok:
             continue
         r = result.report[name]
-        parts.append(f"`target.{name}` is {_fmt(name, spec.targets[name])}, but the closest fit found within the "
-                     f"declared bounds gives {_fmt(name, r.mean)} (95% CI {_fmt(name, r.low)} to {_fmt(name, r.high)}, "
-                     f"tolerance {spec.tolerance[name]:g})")
-    bounds = [f"{f.key} = {result.params[f.key]:.4g} ({f.at_bound(result.params[f.key])} bound)"
-              for f in spec.free if f.at_bound(result.params[f.key])]
+        parts.append(
+            f"`target.{name}` is {_fmt(name, spec.targets[name])}, but the closest fit found within the "
+            f"declared bounds gives {_fmt(name, r.mean)} (95% CI {_fmt(name, r.low)} to {_fmt(name, r.high)}, "
+            f"tolerance {spec.tolerance[name]:g})"
+        )
+    bounds = [
+        f"{f.key} = {result.params[f.key]:.4g} ({f.at_bound(result.params[f.key])} bound)"
+        for f in spec.free
+        if f.at_bound(result.params[f.key])
+    ]
     text = "Target not met: " + "; ".join(parts) + "."
     if bounds:
         text += f" Free parameters at a bound: {', '.join(bounds)}."
     else:
-        text += (f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
-                 "still reach it.")
-    text += (f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration). Check the "
-             "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml.")
+        text += (
+            f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
+            "still reach it."
+        )
+    text += (
+        f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration). Check the "
+        "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml."
+    )
     return text
 
 
@@ -600,8 +694,10 @@ def main(argv: list[str] | None = None) -> None:
         print(_paragraph("error: ", str(exc)), file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     shown = ", ".join(f"{k} {_fmt(k, v)}" for k, v in spec.targets.items())
-    print(f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {spec.trials} trials x "
-          f"{spec.replications} replications of {spec.base.customers:,} customers x {spec.base.weeks} weeks")
+    print(
+        f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {spec.trials} trials x "
+        f"{spec.replications} replications of {spec.base.customers:,} customers x {spec.base.weeks} weeks"
+    )
     result = calibrate(spec, progress=lambda line: print(line, flush=True))
     written = write_outputs(spec, result)
     print()

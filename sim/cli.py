@@ -62,8 +62,9 @@ _GROUP_DIR_ENV = {"scenario": "SILOSIM_SCENARIO_DIR", "experiment": "SILOSIM_EXP
 
 def user_error(message: str, prog: str = "silosim") -> NoReturn:
     """Print a user error as one paragraph on stderr and exit with status 2."""
-    text = " ".join(message.replace("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
-                                    "").split())
+    text = " ".join(
+        message.replace("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.", "").split()
+    )
     print(textwrap.fill(f"{prog}: error: {text}", width=100), file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
 
@@ -105,8 +106,11 @@ def _register_group_dir(group: str, path: str, prog: str = "silosim") -> Path:
     """
     directory = Path(path).expanduser()
     if not directory.is_dir():
-        user_error(f"`{group}_dir` is '{path}', but that is not a readable directory. Pass a directory that "
-                   f"holds {group} YAML files (one file per {group}, named <{group}>.yaml).", prog)
+        user_error(
+            f"`{group}_dir` is '{path}', but that is not a readable directory. Pass a directory that "
+            f"holds {group} YAML files (one file per {group}, named <{group}>.yaml).",
+            prog,
+        )
     files = sorted(directory.glob("*.yaml"))
     if not files:
         user_error(f"`{group}_dir` is '{path}', but it holds no *.yaml {group} files.", prog)
@@ -148,13 +152,17 @@ def _explain(exc: Exception, overrides: list[str], extra_dir: Path | None) -> st
     text = str(exc)
     if "Could not find 'scenario/" in text or "In 'config': Could not find 'scenario" in text:
         chosen = next((o.split("=", 1)[1] for o in overrides if o.startswith("scenario=")), "?")
-        return (f"`scenario` is '{chosen}', but there is no such scenario. Allowed: "
-                f"{', '.join(available_scenarios(extra_dir))}. For your own scenario files, add "
-                "scenario_dir=PATH (a directory of <name>.yaml files).")
+        return (
+            f"`scenario` is '{chosen}', but there is no such scenario. Allowed: "
+            f"{', '.join(available_scenarios(extra_dir))}. For your own scenario files, add "
+            "scenario_dir=PATH (a directory of <name>.yaml files)."
+        )
     if "Could not find 'calibration/" in text or "Could not override 'calibration'" in text:
         chosen = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("calibration=")), "?")
-        return (f"`calibration` is '{chosen}', but that is not a calibrated file. Pass the path of the "
-                "calibrated.yaml that silosim-calibrate wrote (ending in .yaml).")
+        return (
+            f"`calibration` is '{chosen}', but that is not a calibrated file. Pass the path of the "
+            "calibrated.yaml that silosim-calibrate wrote (ending in .yaml)."
+        )
     cause = exc.__cause__
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         key = cause.full_key
@@ -162,8 +170,10 @@ def _explain(exc: Exception, overrides: list[str], extra_dir: Path | None) -> st
             parent = key.rsplit(".", 1)[0] if "." in key else ""
             node = OmegaConf.select(compose_config([]), parent) if parent else compose_config([])
             allowed = ", ".join(str(k) for k in node) if node is not None and hasattr(node, "keys") else "?"
-            return (f"`{key}` is not a configuration key. Keys allowed under `{parent or 'the top level'}`: "
-                    f"{allowed}.{_suggest(key)} (docs/parameters.md lists every key.)")
+            return (
+                f"`{key}` is not a configuration key. Keys allowed under `{parent or 'the top level'}`: "
+                f"{allowed}.{_suggest(key)} (docs/parameters.md lists every key.)"
+            )
         first_line = str(cause).splitlines()[0]
         return f"`{key}` could not be set: {first_line}. docs/parameters.md gives each key's type and range."
     return f"The configuration could not be composed: {text}"
@@ -203,8 +213,7 @@ def _print_summary(model: SiloModel, run_dir: Path) -> None:
         ("Annual retention (last year)", f"{100 * f['annual_retention']:.1f}%"),
         ("Active customers (final)", f"{f['active_customers']:,}"),
         ("Revenue, whole run", f"{s['total']['revenue']:,.0f}"),
-        ("Programme", "abandoned" if s["programme"]["abandoned"] else
-         "active" if f["program_active"] else "none"),
+        ("Programme", "abandoned" if s["programme"]["abandoned"] else "active" if f["program_active"] else "none"),
     ]
     width = max(len(k) for k, _ in rows)
     print()
@@ -237,8 +246,10 @@ def _app(cfg: DictConfig) -> None:
             if multirun:
                 print(f"silosim: {label} skipped, already complete: {run_dir}", flush=True)
             else:
-                print(f"{run_dir} already holds this run (same configuration, {run_dir / 'COMPLETE'} present); "
-                      "nothing to do.")
+                print(
+                    f"{run_dir} already holds this run (same configuration, {run_dir / 'COMPLETE'} present); "
+                    "nothing to do."
+                )
             return
         model = SiloModel(cfg)
         model.run(progress=cfg.output.progress and sys.stderr.isatty() and not multirun)
@@ -253,8 +264,11 @@ def _app(cfg: DictConfig) -> None:
         return
     if multirun:
         final = model.summary()["final"]
-        print(f"silosim: {label} done in {time.perf_counter() - started:.1f} s "
-              f"(true NPS {final['true_nps']:+.1f}): {run_dir}", flush=True)
+        print(
+            f"silosim: {label} done in {time.perf_counter() - started:.1f} s "
+            f"(true NPS {final['true_nps']:+.1f}): {run_dir}",
+            flush=True,
+        )
     else:
         _print_summary(model, run_dir)
 
@@ -305,8 +319,10 @@ def main(argv: list[str] | None = None) -> None:
             user_error(_explain(exc, overrides, extra_dir))
         overrides = plan.overrides
         os.environ[SWEEP_JOBS_ENV] = str(plan.jobs)
-        print(f"silosim: sweep of {plan.jobs} runs"
-              + (f" ({plan.design_rows} design rows)" if plan.design_rows else ""), flush=True)
+        print(
+            f"silosim: sweep of {plan.jobs} runs" + (f" ({plan.design_rows} design rows)" if plan.design_rows else ""),
+            flush=True,
+        )
     elif not flags:
         try:
             cfg = compose_config(overrides)

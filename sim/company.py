@@ -68,11 +68,15 @@ class Company:
         """Each department's capacity this week, after throughput and handle-time pushes."""
         fx = self.cfg.org.lever_effects
         diverted = 1.0 - self.programme.capacity_diverted
-        return np.array([
-            d.capacity * diverted * (1 + fx.throughput_capacity * d.lever("throughput"))
-            * (1 + fx.handle_time_capacity * d.lever("handle_time"))
-            for d in self.departments
-        ])
+        return np.array(
+            [
+                d.capacity
+                * diverted
+                * (1 + fx.throughput_capacity * d.lever("throughput"))
+                * (1 + fx.handle_time_capacity * d.lever("handle_time"))
+                for d in self.departments
+            ]
+        )
 
     def _failure_multipliers(self) -> np.ndarray:
         """Per touchpoint: how much its owner's throughput push raises its failures."""
@@ -114,12 +118,19 @@ class Company:
             shared = sum(values) / len(values) if values else float("nan")
             d.demand = float(j.demand[d.index])
             d.record_week(own, shared, measured, weights)
-            self.department_records.append({
-                "step": self.week, "department": d.name, "kpi": own, "scorecard": d.scorecard,
-                "shared_stage_metric": shared, "capacity": float(cap), "demand": d.demand,
-                "utilisation": d.demand / cap if cap > 0 else float("nan"),
-                **{f"lever_{k}": v for k, v in d.levers.items()},
-            })
+            self.department_records.append(
+                {
+                    "step": self.week,
+                    "department": d.name,
+                    "kpi": own,
+                    "scorecard": d.scorecard,
+                    "shared_stage_metric": shared,
+                    "capacity": float(cap),
+                    "demand": d.demand,
+                    "utilisation": d.demand / cap if cap > 0 else float("nan"),
+                    **{f"lever_{k}": v for k, v in d.levers.items()},
+                }
+            )
         if (self.week + 1) % cfg.org.review_weeks == 0:
             for d in self.departments:
                 d.review(weights)

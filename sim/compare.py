@@ -157,8 +157,10 @@ def plan(c: CompareConf) -> Plan:
         errors.append("`scenarios` is empty, but it must list at least two scenarios to compare")
     unknown = [s for s in c.scenarios if s not in known]
     if unknown:
-        errors.append(f"`scenarios` names {unknown}, which do not exist. Allowed: {', '.join(known)} (add your own "
-                      "with scenario_dir=PATH)")
+        errors.append(
+            f"`scenarios` names {unknown}, which do not exist. Allowed: {', '.join(known)} (add your own "
+            "with scenario_dir=PATH)"
+        )
     if len(set(c.scenarios)) != len(c.scenarios):
         errors.append(f"`scenarios` is {c.scenarios}, but each scenario may appear only once")
     baseline = c.baseline or (c.scenarios[0] if c.scenarios else "")
@@ -180,8 +182,10 @@ def plan(c: CompareConf) -> Plan:
         errors.append(f"`clv_discount_rate` is {c.clv_discount_rate}, but it must be at least 0")
     out = Path(c.out) if c.out else Path("outputs/comparisons") / f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{c.name}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        errors.append(f"`out` is '{out}', but it already exists and is not empty; choose a new directory "
-                      "(comparisons are never overwritten)")
+        errors.append(
+            f"`out` is '{out}', but it already exists and is not empty; choose a new directory "
+            "(comparisons are never overwritten)"
+        )
     if errors:
         raise ConfigError("; ".join(errors) + ".")
 
@@ -200,11 +204,15 @@ def plan(c: CompareConf) -> Plan:
         configs[scenario] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
 
     command = [
-        sys.executable, "-m", "sim.cli", "-m",
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "-m",
         f"scenario={','.join(c.scenarios)}",
         f"seed=range({c.first_seed},{c.first_seed + c.replications})",
         *_model_overrides(c),
-        "output.customers=false", "output.progress=false",
+        "output.customers=false",
+        "output.progress=false",
         "hydra.sweep.subdir=${hydra:runtime.choices.scenario}_s${seed}",
     ]
     if c.launcher == "joblib":
@@ -255,8 +263,9 @@ def _launch(p: Plan, work: Path, total: int) -> int:
             count = done + failed
             now = time.monotonic()
             elapsed = now - start
-            if count != last_count and (tty or count == total or now - last_print >= 10 or count - last_count >= max(
-                    1, total // 10)):
+            if count != last_count and (
+                tty or count == total or now - last_print >= 10 or count - last_count >= max(1, total // 10)
+            ):
                 eta = f", about {_fmt_time(elapsed / count * (total - count))} left" if 0 < count < total else ""
                 fails = f", {failed} failed" if failed else ""
                 line = f"  runs {count}/{total} done{fails}, elapsed {_fmt_time(elapsed)}{eta}"
@@ -297,8 +306,11 @@ def run_comparison(p: Plan, argv: list[str]) -> tuple[Path, RunSet, pd.DataFrame
     try:
         workers = os.cpu_count() if c.n_jobs == -1 else c.n_jobs
         how = f"{workers} parallel" if c.launcher == "joblib" else "one at a time"
-        print(f"{PROG}: {len(c.scenarios)} scenarios x {c.replications} replications = {total} runs of "
-              f"{c.customers:,} customers x {c.weeks} weeks ({how})", file=sys.stderr)
+        print(
+            f"{PROG}: {len(c.scenarios)} scenarios x {c.replications} replications = {total} runs of "
+            f"{c.customers:,} customers x {c.weeks} weeks ({how})",
+            file=sys.stderr,
+        )
         started = time.monotonic()
         rc = _launch(p, work, total)
         wall = time.monotonic() - started
@@ -318,11 +330,20 @@ def run_comparison(p: Plan, argv: list[str]) -> tuple[Path, RunSet, pd.DataFrame
         runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]).to_csv(work / "runs.csv", index=False)
         figures = make_figures(runs, summary, order, p.baseline, work / "figures", c.confidence)
         meta = {
-            "name": c.name, "scenarios": c.scenarios, "baseline": p.baseline, "replications": c.replications,
-            "seeds": list(range(c.first_seed, c.first_seed + c.replications)), "customers": c.customers,
-            "weeks": c.weeks, "overrides": c.overrides, "confidence": c.confidence,
-            "clv_discount_rate": c.clv_discount_rate, "wall_seconds": round(wall, 1), "launcher": c.launcher,
-            "n_jobs": c.n_jobs, "failed_runs": runs.failures[["scenario", "seed", "error"]].to_dict("records"),
+            "name": c.name,
+            "scenarios": c.scenarios,
+            "baseline": p.baseline,
+            "replications": c.replications,
+            "seeds": list(range(c.first_seed, c.first_seed + c.replications)),
+            "customers": c.customers,
+            "weeks": c.weeks,
+            "overrides": c.overrides,
+            "confidence": c.confidence,
+            "clv_discount_rate": c.clv_discount_rate,
+            "wall_seconds": round(wall, 1),
+            "launcher": c.launcher,
+            "n_jobs": c.n_jobs,
+            "failed_runs": runs.failures[["scenario", "seed", "error"]].to_dict("records"),
             "command": " ".join([PROG, *(shlex.quote(a) for a in argv)]),
         }
         (work / "comparison.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -340,21 +361,33 @@ def run_comparison(p: Plan, argv: list[str]) -> tuple[Path, RunSet, pd.DataFrame
 def print_summary(summary: pd.DataFrame, baseline: str, confidence: float) -> None:
     """The table a strategist reads first: each scenario's outcomes and its paired effect."""
     pct = f"{round(100 * confidence)}%"
-    header = (f"{'Scenario':<24} {'True NPS':>9} {'vs baseline (' + pct + ' CI)':>26} {'Retention':>10} "
-              f"{'vs baseline, pts':>22} {'Customers':>10} {'Revenue':>14} {'CLV':>8}")
+    header = (
+        f"{'Scenario':<24} {'True NPS':>9} {'vs baseline (' + pct + ' CI)':>26} {'Retention':>10} "
+        f"{'vs baseline, pts':>22} {'Customers':>10} {'Revenue':>14} {'CLV':>8}"
+    )
     print()
     print(header)
     print("-" * len(header))
     for _, r in summary.iterrows():
         base = r["scenario"] == baseline
-        nps_d = "baseline" if base else (
-            f"{r['true_nps_diff']:+.1f} ({r['true_nps_diff_ci_low']:+.1f} to {r['true_nps_diff_ci_high']:+.1f})")
-        ret_d = "baseline" if base else (
-            f"{100 * r['annual_retention_diff']:+.1f} ({100 * r['annual_retention_diff_ci_low']:+.1f} to "
-            f"{100 * r['annual_retention_diff_ci_high']:+.1f})")
-        print(f"{r['scenario']:<24} {r['true_nps_mean']:>+9.1f} {nps_d:>26} {100 * r['annual_retention_mean']:>9.1f}% "
-              f"{ret_d:>22} {r['active_customers_mean']:>10,.0f} {r['cumulative_revenue_mean']:>14,.0f} "
-              f"{r['customer_lifetime_value_mean']:>8,.0f}")
+        nps_d = (
+            "baseline"
+            if base
+            else (f"{r['true_nps_diff']:+.1f} ({r['true_nps_diff_ci_low']:+.1f} to {r['true_nps_diff_ci_high']:+.1f})")
+        )
+        ret_d = (
+            "baseline"
+            if base
+            else (
+                f"{100 * r['annual_retention_diff']:+.1f} ({100 * r['annual_retention_diff_ci_low']:+.1f} to "
+                f"{100 * r['annual_retention_diff_ci_high']:+.1f})"
+            )
+        )
+        print(
+            f"{r['scenario']:<24} {r['true_nps_mean']:>+9.1f} {nps_d:>26} {100 * r['annual_retention_mean']:>9.1f}% "
+            f"{ret_d:>22} {r['active_customers_mean']:>10,.0f} {r['cumulative_revenue_mean']:>14,.0f} "
+            f"{r['customer_lifetime_value_mean']:>8,.0f}"
+        )
 
 
 def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -379,8 +412,10 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
     mine, model = [], []
     for arg in argv:
         if "=" not in arg:
-            raise ConfigError(f"`{arg}` is not a setting: {PROG} takes key=value settings, e.g. replications=5 "
-                              "customers=5000 (see --help)")
+            raise ConfigError(
+                f"`{arg}` is not a setting: {PROG} takes key=value settings, e.g. replications=5 "
+                "customers=5000 (see --help)"
+            )
         key, _, value = arg.partition("=")
         key = key.lstrip("+~")
         top = key.split(".", 1)[0]
@@ -391,11 +426,15 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
         elif top in model_top or top in ("journey", "org"):
             model.append(arg)
         elif key in ("seed", "scenario"):
-            raise ConfigError(f"`{key}` is set per run by {PROG}; use `first_seed` (replication r uses first_seed + r)"
-                              " and `scenarios=[...]` instead")
+            raise ConfigError(
+                f"`{key}` is set per run by {PROG}; use `first_seed` (replication r uses first_seed + r)"
+                " and `scenarios=[...]` instead"
+            )
         else:
-            raise ConfigError(f"`{key}` is neither a setting of {PROG} ({', '.join(sorted(own))}) nor a model "
-                              "parameter (docs/parameters.md lists them)")
+            raise ConfigError(
+                f"`{key}` is neither a setting of {PROG} ({', '.join(sorted(own))}) nor a model "
+                "parameter (docs/parameters.md lists them)"
+            )
     return mine, model
 
 
@@ -483,4 +522,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -109,41 +109,101 @@ class MarketConf:
     """Prospects, acquisition, word of mouth and customer value."""
 
     prospect_pool_ratio: float = param(
-        3.0, "Prospects in the market per initial customer; churned customers return to the pool.",
-        "prospects per customer", 0.0, None, "Assumption: a mature market where the firm holds about a quarter.")
+        3.0,
+        "Prospects in the market per initial customer; churned customers return to the pool.",
+        "prospects per customer",
+        0.0,
+        None,
+        "Assumption: a mature market where the firm holds about a quarter.",
+    )
     marketing_acquisition_rate: float = param(
-        0.0011, "Weekly probability that a prospect converts through marketing at campaign volume 1.",
-        "1/week", 0.0, 1.0, "Calibrated so acquisition roughly replaces churn at baseline (stable book).")
+        0.0011,
+        "Weekly probability that a prospect converts through marketing at campaign volume 1.",
+        "1/week",
+        0.0,
+        1.0,
+        "Calibrated so acquisition roughly replaces churn at baseline (stable book).",
+    )
     referral_rate: float = param(
-        0.008, "Weekly probability that a promoter recommends the firm to a prospect.",
-        "1/week", 0.0, 1.0, "Calibrated; about 0.4 referrals per promoter per year.")
+        0.008,
+        "Weekly probability that a promoter recommends the firm to a prospect.",
+        "1/week",
+        0.0,
+        1.0,
+        "Calibrated; about 0.4 referrals per promoter per year.",
+    )
     passive_referral_factor: float = param(
-        0.12, "Referral rate of a passive relative to a promoter.", "ratio", 0.0, 1.0,
-        "Bain: passives refer far less; set so over 80% of referrals come from promoters.")
+        0.12,
+        "Referral rate of a passive relative to a promoter.",
+        "ratio",
+        0.0,
+        1.0,
+        "Bain: passives refer far less; set so over 80% of referrals come from promoters.",
+    )
     detractor_referral_factor: float = param(
-        0.02, "Referral rate of a detractor relative to a promoter.", "ratio", 0.0, 1.0,
-        "Assumption: detractors almost never refer.")
+        0.02,
+        "Referral rate of a detractor relative to a promoter.",
+        "ratio",
+        0.0,
+        1.0,
+        "Assumption: detractors almost never refer.",
+    )
     referral_conversion: float = param(
-        0.25, "Probability that a referred prospect becomes a customer.", "probability", 0.0, 1.0,
-        "Assumption; referred prospects convert several times better than cold ones.")
+        0.25,
+        "Probability that a referred prospect becomes a customer.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption; referred prospects convert several times better than cold ones.",
+    )
     active_detractor_share: float = param(
-        0.19, "Share of detractors who actively spread negative word of mouth.", "probability", 0.0, 1.0,
-        "ForeSee 2013: 21% detractors by score, 4% active (4/21).")
+        0.19,
+        "Share of detractors who actively spread negative word of mouth.",
+        "probability",
+        0.0,
+        1.0,
+        "ForeSee 2013: 21% detractors by score, 4% active (4/21).",
+    )
     negative_wom_conversion: float = param(
-        4.0, "Prospect conversion is multiplied by max(0, 1 - this x active-detractor share of customers).",
-        "per unit share", 0.0, None, "Goldenberg et al. 2007, The NPV of bad news; calibrated magnitude.")
+        4.0,
+        "Prospect conversion is multiplied by max(0, 1 - this x active-detractor share of customers).",
+        "per unit share",
+        0.0,
+        None,
+        "Goldenberg et al. 2007, The NPV of bad news; calibrated magnitude.",
+    )
     negative_wom_churn: float = param(
-        0.25, "Churn hazard multiplier added per active-detractor network neighbour.",
-        "per neighbour", 0.0, None, "Goldenberg et al. 2007; assumption on magnitude.")
+        0.25,
+        "Churn hazard multiplier added per active-detractor network neighbour.",
+        "per neighbour",
+        0.0,
+        None,
+        "Goldenberg et al. 2007; assumption on magnitude.",
+    )
     value_mean: float = param(
-        20.0, "Mean revenue per active customer per week.", "currency/week", 0.0, None,
-        "Illustrative (about 1,040 a year); scale to the client.")
+        20.0,
+        "Mean revenue per active customer per week.",
+        "currency/week",
+        0.0,
+        None,
+        "Illustrative (about 1,040 a year); scale to the client.",
+    )
     value_sigma: float = param(
-        0.5, "Log-normal spread (sigma of log value) of customer value.", "log units", 0.0, 3.0,
-        "Assumption: a moderately skewed book.")
+        0.5,
+        "Log-normal spread (sigma of log value) of customer value.",
+        "log units",
+        0.0,
+        3.0,
+        "Assumption: a moderately skewed book.",
+    )
     cross_sell_value_uplift: float = param(
-        0.10, "Relative increase of a customer's weekly value when a cross-sell offer is accepted.",
-        "ratio", 0.0, None, "Assumption.")
+        0.10,
+        "Relative increase of a customer's weekly value when a cross-sell offer is accepted.",
+        "ratio",
+        0.0,
+        None,
+        "Assumption.",
+    )
 
 
 # ---------------------------------------------------------------------- customers
@@ -152,87 +212,185 @@ class CustomerConf:
     """Experience, satisfaction, problems and loyalty of one customer."""
 
     initial_satisfaction_mean: float = param(
-        7.9, "Mean journey satisfaction of the initial book.", "0-10 scale", 0.0, 10.0,
-        "Calibrated to a true NPS near +16 (Satmetrix cross-industry median).")
+        7.9,
+        "Mean journey satisfaction of the initial book.",
+        "0-10 scale",
+        0.0,
+        10.0,
+        "Calibrated to a true NPS near +16 (Satmetrix cross-industry median).",
+    )
     initial_satisfaction_sd: float = param(
-        1.1, "Spread of initial satisfaction.", "0-10 scale", 0.0, 5.0, "Calibrated.")
+        1.1, "Spread of initial satisfaction.", "0-10 scale", 0.0, 5.0, "Calibrated."
+    )
     expectation_mean: float = param(
-        7.0, "Mean expectation a new customer brings.", "0-10 scale", 0.0, 10.0, "Assumption.")
+        7.0, "Mean expectation a new customer brings.", "0-10 scale", 0.0, 10.0, "Assumption."
+    )
     expectation_sd: float = param(1.0, "Spread of expectations.", "0-10 scale", 0.0, 5.0, "Assumption.")
     expectation_adaptation: float = param(
-        0.05, "Share of the gap between expectation and experience closed per touch.",
-        "probability", 0.0, 1.0, "Assumption: expectations adapt slowly to experience.")
+        0.05,
+        "Share of the gap between expectation and experience closed per touch.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption: expectations adapt slowly to experience.",
+    )
     rating_bias_sd: float = param(
-        1.2, "Spread of the customer-specific rating bias added to satisfaction to give likelihood to recommend.",
-        "0-10 scale", 0.0, 5.0, "Scale-use heterogeneity; calibrated to Satmetrix-like P/P/D shares.")
-    touch_noise_sd: float = param(
-        1.0, "Noise on each touch's experience score.", "0-10 scale", 0.0, 5.0, "Assumption.")
+        1.2,
+        "Spread of the customer-specific rating bias added to satisfaction to give likelihood to recommend.",
+        "0-10 scale",
+        0.0,
+        5.0,
+        "Scale-use heterogeneity; calibrated to Satmetrix-like P/P/D shares.",
+    )
+    touch_noise_sd: float = param(1.0, "Noise on each touch's experience score.", "0-10 scale", 0.0, 5.0, "Assumption.")
     expectation_gap_weight: float = param(
-        0.6, "Experience lost per point that expectation exceeds a touchpoint's base quality.",
-        "points per point", 0.0, 5.0, "Expectation-disconfirmation (Oliver 1980); magnitude assumed.")
+        0.6,
+        "Experience lost per point that expectation exceeds a touchpoint's base quality.",
+        "points per point",
+        0.0,
+        5.0,
+        "Expectation-disconfirmation (Oliver 1980); magnitude assumed.",
+    )
     learning_rate_positive: float = param(
-        0.08, "Weight of a touch better than current satisfaction in the satisfaction update.",
-        "probability", 0.0, 1.0, "Assumption.")
+        0.08,
+        "Weight of a touch better than current satisfaction in the satisfaction update.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
     learning_rate_negative: float = param(
-        0.20, "Weight of a touch worse than current satisfaction (negativity bias).",
-        "probability", 0.0, 1.0, "Baumeister et al. 2001, Bad is stronger than good: 2-3x the positive weight.")
+        0.20,
+        "Weight of a touch worse than current satisfaction (negativity bias).",
+        "probability",
+        0.0,
+        1.0,
+        "Baumeister et al. 2001, Bad is stronger than good: 2-3x the positive weight.",
+    )
     failure_penalty: float = param(
-        3.0, "Experience lost when a touch fails (defect, error).", "points", 0.0, 10.0, "Assumption.")
+        3.0, "Experience lost when a touch fails (defect, error).", "points", 0.0, 10.0, "Assumption."
+    )
     handoff_penalty: float = param(
-        1.5, "Experience lost on a failed hand-off (information lost, customer repeats themselves).",
-        "points", 0.0, 10.0, "Assumption.")
+        1.5,
+        "Experience lost on a failed hand-off (information lost, customer repeats themselves).",
+        "points",
+        0.0,
+        10.0,
+        "Assumption.",
+    )
     conflicting_contact_penalty: float = param(
-        3.0, "Experience lost by a conflicting contact (offer during a complaint or a dunning notice).",
-        "points", 0.0, 10.0, "Seeds: the insurance cancellation notice and cross-sell on the same day.")
+        3.0,
+        "Experience lost by a conflicting contact (offer during a complaint or a dunning notice).",
+        "points",
+        0.0,
+        10.0,
+        "Seeds: the insurance cancellation notice and cross-sell on the same day.",
+    )
     repeat_contact_penalty: float = param(
-        1.2, "Experience lost per extra contact about the same problem.", "points per contact", 0.0, 10.0,
-        "SQM Group: each extra contact cuts top-box satisfaction by about 15%.")
+        1.2,
+        "Experience lost per extra contact about the same problem.",
+        "points per contact",
+        0.0,
+        10.0,
+        "SQM Group: each extra contact cuts top-box satisfaction by about 15%.",
+    )
     open_problem_drag: float = param(
-        0.12, "Satisfaction lost each week a problem stays open.", "points/week", 0.0, 10.0, "Assumption.")
+        0.12, "Satisfaction lost each week a problem stays open.", "points/week", 0.0, 10.0, "Assumption."
+    )
     resolution_lift: float = param(
-        0.5, "Satisfaction gained when a problem is resolved.", "points", 0.0, 10.0, "Assumption.")
+        0.5, "Satisfaction gained when a problem is resolved.", "points", 0.0, 10.0, "Assumption."
+    )
     unresolved_penalty: float = param(
-        1.5, "Satisfaction lost when the customer gives up on an unresolved problem.", "points", 0.0, 10.0,
-        "Assumption.")
+        1.5,
+        "Satisfaction lost when the customer gives up on an unresolved problem.",
+        "points",
+        0.0,
+        10.0,
+        "Assumption.",
+    )
     major_problem_share: float = param(
-        0.3, "Share of problems that are major.", "probability", 0.0, 1.0, "TARP distinguishes minor and major.")
+        0.3, "Share of problems that are major.", "probability", 0.0, 1.0, "TARP distinguishes minor and major."
+    )
     help_contact_prob: float = param(
-        0.7, "Weekly probability that a customer with an open problem contacts the support touchpoint.",
-        "1/week", 0.0, 1.0, "Assumption.")
+        0.7,
+        "Weekly probability that a customer with an open problem contacts the support touchpoint.",
+        "1/week",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
     quick_resolution_weeks: int = param(
-        2, "A problem resolved within this many weeks counts as resolved quickly.", "weeks", 0, None,
-        "TARP via Barlow & Moller; threshold assumed.")
+        2,
+        "A problem resolved within this many weeks counts as resolved quickly.",
+        "weeks",
+        0,
+        None,
+        "TARP via Barlow & Moller; threshold assumed.",
+    )
     give_up_weeks: int = param(
-        8, "A problem still open after this many weeks is abandoned as unresolved.", "weeks", 1, None,
-        "Assumption.")
+        8, "A problem still open after this many weeks is abandoned as unresolved.", "weeks", 1, None, "Assumption."
+    )
     base_weekly_churn: float = param(
-        0.0012, "Weekly churn hazard of a customer at the reference satisfaction with no problem.",
-        "1/week", 0.0, 1.0, "Calibrated with renewal to annual retention 80-90%.")
+        0.0012,
+        "Weekly churn hazard of a customer at the reference satisfaction with no problem.",
+        "1/week",
+        0.0,
+        1.0,
+        "Calibrated with renewal to annual retention 80-90%.",
+    )
     churn_satisfaction_slope: float = param(
-        0.45, "Log-hazard increase per satisfaction point below the reference.", "1/point", 0.0, 5.0,
-        "Assumption.")
+        0.45, "Log-hazard increase per satisfaction point below the reference.", "1/point", 0.0, 5.0, "Assumption."
+    )
     churn_reference_satisfaction: float = param(
-        7.5, "Satisfaction at which the base weekly churn applies.", "0-10 scale", 0.0, 10.0, "Assumption.")
+        7.5, "Satisfaction at which the base weekly churn applies.", "0-10 scale", 0.0, 10.0, "Assumption."
+    )
     open_problem_churn: float = param(
-        1.0, "Churn hazard multiplier added while a problem is open.", "ratio", 0.0, None, "Assumption.")
+        1.0, "Churn hazard multiplier added while a problem is open.", "ratio", 0.0, None, "Assumption."
+    )
     conflicting_contact_churn: float = param(
-        3.0, "Churn hazard multiplier added in a week with a conflicting contact.", "ratio", 0.0, None,
-        "Seeds: the conflicting contact must hurt; magnitude assumed.")
+        3.0,
+        "Churn hazard multiplier added in a week with a conflicting contact.",
+        "ratio",
+        0.0,
+        None,
+        "Seeds: the conflicting contact must hurt; magnitude assumed.",
+    )
     max_weekly_churn: float = param(0.3, "Cap on the weekly churn hazard.", "1/week", 0.0, 1.0, "Numerical guard.")
     renewal_satisfaction_mid: float = param(
-        4.0, "Satisfaction at which the satisfaction factor of the annual renewal is one half.",
-        "0-10 scale", 0.0, 10.0, "Calibrated.")
+        4.0,
+        "Satisfaction at which the satisfaction factor of the annual renewal is one half.",
+        "0-10 scale",
+        0.0,
+        10.0,
+        "Calibrated.",
+    )
     renewal_satisfaction_slope: float = param(
-        1.2, "Steepness of the satisfaction factor of renewal.", "1/point", 0.0, 10.0, "Calibrated.")
+        1.2, "Steepness of the satisfaction factor of renewal.", "1/point", 0.0, 10.0, "Calibrated."
+    )
     renewal_no_problem: float = param(
-        0.97, "Renewal probability of a fully satisfied customer with no problem in the past year.",
-        "probability", 0.0, 1.0, "Assumption, consistent with TARP's quick-resolution minor figure.")
+        0.97,
+        "Renewal probability of a fully satisfied customer with no problem in the past year.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption, consistent with TARP's quick-resolution minor figure.",
+    )
     renewal_minor: list[float] = param(
-        [0.95, 0.70, 0.46], "Repurchase after a minor problem: resolved quickly, slowly, never.",
-        "probability", 0.0, 1.0, "TARP, via Barlow & Moller, A Complaint Is a Gift.")
+        [0.95, 0.70, 0.46],
+        "Repurchase after a minor problem: resolved quickly, slowly, never.",
+        "probability",
+        0.0,
+        1.0,
+        "TARP, via Barlow & Moller, A Complaint Is a Gift.",
+    )
     renewal_major: list[float] = param(
-        [0.82, 0.54, 0.19], "Repurchase after a major problem: resolved quickly, slowly, never.",
-        "probability", 0.0, 1.0, "TARP, via Barlow & Moller, A Complaint Is a Gift.")
+        [0.82, 0.54, 0.19],
+        "Repurchase after a major problem: resolved quickly, slowly, never.",
+        "probability",
+        0.0,
+        1.0,
+        "TARP, via Barlow & Moller, A Complaint Is a Gift.",
+    )
 
 
 # ------------------------------------------------------------------------ journey
@@ -244,11 +402,21 @@ class TouchpointConf:
     owner: str = param(MISSING, "Department that owns it (must be in org.departments).")
     kind: str = param(MISSING, f"Behaviour of the touchpoint, one of {', '.join(TOUCHPOINT_KINDS)}.")
     base_quality: float = param(
-        8.0, "Experience score of a flawless touch for a customer whose expectation it meets.",
-        "0-10 scale", 0.0, 10.0, "Assumption, per touchpoint.")
+        8.0,
+        "Experience score of a flawless touch for a customer whose expectation it meets.",
+        "0-10 scale",
+        0.0,
+        10.0,
+        "Assumption, per touchpoint.",
+    )
     failure_prob: float = param(
-        0.03, "Probability that a touch fails (for support: that a contact does not resolve on top of FCR).",
-        "probability", 0.0, 1.0, "Assumption, per touchpoint.")
+        0.03,
+        "Probability that a touch fails (for support: that a contact does not resolve on top of FCR).",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption, per touchpoint.",
+    )
 
 
 @dataclass
@@ -257,42 +425,80 @@ class JourneyConf:
 
     stages: list[str] = param(
         ["discover", "buy", "onboard", "use", "get_help", "pay", "renew"],
-        "Agreed journey stages, in order.", "", None, None, "MODEL.md; seeds: agree the stages first.")
+        "Agreed journey stages, in order.",
+        "",
+        None,
+        None,
+        "MODEL.md; seeds: agree the stages first.",
+    )
     touchpoints: dict[str, TouchpointConf] = param(
-        {}, "Touchpoints by name (defaults in conf/journey/default.yaml).", "", None, None,
-        "MODEL.md: each touchpoint belongs to one stage and one owning department.")
+        {},
+        "Touchpoints by name (defaults in conf/journey/default.yaml).",
+        "",
+        None,
+        None,
+        "MODEL.md: each touchpoint belongs to one stage and one owning department.",
+    )
     onboarding_weeks: int = param(
-        4, "Weeks after joining during which onboarding touches happen.", "weeks", 1, None, "Assumption.")
+        4, "Weeks after joining during which onboarding touches happen.", "weeks", 1, None, "Assumption."
+    )
     onboarding_touch_prob: float = param(
-        0.5, "Weekly probability of an onboarding touch during onboarding.", "1/week", 0.0, 1.0, "Assumption.")
-    usage_touch_prob: float = param(
-        0.25, "Weekly probability of a usage touch.", "1/week", 0.0, 1.0, "Assumption.")
+        0.5, "Weekly probability of an onboarding touch during onboarding.", "1/week", 0.0, 1.0, "Assumption."
+    )
+    usage_touch_prob: float = param(0.25, "Weekly probability of a usage touch.", "1/week", 0.0, 1.0, "Assumption.")
     question_prob: float = param(
-        0.02, "Weekly probability of a support contact without a problem (a question).",
-        "1/week", 0.0, 1.0, "Assumption.")
-    billing_period_weeks: int = param(
-        4, "Weeks between bills.", "weeks", 1, None, "Monthly billing.")
+        0.02,
+        "Weekly probability of a support contact without a problem (a question).",
+        "1/week",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
+    billing_period_weeks: int = param(4, "Weeks between bills.", "weeks", 1, None, "Monthly billing.")
     late_payment_prob: float = param(
-        0.08, "Probability that a bill is paid late.", "probability", 0.0, 1.0, "Assumption.")
+        0.08, "Probability that a bill is paid late.", "probability", 0.0, 1.0, "Assumption."
+    )
     late_pay_without_notice: float = param(
-        0.4, "Probability that a late payer pays within the period without a notice.",
-        "probability", 0.0, 1.0, "Assumption.")
+        0.4,
+        "Probability that a late payer pays within the period without a notice.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
     late_pay_with_notice: float = param(
-        0.7, "Probability that a late payer pays within the period after a notice.",
-        "probability", 0.0, 1.0, "Assumption.")
+        0.7,
+        "Probability that a late payer pays within the period after a notice.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
     offer_max_prob: float = param(
-        0.06, "Weekly probability of a cross-sell offer at cross-sell pressure 1.", "1/week", 0.0, 1.0,
-        "Assumption.")
+        0.06, "Weekly probability of a cross-sell offer at cross-sell pressure 1.", "1/week", 0.0, 1.0, "Assumption."
+    )
     offer_accept_prob: float = param(
-        0.06, "Probability that a cross-sell offer is accepted.", "probability", 0.0, 1.0, "Assumption.")
+        0.06, "Probability that a cross-sell offer is accepted.", "probability", 0.0, 1.0, "Assumption."
+    )
     handoff_failure_prob: float = param(
-        0.04, "Probability that a hand-off between departments fails, with no shared customer view.",
-        "probability", 0.0, 1.0, "Assumption; calibrated.")
+        0.04,
+        "Probability that a hand-off between departments fails, with no shared customer view.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption; calibrated.",
+    )
     handoff_problem_prob: float = param(
-        0.2, "Probability that a failed hand-off opens a problem.", "probability", 0.0, 1.0, "Assumption.")
+        0.2, "Probability that a failed hand-off opens a problem.", "probability", 0.0, 1.0, "Assumption."
+    )
     first_contact_resolution: float = param(
-        0.78, "First-contact resolution of the support touchpoint with no handle-time push.",
-        "probability", 0.0, 1.0, "SQM Group: FCR averages 67-72%; with the default push it lands near 0.70.")
+        0.78,
+        "First-contact resolution of the support touchpoint with no handle-time push.",
+        "probability",
+        0.0,
+        1.0,
+        "SQM Group: FCR averages 67-72%; with the default push it lands near 0.70.",
+    )
 
 
 # ----------------------------------------------------------------------- org
@@ -304,8 +510,14 @@ class LeverConf:
     initial: float = param(0.5, "Initial setting.", "0-1 intensity", 0.0, 1.0, "Current practice, assumed.")
     min: float = param(0.0, "Smallest setting local search may choose.", "0-1 intensity", 0.0, 1.0)
     max: float = param(1.0, "Largest setting local search may choose.", "0-1 intensity", 0.0, 1.0)
-    step: float = param(0.05, "Size of one local-search move.", "0-1 intensity", 0.0, 1.0,
-                        "Rivkin & Siggelkow 2003: small incremental moves.")
+    step: float = param(
+        0.05,
+        "Size of one local-search move.",
+        "0-1 intensity",
+        0.0,
+        1.0,
+        "Rivkin & Siggelkow 2003: small incremental moves.",
+    )
 
 
 @dataclass
@@ -314,8 +526,13 @@ class DepartmentConf:
 
     kpi: str = param(MISSING, f"Own KPI, one of {', '.join(KPI_MEASURES)}.")
     capacity: float = param(
-        100.0, "Weekly touch capacity per 1,000 initial customers.", "touches/week/1000 customers", 0.0, None,
-        "Sized for a mean utilisation of about 0.88 at baseline.")
+        100.0,
+        "Weekly touch capacity per 1,000 initial customers.",
+        "touches/week/1000 customers",
+        0.0,
+        None,
+        "Sized for a mean utilisation of about 0.88 at baseline.",
+    )
     levers: dict[str, LeverConf] = param({}, "Levers by name.")
 
 
@@ -324,25 +541,51 @@ class LeverEffectsConf:
     """How strongly each lever mechanism moves its KPI and what it costs the customer."""
 
     campaign_acquisition: float = param(
-        1.0, "Marketing acquisition rate multiplier per unit campaign volume.", "ratio", 0.0, None,
-        "Linear in volume, by definition of the rate.")
+        1.0,
+        "Marketing acquisition rate multiplier per unit campaign volume.",
+        "ratio",
+        0.0,
+        None,
+        "Linear in volume, by definition of the rate.",
+    )
     over_promise_conversion: float = param(
-        0.5, "Relative increase in conversion per unit over-promising.", "ratio", 0.0, None, "Assumption.")
+        0.5, "Relative increase in conversion per unit over-promising.", "ratio", 0.0, None, "Assumption."
+    )
     over_promise_expectation: float = param(
-        1.5, "Expectation points added to new customers per unit over-promising.", "points", 0.0, 10.0,
-        "Assumption.")
+        1.5, "Expectation points added to new customers per unit over-promising.", "points", 0.0, 10.0, "Assumption."
+    )
     throughput_capacity: float = param(
-        0.3, "Relative increase of Operations capacity (its cost efficiency) per unit throughput push.",
-        "ratio", 0.0, None, "Assumption.")
+        0.3,
+        "Relative increase of Operations capacity (its cost efficiency) per unit throughput push.",
+        "ratio",
+        0.0,
+        None,
+        "Assumption.",
+    )
     throughput_failure: float = param(
-        2.0, "Relative increase of Operations touch failure per unit throughput push.", "ratio", 0.0, None,
-        "Assumption: quality falls as throughput is pushed.")
+        2.0,
+        "Relative increase of Operations touch failure per unit throughput push.",
+        "ratio",
+        0.0,
+        None,
+        "Assumption: quality falls as throughput is pushed.",
+    )
     handle_time_capacity: float = param(
-        0.4, "Relative increase of Service capacity (handle-time efficiency) per unit handle-time push.",
-        "ratio", 0.0, None, "Assumption.")
+        0.4,
+        "Relative increase of Service capacity (handle-time efficiency) per unit handle-time push.",
+        "ratio",
+        0.0,
+        None,
+        "Assumption.",
+    )
     handle_time_fcr_loss: float = param(
-        0.15, "Relative loss of first-contact resolution per unit handle-time push.", "ratio", 0.0, 1.0,
-        "Calibrated so FCR is about 0.70 at the default push (SQM Group 67-72%).")
+        0.15,
+        "Relative loss of first-contact resolution per unit handle-time push.",
+        "ratio",
+        0.0,
+        1.0,
+        "Calibrated so FCR is about 0.70 at the default push (SQM Group 67-72%).",
+    )
 
 
 @dataclass
@@ -350,11 +593,17 @@ class OrgConf:
     """Departments and how they adapt."""
 
     departments: dict[str, DepartmentConf] = param(
-        {}, "Departments by name (defaults in conf/org/default.yaml).", "", None, None,
-        "MODEL.md: Marketing, Sales, Operations, Service, Billing.")
+        {},
+        "Departments by name (defaults in conf/org/default.yaml).",
+        "",
+        None,
+        None,
+        "MODEL.md: Marketing, Sales, Operations, Service, Billing.",
+    )
     lever_effects: LeverEffectsConf = field(default_factory=LeverEffectsConf)
     review_weeks: int = param(
-        4, "Weeks between a department's scorecard reviews (local search).", "weeks", 1, None, "MODEL.md.")
+        4, "Weeks between a department's scorecard reviews (local search).", "weeks", 1, None, "MODEL.md."
+    )
 
 
 # ---------------------------------------------------------------------- feedback
@@ -363,13 +612,24 @@ class SurveyConf:
     """Who is asked the recommendation question and who answers."""
 
     invite_prob: float = param(
-        0.3, "Probability that a customer with a touch this week is invited.", "probability", 0.0, 1.0,
-        "Assumption: transactional survey after a share of touches.")
+        0.3,
+        "Probability that a customer with a touch this week is invited.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption: transactional survey after a share of touches.",
+    )
     response_rate: float = param(
-        0.15, "Probability that an invited customer responds.", "probability", 0.0, 1.0,
-        "Vendor range 15-25% for email surveys.")
+        0.15,
+        "Probability that an invited customer responds.",
+        "probability",
+        0.0,
+        1.0,
+        "Vendor range 15-25% for email surveys.",
+    )
     window_weeks: int = param(
-        4, "Rolling window over which measured NPS is reported.", "weeks", 1, None, "Monthly reporting.")
+        4, "Rolling window over which measured NPS is reported.", "weeks", 1, None, "Monthly reporting."
+    )
 
 
 @dataclass
@@ -377,19 +637,40 @@ class GamingConf:
     """Score gaming when a scorecard rewards the outcome score."""
 
     pressure_prob: float = param(
-        0.27, "Probability that a respondent is asked for a ten, at full gaming intensity.",
-        "probability", 0.0, 1.0, "TrueDelta 2007: over one buyer in four pressured.")
+        0.27,
+        "Probability that a respondent is asked for a ten, at full gaming intensity.",
+        "probability",
+        0.0,
+        1.0,
+        "TrueDelta 2007: over one buyer in four pressured.",
+    )
     inflate_prob: float = param(
-        0.46, "Probability that a pressured respondent inflates the score.", "probability", 0.0, 1.0,
-        "TrueDelta 2007: about one in eight inflated (0.125 / 0.27).")
-    inflate_points: int = param(2, "Points added by an inflating respondent (capped at 10).", "points", 0, 10,
-                                "Assumption.")
+        0.46,
+        "Probability that a pressured respondent inflates the score.",
+        "probability",
+        0.0,
+        1.0,
+        "TrueDelta 2007: about one in eight inflated (0.125 / 0.27).",
+    )
+    inflate_points: int = param(
+        2, "Points added by an inflating respondent (capped at 10).", "points", 0, 10, "Assumption."
+    )
     steer_prob: float = param(
-        0.5, "Probability that an unhappy customer is kept out of the survey, at full gaming intensity.",
-        "probability", 0.0, 1.0, "Assumption: front lines steer surveys toward happy customers.")
+        0.5,
+        "Probability that an unhappy customer is kept out of the survey, at full gaming intensity.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption: front lines steer surveys toward happy customers.",
+    )
     steer_below: float = param(
-        7.0, "Satisfaction below which a customer looks unhappy to the front line.", "0-10 scale", 0.0, 10.0,
-        "Assumption.")
+        7.0,
+        "Satisfaction below which a customer looks unhappy to the front line.",
+        "0-10 scale",
+        0.0,
+        10.0,
+        "Assumption.",
+    )
 
 
 @dataclass
@@ -397,18 +678,33 @@ class InnerLoopConf:
     """Follow-up with detractors."""
 
     capacity: float = param(
-        0.0, "Detractor follow-ups per week per 1,000 initial customers (0 = no inner loop).",
-        "follow-ups/week/1000 customers", 0.0, None, "Scenario choice.")
+        0.0,
+        "Detractor follow-ups per week per 1,000 initial customers (0 = no inner loop).",
+        "follow-ups/week/1000 customers",
+        0.0,
+        None,
+        "Scenario choice.",
+    )
     max_recovery: float = param(
-        0.6, "Probability that a follow-up made at once recovers the customer.", "probability", 0.0, 1.0,
-        "Assumption; Bain's closed-loop cases report most detractors won back when called quickly.")
+        0.6,
+        "Probability that a follow-up made at once recovers the customer.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption; Bain's closed-loop cases report most detractors won back when called quickly.",
+    )
     recovery_half_life_weeks: float = param(
-        1.5, "Weeks of delay after which the recovery probability has halved.", "weeks", 0.01, None,
-        "HBS case 8585BC: star performers reach 90% of detractors within 24 hours.")
-    max_wait_weeks: int = param(
-        8, "Queued follow-ups older than this are dropped.", "weeks", 1, None, "Assumption.")
+        1.5,
+        "Weeks of delay after which the recovery probability has halved.",
+        "weeks",
+        0.01,
+        None,
+        "HBS case 8585BC: star performers reach 90% of detractors within 24 hours.",
+    )
+    max_wait_weeks: int = param(8, "Queued follow-ups older than this are dropped.", "weeks", 1, None, "Assumption.")
     recovery_lift: float = param(
-        1.5, "Satisfaction gained by a recovered customer.", "points", 0.0, 10.0, "Assumption.")
+        1.5, "Satisfaction gained by a recovered customer.", "points", 0.0, 10.0, "Assumption."
+    )
 
 
 @dataclass
@@ -416,20 +712,41 @@ class OuterLoopConf:
     """Root-cause fixes."""
 
     fixes_per_quarter: float = param(
-        0.0, "Root causes fixed per quarter with no firefighting backlog (0 = no outer loop).",
-        "fixes/quarter", 0.0, None, "Scenario choice.")
+        0.0,
+        "Root causes fixed per quarter with no firefighting backlog (0 = no outer loop).",
+        "fixes/quarter",
+        0.0,
+        None,
+        "Scenario choice.",
+    )
     fix_effect: float = param(
-        0.3, "Relative reduction of a touchpoint's failures (and hand-off failures into it) per fix.",
-        "ratio", 0.0, 1.0, "Assumption.")
+        0.3,
+        "Relative reduction of a touchpoint's failures (and hand-off failures into it) per fix.",
+        "ratio",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
     quarter_weeks: int = param(13, "Weeks between improvement rounds.", "weeks", 1, None, "A quarter.")
     trend_half_life_weeks: float = param(
-        8.0, "Half-life of the exponentially weighted root-cause counts.", "weeks", 0.01, None, "Assumption.")
+        8.0, "Half-life of the exponentially weighted root-cause counts.", "weeks", 0.01, None, "Assumption."
+    )
     backlog_free: float = param(
-        10.0, "Open problems per 1,000 customers below which improvement capacity is not starved.",
-        "per 1000 customers", 0.0, None, "Repenning & Sterman 2001, capability trap; magnitude assumed.")
+        10.0,
+        "Open problems per 1,000 customers below which improvement capacity is not starved.",
+        "per 1000 customers",
+        0.0,
+        None,
+        "Repenning & Sterman 2001, capability trap; magnitude assumed.",
+    )
     backlog_full: float = param(
-        40.0, "Open problems per 1,000 customers at which firefighting takes all improvement capacity.",
-        "per 1000 customers", 0.0, None, "Repenning & Sterman 2001; magnitude assumed.")
+        40.0,
+        "Open problems per 1,000 customers at which firefighting takes all improvement capacity.",
+        "per 1000 customers",
+        0.0,
+        None,
+        "Repenning & Sterman 2001; magnitude assumed.",
+    )
 
 
 @dataclass
@@ -447,12 +764,30 @@ class FeedbackConf:
 class ScorecardConf:
     """Weights of a department's scorecard; they need not sum to one."""
 
-    own_kpi: float = param(1.0, "Weight of the department's own KPI.", "weight", 0.0, None,
-                            "Seeds: siloed scorecards reward each department's own measures only.")
-    shared_stage: float = param(0.0, "Weight of the shared metrics of the stages it touches.", "weight", 0.0, None,
-                                 "Seeds: shared journey-stage metrics (off in the siloed baseline).")
-    outcome: float = param(0.0, "Weight of the outcome score (measured NPS).", "weight", 0.0, None,
-                            "Seeds: tying scores to pay invites gaming (off in the siloed baseline).")
+    own_kpi: float = param(
+        1.0,
+        "Weight of the department's own KPI.",
+        "weight",
+        0.0,
+        None,
+        "Seeds: siloed scorecards reward each department's own measures only.",
+    )
+    shared_stage: float = param(
+        0.0,
+        "Weight of the shared metrics of the stages it touches.",
+        "weight",
+        0.0,
+        None,
+        "Seeds: shared journey-stage metrics (off in the siloed baseline).",
+    )
+    outcome: float = param(
+        0.0,
+        "Weight of the outcome score (measured NPS).",
+        "weight",
+        0.0,
+        None,
+        "Seeds: tying scores to pay invites gaming (off in the siloed baseline).",
+    )
 
 
 @dataclass
@@ -462,43 +797,91 @@ class GovernanceConf:
     program_start_week: int = param(0, "Week the programme starts.", "weeks", 0, None, "Scenario choice.")
     scorecard: ScorecardConf = field(default_factory=ScorecardConf)
     metric_type: str = param(
-        "operational", "What the shared stage metrics measure: 'operational' (stage success rates people can "
-        "move) or 'outcome' (the survey score of the stage, which invites gaming).", "", None, None,
-        "Seeds: attach early metrics to operational KPIs, not outcome scores.")
-    shared_customer_view: bool = param(False, "Departments share one customer record.", "", None, None,
-                                       "Seeds: bridge the data silos.")
+        "operational",
+        "What the shared stage metrics measure: 'operational' (stage success rates people can "
+        "move) or 'outcome' (the survey score of the stage, which invites gaming).",
+        "",
+        None,
+        None,
+        "Seeds: attach early metrics to operational KPIs, not outcome scores.",
+    )
+    shared_customer_view: bool = param(
+        False, "Departments share one customer record.", "", None, None, "Seeds: bridge the data silos."
+    )
     conflict_suppression: float = param(
-        0.9, "Share of conflicting offers a fully adopted shared customer view suppresses.", "probability",
-        0.0, 1.0, "Assumption.")
+        0.9,
+        "Share of conflicting offers a fully adopted shared customer view suppresses.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
     handoff_reduction: float = param(
-        0.6, "Relative reduction of hand-off failure with a fully adopted shared customer view.", "ratio",
-        0.0, 1.0, "Assumption.")
-    shared_resource_planning: bool = param(False, "Capacity can move to the bottleneck department.", "", None,
-                                           None, "Seeds: shared resource planning.")
+        0.6,
+        "Relative reduction of hand-off failure with a fully adopted shared customer view.",
+        "ratio",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
+    shared_resource_planning: bool = param(
+        False, "Capacity can move to the bottleneck department.", "", None, None, "Seeds: shared resource planning."
+    )
     flex_share: float = param(
-        0.1, "Share of a donor department's capacity that may move at one review.", "ratio", 0.0, 1.0,
-        "Assumption.")
+        0.1, "Share of a donor department's capacity that may move at one review.", "ratio", 0.0, 1.0, "Assumption."
+    )
     executive_engagement: float = param(
-        0.5, "How engaged executives are; sets how fast the programme is adopted.", "0-1", 0.0, 1.0,
-        "Seeds: executives personally involved.")
+        0.5,
+        "How engaged executives are; sets how fast the programme is adopted.",
+        "0-1",
+        0.0,
+        1.0,
+        "Seeds: executives personally involved.",
+    )
     adoption_weeks_full_engagement: float = param(
-        26.0, "Weeks to full adoption at engagement 1 (time scales as 1/engagement).", "weeks", 0.01, None,
-        "Assumption.")
+        26.0,
+        "Weeks to full adoption at engagement 1 (time scales as 1/engagement).",
+        "weeks",
+        0.01,
+        None,
+        "Assumption.",
+    )
     communication: float = param(
-        0.7, "Share of the front line that applies the new decision rules.", "0-1", 0.0, 1.0,
-        "Seeds: constant communication and permission setting.")
+        0.7,
+        "Share of the front line that applies the new decision rules.",
+        "0-1",
+        0.0,
+        1.0,
+        "Seeds: constant communication and permission setting.",
+    )
     patience_weeks: int | None = param(
-        None, "Weeks after the start by which measured NPS must have gained the target, or the programme is "
-        "abandoned (null = unlimited patience).", "weeks", 1, None, "Seeds: corporate patience.")
+        None,
+        "Weeks after the start by which measured NPS must have gained the target, or the programme is "
+        "abandoned (null = unlimited patience).",
+        "weeks",
+        1,
+        None,
+        "Seeds: corporate patience.",
+    )
     patience_target_gain: float = param(
-        5.0, "Measured-NPS gain the CEO expects by the patience deadline.", "NPS points", None, None,
-        "Assumption.")
+        5.0, "Measured-NPS gain the CEO expects by the patience deadline.", "NPS points", None, None, "Assumption."
+    )
     silo_projects_capacity: float = param(
-        0.0, "Share of every department's capacity diverted to its silo 'customer projects'.", "ratio", 0.0, 1.0,
-        "Seeds: a proliferation of tactics and projects that compete for the same people.")
+        0.0,
+        "Share of every department's capacity diverted to its silo 'customer projects'.",
+        "ratio",
+        0.0,
+        1.0,
+        "Seeds: a proliferation of tactics and projects that compete for the same people.",
+    )
     silo_projects_uplift: float = param(
-        0.0, "Quality points each department adds to its own touchpoints through silo 'customer projects'.",
-        "points", 0.0, 10.0, "Seeds: a mantra proliferates silo projects that do not aggregate up.")
+        0.0,
+        "Quality points each department adds to its own touchpoints through silo 'customer projects'.",
+        "points",
+        0.0,
+        10.0,
+        "Seeds: a mantra proliferates silo projects that do not aggregate up.",
+    )
 
 
 # ------------------------------------------------------------------------ network
@@ -506,10 +889,22 @@ class GovernanceConf:
 class NetworkConf:
     """The word-of-mouth graph."""
 
-    degree: int = param(6, "Mean number of network neighbours (even).", "neighbours", 2, 100,
-                        "Watts & Strogatz 1998 small world; assumption on degree.")
-    rewire_prob: float = param(0.1, "Probability of rewiring a lattice link to a random customer.",
-                               "probability", 0.0, 1.0, "Watts & Strogatz 1998.")
+    degree: int = param(
+        6,
+        "Mean number of network neighbours (even).",
+        "neighbours",
+        2,
+        100,
+        "Watts & Strogatz 1998 small world; assumption on degree.",
+    )
+    rewire_prob: float = param(
+        0.1,
+        "Probability of rewiring a lattice link to a random customer.",
+        "probability",
+        0.0,
+        1.0,
+        "Watts & Strogatz 1998.",
+    )
 
 
 @dataclass
@@ -529,48 +924,86 @@ class DesignConf:
     """
 
     method: str = param(
-        "none", "How the rows are sampled: 'none' (no design), 'lhs' (Latin hypercube), 'sobol' (Saltelli "
-        "sampling for Sobol indices) or 'morris' (Morris trajectories).", "", None, None,
-        "SALib (Herman & Usher 2017; Iwanaga et al. 2022).")
+        "none",
+        "How the rows are sampled: 'none' (no design), 'lhs' (Latin hypercube), 'sobol' (Saltelli "
+        "sampling for Sobol indices) or 'morris' (Morris trajectories).",
+        "",
+        None,
+        None,
+        "SALib (Herman & Usher 2017; Iwanaga et al. 2022).",
+    )
     samples: int = param(
-        16, "lhs: number of rows; sobol: base sample N (rows N(2D+2) with second order, N(D+2) without; a power "
-        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters.", "", 1, None,
-        "Experiment choice.")
-    seed: int = param(0, "Seed of the design's sampler (the runs' own seed is `seed`).", "", 0, None,
-                      "Experiment choice.")
+        16,
+        "lhs: number of rows; sobol: base sample N (rows N(2D+2) with second order, N(D+2) without; a power "
+        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters.",
+        "",
+        1,
+        None,
+        "Experiment choice.",
+    )
+    seed: int = param(
+        0, "Seed of the design's sampler (the runs' own seed is `seed`).", "", 0, None, "Experiment choice."
+    )
     second_order: bool = param(True, "sobol: also sample for second-order indices.", source="Experiment choice.")
-    levels: int = param(4, "morris: number of grid levels (even).", "", 2, None,
-                        "Morris 1991; 4 levels is SALib's default.")
+    levels: int = param(
+        4, "morris: number of grid levels (even).", "", 2, None, "Morris 1991; 4 levels is SALib's default."
+    )
     parameters: dict[str, Any] = param(
-        {}, "Uncertain parameters: dotted key -> [low, high], within the key's declared range. Integer "
-        "parameters are rounded.", "", None, None, "Experiment choice.")
+        {},
+        "Uncertain parameters: dotted key -> [low, high], within the key's declared range. Integer "
+        "parameters are rounded.",
+        "",
+        None,
+        None,
+        "Experiment choice.",
+    )
     outcomes: list[str] = param(
         ["final.true_nps", "final.annual_retention", "total.revenue"],
         "Outcome columns of the collected runs the sensitivity analysis explains (summary.json, flattened).",
-        "", None, None, "Issue: three-year true NPS, retention, revenue.")
-    row: int | None = param(None, "The design row this run applies (set by the sweep; null = none).", "", 0,
-                            None, "Set by `silosim -m experiment=NAME`.")
+        "",
+        None,
+        None,
+        "Issue: three-year true NPS, retention, revenue.",
+    )
+    row: int | None = param(
+        None,
+        "The design row this run applies (set by the sweep; null = none).",
+        "",
+        0,
+        None,
+        "Set by `silosim -m experiment=NAME`.",
+    )
 
 
 @dataclass
 class SiloConfig:
     """The whole configuration of one run."""
 
-    scenario_name: str = param("custom", "Name of the scenario (set from the `scenario` choice).",
-                               source="Set by Hydra.")
+    scenario_name: str = param(
+        "custom", "Name of the scenario (set from the `scenario` choice).", source="Set by Hydra."
+    )
     calibration_source: str = param(
-        "", "Calibrated file whose fitted values this configuration carries (`calibration=PATH`; empty: none).",
-        source="Written into the calibrated file by silosim-calibrate.")
-    seed: int = param(0, "Root seed; every random stream is derived from it.", "", 0, None,
-                      "Run option; replication r uses seed r.")
+        "",
+        "Calibrated file whose fitted values this configuration carries (`calibration=PATH`; empty: none).",
+        source="Written into the calibrated file by silosim-calibrate.",
+    )
+    seed: int = param(
+        0, "Root seed; every random stream is derived from it.", "", 0, None, "Run option; replication r uses seed r."
+    )
     customers: int = param(20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.")
     weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.")
     warmup_weeks: int = param(
-        26, "Weeks simulated under siloed practice before week 0 and not recorded, so the initial book has "
-        "open problems, hand-off histories and a settled satisfaction distribution.", "weeks", 0, None,
-        "Standard ABM warm-up; 26 weeks settles satisfaction (see docs/odd.md, Initialisation).")
-    track_customers: int = param(50, "Customers tracked as Mesa agents by the DataCollector.", "customers",
-                                 0, None, "MODEL.md.")
+        26,
+        "Weeks simulated under siloed practice before week 0 and not recorded, so the initial book has "
+        "open problems, hand-off histories and a settled satisfaction distribution.",
+        "weeks",
+        0,
+        None,
+        "Standard ABM warm-up; 26 weeks settles satisfaction (see docs/odd.md, Initialisation).",
+    )
+    track_customers: int = param(
+        50, "Customers tracked as Mesa agents by the DataCollector.", "customers", 0, None, "MODEL.md."
+    )
     market: MarketConf = field(default_factory=MarketConf)
     customer: CustomerConf = field(default_factory=CustomerConf)
     journey: JourneyConf = field(default_factory=JourneyConf)
@@ -617,14 +1050,17 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
         if value.endswith((".yaml", ".yml")) or "/" in value:
             path = Path(value).expanduser().resolve()
             if not path.is_file():
-                raise ConfigError(f"`calibration` is '{value}', but there is no such file. Pass the calibrated.yaml "
-                                  "(or closest_fit.yaml) that silosim-calibrate wrote in its output directory.")
+                raise ConfigError(
+                    f"`calibration` is '{value}', but there is no such file. Pass the calibrated.yaml "
+                    "(or closest_fit.yaml) that silosim-calibrate wrote in its output directory."
+                )
             if path not in _CALIBRATION_FILES:
                 try:
                     node = OmegaConf.load(path)
                 except Exception as exc:  # YAML scanner and OmegaConf errors alike
-                    raise ConfigError(f"The calibration file '{value}' could not be read as YAML: "
-                                      f"{' '.join(str(exc).split())}") from None
+                    raise ConfigError(
+                        f"The calibration file '{value}' could not be read as YAML: {' '.join(str(exc).split())}"
+                    ) from None
                 if not isinstance(node, DictConfig):
                     raise ConfigError(f"The calibration file '{value}' must hold a YAML mapping of parameters.")
                 name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
@@ -654,8 +1090,11 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=prepare_calibration_overrides(list(overrides or [])),
-                      return_hydra_config=True)
+        cfg = compose(
+            config_name="config",
+            overrides=prepare_calibration_overrides(list(overrides or [])),
+            return_hydra_config=True,
+        )
     scenario = cfg.hydra.runtime.choices.get("scenario", "custom")
     OmegaConf.set_struct(cfg, False)
     del cfg["hydra"]
@@ -738,8 +1177,11 @@ def _check_ranges(obj: Any, path: str, errors: list[str]) -> None:
             if v is None or isinstance(v, bool):
                 continue
             shown = f"{key}[{i}]" if isinstance(value, list) else key
-            bad = (isinstance(v, float) and not math.isfinite(v)) or (lo is not None and v < lo) or (
-                hi is not None and v > hi)
+            bad = (
+                (isinstance(v, float) and not math.isfinite(v))
+                or (lo is not None and v < lo)
+                or (hi is not None and v > hi)
+            )
             if bad:
                 errors.append(f"`{shown}` is {v!r}, but it must be {_fmt_range(lo, hi)} ({f.metadata['doc']})")
 
@@ -768,19 +1210,24 @@ def validate(cfg: SiloConfig) -> None:
         if j.stages and tp.stage not in j.stages:
             errors.append(f"`{key}.stage` is {tp.stage!r}, but it must be one of the stages {j.stages}")
         if tp.owner not in org.departments:
-            errors.append(f"`{key}.owner` is {tp.owner!r}, but it must be one of the departments "
-                          f"{sorted(org.departments)}")
+            errors.append(
+                f"`{key}.owner` is {tp.owner!r}, but it must be one of the departments {sorted(org.departments)}"
+            )
         if tp.kind not in TOUCHPOINT_KINDS:
             errors.append(f"`{key}.kind` is {tp.kind!r}, but it must be one of {list(TOUCHPOINT_KINDS)}")
         elif tp.kind in kinds_seen:
-            errors.append(f"`{key}.kind` is {tp.kind!r}, but touchpoint {kinds_seen[tp.kind]!r} already has "
-                          "that kind; each kind appears once")
+            errors.append(
+                f"`{key}.kind` is {tp.kind!r}, but touchpoint {kinds_seen[tp.kind]!r} already has "
+                "that kind; each kind appears once"
+            )
         else:
             kinds_seen[tp.kind] = name
     missing = [k for k in TOUCHPOINT_KINDS if k not in kinds_seen]
     if missing and not any("kind" in e for e in errors):
-        errors.append(f"`journey.touchpoints` has no touchpoint of kind {missing}; every kind in "
-                      f"{list(TOUCHPOINT_KINDS)} needs exactly one touchpoint")
+        errors.append(
+            f"`journey.touchpoints` has no touchpoint of kind {missing}; every kind in "
+            f"{list(TOUCHPOINT_KINDS)} needs exactly one touchpoint"
+        )
     mechanisms_seen: dict[str, str] = {}
     for dname, dept in org.departments.items():
         key = f"org.departments.{dname}"
@@ -789,32 +1236,43 @@ def validate(cfg: SiloConfig) -> None:
         for lname, lever in dept.levers.items():
             lkey = f"{key}.levers.{lname}"
             if lever.mechanism not in LEVER_MECHANISMS:
-                errors.append(f"`{lkey}.mechanism` is {lever.mechanism!r}, but it must be one of "
-                              f"{list(LEVER_MECHANISMS)}")
+                errors.append(
+                    f"`{lkey}.mechanism` is {lever.mechanism!r}, but it must be one of {list(LEVER_MECHANISMS)}"
+                )
             elif lever.mechanism in mechanisms_seen:
-                errors.append(f"`{lkey}.mechanism` is {lever.mechanism!r}, but lever "
-                              f"{mechanisms_seen[lever.mechanism]!r} already drives it; each mechanism has one lever")
+                errors.append(
+                    f"`{lkey}.mechanism` is {lever.mechanism!r}, but lever "
+                    f"{mechanisms_seen[lever.mechanism]!r} already drives it; each mechanism has one lever"
+                )
             else:
                 mechanisms_seen[lever.mechanism] = lkey
             if not lever.min <= lever.initial <= lever.max:
-                errors.append(f"`{lkey}` has min {lever.min}, initial {lever.initial}, max {lever.max}, but "
-                              "min <= initial <= max is required")
+                errors.append(
+                    f"`{lkey}` has min {lever.min}, initial {lever.initial}, max {lever.max}, but "
+                    "min <= initial <= max is required"
+                )
     if cfg.governance.metric_type not in METRIC_TYPES:
-        errors.append(f"`governance.metric_type` is {cfg.governance.metric_type!r}, but it must be one of "
-                      f"{list(METRIC_TYPES)}")
+        errors.append(
+            f"`governance.metric_type` is {cfg.governance.metric_type!r}, but it must be one of {list(METRIC_TYPES)}"
+        )
     if cfg.network.degree % 2:
         errors.append(f"`network.degree` is {cfg.network.degree}, but it must be even")
     ol = cfg.feedback.outer_loop
     if ol.backlog_full <= ol.backlog_free:
-        errors.append(f"`feedback.outer_loop.backlog_full` is {ol.backlog_full}, but it must exceed "
-                      f"`feedback.outer_loop.backlog_free` ({ol.backlog_free})")
+        errors.append(
+            f"`feedback.outer_loop.backlog_full` is {ol.backlog_full}, but it must exceed "
+            f"`feedback.outer_loop.backlog_free` ({ol.backlog_free})"
+        )
     for key in ("renewal_minor", "renewal_major"):
         if len(getattr(cfg.customer, key)) != 3:
-            errors.append(f"`customer.{key}` is {getattr(cfg.customer, key)}, but it must list three "
-                          "probabilities: resolved quickly, slowly, never")
+            errors.append(
+                f"`customer.{key}` is {getattr(cfg.customer, key)}, but it must list three "
+                "probabilities: resolved quickly, slowly, never"
+            )
     if cfg.track_customers > cfg.customers:
-        errors.append(f"`track_customers` is {cfg.track_customers}, but it must be at most `customers` "
-                      f"({cfg.customers})")
+        errors.append(
+            f"`track_customers` is {cfg.track_customers}, but it must be at most `customers` ({cfg.customers})"
+        )
     if errors:
         raise ConfigError("Invalid configuration: " + "; ".join(errors) + ".")
 
@@ -897,8 +1355,11 @@ def numeric_parameters(cfg: SiloConfig) -> list[str]:
 
 def range_error(spec: ParamSpec, value: float) -> str | None:
     """A sentence if ``value`` is outside ``spec``'s declared range, else None."""
-    bad = (isinstance(value, float) and not math.isfinite(value)) or (spec.lo is not None and value < spec.lo) or (
-        spec.hi is not None and value > spec.hi)
+    bad = (
+        (isinstance(value, float) and not math.isfinite(value))
+        or (spec.lo is not None and value < spec.lo)
+        or (spec.hi is not None and value > spec.hi)
+    )
     if bad:
         return f"`{spec.key}` must be {_fmt_range(spec.lo, spec.hi)} ({spec.doc})"
     return None
@@ -921,13 +1382,16 @@ def parameter_table(root: type = SiloConfig, prefix: str = "") -> list[dict[str,
             continue
         meta = f.metadata
         lo, hi = meta.get("lo"), meta.get("hi")
-        rows.append({
-            "key": key,
-            "default": "null" if default is None else str(default).replace("'", ""),
-            "unit": meta.get("unit", ""),
-            "range": "" if lo is None and hi is None else (
-                f"[{'' if lo is None else f'{lo:g}'}, {'' if hi is None else f'{hi:g}'}]"),
-            "meaning": meta.get("doc", ""),
-            "source": meta.get("source", ""),
-        })
+        rows.append(
+            {
+                "key": key,
+                "default": "null" if default is None else str(default).replace("'", ""),
+                "unit": meta.get("unit", ""),
+                "range": ""
+                if lo is None and hi is None
+                else (f"[{'' if lo is None else f'{lo:g}'}, {'' if hi is None else f'{hi:g}'}]"),
+                "meaning": meta.get("doc", ""),
+                "source": meta.get("source", ""),
+            }
+        )
     return rows

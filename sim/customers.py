@@ -150,9 +150,11 @@ class CustomerStore:
         self.active[rows] = True
         self.joined_step[rows] = step
         self.expectation[rows] = np.clip(
-            rng.normal(ccfg.expectation_mean + expectation_shift, ccfg.expectation_sd, count), 0, 10)
+            rng.normal(ccfg.expectation_mean + expectation_shift, ccfg.expectation_sd, count), 0, 10
+        )
         self.satisfaction[rows] = np.clip(
-            rng.normal(ccfg.initial_satisfaction_mean, ccfg.initial_satisfaction_sd, count), 0, 10)
+            rng.normal(ccfg.initial_satisfaction_mean, ccfg.initial_satisfaction_sd, count), 0, 10
+        )
         self.bias[rows] = rng.normal(0.0, ccfg.rating_bias_sd, count)
         self.vocal[rows] = rng.random(count, dtype=np.float32)
         mu = np.log(max(mcfg.value_mean, 1e-9)) - mcfg.value_sigma**2 / 2

@@ -140,8 +140,10 @@ class Department(mesa.Agent):
         Args:
             weights: Effective scorecard weights this period.
         """
-        means = tuple(float(np.mean(v)) if v else float("nan")
-                      for v in (self._kpi_period, self._stage_period, self._outcome_period))
+        means = tuple(
+            float(np.mean(v)) if v else float("nan")
+            for v in (self._kpi_period, self._stage_period, self._outcome_period)
+        )
         self._kpi_period, self._stage_period, self._outcome_period = [], [], []
         if self._refs is None:
             self._refs = means  # the first period sets the reference the scorecard is read against

@@ -104,11 +104,13 @@ class Survey:
         promoters, detractors = score >= PROMOTER_MIN, score <= DETRACTOR_MAX
         self._window.append((int(promoters.sum()), int(detractors.sum()), int(score.size)))
         stage = np.asarray(stage).astype(np.int64)
-        per_stage = np.stack([
-            np.bincount(stage, weights=promoters, minlength=self.n_stages),
-            np.bincount(stage, weights=detractors, minlength=self.n_stages),
-            np.bincount(stage, minlength=self.n_stages).astype(float),
-        ])
+        per_stage = np.stack(
+            [
+                np.bincount(stage, weights=promoters, minlength=self.n_stages),
+                np.bincount(stage, weights=detractors, minlength=self.n_stages),
+                np.bincount(stage, minlength=self.n_stages).astype(float),
+            ]
+        )
         self._stage_window.append(per_stage)
         self.responses = int(score.size)
         self.causes = np.asarray(causes, dtype=np.int16)
@@ -210,8 +212,13 @@ class OuterLoop:
         self.starvation = 0.0
 
     def step(
-        self, week: int, causes: np.ndarray, fixes_in_force: float, open_per_1000: float,
-        defect: np.ndarray, streams: Streams,
+        self,
+        week: int,
+        causes: np.ndarray,
+        fixes_in_force: float,
+        open_per_1000: float,
+        defect: np.ndarray,
+        streams: Streams,
     ) -> list[int]:
         """Trend this week's causes and, at the end of a quarter, fix the top ones.
 

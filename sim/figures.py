@@ -61,8 +61,9 @@ def pretty(scenario: str) -> str:
 def styles(order: Sequence[str], baseline: str) -> dict[str, ScenarioStyle]:
     """One style per scenario; the baseline is black and solid."""
     rest = [s for s in order if s != baseline]
-    out = {baseline: ScenarioStyle(f"{pretty(baseline)} (baseline)", OKABE_ITO[0], LINESTYLES[0], MARKERS[0],
-                                   HATCHES[0])}
+    out = {
+        baseline: ScenarioStyle(f"{pretty(baseline)} (baseline)", OKABE_ITO[0], LINESTYLES[0], MARKERS[0], HATCHES[0])
+    }
     for i, s in enumerate(rest, start=1):
         k = i % len(OKABE_ITO)
         out[s] = ScenarioStyle(pretty(s), OKABE_ITO[k], LINESTYLES[k], MARKERS[k], HATCHES[k])
@@ -78,9 +79,15 @@ def _horizon(weeks: int) -> str:
 
 # House style, applied only while the figures are drawn (the caller's settings are left alone).
 RC = {
-    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "figure.titlesize": 14,
-    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
-    "svg.fonttype": "none", "figure.dpi": 100,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "figure.titlesize": 14,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "figure.dpi": 100,
 }
 
 
@@ -103,8 +110,17 @@ def _band(ax: Axes, bands: pd.DataFrame, scenario: str, st: ScenarioStyle, label
     b = bands[bands["scenario"] == scenario]
     x = b["step"].to_numpy() + 1
     ax.fill_between(x, b["low"], b["high"], color=st.color, alpha=0.15, linewidth=0)
-    ax.plot(x, b["mean"], color=st.color, linestyle=st.linestyle, linewidth=2, label=label or st.label,
-            marker=st.marker, markevery=max(1, len(x) // 6), markersize=5)
+    ax.plot(
+        x,
+        b["mean"],
+        color=st.color,
+        linestyle=st.linestyle,
+        linewidth=2,
+        label=label or st.label,
+        marker=st.marker,
+        markevery=max(1, len(x) // 6),
+        markersize=5,
+    )
 
 
 def _weeks_axis(ax: Axes) -> None:
@@ -113,8 +129,9 @@ def _weeks_axis(ax: Axes) -> None:
 
 
 # ---------------------------------------------------------------------- figures
-def nps_trajectories(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path,
-                     level: float) -> FigureFile:
+def nps_trajectories(
+    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+) -> FigureFile:
     """True NPS over time per scenario, mean over replications with its confidence band."""
     bands = trajectory_bands(rs.metrics, "true_nps", level)
     weeks = int(rs.metrics["step"].max()) + 1
@@ -131,12 +148,19 @@ def nps_trajectories(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
     if best == base:
         title = f"No alternative beats {pretty(base).lower()} on true NPS after {_horizon(weeks)}"
     else:
-        title = (f"{pretty(best)} ends {_horizon(weeks)} with the highest true NPS: "
-                 f"{final[best]:+.0f} vs {final[base]:+.0f} at baseline")
+        title = (
+            f"{pretty(best)} ends {_horizon(weeks)} with the highest true NPS: "
+            f"{final[best]:+.0f} vs {final[base]:+.0f} at baseline"
+        )
     pct = round(100 * level)
-    return _save(fig, out, "true_nps", title,
-                 f"True NPS of all active customers each week; lines are means over replications, shaded bands "
-                 f"their {pct}% confidence intervals.")
+    return _save(
+        fig,
+        out,
+        "true_nps",
+        title,
+        f"True NPS of all active customers each week; lines are means over replications, shaded bands "
+        f"their {pct}% confidence intervals.",
+    )
 
 
 def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float) -> FigureFile:
@@ -155,8 +179,14 @@ def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out
         x = m["step"].to_numpy() + 1
         smooth = {c: m[c].rolling(QUARTER, min_periods=1).mean() for c in ("mean", "low", "high")}
         ax.fill_between(x, smooth["low"], smooth["high"], color="grey", alpha=0.2, linewidth=0)
-        ax.plot(x, smooth["mean"], color="dimgrey", linestyle="--", linewidth=1.8,
-                label="Measured NPS (survey, quarter average)")
+        ax.plot(
+            x,
+            smooth["mean"],
+            color="dimgrey",
+            linestyle="--",
+            linewidth=1.8,
+            label="Measured NPS (survey, quarter average)",
+        )
         last_year = rs.metrics[(rs.metrics["scenario"] == s)].groupby("step")[["measured_nps", "true_nps"]].mean()
         last_year = last_year.iloc[-WEEKS_PER_YEAR:]
         gaps[s] = float((last_year["measured_nps"] - last_year["true_nps"]).mean())
@@ -173,13 +203,19 @@ def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out
     else:
         span = max(abs(g) for g in gaps.values())
         title = f"Measured NPS tracks true NPS within {span:.1f} points on average in every scenario"
-    return _save(fig, out, "nps_gap", title,
-                 "Solid: true NPS of all customers; dashed: NPS as the survey measures it (responders only, after any "
-                 "score gaming), averaged over a quarter. Bands are confidence intervals over replications.")
+    return _save(
+        fig,
+        out,
+        "nps_gap",
+        title,
+        "Solid: true NPS of all customers; dashed: NPS as the survey measures it (responders only, after any "
+        "score gaming), averaged over a quarter. Bands are confidence intervals over replications.",
+    )
 
 
-def customers_and_retention(rs: RunSet, summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioStyle],
-                            out: Path, level: float) -> FigureFile:
+def customers_and_retention(
+    rs: RunSet, summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+) -> FigureFile:
     """Active customers over time and annual retention in the final year."""
     bands = trajectory_bands(rs.metrics, "active_customers", level)
     weeks = int(rs.metrics["step"].max()) + 1
@@ -194,8 +230,12 @@ def customers_and_retention(rs: RunSet, summary: pd.DataFrame, order: Sequence[s
     s_idx = summary.set_index("scenario").loc[list(order)]
     y = np.arange(len(order))[::-1]
     mean = 100 * s_idx["annual_retention_mean"].to_numpy()
-    err = np.vstack([mean - 100 * s_idx["annual_retention_ci_low"].to_numpy(),
-                     100 * s_idx["annual_retention_ci_high"].to_numpy() - mean])
+    err = np.vstack(
+        [
+            mean - 100 * s_idx["annual_retention_ci_low"].to_numpy(),
+            100 * s_idx["annual_retention_ci_high"].to_numpy() - mean,
+        ]
+    )
     for yi, s, m_, e_lo, e_hi in zip(y, order, mean, err[0], err[1], strict=True):
         st = sty[s]
         ax2.barh(yi, m_, color=st.color, alpha=0.85 if st.hatch == "" else 0.6, hatch=st.hatch, edgecolor="black")
@@ -211,11 +251,18 @@ def customers_and_retention(rs: RunSet, summary: pd.DataFrame, order: Sequence[s
     if best == base:
         title = f"{pretty(base)} keeps as many customers as any alternative after {_horizon(weeks)}"
     else:
-        title = (f"{pretty(best)} keeps the most customers: {final[best]:,.0f} after {_horizon(weeks)} "
-                 f"vs {final[base]:,.0f} at baseline")
-    return _save(fig, out, "customers_retention", title,
-                 "Left: active customers each week (mean and confidence band over replications). Right: share of "
-                 "customers at the start of a week still customers a year on, measured over the final year.")
+        title = (
+            f"{pretty(best)} keeps the most customers: {final[best]:,.0f} after {_horizon(weeks)} "
+            f"vs {final[base]:,.0f} at baseline"
+        )
+    return _save(
+        fig,
+        out,
+        "customers_retention",
+        title,
+        "Left: active customers each week (mean and confidence band over replications). Right: share of "
+        "customers at the start of a week still customers a year on, measured over the final year.",
+    )
 
 
 def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path) -> FigureFile:
@@ -239,14 +286,27 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
             index = 100 * k / ref if ref else k * np.nan
             smooth = index.rolling(quarter, min_periods=1).mean()
             color, ls, mk = dept_styles[name]
-            ax_k.plot(smooth.index + 1, smooth, color=color, linestyle=ls, marker=mk,
-                      markevery=max(1, len(smooth) // 5), markersize=4, label=name)
+            ax_k.plot(
+                smooth.index + 1,
+                smooth,
+                color=color,
+                linestyle=ls,
+                marker=mk,
+                markevery=max(1, len(smooth) // 5),
+                markersize=4,
+                label=name,
+            )
             rose += int(index.iloc[-quarter:].mean() > 100)
         ax_k.axhline(100, color="grey", linewidth=0.8)
         ax_k.set_title(sty[s].label, fontsize=10)
         nps = rs.metrics[rs.metrics["scenario"] == s].groupby("step")["true_nps"].mean()
-        ax_n.plot(nps.index + 1, nps.rolling(quarter, min_periods=1).mean(), color=sty[s].color,
-                  linestyle=sty[s].linestyle, linewidth=2)
+        ax_n.plot(
+            nps.index + 1,
+            nps.rolling(quarter, min_periods=1).mean(),
+            color=sty[s].color,
+            linestyle=sty[s].linestyle,
+            linewidth=2,
+        )
         ax_n.axhline(0, color="grey", linewidth=0.8)
         _weeks_axis(ax_n)
         change = float(nps.iloc[-quarter:].mean() - nps.iloc[:quarter].mean())
@@ -258,24 +318,35 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
     base = order[0]
     rose, change = rose_falls[base]
     trend = "fell" if change < 0 else "rose"
-    title = (f"Under {pretty(base).lower()}, {rose} of {len(depts)} department KPIs rose while true NPS "
-             f"{trend} {abs(change):.1f} points")
-    return _save(fig, out, "kpis_vs_outcomes", title,
-                 "Top: each department's own KPI, indexed to its first-quarter level and smoothed over a quarter "
-                 "(mean over replications). Bottom: true NPS, smoothed the same way. KPIs that rise while NPS falls "
-                 "are the silo 'false positive'.")
+    title = (
+        f"Under {pretty(base).lower()}, {rose} of {len(depts)} department KPIs rose while true NPS "
+        f"{trend} {abs(change):.1f} points"
+    )
+    return _save(
+        fig,
+        out,
+        "kpis_vs_outcomes",
+        title,
+        "Top: each department's own KPI, indexed to its first-quarter level and smoothed over a quarter "
+        "(mean over replications). Bottom: true NPS, smoothed the same way. KPIs that rise while NPS falls "
+        "are the silo 'false positive'.",
+    )
 
 
-def closed_loop_funnel(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path,
-                       level: float) -> FigureFile:
+def closed_loop_funnel(
+    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+) -> FigureFile:
     """Detractors surveyed, followed up and recovered, and root causes fixed, per run."""
     m = rs.metrics
-    per_run = m.groupby(["scenario", "seed"])[["detractor_responses", "followups", "recoveries",
-                                                "rootcause_fixes"]].sum()
+    per_run = m.groupby(["scenario", "seed"])[
+        ["detractor_responses", "followups", "recoveries", "rootcause_fixes"]
+    ].sum()
     mean = per_run.groupby("scenario").mean().loc[list(order)]
-    stages = [("detractor_responses", "Detractors who answered the survey"),
-              ("followups", "Followed up by the front line"),
-              ("recoveries", "Recovered (won back)")]
+    stages = [
+        ("detractor_responses", "Detractors who answered the survey"),
+        ("followups", "Followed up by the front line"),
+        ("recoveries", "Recovered (won back)"),
+    ]
     fig, ax = _subplots(figsize=(11, 1.2 + 1.1 * len(order)))
     height = 0.8 / len(stages)
     y = np.arange(len(order))[::-1]
@@ -283,14 +354,23 @@ def closed_loop_funnel(rs: RunSet, order: Sequence[str], sty: dict[str, Scenario
     for k, (col, label) in enumerate(stages):
         vals = mean[col].to_numpy()
         pos = y + (1 - k) * height
-        ax.barh(pos, vals, height=height * 0.95, color=shades[k], hatch=("", "//", "")[k], edgecolor="black",
-                label=label)
+        ax.barh(
+            pos, vals, height=height * 0.95, color=shades[k], hatch=("", "//", "")[k], edgecolor="black", label=label
+        )
         for p, v in zip(pos, vals, strict=True):
             ax.text(v, p, f" {v:,.0f}", va="center", fontsize=9)
     for yi, s in zip(y, order, strict=True):
         fixes = mean.loc[s, "rootcause_fixes"]
-        ax.text(1.0, yi, f"root causes fixed: {fixes:.1f}", transform=ax.get_yaxis_transform(), ha="right",
-                va="center", fontsize=9, color=sty[s].color if sty[s].color != "#F0E442" else "black")
+        ax.text(
+            1.0,
+            yi,
+            f"root causes fixed: {fixes:.1f}",
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=9,
+            color=sty[s].color if sty[s].color != "#F0E442" else "black",
+        )
     ax.set_yticks(y, [sty[s].label for s in order])
     ax.set_xlabel("Customers per run, whole horizon (mean over replications)")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=9)
@@ -301,15 +381,23 @@ def closed_loop_funnel(rs: RunSet, order: Sequence[str], sty: dict[str, Scenario
         title = "No scenario follows up detractors: the closed loop is absent everywhere"
     else:
         share = mean.loc[best, "recoveries"] / max(mean.loc[best, "detractor_responses"], 1)
-        title = (f"{pretty(best)} wins back {mean.loc[best, 'recoveries']:,.0f} detractors per run "
-                 f"({100 * share:.0f}% of those who answered)")
-    return _save(fig, out, "closed_loop_funnel", title,
-                 "The inner loop: detractors who answered the survey, how many the front line called back, and how "
-                 "many were recovered. The outer loop: root causes fixed for every customer (right).")
+        title = (
+            f"{pretty(best)} wins back {mean.loc[best, 'recoveries']:,.0f} detractors per run "
+            f"({100 * share:.0f}% of those who answered)"
+        )
+    return _save(
+        fig,
+        out,
+        "closed_loop_funnel",
+        title,
+        "The inner loop: detractors who answered the survey, how many the front line called back, and how "
+        "many were recovered. The outer loop: root causes fixed for every customer (right).",
+    )
 
 
-def forest(summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path,
-           level: float) -> FigureFile:
+def forest(
+    summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+) -> FigureFile:
     """Paired effects of each scenario against the baseline, with confidence intervals."""
     base = order[0]
     others = [s for s in order if s != base]
@@ -328,8 +416,17 @@ def forest(summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioS
         for yi, s in zip(y, others, strict=True):
             st = sty[s]
             d, lo, hi = (k * s_idx.loc[s, f"{key}_diff{suffix}"] for suffix in ("", "_ci_low", "_ci_high"))
-            ax.errorbar(d, yi, xerr=[[d - lo], [hi - d]], fmt=st.marker, color=st.color, markersize=8,
-                        capsize=4, linewidth=2, markeredgecolor="black")
+            ax.errorbar(
+                d,
+                yi,
+                xerr=[[d - lo], [hi - d]],
+                fmt=st.marker,
+                color=st.color,
+                markersize=8,
+                capsize=4,
+                linewidth=2,
+                markeredgecolor="black",
+            )
         ax.axvline(0, color="black", linewidth=1)
         ax.set_xlabel(label)
         ax.grid(axis="x", alpha=0.3)
@@ -337,19 +434,27 @@ def forest(summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioS
     pct = round(100 * level)
     best = max(others, key=lambda s: s_idx.loc[s, "annual_retention_diff"]) if others else base
     r = s_idx.loc[best]
-    ci = (f"{100 * r['annual_retention_diff']:+.1f} points ({pct}% CI {100 * r['annual_retention_diff_ci_low']:+.1f}"
-          f" to {100 * r['annual_retention_diff_ci_high']:+.1f})")
+    ci = (
+        f"{100 * r['annual_retention_diff']:+.1f} points ({pct}% CI {100 * r['annual_retention_diff_ci_low']:+.1f}"
+        f" to {100 * r['annual_retention_diff_ci_high']:+.1f})"
+    )
     if r["annual_retention_diff_ci_low"] > 0:
         title = f"{pretty(best)} has the largest retention gain over {pretty(base).lower()}: {ci}"
     else:
         title = f"No scenario clearly changes retention against {pretty(base).lower()}; largest: {pretty(best)}, {ci}"
-    return _save(fig, out, "effects_forest", title,
-                 f"Difference from the baseline, replication by replication (same seeds: paired), with {pct}% "
-                 "confidence intervals. An interval that does not cross zero is a clear effect.")
+    return _save(
+        fig,
+        out,
+        "effects_forest",
+        title,
+        f"Difference from the baseline, replication by replication (same seeds: paired), with {pct}% "
+        "confidence intervals. An interval that does not cross zero is a clear effect.",
+    )
 
 
-def make_figures(rs: RunSet, summary: pd.DataFrame, order: Sequence[str], baseline: str, out_dir: Path,
-                 level: float = 0.95) -> list[FigureFile]:
+def make_figures(
+    rs: RunSet, summary: pd.DataFrame, order: Sequence[str], baseline: str, out_dir: Path, level: float = 0.95
+) -> list[FigureFile]:
     """Write every figure of a comparison as PNG and SVG.
 
     Args:

@@ -73,10 +73,34 @@ _NO_FLOAT = np.zeros(0, dtype=np.float32)
 
 
 @njit(cache=True)
-def _touch_rows(rows, tp, stage, owner, inbound, params, bases, failed_extra, conflict, repeats,
-                last_owner, last_stage, cur_stage, expectation, satisfaction, touch_score_sum, touch_count,
-                touched, last_failure_tp, problem_cause, problem_age, problem_contacts, problem_major, problems,
-                failed, counts):
+def _touch_rows(
+    rows,
+    tp,
+    stage,
+    owner,
+    inbound,
+    params,
+    bases,
+    failed_extra,
+    conflict,
+    repeats,
+    last_owner,
+    last_stage,
+    cur_stage,
+    expectation,
+    satisfaction,
+    touch_score_sum,
+    touch_count,
+    touched,
+    last_failure_tp,
+    problem_cause,
+    problem_age,
+    problem_contacts,
+    problem_major,
+    problems,
+    failed,
+    counts,
+):
     """One touchpoint applied to each of ``rows`` in turn (the rules of :meth:`Journey.touch`, row by row).
 
     ``params``: hand-off failure probability, own failure probability, quality, noise sd, expectation-gap
@@ -273,23 +297,55 @@ class Journey:
         inbound = bool(self.inbound[tp])
         p_h = self.cfg.handoff_failure_prob * (1.0 - self.shared_view * self.handoff_reduction) * self.defect[tp]
         p_f = self.failure_prob[tp] * self.defect[tp] * self.fail_mult[tp]
-        params = np.array([
-            p_h, p_f, self.base_quality[tp] + self.uplift, c.touch_noise_sd, c.expectation_gap_weight,
-            c.failure_penalty, c.handoff_penalty, c.conflicting_contact_penalty, c.repeat_contact_penalty,
-            c.learning_rate_positive, c.learning_rate_negative, c.expectation_adaptation,
-            self.cfg.handoff_problem_prob, c.major_problem_share,
-        ], dtype=np.float64)
+        params = np.array(
+            [
+                p_h,
+                p_f,
+                self.base_quality[tp] + self.uplift,
+                c.touch_noise_sd,
+                c.expectation_gap_weight,
+                c.failure_penalty,
+                c.handoff_penalty,
+                c.conflicting_contact_penalty,
+                c.repeat_contact_penalty,
+                c.learning_rate_positive,
+                c.learning_rate_negative,
+                c.expectation_adaptation,
+                self.cfg.handoff_problem_prob,
+                c.major_problem_share,
+            ],
+            dtype=np.float64,
+        )
         bases = np.array([streams.base(f"{kind}:{name}") for kind in _TOUCH_STREAMS], dtype=np.uint64)
         failed = np.empty(m, dtype=np.bool_)
         counts = np.zeros(5, dtype=np.int64)
         recorded_sum = _touch_rows(
-            np.asarray(rows, dtype=np.int64), tp, stage, owner, inbound, params, bases,
+            np.asarray(rows, dtype=np.int64),
+            tp,
+            stage,
+            owner,
+            inbound,
+            params,
+            bases,
             _NO_BOOL if failed_extra is None else failed_extra,
             _NO_BOOL if conflict is None else conflict,
             _NO_FLOAT if repeats is None else repeats,
-            st.last_owner, st.last_stage, st.stage, st.expectation, st.satisfaction, st.touch_score_sum,
-            st.touch_count, st.touched, st.last_failure_tp, st.problem_cause, st.problem_age,
-            st.problem_contacts, st.problem_major, st.problems, failed, counts,
+            st.last_owner,
+            st.last_stage,
+            st.stage,
+            st.expectation,
+            st.satisfaction,
+            st.touch_score_sum,
+            st.touch_count,
+            st.touched,
+            st.last_failure_tp,
+            st.problem_cause,
+            st.problem_age,
+            st.problem_contacts,
+            st.problem_major,
+            st.problems,
+            failed,
+            counts,
         )
         handoffs, handoff_failures, opened, n_failed, unsuccessful = (int(x) for x in counts)
         wk.handoffs += handoffs

@@ -78,16 +78,20 @@ class Market:
         c, n = self.cfg, store.n
         # one stream of bits per row; candidates are the rows below the highest category's threshold,
         # then each candidate is checked against its own category's threshold
-        by_category = {"promoter": c.referral_rate, "passive": c.referral_rate * c.passive_referral_factor,
-                       "detractor": c.referral_rate * c.detractor_referral_factor}
+        by_category = {
+            "promoter": c.referral_rate,
+            "passive": c.referral_rate * c.passive_referral_factor,
+            "detractor": c.referral_rate * c.detractor_referral_factor,
+        }
         threshold = {k: np.uint32(min(max(p, 0.0), 1.0 - 2.0**-32) * 2.0**32) for k, p in by_category.items()}
         bits = streams.dense_bits("wom:refer", n)
         candidates = bits < max(threshold.values())
         candidates &= store.active[:n]
         rows = np.flatnonzero(candidates)
         promoter, detractor = categories(store.true_ltr[rows])
-        limit = np.where(promoter, threshold["promoter"],
-                         np.where(detractor, threshold["detractor"], threshold["passive"]))
+        limit = np.where(
+            promoter, threshold["promoter"], np.where(detractor, threshold["detractor"], threshold["passive"])
+        )
         refers = bits[rows] < limit
         rows, promoter, detractor = rows[refers], promoter[refers], detractor[refers]
         store.referrals_made[rows] += 1
@@ -95,7 +99,11 @@ class Market:
         return Referrals(promoters=promoters, passives=int(rows.size) - promoters - detractors, detractors=detractors)
 
     def acquire(
-        self, referrals: int, campaign: float, conversion_boost: float, active_detractor_share: float,
+        self,
+        referrals: int,
+        campaign: float,
+        conversion_boost: float,
+        active_detractor_share: float,
         streams: Streams,
     ) -> Acquisition:
         """Draw this week's new customers from the prospect pool.

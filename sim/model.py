@@ -92,11 +92,19 @@ class SiloModel(Company, mesa.Model):
 
         panel_rows = self.streams.rng("panel").choice(cfg.customers, size=cfg.track_customers, replace=False)
         self.panel = [Customer(self, self.store, int(r)) for r in np.sort(panel_rows)]
-        self.datacollector = mesa.DataCollector(agenttype_reporters={
-            Customer: {"customer_id": "customer_id", "active": "active", "satisfaction": "satisfaction",
-                       "true_ltr": "true_ltr", "stage": "stage", "open_problem": "open_problem"},
-            Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
-        })
+        self.datacollector = mesa.DataCollector(
+            agenttype_reporters={
+                Customer: {
+                    "customer_id": "customer_id",
+                    "active": "active",
+                    "satisfaction": "satisfaction",
+                    "true_ltr": "true_ltr",
+                    "stage": "stage",
+                    "open_problem": "open_problem",
+                },
+                Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
+            }
+        )
         self.records: list[dict[str, Any]] = []
         self._active_detractors = 0  # active detractors after this week's churn (for the record)
         self.department_records: list[dict[str, Any]] = []
@@ -139,15 +147,31 @@ class SiloModel(Company, mesa.Model):
             active_detractor_share=ad_share,
             streams=self.streams,
         )
-        new = st.add(acquired.total, w, self.streams.rng("demographics"), cfg.customer, cfg.market,
-                     expectation_shift=fx.over_promise_expectation * self._lever("over_promise"))
+        new = st.add(
+            acquired.total,
+            w,
+            self.streams.rng("demographics"),
+            cfg.customer,
+            cfg.market,
+            expectation_shift=fx.over_promise_expectation * self._lever("over_promise"),
+        )
         self.network.add_nodes(new, self.streams.rng("network"))
         new_rows = np.arange(new.start, new.stop)
         by_marketing = new_rows[: acquired.marketing]
-        j.touch(st, by_marketing, j.tp["acquisition"], self.streams,
-                failed_extra=j.overloaded(by_marketing, j.tp["acquisition"], self.streams))
-        j.touch(st, new_rows, j.tp["purchase"], self.streams,
-                failed_extra=j.overloaded(new_rows, j.tp["purchase"], self.streams))
+        j.touch(
+            st,
+            by_marketing,
+            j.tp["acquisition"],
+            self.streams,
+            failed_extra=j.overloaded(by_marketing, j.tp["acquisition"], self.streams),
+        )
+        j.touch(
+            st,
+            new_rows,
+            j.tp["purchase"],
+            self.streams,
+            failed_extra=j.overloaded(new_rows, j.tp["purchase"], self.streams),
+        )
 
         # 3. the journey this week: onboarding, use, bills and notices, support, offers
         j.onboarding_touches(st, w, self.streams)
@@ -155,8 +179,12 @@ class SiloModel(Company, mesa.Model):
         j.billing_touches(st, w, self.streams, collections=self._lever("collections"))
         resolved = j.support_touches(st, self.streams, self.first_contact_resolution)
         loyalty.resolve(st, resolved, cfg.customer.quick_resolution_weeks, cfg.customer.resolution_lift)
-        j.offer_touches(st, self.streams, offer_prob=cfg.journey.offer_max_prob * self._lever("cross_sell"),
-                        suppression=prog.shared_view * cfg.governance.conflict_suppression)
+        j.offer_touches(
+            st,
+            self.streams,
+            offer_prob=cfg.journey.offer_max_prob * self._lever("cross_sell"),
+            suppression=prog.shared_view * cfg.governance.conflict_suppression,
+        )
         st.value[j.accepted_offers] *= 1.0 + cfg.market.cross_sell_value_uplift
 
         # 4. renewal decisions and problems that age or are given up
@@ -173,8 +201,9 @@ class SiloModel(Company, mesa.Model):
         st.satisfaction[recovered] = np.minimum(10.0, st.satisfaction[recovered] + lift)
         active_now = max(int(np.count_nonzero(st.active[: st.n])), 1)
         open_problems = int(np.count_nonzero(st.active[: st.n] & (st.problem_cause[: st.n] >= 0)))
-        fixed = self.outer_loop.step(w, self.survey.causes, prog.fixes, 1000.0 * open_problems / active_now,
-                                     j.defect, self.streams)
+        fixed = self.outer_loop.step(
+            w, self.survey.causes, prog.fixes, 1000.0 * open_problems / active_now, j.defect, self.streams
+        )
         self.fixed_touchpoints += [(w, j.names[tp]) for tp in fixed]
         self._update_ltr(recovered)  # only the recovered changed satisfaction since the last update
 
@@ -191,8 +220,16 @@ class SiloModel(Company, mesa.Model):
         # 7. departments: record KPIs and scorecards; review every review period; 8. metrics
         if not warmup:
             self._departments_week(acquired.marketing, acquired.total)
-            self._record(active_before, acquired, referrals, leaving.size, not_renewed.size, given_up,
-                         recovered.size, open_problems)
+            self._record(
+                active_before,
+                acquired,
+                referrals,
+                leaving.size,
+                not_renewed.size,
+                given_up,
+                recovered.size,
+                open_problems,
+            )
         self.week += 1
 
     def active_count(self) -> int:
@@ -209,8 +246,17 @@ class SiloModel(Company, mesa.Model):
         # so a departed row gets back the score it left with (one pass, no masked writes).
         likelihood_to_recommend(st.satisfaction[:n], st.bias[:n], out=st.true_ltr[:n])
 
-    def _record(self, active_before: int, acquired: Any, referrals: Any, churned: int, not_renewed: int,
-                given_up: int, recovered: int, open_problems: int) -> None:
+    def _record(
+        self,
+        active_before: int,
+        acquired: Any,
+        referrals: Any,
+        churned: int,
+        not_renewed: int,
+        given_up: int,
+        recovered: int,
+        open_problems: int,
+    ) -> None:
         """Append this week's metrics row."""
         st, wk = self.store, self.journey.week
         act = st.active[: st.n]
@@ -218,56 +264,62 @@ class SiloModel(Company, mesa.Model):
         promoters, detractors = categories(st.true_ltr[: st.n])
         p, d = int(np.count_nonzero(promoters & act)), int(np.count_nonzero(detractors & act))
         touches = int(wk.touches.sum())
-        self.records.append({
-            "step": self.week,
-            "active_customers": n_act,
-            "acquired": acquired.total,
-            "churned": int(churned),
-            "referrals": referrals.total,
-            "referrals_from_promoters": referrals.promoters,
-            "referrals_from_passives": referrals.passives,
-            "referrals_from_detractors": referrals.detractors,
-            "true_nps": nps_from_counts(p, d, n_act),
-            "measured_nps": self.survey.measured_nps,
-            "promoters_share": p / n_act if n_act else float("nan"),
-            "passives_share": (n_act - p - d) / n_act if n_act else float("nan"),
-            "detractors_share": d / n_act if n_act else float("nan"),
-            "mean_satisfaction": (float(np.where(act, st.satisfaction[: st.n], 0.0).sum(dtype=np.float64)) / n_act
-                                  if n_act else float("nan")),
-            "revenue": float(np.where(act, st.value[: st.n], 0.0).sum(dtype=np.float64)),
-            "handoff_failures": wk.handoff_failures,
-            "conflicting_contacts": wk.conflicting_contacts,
-            "survey_responses": self.survey.responses,
-            "followups": self.inner_loop.followups,
-            "recoveries": int(recovered),
-            "rootcause_fixes": self.outer_loop.fixes,
-            "program_active": int(self.programme.active),
-            # further columns
-            "active_before": active_before,
-            "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
-            "churned_at_renewal": int(not_renewed),
-            "acquired_marketing": acquired.marketing,
-            "acquired_referral": acquired.referral,
-            "prospects": self.market.prospects,
-            "handoffs": wk.handoffs,
-            "conflicts_suppressed": wk.conflicts_suppressed,
-            "problems_opened": wk.problems_opened,
-            "problems_given_up": int(given_up),
-            "open_problems": open_problems,
-            "first_contact_resolution": (wk.support_first_resolved / wk.support_first_contacts
-                                         if wk.support_first_contacts else float("nan")),
-            "touches": touches,
-            "mean_touchpoint_score": float(wk.recorded_sum.sum() / touches) if touches else float("nan"),
-            "detractor_responses": int(self.survey.detractor_rows.size),
-            "inflated_responses": self.survey.inflated,
-            "followup_queue": len(self.inner_loop),
-            "improvement_starvation": self.outer_loop.starvation,
-            "notices": wk.notices,
-            "offers": wk.offers,
-            "adoption": self.programme.adoption,
-            "gaming_intensity": self.programme.gaming_intensity,
-            "active_detractors": self._active_detractors,
-        })
+        self.records.append(
+            {
+                "step": self.week,
+                "active_customers": n_act,
+                "acquired": acquired.total,
+                "churned": int(churned),
+                "referrals": referrals.total,
+                "referrals_from_promoters": referrals.promoters,
+                "referrals_from_passives": referrals.passives,
+                "referrals_from_detractors": referrals.detractors,
+                "true_nps": nps_from_counts(p, d, n_act),
+                "measured_nps": self.survey.measured_nps,
+                "promoters_share": p / n_act if n_act else float("nan"),
+                "passives_share": (n_act - p - d) / n_act if n_act else float("nan"),
+                "detractors_share": d / n_act if n_act else float("nan"),
+                "mean_satisfaction": (
+                    float(np.where(act, st.satisfaction[: st.n], 0.0).sum(dtype=np.float64)) / n_act
+                    if n_act
+                    else float("nan")
+                ),
+                "revenue": float(np.where(act, st.value[: st.n], 0.0).sum(dtype=np.float64)),
+                "handoff_failures": wk.handoff_failures,
+                "conflicting_contacts": wk.conflicting_contacts,
+                "survey_responses": self.survey.responses,
+                "followups": self.inner_loop.followups,
+                "recoveries": int(recovered),
+                "rootcause_fixes": self.outer_loop.fixes,
+                "program_active": int(self.programme.active),
+                # further columns
+                "active_before": active_before,
+                "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
+                "churned_at_renewal": int(not_renewed),
+                "acquired_marketing": acquired.marketing,
+                "acquired_referral": acquired.referral,
+                "prospects": self.market.prospects,
+                "handoffs": wk.handoffs,
+                "conflicts_suppressed": wk.conflicts_suppressed,
+                "problems_opened": wk.problems_opened,
+                "problems_given_up": int(given_up),
+                "open_problems": open_problems,
+                "first_contact_resolution": (
+                    wk.support_first_resolved / wk.support_first_contacts if wk.support_first_contacts else float("nan")
+                ),
+                "touches": touches,
+                "mean_touchpoint_score": float(wk.recorded_sum.sum() / touches) if touches else float("nan"),
+                "detractor_responses": int(self.survey.detractor_rows.size),
+                "inflated_responses": self.survey.inflated,
+                "followup_queue": len(self.inner_loop),
+                "improvement_starvation": self.outer_loop.starvation,
+                "notices": wk.notices,
+                "offers": wk.offers,
+                "adoption": self.programme.adoption,
+                "gaming_intensity": self.programme.gaming_intensity,
+                "active_detractors": self._active_detractors,
+            }
+        )
 
     # ---------------------------------------------------------------------- run
     def run(self, weeks: int | None = None, progress: bool = False) -> SiloModel:
@@ -311,20 +363,22 @@ class SiloModel(Company, mesa.Model):
         count = st.touch_count[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             touch_mean = np.where(count > 0, st.touch_score_sum[rows] / np.maximum(count, 1), np.nan)
-        return pd.DataFrame({
-            "customer_id": rows.astype(np.int64),
-            "joined_step": st.joined_step[rows],
-            "left_step": st.left_step[rows],
-            "satisfaction": st.satisfaction[rows],
-            "touchpoint_score_mean": touch_mean.astype(np.float32),
-            "true_ltr": st.true_ltr[rows],
-            "measured_ltr": st.measured_ltr[rows],
-            "problems": st.problems[rows],
-            "problem_resolution": pd.Categorical.from_codes(st.resolution[rows], categories=list(RESOLUTION_NAMES)),
-            "followed_up": st.followed_up[rows],
-            "referrals_made": st.referrals_made[rows],
-            "value_per_week": st.value[rows],
-        })
+        return pd.DataFrame(
+            {
+                "customer_id": rows.astype(np.int64),
+                "joined_step": st.joined_step[rows],
+                "left_step": st.left_step[rows],
+                "satisfaction": st.satisfaction[rows],
+                "touchpoint_score_mean": touch_mean.astype(np.float32),
+                "true_ltr": st.true_ltr[rows],
+                "measured_ltr": st.measured_ltr[rows],
+                "problems": st.problems[rows],
+                "problem_resolution": pd.Categorical.from_codes(st.resolution[rows], categories=list(RESOLUTION_NAMES)),
+                "followed_up": st.followed_up[rows],
+                "referrals_made": st.referrals_made[rows],
+                "value_per_week": st.value[rows],
+            }
+        )
 
     def summary(self) -> dict[str, Any]:
         """Headline figures: final and averaged over the run."""

@@ -55,19 +55,45 @@ _HYDRA_OWN_FILES = {"config.yaml", "hydra.yaml", "overrides.yaml"}
 FAILURE_FILES = ("error.txt", "job.json")
 _MAX_DIRNAME = 120
 
-CONTRACT_FILES = ("metrics.parquet", "departments.parquet", "customers.parquet", "summary.json",
-                  ".hydra/config.yaml")
+CONTRACT_FILES = ("metrics.parquet", "departments.parquet", "customers.parquet", "summary.json", ".hydra/config.yaml")
 # The columns MODEL.md's output contract promises (more are written; README documents all).
 METRIC_COLUMNS = (
-    "step", "active_customers", "acquired", "churned", "referrals", "referrals_from_promoters",
-    "referrals_from_passives", "referrals_from_detractors", "true_nps", "measured_nps", "promoters_share",
-    "passives_share", "detractors_share", "mean_satisfaction", "revenue", "handoff_failures",
-    "conflicting_contacts", "survey_responses", "followups", "recoveries", "rootcause_fixes", "program_active",
+    "step",
+    "active_customers",
+    "acquired",
+    "churned",
+    "referrals",
+    "referrals_from_promoters",
+    "referrals_from_passives",
+    "referrals_from_detractors",
+    "true_nps",
+    "measured_nps",
+    "promoters_share",
+    "passives_share",
+    "detractors_share",
+    "mean_satisfaction",
+    "revenue",
+    "handoff_failures",
+    "conflicting_contacts",
+    "survey_responses",
+    "followups",
+    "recoveries",
+    "rootcause_fixes",
+    "program_active",
 )
 DEPARTMENT_COLUMNS = ("step", "department", "kpi", "scorecard")
 CUSTOMER_COLUMNS = (
-    "customer_id", "joined_step", "left_step", "satisfaction", "touchpoint_score_mean", "true_ltr",
-    "measured_ltr", "problems", "problem_resolution", "followed_up", "referrals_made",
+    "customer_id",
+    "joined_step",
+    "left_step",
+    "satisfaction",
+    "touchpoint_score_mean",
+    "true_ltr",
+    "measured_ltr",
+    "problems",
+    "problem_resolution",
+    "followed_up",
+    "referrals_made",
 )
 
 
@@ -138,7 +164,7 @@ def job_dirname(override_dirname: str) -> str:
     if safe == override_dirname and len(safe) <= _MAX_DIRNAME and not safe.startswith("."):
         return safe
     digest = hashlib.sha1(override_dirname.encode(), usedforsecurity=False).hexdigest()[:10]
-    return f"{safe.lstrip('.')[:_MAX_DIRNAME - 11]}-{digest}"
+    return f"{safe.lstrip('.')[: _MAX_DIRNAME - 11]}-{digest}"
 
 
 def _resolved_yaml(config: DictConfig) -> str:
@@ -175,21 +201,27 @@ def prepare_run_dir(run_dir: Path, config: DictConfig) -> bool:
         stored = (run_dir / ".hydra" / "config.yaml").read_text()
         if stored == _resolved_yaml(config):
             return True
-        raise ConfigError(f"The run directory '{run_dir}' already holds a complete run of a different "
-                          "configuration; runs are never overwritten. Choose another `hydra.run.dir` (or, for a "
-                          "sweep, another `hydra.sweep.dir`), or delete that directory to rerun it.")
+        raise ConfigError(
+            f"The run directory '{run_dir}' already holds a complete run of a different "
+            "configuration; runs are never overwritten. Choose another `hydra.run.dir` (or, for a "
+            "sweep, another `hydra.sweep.dir`), or delete that directory to rerun it."
+        )
     entries = list(run_dir.iterdir())
     hydra_own = all(
         (e.name == ".hydra" and e.is_dir() and {p.name for p in e.iterdir()} <= _HYDRA_OWN_FILES)
-        or (e.is_file() and (e.suffix == ".log" or e.name in FAILURE_FILES)) for e in entries)
+        or (e.is_file() and (e.suffix == ".log" or e.name in FAILURE_FILES))
+        for e in entries
+    )
     if entries and hydra_own:
         for e in entries:
             shutil.rmtree(e) if e.is_dir() else e.unlink()
     elif entries:
         names = ", ".join(sorted(e.name for e in entries)[:6])
-        raise ConfigError(f"The run directory `hydra.run.dir` is '{run_dir}', but it already contains files "
-                          f"({names}) and no {MARKER} marker of a finished silosim run; choose a new directory "
-                          "(runs are never overwritten).")
+        raise ConfigError(
+            f"The run directory `hydra.run.dir` is '{run_dir}', but it already contains files "
+            f"({names}) and no {MARKER} marker of a finished silosim run; choose a new directory "
+            "(runs are never overwritten)."
+        )
     return False
 
 
@@ -253,8 +285,10 @@ def write_run(
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise ConfigError(f"The run directory `hydra.run.dir` is '{run_dir}', but it already contains files; "
-                          "choose a new directory (runs are never overwritten).")
+        raise ConfigError(
+            f"The run directory `hydra.run.dir` is '{run_dir}', but it already contains files; "
+            "choose a new directory (runs are never overwritten)."
+        )
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = run_dir.parent / f".{run_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -53,18 +53,28 @@ def render() -> str:
     lines += ["", "## Touchpoint fields (`journey.touchpoints.<name>.*`)", ""]
     lines += _table(parameter_table(TouchpointConf, "journey.touchpoints.<name>."))
     lines += ["", "## Department fields (`org.departments.<name>.*`) and lever fields", ""]
-    lines += _table([r for r in parameter_table(DepartmentConf, "org.departments.<name>.") if not r["key"].endswith(
-        "levers")])
+    lines += _table(
+        [r for r in parameter_table(DepartmentConf, "org.departments.<name>.") if not r["key"].endswith("levers")]
+    )
     lines += _table(parameter_table(LeverConf, "org.departments.<name>.levers.<lever>."))[2:]
-    lines += ["", "## Default journey (`conf/journey/default.yaml`)", "",
-              f"Stages, in order: {', '.join(f'`{s}`' for s in cfg.journey.stages)}.", "",
-              "| touchpoint | stage | owner | kind | base quality (0-10) | failure probability |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Default journey (`conf/journey/default.yaml`)",
+        "",
+        f"Stages, in order: {', '.join(f'`{s}`' for s in cfg.journey.stages)}.",
+        "",
+        "| touchpoint | stage | owner | kind | base quality (0-10) | failure probability |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, tp in cfg.journey.touchpoints.items():
         lines.append(f"| `{name}` | {tp.stage} | {tp.owner} | {tp.kind} | {tp.base_quality:g} | {tp.failure_prob:g} |")
-    lines += ["", "## Default departments (`conf/org/default.yaml`)", "",
-              "| department | own KPI | capacity (touches/week/1000 customers) | levers (mechanism, initial setting) |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Default departments (`conf/org/default.yaml`)",
+        "",
+        "| department | own KPI | capacity (touches/week/1000 customers) | levers (mechanism, initial setting) |",
+        "|---|---|---|---|",
+    ]
     for name, d in cfg.org.departments.items():
         levers = ", ".join(f"`{k}` ({v.mechanism}, {v.initial:g})" for k, v in d.levers.items())
         lines.append(f"| {name} | {d.kpi} | {d.capacity:g} | {levers} |")

@@ -63,8 +63,9 @@ def lever_cost(settings: dict[str, float], levers: DictConfig | dict[str, Any]) 
     Returns:
         Cost in currency per week per 1,000 initial customers.
     """
-    return float(sum(levers[n]["cost_per_unit"] * max(0.0, float(v) - levers[n]["baseline"])
-                     for n, v in settings.items()))
+    return float(
+        sum(levers[n]["cost_per_unit"] * max(0.0, float(v) - levers[n]["baseline"]) for n, v in settings.items())
+    )
 
 
 def policy_figures(model: SiloModel, cost_per_week: float, discount_rate: float) -> dict[str, float]:
@@ -94,8 +95,14 @@ def policy_figures(model: SiloModel, cost_per_week: float, discount_rate: float)
     }
 
 
-def _evaluate(base: SiloConfig, keys: dict[str, str], settings: dict[str, float], cost: float,
-              seeds: list[int], discount_rate: float) -> list[dict[str, float]]:
+def _evaluate(
+    base: SiloConfig,
+    keys: dict[str, str],
+    settings: dict[str, float],
+    cost: float,
+    seeds: list[int],
+    discount_rate: float,
+) -> list[dict[str, float]]:
     cfg = with_values(base, {keys[n]: float(v) for n, v in settings.items()})
     validate(cfg)
     return run_replications(cfg, seeds, measure=lambda m: policy_figures(m, cost, discount_rate))
@@ -105,19 +112,41 @@ def _seeds(cfg: DictConfig) -> list[int]:
     return [int(cfg.model.seed) + r for r in range(int(cfg.replications))]
 
 
-def _record(cfg: DictConfig, settings: dict[str, float], runs: list[dict[str, float]] | None,
-            cost: float, trial: int | str) -> dict[str, Any]:
+def _record(
+    cfg: DictConfig, settings: dict[str, float], runs: list[dict[str, float]] | None, cost: float, trial: int | str
+) -> dict[str, Any]:
     objective = str(cfg.objective)
-    row: dict[str, Any] = {"trial": trial, **{f"lever.{k}": v for k, v in settings.items()}, "cost": cost,
-                           "budget": float(cfg.policy.budget), "feasible": runs is not None}
+    row: dict[str, Any] = {
+        "trial": trial,
+        **{f"lever.{k}": v for k, v in settings.items()},
+        "cost": cost,
+        "budget": float(cfg.policy.budget),
+        "feasible": runs is not None,
+    }
     if runs is not None:
         ci = mean_ci(r[objective] for r in runs)
-        row.update({"objective": objective, "mean": ci.mean, "ci95_low": ci.low, "ci95_high": ci.high,
-                    "replications": ci.n, "values": [r[objective] for r in runs],
-                    **{f"mean_{k}": float(np.mean([r[k] for r in runs])) for k in runs[0]}})
+        row.update(
+            {
+                "objective": objective,
+                "mean": ci.mean,
+                "ci95_low": ci.low,
+                "ci95_high": ci.high,
+                "replications": ci.n,
+                "values": [r[objective] for r in runs],
+                **{f"mean_{k}": float(np.mean([r[k] for r in runs])) for k in runs[0]},
+            }
+        )
     else:
-        row.update({"objective": objective, "mean": float("nan"), "ci95_low": float("nan"),
-                    "ci95_high": float("nan"), "replications": 0, "values": []})
+        row.update(
+            {
+                "objective": objective,
+                "mean": float("nan"),
+                "ci95_low": float("nan"),
+                "ci95_high": float("nan"),
+                "replications": 0,
+                "values": [],
+            }
+        )
     return row
 
 
@@ -136,20 +165,29 @@ def _trial(cfg: DictConfig) -> float:
     runs = None
     if feasible:
         base = to_config(OmegaConf.merge(OmegaConf.structured(SiloConfig), OmegaConf.load(cfg.base_config)))
-        runs = _evaluate(base, {n: str(lv.key) for n, lv in levers.items()}, settings, cost, _seeds(cfg),
-                         float(cfg.discount_rate))
+        runs = _evaluate(
+            base, {n: str(lv.key) for n, lv in levers.items()}, settings, cost, _seeds(cfg), float(cfg.discount_rate)
+        )
     num = int(hc.job.num) + 1  # trials count from 1, like the progress lines
     row = _record(cfg, settings, runs, cost, num)
     (out_dir / "trial.json").write_text(json.dumps(row, indent=2) + "\n")
     value = row["mean"] if feasible else -(cost - budget) / budget
     best = _best(out_dir.parent)
     shown = ", ".join(f"{k} {v:.3g}" for k, v in settings.items())
-    result = (f"{row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to {row['ci95_high']:.4g})"
-              if feasible else "over budget, not simulated")
-    best_text = (f"best so far: trial {best['trial']}, {best['mean']:.4g} at cost {best['cost']:.0f}"
-                 if best else "best so far: none within budget")
-    print(f"trial {num}/{hc.sweeper.n_trials}  cost {cost:7.1f}/{budget:.0f}  {result}  [{shown}]  |  "
-          f"{best_text}", flush=True)
+    result = (
+        f"{row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to {row['ci95_high']:.4g})"
+        if feasible
+        else "over budget, not simulated"
+    )
+    best_text = (
+        f"best so far: trial {best['trial']}, {best['mean']:.4g} at cost {best['cost']:.0f}"
+        if best
+        else "best so far: none within budget"
+    )
+    print(
+        f"trial {num}/{hc.sweeper.n_trials}  cost {cost:7.1f}/{budget:.0f}  {result}  [{shown}]  |  {best_text}",
+        flush=True,
+    )
     return float(value)
 
 
@@ -196,21 +234,37 @@ def _figure(points: pd.DataFrame, front: pd.DataFrame, best: pd.Series, cfg: Dic
         label = f"retention of the initial book after {int(cfg.model.weeks)} weeks"
     feasible = points[points["feasible"]]
     fig, ax = plt.subplots(figsize=(8, 5))
-    ax.errorbar(feasible["cost"], feasible["mean"],
-                yerr=[feasible["mean"] - feasible["ci95_low"], feasible["ci95_high"] - feasible["mean"]],
-                fmt="o", color="0.65", ecolor="0.8", ms=4, label="trial (mean, 95% CI)")
-    ax.errorbar(front["cost"], front["mean"],
-                yerr=[front["mean"] - front["ci95_low"], front["ci95_high"] - front["mean"]],
-                fmt="-o", drawstyle="steps-post", color="tab:blue", capsize=3, label="frontier")
-    ax.plot([best["cost"]], [best["mean"]], marker="*", ms=16, color="tab:red", ls="none",
-            label="best within budget")
+    ax.errorbar(
+        feasible["cost"],
+        feasible["mean"],
+        yerr=[feasible["mean"] - feasible["ci95_low"], feasible["ci95_high"] - feasible["mean"]],
+        fmt="o",
+        color="0.65",
+        ecolor="0.8",
+        ms=4,
+        label="trial (mean, 95% CI)",
+    )
+    ax.errorbar(
+        front["cost"],
+        front["mean"],
+        yerr=[front["mean"] - front["ci95_low"], front["ci95_high"] - front["mean"]],
+        fmt="-o",
+        drawstyle="steps-post",
+        color="tab:blue",
+        capsize=3,
+        label="frontier",
+    )
+    ax.plot([best["cost"]], [best["mean"]], marker="*", ms=16, color="tab:red", ls="none", label="best within budget")
     ax.axvline(float(cfg.policy.budget), color="tab:red", ls="--", lw=1, label=f"budget {cfg.policy.budget:g}")
     infeasible = int((~points["feasible"]).sum())
     ax.set_xlabel("Programme cost (currency per week per 1,000 initial customers)")
     ax.set_ylabel(f"{label}\n({unit})")
-    ax.set_title(f"Governance levers: {label} vs cost\n{len(points) - 1} trials ({infeasible} over budget, not "
-                 f"simulated), {int(cfg.replications)} replications each, {int(cfg.model.customers):,} customers x "
-                 f"{int(cfg.model.weeks)} weeks", fontsize=10)
+    ax.set_title(
+        f"Governance levers: {label} vs cost\n{len(points) - 1} trials ({infeasible} over budget, not "
+        f"simulated), {int(cfg.replications)} replications each, {int(cfg.model.customers):,} customers x "
+        f"{int(cfg.model.weeks)} weeks",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -304,13 +358,22 @@ def load(overrides: list[str]) -> tuple[DictConfig, SiloConfig]:
         raise ConfigError(f"`objective` is '{cfg.objective}', but it must be one of {', '.join(OBJECTIVES)}.")
     budget = cfg.policy.budget
     if isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0:
-        raise ConfigError(f"`policy.budget` is {budget!r}, but it must be a positive number (currency per week per "
-                          "1,000 initial customers).")
+        raise ConfigError(
+            f"`policy.budget` is {budget!r}, but it must be a positive number (currency per week per "
+            "1,000 initial customers)."
+        )
     if isinstance(cfg.replications, bool) or not isinstance(cfg.replications, int) or cfg.replications < 2:
         raise ConfigError(f"`replications` is {cfg.replications!r}, but it must be a whole number of at least 2.")
     m = cfg.model
-    model_overrides = [f"scenario={m.scenario}", f"customers={m.customers}", f"weeks={m.weeks}", f"seed={m.seed}",
-                       "track_customers=0", "output.progress=false", *[str(o) for o in m.overrides]]
+    model_overrides = [
+        f"scenario={m.scenario}",
+        f"customers={m.customers}",
+        f"weeks={m.weeks}",
+        f"seed={m.seed}",
+        "track_customers=0",
+        "output.progress=false",
+        *[str(o) for o in m.overrides],
+    ]
     if m.calibration:
         model_overrides.append(f"calibration={m.calibration}")
     base = checked_base(model_overrides, "policy search")
@@ -320,8 +383,10 @@ def load(overrides: list[str]) -> tuple[DictConfig, SiloConfig]:
         try:
             _, meta = parameter_info(base, str(lever.key))
         except KeyError:
-            raise ConfigError(f"`{where}.key` is '{lever.key}', but that is not a model parameter "
-                              "(docs/parameters.md lists every key).") from None
+            raise ConfigError(
+                f"`{where}.key` is '{lever.key}', but that is not a model parameter "
+                "(docs/parameters.md lists every key)."
+            ) from None
         for field in ("baseline", "cost_per_unit"):
             v = lever.get(field)
             if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
@@ -332,19 +397,25 @@ def load(overrides: list[str]) -> tuple[DictConfig, SiloConfig]:
         lo, hi = meta.get("lo"), meta.get("hi")
         fixed = float(cfg.lever[name])
         if (lo is not None and fixed < lo) or (hi is not None and fixed > hi):
-            raise ConfigError(f"`lever.{name}` is {fixed:g}, but `{lever.key}` is declared in "
-                              f"[{lo if lo is not None else ''}, {hi if hi is not None else ''}] "
-                              f"({meta.get('doc', '')}).")
+            raise ConfigError(
+                f"`lever.{name}` is {fixed:g}, but `{lever.key}` is declared in "
+                f"[{lo if lo is not None else ''}, {hi if hi is not None else ''}] "
+                f"({meta.get('doc', '')})."
+            )
         values = _bounds(str(swept), f"lever.{name}") if swept is not None else []
         for v in values:
             if (lo is not None and v < lo) or (hi is not None and v > hi):
-                raise ConfigError(f"The search space of `lever.{name}` is '{swept}', but `{lever.key}` is declared "
-                                  f"in [{lo if lo is not None else ''}, {hi if hi is not None else ''}] "
-                                  f"({meta.get('doc', '')}).")
+                raise ConfigError(
+                    f"The search space of `lever.{name}` is '{swept}', but `{lever.key}` is declared "
+                    f"in [{lo if lo is not None else ''}, {hi if hi is not None else ''}] "
+                    f"({meta.get('doc', '')})."
+                )
     unknown = [k for k in cfg.hydra.sweeper.params if not k.startswith("lever.") or k[6:] not in levers]
     if unknown:
-        raise ConfigError(f"The search space sweeps {unknown}, but only the levers declared in "
-                          f"`policy.levers` ({', '.join(f'lever.{n}' for n in levers)}) have a cost.")
+        raise ConfigError(
+            f"The search space sweeps {unknown}, but only the levers declared in "
+            f"`policy.levers` ({', '.join(f'lever.{n}' for n in levers)}) have a cost."
+        )
     return cfg, base
 
 
@@ -373,8 +444,10 @@ def main(argv: list[str] | None = None) -> None:
         if sweep_dir.exists() and not sweep_dir.is_dir():
             raise ConfigError(f"`hydra.sweep.dir` is '{sweep_dir}', but that is a file; choose a new directory.")
         if sweep_dir.exists() and any(sweep_dir.iterdir()):
-            raise ConfigError(f"`hydra.sweep.dir` is '{sweep_dir}', but it already contains files; choose a new "
-                              "directory (searches are never overwritten).")
+            raise ConfigError(
+                f"`hydra.sweep.dir` is '{sweep_dir}', but it already contains files; choose a new "
+                "directory (searches are never overwritten)."
+            )
     except ConfigError as exc:
         _user_error(str(exc))
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -384,13 +457,18 @@ def main(argv: list[str] | None = None) -> None:
     keys = {n: str(lv.key) for n, lv in levers.items()}
     start = {n: float(lv.baseline) for n, lv in levers.items()}
     n_trials = int(cfg.hydra.sweeper.n_trials)
-    print(f"Policy search: {cfg.objective} under a budget of {cfg.policy.budget:g}; {n_trials} trials x "
-          f"{cfg.replications} replications of {base.customers:,} customers x {base.weeks} weeks -> {sweep_dir}")
+    print(
+        f"Policy search: {cfg.objective} under a budget of {cfg.policy.budget:g}; {n_trials} trials x "
+        f"{cfg.replications} replications of {base.customers:,} customers x {base.weeks} weeks -> {sweep_dir}"
+    )
     runs = _evaluate(base, keys, start, 0.0, _seeds(cfg), float(cfg.discount_rate))
     row = _record(cfg, start, runs, 0.0, "baseline")
     _write(sweep_dir / "baseline.json", json.dumps(row, indent=2) + "\n")
-    print(f"baseline (no programme, cost 0)  {row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to "
-          f"{row['ci95_high']:.4g})", flush=True)
+    print(
+        f"baseline (no programme, cost 0)  {row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to "
+        f"{row['ci95_high']:.4g})",
+        flush=True,
+    )
 
     import optuna
 
@@ -409,8 +487,10 @@ def main(argv: list[str] | None = None) -> None:
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         print(front[cols].to_string(index=False))
     shown = ", ".join(f"{n} = {best[f'lever.{n}']:.3g}" for n in levers)
-    print(f"\nBest within budget {cfg.policy.budget:g}: {shown}; cost {best['cost']:.1f}; {cfg.objective} "
-          f"{best['mean']:.4g} (95% CI {best['ci95_low']:.4g} to {best['ci95_high']:.4g}).")
+    print(
+        f"\nBest within budget {cfg.policy.budget:g}: {shown}; cost {best['cost']:.1f}; {cfg.objective} "
+        f"{best['mean']:.4g} (95% CI {best['ci95_low']:.4g} to {best['ci95_high']:.4g})."
+    )
     print(f"Outputs: {sweep_dir}/ (trials.csv, frontier.csv, best.json, frontier.png, frontier.svg)")
 
 

@@ -163,10 +163,18 @@ class ReferenceCustomer(mesa.Agent):
         failed = r.random() < float(j.failure_prob[tp]) * defect * float(j.fail_mult[tp]) or failed_extra
 
         q = float(j.base_quality[tp]) + j.uplift
-        recorded = (q - c.expectation_gap_weight * max(0.0, self.expectation - q) - c.failure_penalty * failed
-                    + c.touch_noise_sd * r.gauss(0.0, 1.0))
-        experience = (recorded - c.handoff_penalty * handoff_failed - c.conflicting_contact_penalty * conflict
-                      - c.repeat_contact_penalty * repeats)
+        recorded = (
+            q
+            - c.expectation_gap_weight * max(0.0, self.expectation - q)
+            - c.failure_penalty * failed
+            + c.touch_noise_sd * r.gauss(0.0, 1.0)
+        )
+        experience = (
+            recorded
+            - c.handoff_penalty * handoff_failed
+            - c.conflicting_contact_penalty * conflict
+            - c.repeat_contact_penalty * repeats
+        )
         experience, recorded = _clip10(experience), _clip10(recorded)
 
         rate = c.learning_rate_negative if experience < self.satisfaction else c.learning_rate_positive
@@ -272,8 +280,11 @@ class ReferenceCustomer(mesa.Agent):
         wk.support_first_resolved += first and resolved
         if problem:
             self.complaint = True
-        self.touch(tp, failed_extra=(problem and not resolved) or (overloaded and not problem),
-                   repeats=self.problem_contacts if problem else 0)
+        self.touch(
+            tp,
+            failed_extra=(problem and not resolved) or (overloaded and not problem),
+            repeats=self.problem_contacts if problem else 0,
+        )
         if problem:
             self.problem_contacts += 1
         if resolved:
@@ -321,8 +332,9 @@ class ReferenceCustomer(mesa.Agent):
         c = self.model.cfg.customer
         wom = self.model.cfg.market.negative_wom_churn
         detractor_neighbours = sum(1 for nb in self.neighbours if nb.active_detractor)
-        hazard = c.base_weekly_churn * math.exp(c.churn_satisfaction_slope
-                                                * (c.churn_reference_satisfaction - self.satisfaction))
+        hazard = c.base_weekly_churn * math.exp(
+            c.churn_satisfaction_slope * (c.churn_reference_satisfaction - self.satisfaction)
+        )
         hazard *= 1.0 + c.open_problem_churn * self.has_problem
         hazard *= 1.0 + c.conflicting_contact_churn * self.conflict
         hazard *= 1.0 + wom * detractor_neighbours
@@ -475,8 +487,9 @@ class ReferenceModel(Company, mesa.Model):
             a.touch(j.tp["notice"])
             a.notice = True
         for a in late:
-            j.week.late_paid += r.random() < (cfg.journey.late_pay_with_notice if a.notice
-                                              else cfg.journey.late_pay_without_notice)
+            j.week.late_paid += r.random() < (
+                cfg.journey.late_pay_with_notice if a.notice else cfg.journey.late_pay_without_notice
+            )
         j.week.late_payers += len(late)
         j.week.notices += len(sent)
         support = j.tp["support"]
@@ -504,8 +517,9 @@ class ReferenceModel(Company, mesa.Model):
                 a.resolve_problem(0.0)
             a.satisfaction = min(10.0, a.satisfaction + cfg.feedback.inner_loop.recovery_lift)
         open_problems = sum(a.has_problem for a in everyone)
-        self.outer_loop.step(w, self.survey.causes, prog.fixes, 1000.0 * open_problems / max(len(everyone), 1),
-                             j.defect, self.streams)
+        self.outer_loop.step(
+            w, self.survey.causes, prog.fixes, 1000.0 * open_problems / max(len(everyone), 1), j.defect, self.streams
+        )
         self._do(everyone, "update_ltr")
 
         # 6. churn: the weekly hazard, plus those who did not renew
@@ -519,8 +533,16 @@ class ReferenceModel(Company, mesa.Model):
         # 7. departments and metrics
         if not warmup:
             self._departments_week(acquired.marketing, acquired.total)
-            self._record(active_before, acquired.total, len(referrers), len(leaving), len(not_renewed), given_up,
-                         len(recovered), open_problems)
+            self._record(
+                active_before,
+                acquired.total,
+                len(referrers),
+                len(leaving),
+                len(not_renewed),
+                given_up,
+                len(recovered),
+                open_problems,
+            )
         self.week += 1
 
     def _offers(self, everyone: list[ReferenceCustomer]) -> None:
@@ -537,8 +559,9 @@ class ReferenceModel(Company, mesa.Model):
                 j.week.conflicts_suppressed += 1
             else:
                 offered.append((a, conflict))
-        served = [(a, c) for (a, c), over in zip(offered, self._serve([a for a, _ in offered], tp), strict=True)
-                  if not over]
+        served = [
+            (a, c) for (a, c), over in zip(offered, self._serve([a for a, _ in offered], tp), strict=True) if not over
+        ]
         for a, conflict in served:
             a.touch(tp, conflict=conflict)
             if conflict:
@@ -555,8 +578,11 @@ class ReferenceModel(Company, mesa.Model):
         respondents = [a for a in everyone if a.answers_survey(sc.invite_prob, sc.response_rate, intensity)]
         answers = [a.survey_score(intensity) for a in respondents]
         scores = np.array([s for s, _ in answers], dtype=np.int16)
-        detractor = self.survey.tally(scores, np.array([a.stage for a in respondents], dtype=np.int64),
-                                      np.array([a.last_failure_tp for a in respondents], dtype=np.int16))
+        detractor = self.survey.tally(
+            scores,
+            np.array([a.stage for a in respondents], dtype=np.int64),
+            np.array([a.last_failure_tp for a in respondents], dtype=np.int16),
+        )
         self.survey.inflated = sum(inflated for _, inflated in answers)
         return [a for a, d in zip(respondents, detractor.tolist(), strict=True) if d]
 
@@ -582,38 +608,50 @@ class ReferenceModel(Company, mesa.Model):
         self.followups = len(served)
         return recovered
 
-    def _record(self, active_before: int, acquired: int, referrals: int, churned: int, not_renewed: int,
-                given_up: int, recovered: int, open_problems: int) -> None:
+    def _record(
+        self,
+        active_before: int,
+        acquired: int,
+        referrals: int,
+        churned: int,
+        not_renewed: int,
+        given_up: int,
+        recovered: int,
+        open_problems: int,
+    ) -> None:
         """Append this week's metrics row (the engine's columns that docking compares, and a few more)."""
         wk, act = self.journey.week, self.customers
         n = len(act)
         p = sum(a.promoter for a in act)
         d = sum(a.detractor for a in act)
-        self.records.append({
-            "step": self.week,
-            "active_customers": n,
-            "acquired": acquired,
-            "churned": churned,
-            "referrals": referrals,
-            "true_nps": nps_from_counts(p, d, n),
-            "measured_nps": self.survey.measured_nps,
-            "mean_satisfaction": sum(a.satisfaction for a in act) / n if n else float("nan"),
-            "revenue": sum(a.value for a in act),
-            "handoff_failures": wk.handoff_failures,
-            "conflicting_contacts": wk.conflicting_contacts,
-            "survey_responses": self.survey.responses,
-            "followups": self.followups,
-            "recoveries": recovered,
-            "rootcause_fixes": self.outer_loop.fixes,
-            "active_before": active_before,
-            "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
-            "churned_at_renewal": not_renewed,
-            "problems_opened": wk.problems_opened,
-            "problems_given_up": given_up,
-            "open_problems": open_problems,
-            "first_contact_resolution": (wk.support_first_resolved / wk.support_first_contacts
-                                         if wk.support_first_contacts else float("nan")),
-        })
+        self.records.append(
+            {
+                "step": self.week,
+                "active_customers": n,
+                "acquired": acquired,
+                "churned": churned,
+                "referrals": referrals,
+                "true_nps": nps_from_counts(p, d, n),
+                "measured_nps": self.survey.measured_nps,
+                "mean_satisfaction": sum(a.satisfaction for a in act) / n if n else float("nan"),
+                "revenue": sum(a.value for a in act),
+                "handoff_failures": wk.handoff_failures,
+                "conflicting_contacts": wk.conflicting_contacts,
+                "survey_responses": self.survey.responses,
+                "followups": self.followups,
+                "recoveries": recovered,
+                "rootcause_fixes": self.outer_loop.fixes,
+                "active_before": active_before,
+                "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
+                "churned_at_renewal": not_renewed,
+                "problems_opened": wk.problems_opened,
+                "problems_given_up": given_up,
+                "open_problems": open_problems,
+                "first_contact_resolution": (
+                    wk.support_first_resolved / wk.support_first_contacts if wk.support_first_contacts else float("nan")
+                ),
+            }
+        )
 
     # -------------------------------------------------------------------- run
     def run(self, weeks: int | None = None) -> ReferenceModel:

@@ -24,7 +24,13 @@ if TYPE_CHECKING:
     from sim.model import SiloModel
 
 __all__ = [
-    "FIGURES", "WEEKS_PER_YEAR", "checked_base", "figures", "mean_ci", "run_replications", "with_values",
+    "FIGURES",
+    "WEEKS_PER_YEAR",
+    "checked_base",
+    "figures",
+    "mean_ci",
+    "run_replications",
+    "with_values",
 ]
 
 WEEKS_PER_YEAR = 52
@@ -63,8 +69,9 @@ def checked_base(overrides: list[str], what: str) -> SiloConfig:
     except ConfigError as exc:
         raise ConfigError(f"The {what}'s model settings are invalid: {exc}") from None
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(f"The {what}'s model settings ({' '.join(overrides)}) could not be composed: "
-                          f"{' '.join(str(exc).split())}") from None
+        raise ConfigError(
+            f"The {what}'s model settings ({' '.join(overrides)}) could not be composed: {' '.join(str(exc).split())}"
+        ) from None
     return base
 
 

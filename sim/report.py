@@ -69,20 +69,25 @@ def answer_sentences(summary: pd.DataFrame, baseline: str, weeks: int, level: fl
     out = []
     for _, r in rows.iterrows():
         parts = []
-        for key, what, scale, unit in (("annual_retention", horizon, 100.0, "points"),
-                                       ("true_nps", "true NPS", 1.0, "points")):
+        for key, what, scale, unit in (
+            ("annual_retention", horizon, 100.0, "points"),
+            ("true_nps", "true NPS", 1.0, "points"),
+        ):
             d, lo, hi = (scale * r[f"{key}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
             if lo > 0:
                 verb = "raise"
             elif hi < 0:
                 verb = "lower"
             else:
-                parts.append(f"leave {what} statistically unchanged ({d:+.1f} {unit}, {pct}% CI {lo:+.1f} to "
-                             f"{hi:+.1f})")
+                parts.append(
+                    f"leave {what} statistically unchanged ({d:+.1f} {unit}, {pct}% CI {lo:+.1f} to {hi:+.1f})"
+                )
                 continue
             parts.append(f"{verb} {what} by {abs(d):.1f} {unit}, {pct}% CI {lo:+.1f} to {hi:+.1f}")
-        out.append(f"<b>{html.escape(pretty(r['scenario']))}</b> would {parts[0]}, and {parts[1]}, compared with "
-                   f"{html.escape(pretty(baseline).lower())}.")
+        out.append(
+            f"<b>{html.escape(pretty(r['scenario']))}</b> would {parts[0]}, and {parts[1]}, compared with "
+            f"{html.escape(pretty(baseline).lower())}."
+        )
     return out
 
 
@@ -132,32 +137,70 @@ def _summary_html(summary: pd.DataFrame, baseline: str, level: float) -> str:
     rows = []
     for _, r in summary.iterrows():
         base = r["scenario"] == baseline
-        rows.append({
-            "Scenario": pretty(r["scenario"]) + (" (baseline)" if base else ""),
-            "Runs": int(r["replications"]),
-            f"True NPS, final ({pct}% CI)": _fmt_ci(r["true_nps_mean"], r["true_nps_ci_low"], r["true_nps_ci_high"]),
-            "True NPS vs baseline": "—" if base else _fmt_ci(
-                r["true_nps_diff"], r["true_nps_diff_ci_low"], r["true_nps_diff_ci_high"]),
-            "Measured NPS, final": _fmt_ci(r["measured_nps_mean"], r["measured_nps_ci_low"],
-                                           r["measured_nps_ci_high"]),
-            "Annual retention, %": _fmt_ci(r["annual_retention_mean"], r["annual_retention_ci_low"],
-                                           r["annual_retention_ci_high"], 100, sign=False),
-            "Retention vs baseline, points": "—" if base else _fmt_ci(
-                r["annual_retention_diff"], r["annual_retention_diff_ci_low"], r["annual_retention_diff_ci_high"], 100),
-            "Active customers, final": _fmt_ci(r["active_customers_mean"], r["active_customers_ci_low"],
-                                               r["active_customers_ci_high"], digits=0, sign=False),
-            "Cumulative revenue": _fmt_ci(r["cumulative_revenue_mean"], r["cumulative_revenue_ci_low"],
-                                          r["cumulative_revenue_ci_high"], digits=0, sign=False),
-            "Customer lifetime value": _fmt_ci(r["customer_lifetime_value_mean"], r["customer_lifetime_value_ci_low"],
-                                               r["customer_lifetime_value_ci_high"], digits=0, sign=False),
-        })
+        rows.append(
+            {
+                "Scenario": pretty(r["scenario"]) + (" (baseline)" if base else ""),
+                "Runs": int(r["replications"]),
+                f"True NPS, final ({pct}% CI)": _fmt_ci(
+                    r["true_nps_mean"], r["true_nps_ci_low"], r["true_nps_ci_high"]
+                ),
+                "True NPS vs baseline": "—"
+                if base
+                else _fmt_ci(r["true_nps_diff"], r["true_nps_diff_ci_low"], r["true_nps_diff_ci_high"]),
+                "Measured NPS, final": _fmt_ci(
+                    r["measured_nps_mean"], r["measured_nps_ci_low"], r["measured_nps_ci_high"]
+                ),
+                "Annual retention, %": _fmt_ci(
+                    r["annual_retention_mean"],
+                    r["annual_retention_ci_low"],
+                    r["annual_retention_ci_high"],
+                    100,
+                    sign=False,
+                ),
+                "Retention vs baseline, points": "—"
+                if base
+                else _fmt_ci(
+                    r["annual_retention_diff"],
+                    r["annual_retention_diff_ci_low"],
+                    r["annual_retention_diff_ci_high"],
+                    100,
+                ),
+                "Active customers, final": _fmt_ci(
+                    r["active_customers_mean"],
+                    r["active_customers_ci_low"],
+                    r["active_customers_ci_high"],
+                    digits=0,
+                    sign=False,
+                ),
+                "Cumulative revenue": _fmt_ci(
+                    r["cumulative_revenue_mean"],
+                    r["cumulative_revenue_ci_low"],
+                    r["cumulative_revenue_ci_high"],
+                    digits=0,
+                    sign=False,
+                ),
+                "Customer lifetime value": _fmt_ci(
+                    r["customer_lifetime_value_mean"],
+                    r["customer_lifetime_value_ci_low"],
+                    r["customer_lifetime_value_ci_high"],
+                    digits=0,
+                    sign=False,
+                ),
+            }
+        )
     return _table(pd.DataFrame(rows))
 
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607
-                             cwd=Path(__file__).resolve().parent, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=5,
+            check=False,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -213,14 +256,20 @@ def write_report(
         "intervals. 'True NPS' asks every active customer; 'measured NPS' is what the survey shows.</p>",
     ]
     if not failures.empty:
-        parts.append(f"<p class='warn'>{len(failures)} run(s) failed and are left out: " + "; ".join(
-            f"{esc(str(f['scenario']))} seed {f['seed']} ({esc(str(f['error']))})" for _, f in failures.iterrows())
-            + ".</p>")
+        parts.append(
+            f"<p class='warn'>{len(failures)} run(s) failed and are left out: "
+            + "; ".join(
+                f"{esc(str(f['scenario']))} seed {f['seed']} ({esc(str(f['error']))})" for _, f in failures.iterrows()
+            )
+            + ".</p>"
+        )
     parts += ["</section>", "<section id='figures'><h2>Figures</h2>"]
     for f in figures:
-        parts.append(f"<figure id='fig-{f.name}'><img src='{_img(f.png)}' alt='{esc(f.title)}'>"
-                     f"<figcaption><b>{esc(f.title)}.</b> {esc(f.caption)} Files: figures/{f.png.name}, "
-                     f"figures/{f.svg.name}.</figcaption></figure>")
+        parts.append(
+            f"<figure id='fig-{f.name}'><img src='{_img(f.png)}' alt='{esc(f.title)}'>"
+            f"<figcaption><b>{esc(f.title)}.</b> {esc(f.caption)} Files: figures/{f.png.name}, "
+            f"figures/{f.svg.name}.</figcaption></figure>"
+        )
     parts += [
         "</section>",
         f"<section id='summary'><h2>Summary table</h2><p>Means with {pct}% confidence intervals; differences from "

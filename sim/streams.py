@@ -189,8 +189,12 @@ class Streams:
                 self.key(name)  # registers the name's hash
             names = list(self._names)
             out = np.empty(len(names), dtype=np.uint64)
-            _week_bases(np.uint64(self._root), np.array([self._names[n] for n in names], dtype=np.uint64),
-                        np.uint64(self._week + _WEEK_OFFSET), out)
+            _week_bases(
+                np.uint64(self._root),
+                np.array([self._names[n] for n in names], dtype=np.uint64),
+                np.uint64(self._week + _WEEK_OFFSET),
+                out,
+            )
             self._bases = dict(zip(names, out, strict=True))
             b = self._bases[name]
         return b

@@ -20,6 +20,7 @@ from sim.model import SiloModel
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
 
+
 def assert_user_error(out: subprocess.CompletedProcess[str], program: str, fragments: Iterable[str] = ()) -> str:
     """A user error as the brief asks: exit 2, one paragraph headed ``<program>: error:``, no traceback,
     naming every fragment; returns the paragraph with its line breaks folded."""
@@ -35,8 +36,14 @@ def assert_user_error(out: subprocess.CompletedProcess[str], program: str, fragm
 # Debian's chromium, driven by Playwright through executable_path (Playwright's own download is not used).
 CHROMIUM = os.environ.get("SILOSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 
 
@@ -92,7 +99,9 @@ def chromium() -> str:
     if not os.access(CHROMIUM, os.X_OK):
         subprocess.run([str(REPO / ".ci" / "ensure_chromium")], check=False, timeout=900)
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing and .ci/ensure_chromium could not install it "
-                    "(that needs root, apt-get and Debian's package servers)")
+        pytest.skip(
+            f"{CHROMIUM} is missing and .ci/ensure_chromium could not install it "
+            "(that needs root, apt-get and Debian's package servers)"
+        )
     pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e '.[dev]'")
     return CHROMIUM

@@ -57,8 +57,9 @@ def test_paired_difference_by_seed() -> None:
 
 
 def test_paired_difference_uses_only_seeds_present_in_both() -> None:
-    d = paired_difference(pd.Series([3.0, 5.0, 7.0, 100.0], index=[0, 1, 2, 9]),
-                          pd.Series([1.0, 4.0, 4.0], index=[0, 1, 2]))
+    d = paired_difference(
+        pd.Series([3.0, 5.0, 7.0, 100.0], index=[0, 1, 2, 9]), pd.Series([1.0, 4.0, 4.0], index=[0, 1, 2])
+    )
     assert d.n == 3 and d.mean == pytest.approx(2.0)
 
 
@@ -80,20 +81,23 @@ def test_pairing_narrows_the_interval_when_runs_are_correlated() -> None:
     assert paired.half_width < unpaired.half_width / 3
 
 
-def synthetic_metrics(weeks: int = 104, active: int = 1000, weekly_churn: float = 0.005,
-                      value: float = 2.0) -> pd.DataFrame:
+def synthetic_metrics(
+    weeks: int = 104, active: int = 1000, weekly_churn: float = 0.005, value: float = 2.0
+) -> pd.DataFrame:
     """A run that keeps a constant population: churned customers replaced by new ones each week."""
     churned = round(active * weekly_churn)
-    return pd.DataFrame({
-        "step": np.arange(weeks),
-        "active_before": active,
-        "churned": churned,
-        "acquired": churned,
-        "active_customers": active,
-        "revenue": active * value,
-        "true_nps": np.linspace(20, 10, weeks),
-        "measured_nps": np.linspace(22, 12, weeks),
-    })
+    return pd.DataFrame(
+        {
+            "step": np.arange(weeks),
+            "active_before": active,
+            "churned": churned,
+            "acquired": churned,
+            "active_customers": active,
+            "revenue": active * value,
+            "true_nps": np.linspace(20, 10, weeks),
+            "measured_nps": np.linspace(22, 12, weeks),
+        }
+    )
 
 
 def test_outcomes_of_a_run() -> None:
@@ -134,8 +138,9 @@ def test_summary_table_means_and_paired_differences() -> None:
 
 
 def test_trajectory_bands() -> None:
-    m = pd.DataFrame({"scenario": "s", "seed": [0, 1, 2, 0, 1, 2], "step": [0, 0, 0, 1, 1, 1],
-                      "x": [1.0, 2.0, 3.0, 5.0, 5.0, 5.0]})
+    m = pd.DataFrame(
+        {"scenario": "s", "seed": [0, 1, 2, 0, 1, 2], "step": [0, 0, 0, 1, 1, 1], "x": [1.0, 2.0, 3.0, 5.0, 5.0, 5.0]}
+    )
     b = trajectory_bands(m, "x").set_index("step")
     assert b.loc[0, "mean"] == 2.0 and b.loc[0, "n"] == 3
     assert b.loc[0, "high"] == pytest.approx(2 + T2 * 1 / math.sqrt(3), abs=1e-4)
@@ -147,7 +152,8 @@ def write_fake_run(root: Path, name: str, scenario: str, seed: int, metrics: pd.
     d.mkdir(parents=True)
     metrics.to_parquet(d / "metrics.parquet")
     pd.DataFrame({"step": [0], "department": ["Sales"], "kpi": [1.0], "scorecard": [1.0]}).to_parquet(
-        d / "departments.parquet")
+        d / "departments.parquet"
+    )
     (d / "summary.json").write_text(json.dumps({"scenario": scenario, "seed": seed}))
     files = {p.name: p.stat().st_size for p in d.iterdir()}
     (d / "COMPLETE").write_text(json.dumps({"files": files}))  # written last, as sim.outputs does

@@ -43,11 +43,21 @@ def test_controls_at_baseline_keep_the_scenario_and_changed_controls_override_it
     overrides, source = control_overrides("full_transformation", 5000, 52, 3)
     assert overrides == ["scenario=full_transformation", "customers=5000", "weeks=52", "seed=3"]
     assert set(source.values()) == {"scenario"}
-    overrides, source = control_overrides("full_transformation", 5000, 52, 3, shared_stage_weight=0.25,
-                                          followup_capacity=5.0, response_rate=0.15000000000000002,
-                                          patience_weeks=40)
-    assert overrides[4:] == ["governance.scorecard.shared_stage=0.25", "feedback.inner_loop.capacity=5",
-                             "governance.patience_weeks=40"]
+    overrides, source = control_overrides(
+        "full_transformation",
+        5000,
+        52,
+        3,
+        shared_stage_weight=0.25,
+        followup_capacity=5.0,
+        response_rate=0.15000000000000002,
+        patience_weeks=40,
+    )
+    assert overrides[4:] == [
+        "governance.scorecard.shared_stage=0.25",
+        "feedback.inner_loop.capacity=5",
+        "governance.patience_weeks=40",
+    ]
     assert source["shared_stage_weight"] == source["followup_capacity"] == source["patience_weeks"] == "control"
     assert source["response_rate"] == "scenario"  # slider float noise around the baseline is the baseline
     with pytest.raises(ValueError, match="unknown dashboard controls"):
@@ -59,9 +69,18 @@ def test_the_model_is_built_from_the_controls_as_the_cli_would() -> None:
     assert kept.cfg.scenario_name == "impatient_ceo"
     assert kept.cfg.governance.patience_weeks == 26  # patience slider at 0 keeps the scenario's 26 weeks
     assert kept.cfg.governance.scorecard.shared_stage == 0.5  # from full_transformation, which it extends
-    changed = DashboardModel(scenario_name="impatient_ceo", seed="7", shared_stage_weight=1.5, followup_capacity=2.5,
-                             followup_max_wait_weeks=3, response_rate=0.3, executive_engagement=0.2,
-                             communication=0.4, patience_weeks=52, **SMALL)
+    changed = DashboardModel(
+        scenario_name="impatient_ceo",
+        seed="7",
+        shared_stage_weight=1.5,
+        followup_capacity=2.5,
+        followup_max_wait_weeks=3,
+        response_rate=0.3,
+        executive_engagement=0.2,
+        communication=0.4,
+        patience_weeks=52,
+        **SMALL,
+    )
     g, f = changed.cfg.governance, changed.cfg.feedback
     assert (g.scorecard.shared_stage, f.inner_loop.capacity, f.inner_loop.max_wait_weeks) == (1.5, 2.5, 3)
     assert (f.survey.response_rate, g.executive_engagement, g.communication, g.patience_weeks) == (0.3, 0.2, 0.4, 52)
@@ -129,7 +148,11 @@ def test_funnel_counts_the_closed_loop(stepped: DashboardModel) -> None:
     m = stepped.metrics_frame()
     f = funnel_counts(stepped)
     assert (f.responses, f.detractors, f.followups, f.recoveries) == (
-        m["survey_responses"].sum(), m["detractor_responses"].sum(), m["followups"].sum(), m["recoveries"].sum())
+        m["survey_responses"].sum(),
+        m["detractor_responses"].sum(),
+        m["followups"].sum(),
+        m["recoveries"].sum(),
+    )
     assert f.responses >= f.detractors >= f.followups >= f.recoveries and f.followups > 0
     bars = funnel_figure(stepped).axes[0].patches
     assert [b.get_width() for b in bars] == [f.responses, f.detractors, f.followups, f.recoveries]

@@ -47,9 +47,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [SOLARA, "run", "sim.app", "--host", "127.0.0.1", "--port", str(port), "--no-open", "--production",
-             "--no-check-version"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                SOLARA,
+                "run",
+                "sim.app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-open",
+                "--production",
+                "--no-check-version",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -63,8 +77,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"solara did not answer on {url} within {SERVER_START_TIMEOUT_S} s:\n"
-                            f"{log_path.read_text()[-3000:]}")
+                pytest.fail(
+                    f"solara did not answer on {url} within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}"
+                )
             time.sleep(0.3)
         yield url
     finally:
@@ -90,7 +105,10 @@ def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path
     errors: list[str] = []
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1600, "height": 1900},  # tall enough for every card in the screenshot
         )
         try:

@@ -18,13 +18,15 @@ from sim.replications import mean_ci, run_replications, with_values
 
 BIN = Path(sys.executable).parent
 SMALL = ["model.customers=1500", "model.weeks=26"]
-KNOWN = {"journey.touchpoints.service_delivery.base_quality": 8.4, "customer.base_weekly_churn": 0.0025,
-         "journey.first_contact_resolution": 0.70}
+KNOWN = {
+    "journey.touchpoints.service_delivery.base_quality": 8.4,
+    "customer.base_weekly_churn": 0.0025,
+    "journey.first_contact_resolution": 0.70,
+}
 
 
 def command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          check=False)
+    return subprocess.run([str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_mean_ci_pins_numbers() -> None:
@@ -37,8 +39,18 @@ def test_mean_ci_pins_numbers() -> None:
 
 @pytest.mark.slow
 def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: Path) -> None:
-    spec = load_spec(["target.nps=0", "target.annual_retention=0.5", "target.first_contact_resolution=0.5", *SMALL,
-                      "replications=3", "trials=16", "report_replications=4", f"out_dir={tmp_path / 'fit'}"])
+    spec = load_spec(
+        [
+            "target.nps=0",
+            "target.annual_retention=0.5",
+            "target.first_contact_resolution=0.5",
+            *SMALL,
+            "replications=3",
+            "trials=16",
+            "report_replications=4",
+            f"out_dir={tmp_path / 'fit'}",
+        ]
+    )
     # the client's figures: the baseline at a known parameter setting, on seeds the fit never uses
     runs = run_replications(with_values(spec.base, KNOWN), seeds=range(500, 506))
     observed = {k: mean_ci(r[k] for r in runs).mean for k in ("nps", "annual_retention", "first_contact_resolution")}
@@ -70,13 +82,23 @@ def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: P
 @pytest.fixture(scope="module")
 def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     base = tmp_path_factory.mktemp("unreachable")
-    out = command("silosim-calibrate", "target.nps=90", "model.customers=800", "model.weeks=13", "replications=2",
-                  "trials=16", "report_replications=3", "out_dir=fit", cwd=base)
+    out = command(
+        "silosim-calibrate",
+        "target.nps=90",
+        "model.customers=800",
+        "model.weeks=13",
+        "replications=2",
+        "trials=16",
+        "report_replications=3",
+        "out_dir=fit",
+        cwd=base,
+    )
     return out, base / "fit"
 
 
 def test_unreachable_target_names_the_target_and_the_closest_value(
-        unreachable: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    unreachable: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
     out, fit_dir = unreachable
     assert out.returncode == 3, out.stderr
     assert "Traceback" not in out.stderr
@@ -94,18 +116,28 @@ def test_unreachable_target_names_the_target_and_the_closest_value(
     assert json.loads((fit_dir / "fit.json").read_text())["status"] == "unreachable"
 
 
-def test_calibrated_file_is_accepted_by_silosim(unreachable: tuple[subprocess.CompletedProcess[str], Path],
-                                               tmp_path: Path) -> None:
+def test_calibrated_file_is_accepted_by_silosim(
+    unreachable: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
     _, fit_dir = unreachable
     fitted = {p["key"]: p["fitted"] for p in json.loads((fit_dir / "fit.json").read_text())["parameters"]}
     path = fit_dir / "closest_fit.yaml"
-    out = command("silosim", f"calibration={path}", "scenario=closed_loop_followup", "customers=500", "weeks=3",
-                  "warmup_weeks=1", "hydra.run.dir=run", cwd=tmp_path)
+    out = command(
+        "silosim",
+        f"calibration={path}",
+        "scenario=closed_loop_followup",
+        "customers=500",
+        "weeks=3",
+        "warmup_weeks=1",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load((tmp_path / "run" / ".hydra" / "config.yaml").read_text())
     assert config["calibration_source"] == str(path.resolve())
     assert config["journey"]["touchpoints"]["service_delivery"]["base_quality"] == pytest.approx(
-        fitted["journey.touchpoints.service_delivery.base_quality"])
+        fitted["journey.touchpoints.service_delivery.base_quality"]
+    )
     assert config["customer"]["base_weekly_churn"] == pytest.approx(fitted["customer.base_weekly_churn"])
     assert config["feedback"]["inner_loop"]["capacity"] == 5.0  # the scenario still applies on top
 
@@ -118,22 +150,28 @@ def test_calibrated_file_is_accepted_by_silosim(unreachable: tuple[subprocess.Co
         (["target.nps=10", "target.npss=3"], ["`target.npss`", "not a calibration setting", "annual_retention"]),
         ([], ["No target given"]),
         (["target.annual_retention=0.8", "target.annual_churn=0.2"], ["same figure"]),
-        (["target.nps=10", "calibrate.free.service_quality.hi=11"],
-         ["calibrate.free.service_quality", "11", "declared in [0, 10]"]),
-        (["target.nps=10", "calibrate.free.weekly_churn.key=customer.nope"],
-         ["customer.nope", "not a model parameter"]),
+        (
+            ["target.nps=10", "calibrate.free.service_quality.hi=11"],
+            ["calibrate.free.service_quality", "11", "declared in [0, 10]"],
+        ),
+        (
+            ["target.nps=10", "calibrate.free.weekly_churn.key=customer.nope"],
+            ["customer.nope", "not a model parameter"],
+        ),
     ],
 )
-def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, args: list[str],
-                                                                     expected: list[str]) -> None:
+def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
     out = command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", expected)
     assert not (tmp_path / "fit").exists()
 
 
 def test_missing_calibration_file_is_a_user_error(tmp_path: Path) -> None:
-    out = command("silosim", "calibration=nowhere/calibrated.yaml", "weeks=2", "customers=500",
-                  "hydra.run.dir=run", cwd=tmp_path)
+    out = command(
+        "silosim", "calibration=nowhere/calibrated.yaml", "weeks=2", "customers=500", "hydra.run.dir=run", cwd=tmp_path
+    )
     assert out.returncode == 2
     assert "`calibration`" in out.stderr and "no such file" in out.stderr
     assert not (tmp_path / "run").exists()

@@ -31,8 +31,14 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_run_writes_the_output_contract(run_dir: Path) -> None:
-    for name in ("metrics.parquet", "departments.parquet", "customers.parquet", "summary.json",
-                 ".hydra/config.yaml", ".hydra/overrides.yaml"):
+    for name in (
+        "metrics.parquet",
+        "departments.parquet",
+        "customers.parquet",
+        "summary.json",
+        ".hydra/config.yaml",
+        ".hydra/overrides.yaml",
+    ):
         assert (run_dir / name).is_file(), name
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
     assert set(METRIC_COLUMNS) <= set(metrics.columns)
@@ -101,7 +107,8 @@ def test_user_scenario_directory(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "our_plan.yaml").write_text(
-        "# @package _global_\ngovernance:\n  shared_customer_view: true\n  executive_engagement: 1.0\n")
+        "# @package _global_\ngovernance:\n  shared_customer_view: true\n  executive_engagement: 1.0\n"
+    )
     out = silosim("scenario=our_plan", f"scenario_dir={mine}", *SMALL, "hydra.run.dir=run", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

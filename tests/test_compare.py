@@ -15,14 +15,26 @@ import pytest
 from sim.analysis import OUTCOMES, load_runs, paired_difference, unpaired_difference
 from sim.report import SECTIONS
 
-SMALL = ["scenarios=[siloed_scorecards,closed_loop_followup]", "replications=3", "customers=600", "weeks=20",
-         "track_customers=5"]
+SMALL = [
+    "scenarios=[siloed_scorecards,closed_loop_followup]",
+    "replications=3",
+    "customers=600",
+    "weeks=20",
+    "track_customers=5",
+]
 FIGURES = {"true_nps", "effects_forest", "customers_retention", "nps_gap", "kpis_vs_outcomes", "closed_loop_funnel"}
 
 
 def compare(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sim.compare", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.compare", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +75,16 @@ def test_summary_matches_the_runs(comparison: tuple[Path, subprocess.CompletedPr
     summary = pd.read_csv(d / "summary.csv").set_index("scenario")
     for scenario, group in rs.outcomes.groupby("scenario"):
         assert summary.loc[scenario, "true_nps_mean"] == pytest.approx(group["true_nps"].mean(), rel=1e-5)
-        finals = [json.loads((d / "runs" / f"{scenario}_s{s}" / "summary.json").read_text())["final"]["true_nps"]
-                  for s in range(3)]
+        finals = [
+            json.loads((d / "runs" / f"{scenario}_s{s}" / "summary.json").read_text())["final"]["true_nps"]
+            for s in range(3)
+        ]
         assert sorted(group["true_nps"]) == pytest.approx(sorted(finals))
 
 
 def test_common_random_numbers_make_paired_intervals_narrower(
-        comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    comparison: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     """On the same runs, the paired interval of a difference is narrower than the unpaired (Welch) one."""
     d, _ = comparison
     o = load_runs(d / "runs").outcomes
@@ -83,7 +98,8 @@ def test_common_random_numbers_make_paired_intervals_narrower(
 
 
 def test_report_has_every_section_and_embeds_its_images(
-        comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    comparison: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     d, _ = comparison
     page = (d / "report.html").read_text()
     for section in SECTIONS:
@@ -108,7 +124,8 @@ def test_a_named_comparison_is_selected(tmp_path: Path) -> None:
 
 
 def test_terminal_ends_with_the_summary_table_and_report_path(
-        comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    comparison: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     _d, out = comparison
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == f"Report: {Path('cmp') / 'report.html'}"
@@ -127,7 +144,8 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
         "    if self.cfg.scenario_name == 'closed_loop_followup' and self.cfg.seed == 1:\n"
         "        raise RuntimeError('injected failure')\n"
         "    return _run(self, *a, **k)\n"
-        "sim.model.SiloModel.run = run\n")
+        "sim.model.SiloModel.run = run\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
     out = compare(*SMALL, "out=cmp", "launcher=basic", cwd=tmp_path, env=env)
     assert out.returncode == 1, out.stderr
@@ -155,8 +173,9 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
         (["oops"], ["`oops`", "key=value"]),
     ],
 )
-def test_bad_input_is_one_paragraph_and_nothing_is_written(tmp_path: Path, args: list[str],
-                                                           fragments: list[str]) -> None:
+def test_bad_input_is_one_paragraph_and_nothing_is_written(
+    tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
     out = compare(*args, "out=cmp", cwd=tmp_path)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
@@ -169,12 +188,23 @@ def test_bad_input_is_one_paragraph_and_nothing_is_written(tmp_path: Path, args:
 def test_users_own_scenario_from_their_directory_and_a_calibrated_file(tmp_path: Path) -> None:
     mine = tmp_path / "my_scenarios"
     mine.mkdir()
-    (mine / "our_plan.yaml").write_text("# @package _global_\n# Our plan: the closed loop at double capacity.\n"
-                                        "feedback:\n  inner_loop: {capacity: 10.0}\n")
+    (mine / "our_plan.yaml").write_text(
+        "# @package _global_\n# Our plan: the closed loop at double capacity.\n"
+        "feedback:\n  inner_loop: {capacity: 10.0}\n"
+    )
     calibrated = tmp_path / "calibrated.yaml"
     calibrated.write_text("customer:\n  base_weekly_churn: 0.0017\n")  # as silosim-calibrate writes it
-    out = compare("scenarios=[siloed_scorecards,our_plan]", f"scenario_dir={mine}", "replications=2",
-                  "customers=500", "weeks=12", "launcher=basic", "out=cmp", f"calibration={calibrated}", cwd=tmp_path)
+    out = compare(
+        "scenarios=[siloed_scorecards,our_plan]",
+        f"scenario_dir={mine}",
+        "replications=2",
+        "customers=500",
+        "weeks=12",
+        "launcher=basic",
+        "out=cmp",
+        f"calibration={calibrated}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     config = (tmp_path / "cmp" / "runs" / "our_plan_s1" / ".hydra" / "config.yaml").read_text()
     assert "base_weekly_churn: 0.0017" in config and "capacity: 10.0" in config

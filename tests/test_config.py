@@ -15,8 +15,14 @@ from sim.config import ConfigError, SiloConfig, compose_config, parameter_table,
 from sim.model import SiloModel
 
 SCENARIO_NAMES = {
-    "siloed_scorecards", "shared_stage_metrics", "closed_loop_followup", "inner_loop_only",
-    "full_transformation", "score_chasing", "impatient_ceo", "mantra_only",
+    "siloed_scorecards",
+    "shared_stage_metrics",
+    "closed_loop_followup",
+    "inner_loop_only",
+    "full_transformation",
+    "score_chasing",
+    "impatient_ceo",
+    "mantra_only",
 }
 
 
@@ -59,8 +65,12 @@ def test_impatient_ceo_builds_on_full_transformation() -> None:
 
 @pytest.mark.parametrize(
     "override",
-    ["feedback.survey.respons_rate=0.2", "customers=many", "governance.shared_customer_view=perhaps",
-     "journey.touchpoints.setup.colour=red"],
+    [
+        "feedback.survey.respons_rate=0.2",
+        "customers=many",
+        "governance.shared_customer_view=perhaps",
+        "journey.touchpoints.setup.colour=red",
+    ],
 )
 def test_schema_rejects_misspelt_keys_and_wrong_types(override: str) -> None:
     with pytest.raises((HydraException, OmegaConfBaseException)):
@@ -135,7 +145,8 @@ def test_a_department_owning_a_missing_stage_is_rejected(tmp_path: Path) -> None
 
     (tmp_path / "bad_org.yaml").write_text(
         "# @package _global_\norg:\n  departments:\n    Legal: {kpi: leads, capacity: 5}\n"
-        "journey:\n  touchpoints:\n    invoice: {stage: court}\n")
+        "journey:\n  touchpoints:\n    invoice: {stage: court}\n"
+    )
     register_scenario_dir(str(tmp_path))
     with pytest.raises(ConfigError, match=r"journey\.touchpoints\.invoice\.stage` is 'court'"):
         checked(["scenario=bad_org"])
@@ -171,7 +182,8 @@ def test_user_yaml_is_data_not_code(tmp_path: Path) -> None:
 
     marker = tmp_path / "pwned"
     (tmp_path / "evil.yaml").write_text(
-        "# @package _global_\ngovernance:\n  _target_: os.system\n  _args_: ['touch " + str(marker) + "']\n")
+        "# @package _global_\ngovernance:\n  _target_: os.system\n  _args_: ['touch " + str(marker) + "']\n"
+    )
     register_scenario_dir(str(tmp_path))
     with pytest.raises((HydraException, OmegaConfBaseException)):
         cfg = compose_config(["scenario=evil", "customers=500", "weeks=2"])

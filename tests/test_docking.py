@@ -39,15 +39,26 @@ FIGURES = ("true_nps_mean", "annual_retention", "weekly_churn")
 
 
 def _config(seed: int, overrides: tuple[str, ...] = ()) -> DictConfig:
-    return compose_config([f"scenario={SCENARIO}", f"customers={CUSTOMERS}", f"weeks={WEEKS}", f"seed={seed}",
-                           "track_customers=0", *overrides])
+    return compose_config(
+        [
+            f"scenario={SCENARIO}",
+            f"customers={CUSTOMERS}",
+            f"weeks={WEEKS}",
+            f"seed={seed}",
+            "track_customers=0",
+            *overrides,
+        ]
+    )
 
 
 def _engine_summary(seed: int) -> dict[str, float]:
     m = SiloModel(_config(seed)).run()
     s, f = m.summary(), m.metrics_frame()
-    return {"true_nps_mean": s["mean"]["true_nps"], "annual_retention": s["final"]["annual_retention"],
-            "weekly_churn": float((f["churned"] / f["active_before"]).mean())}
+    return {
+        "true_nps_mean": s["mean"]["true_nps"],
+        "annual_retention": s["final"]["annual_retention"],
+        "weekly_churn": float((f["churned"] / f["active_before"]).mean()),
+    }
 
 
 def _reference_summary(seed: int, overrides: tuple[str, ...] = ()) -> dict[str, float]:
@@ -55,8 +66,7 @@ def _reference_summary(seed: int, overrides: tuple[str, ...] = ()) -> dict[str, 
 
 
 def _pvalues(a: list[dict[str, float]], b: list[dict[str, float]]) -> dict[str, float]:
-    return {k: float(stats.ttest_ind([x[k] for x in a], [x[k] for x in b], equal_var=False).pvalue)
-            for k in FIGURES}
+    return {k: float(stats.ttest_ind([x[k] for x in a], [x[k] for x in b], equal_var=False).pvalue) for k in FIGURES}
 
 
 @pytest.fixture(scope="module")

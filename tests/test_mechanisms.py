@@ -21,8 +21,9 @@ Metrics = Callable[..., pd.DataFrame]
 Run = Callable[..., SiloModel]
 
 
-def mean_over_seeds(metrics_of: Metrics, overrides: list[str], column: str, seeds: range = range(3),
-                    **kw: int) -> float:
+def mean_over_seeds(
+    metrics_of: Metrics, overrides: list[str], column: str, seeds: range = range(3), **kw: int
+) -> float:
     """Run-mean of ``column`` averaged over ``seeds``."""
     return float(np.mean([metrics_of(overrides, seed=s, **kw)[column].mean() for s in seeds]))
 
@@ -34,8 +35,9 @@ def test_customer_accounting_identity_holds_every_step(metrics_of: Metrics, scen
     assert (m["active_customers"] == m["active_before"] + m["acquired"] - m["churned"]).all()
     assert (m["active_before"].iloc[1:].to_numpy() == m["active_customers"].iloc[:-1].to_numpy()).all()
     assert (m["acquired"] == m["acquired_marketing"] + m["acquired_referral"]).all()
-    assert (m["referrals"] == m["referrals_from_promoters"] + m["referrals_from_passives"]
-            + m["referrals_from_detractors"]).all()
+    assert (
+        m["referrals"] == m["referrals_from_promoters"] + m["referrals_from_passives"] + m["referrals_from_detractors"]
+    ).all()
     shares = m["promoters_share"] + m["passives_share"] + m["detractors_share"]
     assert np.allclose(shares, 1.0)
     assert np.allclose(m["true_nps"], 100 * (m["promoters_share"] - m["detractors_share"]))
@@ -62,8 +64,10 @@ def test_same_seed_same_run_different_seed_different_run(run: Run) -> None:
 
 def test_scenarios_share_the_warm_up_draws() -> None:
     """Common random numbers: the programme starts after the warm-up, so every scenario starts from one state."""
-    models = [SiloModel(compose_config([f"scenario={s}", "customers=1000", "weeks=4", "seed=3"]))
-              for s in ("siloed_scorecards", "full_transformation")]
+    models = [
+        SiloModel(compose_config([f"scenario={s}", "customers=1000", "weeks=4", "seed=3"]))
+        for s in ("siloed_scorecards", "full_transformation")
+    ]
     a, b = (m.store for m in models)
     assert a.n == b.n
     np.testing.assert_array_equal(a.satisfaction[: a.n], b.satisfaction[: b.n])
@@ -85,13 +89,15 @@ def test_more_handoff_failure_lowers_satisfaction_and_nps(metrics_of: Metrics) -
     assert metrics_of(high)["handoff_failures"].sum() > 0
     for column in ("mean_satisfaction", "true_nps"):
         assert mean_over_seeds(metrics_of, high, column) < mean_over_seeds(metrics_of, low, column) - 0.5 * (
-            column == "true_nps")
+            column == "true_nps"
+        )
 
 
 def test_shared_customer_view_cuts_conflicting_contacts_and_handoff_failures(metrics_of: Metrics) -> None:
     base = metrics_of(["scenario=siloed_scorecards"])
-    shared = metrics_of(["governance.shared_customer_view=true", "governance.executive_engagement=1.0",
-                         "governance.communication=1.0"])
+    shared = metrics_of(
+        ["governance.shared_customer_view=true", "governance.executive_engagement=1.0", "governance.communication=1.0"]
+    )
     assert base["conflicting_contacts"].sum() > 0
     assert shared["conflicts_suppressed"].sum() > 0
     assert shared["conflicting_contacts"].sum() < 0.5 * base["conflicting_contacts"].sum()
@@ -100,8 +106,7 @@ def test_shared_customer_view_cuts_conflicting_contacts_and_handoff_failures(met
 
 def test_conflicting_contacts_are_penalised(metrics_of: Metrics) -> None:
     free = ["customer.conflicting_contact_penalty=0", "customer.conflicting_contact_churn=0"]
-    assert mean_over_seeds(metrics_of, [], "mean_satisfaction") < mean_over_seeds(
-        metrics_of, free, "mean_satisfaction")
+    assert mean_over_seeds(metrics_of, [], "mean_satisfaction") < mean_over_seeds(metrics_of, free, "mean_satisfaction")
 
 
 def test_service_overload_lowers_first_contact_resolution(metrics_of: Metrics) -> None:
@@ -137,8 +142,15 @@ def test_later_followup_recovers_fewer(run: Run) -> None:
     """Recovery probability halves with every half-life of delay."""
     rates = []
     for half_life in (1.0, 20.0):
-        m = run(["scenario=inner_loop_only", "feedback.inner_loop.capacity=2",
-                 f"feedback.inner_loop.recovery_half_life_weeks={half_life}"], customers=3000, weeks=52).metrics_frame()
+        m = run(
+            [
+                "scenario=inner_loop_only",
+                "feedback.inner_loop.capacity=2",
+                f"feedback.inner_loop.recovery_half_life_weeks={half_life}",
+            ],
+            customers=3000,
+            weeks=52,
+        ).metrics_frame()
         rates.append(m["recoveries"].sum() / m["followups"].sum())
     assert rates[0] < rates[1]
 
@@ -148,8 +160,13 @@ def test_outer_loop_fixes_root_causes_and_backlog_starves_it(metrics_of: Metrics
     assert on["rootcause_fixes"].sum() > 0
     fixed_weeks = on.loc[on["rootcause_fixes"] > 0, "step"]
     assert ((fixed_weeks + 1) % 13 == 0).all()  # only at quarter ends
-    starved = metrics_of(["scenario=closed_loop_followup", "feedback.outer_loop.backlog_free=0",
-                          "feedback.outer_loop.backlog_full=0.001"])
+    starved = metrics_of(
+        [
+            "scenario=closed_loop_followup",
+            "feedback.outer_loop.backlog_free=0",
+            "feedback.outer_loop.backlog_full=0.001",
+        ]
+    )
     assert starved["improvement_starvation"].min() == 1.0
     assert starved["rootcause_fixes"].sum() == 0
     model = run(["scenario=closed_loop_followup"], customers=2000, weeks=52)
@@ -162,8 +179,16 @@ def test_gaming_raises_measured_nps_but_not_true_nps(metrics_of: Metrics) -> Non
     gamed, honest = [], []
     for s in seeds:
         g = metrics_of(["scenario=score_chasing"], seed=s, customers=3000)
-        h = metrics_of(["scenario=score_chasing", "feedback.gaming.pressure_prob=0",
-                        "feedback.gaming.inflate_prob=0", "feedback.gaming.steer_prob=0"], seed=s, customers=3000)
+        h = metrics_of(
+            [
+                "scenario=score_chasing",
+                "feedback.gaming.pressure_prob=0",
+                "feedback.gaming.inflate_prob=0",
+                "feedback.gaming.steer_prob=0",
+            ],
+            seed=s,
+            customers=3000,
+        )
         assert g["inflated_responses"].sum() > 0 and h["inflated_responses"].sum() == 0
         gamed.append(g.iloc[13:][["measured_nps", "true_nps"]].mean())
         honest.append(h.iloc[13:][["measured_nps", "true_nps"]].mean())

@@ -93,7 +93,7 @@ def test_growth_by_blocks_keeps_old_edges_and_links_backwards() -> None:
     assert net.n == 1500
     assert np.array_equal(net.src[: src0.size], src0)
     assert np.array_equal(net.dst[: dst0.size], dst0)
-    new_src, new_dst = net.src[src0.size:], net.dst[dst0.size:]
+    new_src, new_dst = net.src[src0.size :], net.dst[dst0.size :]
     assert new_src.size == pytest.approx(500 * 3, abs=3)
     assert (new_src >= 1000).all()  # every new link starts at a new customer ...
     assert (new_dst < new_src).all()  # ... and goes to an earlier one

@@ -15,8 +15,10 @@ from conftest import assert_user_error
 from sim.policy import frontier, lever_cost
 
 POLICY = str(Path(sys.executable).parent / "silosim-policy")
-LEVERS = {"followup_capacity": {"baseline": 0.0, "cost_per_unit": 15.0},
-          "executive_engagement": {"baseline": 0.5, "cost_per_unit": 300.0}}
+LEVERS = {
+    "followup_capacity": {"baseline": 0.0, "cost_per_unit": 15.0},
+    "executive_engagement": {"baseline": 0.5, "cost_per_unit": 300.0},
+}
 
 
 def policy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -29,12 +31,14 @@ def test_lever_cost_counts_only_settings_above_the_baseline() -> None:
 
 
 def test_frontier_keeps_only_points_no_cheaper_point_beats() -> None:
-    points = pd.DataFrame({
-        "trial": ["baseline", 0, 1, 2, 3, 4],
-        "cost": [0.0, 50.0, 80.0, 120.0, 120.0, 400.0],
-        "mean": [0.60, 0.59, 0.62, 0.61, 0.63, 0.70],
-        "feasible": [True, True, True, True, True, False],
-    })
+    points = pd.DataFrame(
+        {
+            "trial": ["baseline", 0, 1, 2, 3, 4],
+            "cost": [0.0, 50.0, 80.0, 120.0, 120.0, 400.0],
+            "mean": [0.60, 0.59, 0.62, 0.61, 0.63, 0.70],
+            "feasible": [True, True, True, True, True, False],
+        }
+    )
     front = frontier(points)
     assert list(front["trial"]) == ["baseline", 1, 3]
 
@@ -43,17 +47,27 @@ def test_frontier_keeps_only_points_no_cheaper_point_beats() -> None:
 def search(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     base = tmp_path_factory.mktemp("policy")
     # a search space where the follow-up capacity (the lever that moves one-year retention most) decides
-    out = policy("model.customers=3000", "model.weeks=104", "replications=2", "hydra.sweeper.n_trials=8",
-                 "hydra.sweeper.sampler.n_startup_trials=4", "policy.budget=100",
-                 "lever.followup_capacity=interval(2.0,10.0)", "lever.shared_stage_weight=choice(0.0,0.5)",
-                 "lever.executive_engagement=choice(0.5,0.6)", "lever.communication=choice(0.7)",
-                 "hydra.sweep.dir=search", cwd=base)
+    out = policy(
+        "model.customers=3000",
+        "model.weeks=104",
+        "replications=2",
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.sampler.n_startup_trials=4",
+        "policy.budget=100",
+        "lever.followup_capacity=interval(2.0,10.0)",
+        "lever.shared_stage_weight=choice(0.0,0.5)",
+        "lever.executive_engagement=choice(0.5,0.6)",
+        "lever.communication=choice(0.7)",
+        "hydra.sweep.dir=search",
+        cwd=base,
+    )
     return out, base / "search"
 
 
 @pytest.mark.slow
 def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
-        search: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    search: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
     out, d = search
     assert out.returncode == 0, out.stderr
     assert "trial 1/8" in out.stdout and "trial 8/8" in out.stdout and "best so far" in out.stdout
@@ -95,14 +109,14 @@ def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
         (["lever.communication=1.5"], ["`lever.communication` is 1.5", "[0.0, 1.0]"]),
         (["hydra.sweeper.n_trials=0"], ["`hydra.sweeper.n_trials` is 0", "at least 1"]),
         (["policy.budget=-5"], ["`policy.budget`", "-5", "positive"]),
-        (["lever.communication=interval(0.7,1.5)"],
-         ["lever.communication", "governance.communication", "[0.0, 1.0]"]),
+        (["lever.communication=interval(0.7,1.5)"], ["lever.communication", "governance.communication", "[0.0, 1.0]"]),
         (["lever.marketing_spend=interval(0,1)"], ["lever.marketing_spend", "policy.levers"]),
         (["model.customers=0"], ["customers", "at least 1"]),
     ],
 )
-def test_bad_policy_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, args: list[str],
-                                                               expected: list[str]) -> None:
+def test_bad_policy_input_is_one_paragraph_exit_2_and_no_output(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
     out = policy(*args, "hydra.sweep.dir=search", cwd=tmp_path)
     assert_user_error(out, "silosim-policy", expected)
     assert not (tmp_path / "search").exists()

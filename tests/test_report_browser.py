@@ -17,9 +17,23 @@ pytestmark = pytest.mark.slow
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("report")
     out = subprocess.run(
-        [sys.executable, "-m", "sim.compare", "scenarios=[siloed_scorecards,full_transformation]", "replications=2",
-         "customers=500", "weeks=16", "launcher=basic", "out=cmp"],
-        cwd=tmp, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "sim.compare",
+            "scenarios=[siloed_scorecards,full_transformation]",
+            "replications=2",
+            "customers=500",
+            "weeks=16",
+            "launcher=basic",
+            "out=cmp",
+        ],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     return tmp / "cmp" / "report.html"
 
@@ -31,17 +45,24 @@ def test_report_opens_cleanly_in_chromium(chromium: str, report: Path, tmp_path:
     requests: list[str] = []
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
         try:
             page = context.new_page()
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning") else None)
+            page.on(
+                "console",
+                lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+            )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(report.as_uri(), wait_until="load")
             images = page.eval_on_selector_all(
-                "img", "els => els.map(e => ({complete: e.complete, w: e.naturalWidth, h: e.naturalHeight}))")
+                "img", "els => els.map(e => ({complete: e.complete, w: e.naturalWidth, h: e.naturalHeight}))"
+            )
             assert len(images) == 6
             assert all(i["complete"] and i["w"] > 400 and i["h"] > 200 for i in images), images
             headings = page.locator("h2").all_inner_texts()

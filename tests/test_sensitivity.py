@@ -38,8 +38,12 @@ hydra:
 
 def test_sobol_indices_of_the_ishigami_function_match_the_analytic_values() -> None:
     """Ishigami (a=7, b=0.1): S1 = 0.314, 0.442, 0; ST = 0.558, 0.442, 0.244 (Saltelli et al. 2008)."""
-    design = DesignConf(method="sobol", samples=1024, seed=1,
-                        parameters={"x1": [-np.pi, np.pi], "x2": [-np.pi, np.pi], "x3": [-np.pi, np.pi]})
+    design = DesignConf(
+        method="sobol",
+        samples=1024,
+        seed=1,
+        parameters={"x1": [-np.pi, np.pi], "x2": [-np.pi, np.pi], "x3": [-np.pi, np.pi]},
+    )
     x = design_matrix(design)
     y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
     indices = analyse(pd.DataFrame({"y": y}), design).set_index(["parameter", "index"])["value"]
@@ -52,8 +56,14 @@ def test_sobol_indices_of_the_ishigami_function_match_the_analytic_values() -> N
 def _run(tmp_path: Path, method: str, samples: int, *extra: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "exps").mkdir(exist_ok=True)
     (tmp_path / "exps" / "tiny.yaml").write_text(TINY_EXPERIMENT.format(method=method, samples=samples))
-    return subprocess.run([SENSITIVITY, "tiny", f"experiment_dir={tmp_path / 'exps'}", "hydra.launcher.n_jobs=2",
-                           *extra], cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [SENSITIVITY, "tiny", f"experiment_dir={tmp_path / 'exps'}", "hydra.launcher.n_jobs=2", *extra],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.mark.slow

@@ -54,8 +54,11 @@ def test_counter_based_draws_do_not_depend_on_which_rows_are_asked() -> None:
 def test_draws_differ_by_seed_mechanism_and_week() -> None:
     rows = np.arange(5_000)
     base = at_week(3, 7).uniform("churn", rows)
-    for other in (at_week(4, 7).uniform("churn", rows), at_week(3, 8).uniform("churn", rows),
-                  at_week(3, 7).uniform("chum", rows)):
+    for other in (
+        at_week(4, 7).uniform("churn", rows),
+        at_week(3, 8).uniform("churn", rows),
+        at_week(3, 7).uniform("chum", rows),
+    ):
         assert abs(np.corrcoef(base, other)[0, 1]) < 0.05
         assert not np.array_equal(base, other)
 

@@ -93,8 +93,7 @@ outputs.write_run(model, run_dir, cfg, overrides=["seed=0"])
 
 
 @pytest.mark.parametrize("die_at", [0, 3, 5, 6, 7, 8])
-def test_sigkill_at_any_point_of_a_write_leaves_no_visible_partial_run(tmp_path: Path, tiny_model,
-                                                                      die_at: int) -> None:
+def test_sigkill_at_any_point_of_a_write_leaves_no_visible_partial_run(tmp_path: Path, tiny_model, die_at: int) -> None:
     """A process writing a run dies (no clean-up, as under SIGKILL) at an fsync or the rename; then resume.
 
     The write flushes 5 files, then the marker, the .hydra directory and the temporary directory (steps 0-7),
@@ -103,8 +102,13 @@ def test_sigkill_at_any_point_of_a_write_leaves_no_visible_partial_run(tmp_path:
     model, cfg = tiny_model
     run_dir = tmp_path / "sweep" / "seed=0"
     run_dir.mkdir(parents=True)  # as Hydra creates a job's directory before the task runs
-    child = subprocess.run([sys.executable, "-c", _DIE_AT.format(tiny=TINY), str(die_at), str(run_dir)],
-                           capture_output=True, text=True, timeout=120, check=False)
+    child = subprocess.run(
+        [sys.executable, "-c", _DIE_AT.format(tiny=TINY), str(die_at), str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert child.returncode == 9, child.stderr
     # The run is not visible: the job directory is as Hydra left it, and the attempt is a hidden temp dir.
     assert not is_complete(run_dir) and not any(run_dir.iterdir())
@@ -234,8 +238,15 @@ def test_multirun_resumes_skips_complete_runs_and_collects(tmp_path: Path) -> No
     table = pd.read_parquet(sweep / "runs.parquet")  # written by the Hydra callback
     assert sorted(table["seed"]) == [0, 1, 2]
     # Reusing the sweep directory with another configuration is refused, not silently skipped.
-    third = silosim("-m", *TINY[:-1], "output.customers=true", "seed=0,1", "hydra.sweep.dir=sweep",
-                    "hydra.launcher.n_jobs=1", cwd=tmp_path)
+    third = silosim(
+        "-m",
+        *TINY[:-1],
+        "output.customers=true",
+        "seed=0,1",
+        "hydra.sweep.dir=sweep",
+        "hydra.launcher.n_jobs=1",
+        cwd=tmp_path,
+    )
     assert third.returncode != 0
     assert "different configuration" in third.stderr + third.stdout
 
@@ -243,11 +254,21 @@ def test_multirun_resumes_skips_complete_runs_and_collects(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_sigkilled_sweep_resumes_to_every_run_exactly_once(tmp_path: Path) -> None:
     """Kill a real parallel sweep (joblib, 2 workers) with SIGKILL mid-way, resume it with the same command."""
-    cmd = [SILOSIM, "-m", "customers=2000", "weeks=26", "warmup_weeks=4", "output.customers=false",
-           "seed=range(0,12)", "hydra.sweep.dir=sweep", "hydra.launcher.n_jobs=2"]
+    cmd = [
+        SILOSIM,
+        "-m",
+        "customers=2000",
+        "weeks=26",
+        "warmup_weeks=4",
+        "output.customers=false",
+        "seed=range(0,12)",
+        "hydra.sweep.dir=sweep",
+        "hydra.launcher.n_jobs=2",
+    ]
     sweep = tmp_path / "sweep"
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if sweep.is_dir() and len(complete_runs(sweep)) >= 3:
@@ -283,18 +304,27 @@ def test_sigkilled_sweep_resumes_to_every_run_exactly_once(tmp_path: Path) -> No
         (["governance.followup_capacity=0,50,200"], ["governance.followup_capacity", "feedback.inner_loop.capacity"]),
         (["feedback.inner_loop.capacity=0,50,-3"], ["feedback.inner_loop.capacity", "-3", "at least 0"]),
         (["journey.handoff_failure_prob=0.1,1.2"], ["journey.handoff_failure_prob", "1.2", "between 0 and 1"]),
-        (["experiment=bad", "experiment_dir={dir}"],
-         ["design.parameters.governance.followup_capacity", "feedback.inner_loop.capacity",
-          "journey.handoff_failure_prob", "1.5", "between 0 and 1"]),
+        (
+            ["experiment=bad", "experiment_dir={dir}"],
+            [
+                "design.parameters.governance.followup_capacity",
+                "feedback.inner_loop.capacity",
+                "journey.handoff_failure_prob",
+                "1.5",
+                "between 0 and 1",
+            ],
+        ),
     ],
 )
-def test_bad_sweeps_are_one_paragraph_exit_2_and_create_nothing(tmp_path: Path, args: list[str],
-                                                                 expected: list[str]) -> None:
+def test_bad_sweeps_are_one_paragraph_exit_2_and_create_nothing(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "bad.yaml").write_text(
         "# @package _global_\ndesign:\n  method: lhs\n  samples: 4\n  parameters:\n"
-        "    governance.followup_capacity: [0, 50]\n    journey.handoff_failure_prob: [0.01, 1.5]\n")
+        "    governance.followup_capacity: [0, 50]\n    journey.handoff_failure_prob: [0.01, 1.5]\n"
+    )
     out = silosim("-m", *[a.format(dir=mine) for a in args], "seed=0,1", "hydra.sweep.dir=sweep", cwd=tmp_path)
     assert_user_error(out, "silosim", expected)
     assert not (tmp_path / "sweep").exists()
@@ -318,15 +348,24 @@ def test_submitit_local_launcher_runs_and_resumes_the_same_sweep(tmp_path: Path)
     local = silosim("-m", *TINY, "seed=1,2", "hydra.sweep.dir=local", "hydra.launcher.n_jobs=1", cwd=tmp_path)
     assert local.returncode == 0, local.stderr
     assert (sweep / "seed=1" / "metrics.parquet").read_bytes() == (
-        tmp_path / "local" / "seed=1" / "metrics.parquet").read_bytes()
+        tmp_path / "local" / "seed=1" / "metrics.parquet"
+    ).read_bytes()
 
 
 def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_path: Path) -> None:
     from sim.config import to_config
     from sim.sweeps.design import design_matrix
 
-    out = silosim("-m", "experiment=lhs_example", *TINY, "design.samples=4", "seed=0", "hydra.sweep.dir=lhs",
-                  "hydra.launcher.n_jobs=1", cwd=tmp_path)
+    out = silosim(
+        "-m",
+        "experiment=lhs_example",
+        *TINY,
+        "design.samples=4",
+        "seed=0",
+        "hydra.sweep.dir=lhs",
+        "hydra.launcher.n_jobs=1",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert "sweep of 4 runs (4 design rows)" in out.stdout
     table = pd.read_parquet(tmp_path / "lhs" / "runs.parquet").sort_values("design.row")
@@ -355,6 +394,7 @@ def test_collect_rejects_a_file_as_its_output(tmp_path: Path) -> None:
     target = tmp_path / "a_file"
     target.write_text("x")
     (tmp_path / "sweep").mkdir()
-    out = subprocess.run([COLLECT, str(tmp_path / "sweep"), "--out", str(target)], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [COLLECT, str(tmp_path / "sweep"), "--out", str(target)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr and "a file" in out.stderr

@@ -219,8 +219,9 @@ def collect(
         total += 1
         for key, value in row.items():
             kinds.setdefault(key, set()).add(type(value))
-    schema = pa.schema([(key, _arrow_type(k)) for key, k in kinds.items()]) if kinds else pa.schema(
-        [("run", pa.string())])
+    schema = (
+        pa.schema([(key, _arrow_type(k)) for key, k in kinds.items()]) if kinds else pa.schema([("run", pa.string())])
+    )
 
     # Pass 2: stream the rows (and time series) into row groups.
     table_path = out_dir / RUNS_FILE
@@ -296,14 +297,16 @@ def collect(
         out.writerow(["directory", "reason"])
         out.writerows(incomplete)
     os.replace(tmp_incomplete, incomplete_path)
-    return CollectResult(runs=done, incomplete=incomplete, table=table_path, timeseries=series_path,
-                         incomplete_table=incomplete_path)
+    return CollectResult(
+        runs=done, incomplete=incomplete, table=table_path, timeseries=series_path, incomplete_table=incomplete_path
+    )
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Give a run's metrics the columns of the first run's (missing ones null, extra ones dropped)."""
-    columns = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-               for f in schema]
+    columns = [
+        table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema
+    ]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -313,8 +316,9 @@ def report(result: CollectResult, root: Path, limit: int = 20) -> None:
     if result.timeseries:
         print(f"silosim-collect: weekly metrics of every run -> {result.timeseries}")
     if result.incomplete:
-        print(f"silosim-collect: {len(result.incomplete)} directories not counted (listed in "
-              f"{result.incomplete_table}):")
+        print(
+            f"silosim-collect: {len(result.incomplete)} directories not counted (listed in {result.incomplete_table}):"
+        )
         for rel, reason in result.incomplete[:limit]:
             print(f"  {rel}: {reason}")
         if len(result.incomplete) > limit:
@@ -332,14 +336,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     root = Path(args.directory)
     if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
-        user_error(f"The directory to collect is '{args.directory}', but that is not a readable directory. Pass "
-                   "a multirun directory (the `hydra.sweep.dir` of a `silosim -m` sweep) or a run directory.", PROG)
+        user_error(
+            f"The directory to collect is '{args.directory}', but that is not a readable directory. Pass "
+            "a multirun directory (the `hydra.sweep.dir` of a `silosim -m` sweep) or a run directory.",
+            PROG,
+        )
     out = Path(args.out) if args.out else root
     if out.exists() and not out.is_dir():
-        user_error(f"`--out` is '{out}', but that is a file; pass a directory for runs.parquet and incomplete.csv.",
-                   PROG)
-    if (out.exists() and not os.access(out, os.W_OK)) or (not out.exists() and not os.access(
-            next(p for p in out.absolute().parents if p.exists()), os.W_OK)):
+        user_error(
+            f"`--out` is '{out}', but that is a file; pass a directory for runs.parquet and incomplete.csv.", PROG
+        )
+    if (out.exists() and not os.access(out, os.W_OK)) or (
+        not out.exists() and not os.access(next(p for p in out.absolute().parents if p.exists()), os.W_OK)
+    ):
         user_error(f"`--out` is '{out}', but that directory cannot be written to. Pass a writable directory.", PROG)
     result = collect(root, out, timeseries=args.timeseries)
     report(result, root)

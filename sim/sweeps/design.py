@@ -77,9 +77,18 @@ def design_matrix(design: DesignConf) -> np.ndarray:
         An array of shape (design_size(design), number of parameters).
     """
     prob = problem(design)
-    key = json.dumps({"method": design.method, "samples": design.samples, "seed": design.seed,
-                      "second_order": design.second_order, "levels": design.levels, "names": prob["names"],
-                      "bounds": prob["bounds"]}, sort_keys=True)
+    key = json.dumps(
+        {
+            "method": design.method,
+            "samples": design.samples,
+            "seed": design.seed,
+            "second_order": design.second_order,
+            "levels": design.levels,
+            "names": prob["names"],
+            "bounds": prob["bounds"],
+        },
+        sort_keys=True,
+    )
     return _matrix(key).copy()
 
 
@@ -101,11 +110,14 @@ def validate_design(cfg: SiloConfig) -> None:
     if design.method not in DESIGN_METHODS:
         errors.append(f"`design.method` is {design.method!r}, but it must be one of {list(DESIGN_METHODS)}")
     if design.method != "none" and not design.parameters:
-        errors.append(f"`design.parameters` is empty, but design method {design.method!r} needs at least one "
-                      "parameter with bounds, e.g. `journey.handoff_failure_prob: [0.01, 0.12]`")
+        errors.append(
+            f"`design.parameters` is empty, but design method {design.method!r} needs at least one "
+            "parameter with bounds, e.g. `journey.handoff_failure_prob: [0.01, 0.12]`"
+        )
     if design.method == "sobol" and design.samples & (design.samples - 1):
-        errors.append(f"`design.samples` is {design.samples}, but Sobol sampling needs a power of two "
-                      "(e.g. 8, 16, 64, 1024)")
+        errors.append(
+            f"`design.samples` is {design.samples}, but Sobol sampling needs a power of two (e.g. 8, 16, 64, 1024)"
+        )
     if design.method == "morris" and design.levels % 2:
         errors.append(f"`design.levels` is {design.levels}, but Morris sampling needs an even number of levels")
     known = numeric_parameters(cfg)
@@ -115,11 +127,16 @@ def validate_design(cfg: SiloConfig) -> None:
         if spec is None or spec.type is bool:
             from sim.cli import _KNOWN_MISTAKES
 
-            close = [_KNOWN_MISTAKES[key]] if key in _KNOWN_MISTAKES else difflib.get_close_matches(
-                key, known, n=2, cutoff=0.75)
+            close = (
+                [_KNOWN_MISTAKES[key]]
+                if key in _KNOWN_MISTAKES
+                else difflib.get_close_matches(key, known, n=2, cutoff=0.75)
+            )
             hint = f" Did you mean {' or '.join(close)}?" if close else ""
-            errors.append(f"`{name}` names '{key}', which is not a numeric parameter of the model; "
-                          f"docs/parameters.md lists every key with its range.{hint}")
+            errors.append(
+                f"`{name}` names '{key}', which is not a numeric parameter of the model; "
+                f"docs/parameters.md lists every key with its range.{hint}"
+            )
             continue
         try:
             low, high = (float(b) for b in bounds)
@@ -157,8 +174,10 @@ def apply_row(cfg: DictConfig) -> DictConfig:
     validate_design(typed)
     n = design_size(design)
     if design.method == "none" or design.row >= n:
-        raise ConfigError(f"`design.row` is {design.row}, but design method {design.method!r} with these "
-                          f"settings has {n} rows (0 to {n - 1}).")
+        raise ConfigError(
+            f"`design.row` is {design.row}, but design method {design.method!r} with these "
+            f"settings has {n} rows (0 to {n - 1})."
+        )
     values = design_matrix(design)[design.row]
     for key, value in zip(design.parameters, values, strict=True):
         spec = param_spec(key, typed)

@@ -43,9 +43,11 @@ def _values(override: Override) -> list[str]:
     try:
         return list(override.sweep_string_iterator())
     except Exception as exc:  # interval sweeps need a sweeper plugin that samples them
-        raise ConfigError(f"`{override.key_or_group}` is swept as '{override.input_line.split('=', 1)[1]}', but "
-                          "silosim's sweeper enumerates only lists (a,b,c) and ranges (range(0,10)); use an "
-                          "experiment design (conf/experiment/) to sample intervals.") from exc
+        raise ConfigError(
+            f"`{override.key_or_group}` is swept as '{override.input_line.split('=', 1)[1]}', but "
+            "silosim's sweeper enumerates only lists (a,b,c) and ranges (range(0,10)); use an "
+            "experiment design (conf/experiment/) to sample intervals."
+        ) from exc
 
 
 def _check_value(key: str, text: str, errors: list[str], typed: object) -> None:

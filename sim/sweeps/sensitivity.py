@@ -86,26 +86,33 @@ def outcome_table(runs: pd.DataFrame, design: DesignConf, outcomes: list[str]) -
     missing_cols = [o for o in outcomes if o not in runs.columns]
     if missing_cols:
         allowed = ", ".join(c for c in runs.columns if c.split(".")[0] in ("final", "mean", "total"))
-        raise ConfigError(f"`design.outcomes` names {missing_cols}, which the collected runs do not have. "
-                          f"Allowed: {allowed}.")
+        raise ConfigError(
+            f"`design.outcomes` names {missing_cols}, which the collected runs do not have. Allowed: {allowed}."
+        )
     n = design_size(design)
     if "design.row" not in runs.columns:
-        raise ConfigError("The sweep directory holds no runs of an experiment design (no `design.row` column); "
-                          "run the experiment first (without --analyse-only).")
+        raise ConfigError(
+            "The sweep directory holds no runs of an experiment design (no `design.row` column); "
+            "run the experiment first (without --analyse-only)."
+        )
     means = runs.groupby("design.row")[outcomes].mean().reindex(range(n))
     absent = means.index[means[outcomes].isna().any(axis=1)].tolist()
     if absent:
         shown = ", ".join(map(str, absent[:10])) + (" ..." if len(absent) > 10 else "")
-        raise ConfigError(f"{len(absent)} of the {n} design rows have no complete run yet (rows {shown}); run "
-                          "the same command again (without --analyse-only) to resume the sweep.")
+        raise ConfigError(
+            f"{len(absent)} of the {n} design rows have no complete run yet (rows {shown}); run "
+            "the same command again (without --analyse-only) to resume the sweep."
+        )
     expected = design_matrix(design)
     for j, key in enumerate(design.parameters):
         if key in runs.columns:
             got = runs.groupby("design.row")[key].first().reindex(range(n)).to_numpy(dtype=float)
             if not np.allclose(got, expected[:, j], rtol=1e-9, atol=0.51 if np.allclose(got, np.round(got)) else 0):
-                raise ConfigError(f"The runs' values of `{key}` are not those of this design (method "
-                                  f"{design.method!r}, samples {design.samples}, seed {design.seed}); the sweep "
-                                  "directory holds another experiment's runs. Use another `--sweep-dir`.")
+                raise ConfigError(
+                    f"The runs' values of `{key}` are not those of this design (method "
+                    f"{design.method!r}, samples {design.samples}, seed {design.seed}); the sweep "
+                    "directory holds another experiment's runs. Use another `--sweep-dir`."
+                )
     return means
 
 
@@ -127,17 +134,30 @@ def analyse(means: pd.DataFrame, design: DesignConf, seed: int = 0) -> pd.DataFr
     rows: list[dict[str, object]] = []
 
     def add(outcome: str, parameter: str, index: str, value: float, conf: float) -> None:
-        rows.append({"outcome": outcome, "parameter": parameter, "index": index, "value": float(value),
-                     "conf": float(conf),
-                     # mu* is a mean of absolute effects: its interval cannot reach below zero
-                     "ci_low": float(max(value - conf, 0.0) if index == "mu_star" else value - conf),
-                     "ci_high": float(value + conf)})
+        rows.append(
+            {
+                "outcome": outcome,
+                "parameter": parameter,
+                "index": index,
+                "value": float(value),
+                "conf": float(conf),
+                # mu* is a mean of absolute effects: its interval cannot reach below zero
+                "ci_low": float(max(value - conf, 0.0) if index == "mu_star" else value - conf),
+                "ci_high": float(value + conf),
+            }
+        )
 
     for outcome in means.columns:
         y = means[outcome].to_numpy(dtype=float)
         if design.method == "sobol":
-            res = sobol.analyze(prob, y, calc_second_order=design.second_order, num_resamples=RESAMPLES,
-                                conf_level=CONF_LEVEL, seed=seed)
+            res = sobol.analyze(
+                prob,
+                y,
+                calc_second_order=design.second_order,
+                num_resamples=RESAMPLES,
+                conf_level=CONF_LEVEL,
+                seed=seed,
+            )
             for i, name in enumerate(names):
                 add(outcome, name, "S1", res["S1"][i], res["S1_conf"][i])
                 add(outcome, name, "ST", res["ST"][i], res["ST_conf"][i])
@@ -147,16 +167,18 @@ def analyse(means: pd.DataFrame, design: DesignConf, seed: int = 0) -> pd.DataFr
                         add(outcome, f"{names[i]} x {names[k]}", "S2", res["S2"][i, k], res["S2_conf"][i, k])
         elif design.method == "morris":
             x = design_matrix(design)
-            res = morris.analyze(prob, x, y, num_resamples=RESAMPLES, conf_level=CONF_LEVEL,
-                                 num_levels=design.levels, seed=seed)
+            res = morris.analyze(
+                prob, x, y, num_resamples=RESAMPLES, conf_level=CONF_LEVEL, num_levels=design.levels, seed=seed
+            )
             for i, name in enumerate(names):
                 add(outcome, name, "mu_star", res["mu_star"][i], res["mu_star_conf"][i])
                 # SALib gives no interval for sigma and mu: NaN, not a zero width that would look like certainty
                 add(outcome, name, "sigma", res["sigma"][i], float("nan"))
                 add(outcome, name, "mu", res["mu"][i], float("nan"))
         else:
-            raise ConfigError(f"`design.method` is {design.method!r}, but sensitivity analysis needs 'sobol' or "
-                              "'morris'.")
+            raise ConfigError(
+                f"`design.method` is {design.method!r}, but sensitivity analysis needs 'sobol' or 'morris'."
+            )
     return pd.DataFrame(rows)
 
 
@@ -180,16 +202,23 @@ def plot(indices: pd.DataFrame, method: str, path: Path, title: str) -> Path:
     outcomes = list(dict.fromkeys(indices["outcome"]))
     shown = ["S1", "ST"] if method == "sobol" else ["mu_star"]
     params = list(dict.fromkeys(indices.loc[indices["index"].isin(shown), "parameter"]))
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.8 * len(outcomes), 1.2 + 0.55 * len(params) + 1.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(outcomes), figsize=(4.8 * len(outcomes), 1.2 + 0.55 * len(params) + 1.5), squeeze=False
+    )
     width = 0.8 / len(shown)
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         sub = indices[indices["outcome"] == outcome]
         for k, index in enumerate(shown):
             part = sub[sub["index"] == index].set_index("parameter").reindex(params)
             y = np.arange(len(params)) + (k - (len(shown) - 1) / 2) * width
-            ax.barh(y, part["value"], height=width, xerr=part["conf"], capsize=3,
-                    label={"S1": "first-order S1", "ST": "total-order ST", "mu_star": "mu* (mean |effect|)"}[index])
+            ax.barh(
+                y,
+                part["value"],
+                height=width,
+                xerr=part["conf"],
+                capsize=3,
+                label={"S1": "first-order S1", "ST": "total-order ST", "mu_star": "mu* (mean |effect|)"}[index],
+            )
         ax.set_yticks(np.arange(len(params)), params, fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="black", linewidth=0.6)
@@ -197,12 +226,13 @@ def plot(indices: pd.DataFrame, method: str, path: Path, title: str) -> Path:
         if method == "sobol":
             ax.set_xlabel("share of the outcome's variance (0-1)")
         else:
-            unit = label[label.rfind("(") + 1:-1] if label.endswith(")") else "outcome units"
+            unit = label[label.rfind("(") + 1 : -1] if label.endswith(")") else "outcome units"
             ax.set_xlabel(f"mean absolute elementary effect ({unit} over the range)")
         ax.set_title(label, fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{title}\nbars: index; error bars: {int(CONF_LEVEL * 100)}% bootstrap confidence interval",
-                 fontsize=10)
+    fig.suptitle(
+        f"{title}\nbars: index; error bars: {int(CONF_LEVEL * 100)}% bootstrap confidence interval", fontsize=10
+    )
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
     fig.savefig(tmp, dpi=120)
@@ -242,8 +272,11 @@ def _run_sweep(experiment: str, overrides: list[str], sweep: Path, total: int) -
     print(f"silosim-sensitivity: {done}/{total} runs done", flush=True)
     if proc.returncode != 0:
         tail = log.read_text().strip().splitlines()[-3:]
-        user_error(f"The sweep stopped with exit status {proc.returncode} after {done} of {total} runs: "
-                   f"{' '.join(tail)} (full log: {log}). Fix the cause and run the same command again to resume.", PROG)
+        user_error(
+            f"The sweep stopped with exit status {proc.returncode} after {done} of {total} runs: "
+            f"{' '.join(tail)} (full log: {log}). Fix the cause and run the same command again to resume.",
+            PROG,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -259,8 +292,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="silosim-sensitivity", description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", help="an experiment name (conf/experiment/ or experiment_dir=PATH)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. customers=2000")
-    parser.add_argument("--sweep-dir", help="where the runs go (default: the experiment's hydra.sweep.dir, "
-                        "or outputs/sensitivity/EXPERIMENT)")
+    parser.add_argument(
+        "--sweep-dir",
+        help="where the runs go (default: the experiment's hydra.sweep.dir, or outputs/sensitivity/EXPERIMENT)",
+    )
     parser.add_argument("--out", help="where to write the indices and the figure (default: the sweep directory)")
     parser.add_argument("--analyse-only", action="store_true", help="do not run anything; analyse the runs there")
     args = parser.parse_args(argv)
@@ -286,20 +321,30 @@ def main(argv: list[str] | None = None) -> None:
         user_error(_explain(exc, model_overrides, None), PROG)
     design = typed.design
     if design.method not in ("sobol", "morris"):
-        user_error(f"`design.method` of experiment '{args.experiment}' is {design.method!r}, but "
-                   "silosim-sensitivity needs 'sobol' (Sobol indices) or 'morris' (Morris screening).", PROG)
+        user_error(
+            f"`design.method` of experiment '{args.experiment}' is {design.method!r}, but "
+            "silosim-sensitivity needs 'sobol' (Sobol indices) or 'morris' (Morris screening).",
+            PROG,
+        )
     sweep = Path(args.sweep_dir) if args.sweep_dir else _default_sweep_dir(args.experiment, model_overrides)
     rows = design_size(design)
     if not args.analyse_only:
-        seeds = _seed_count(args.experiment,
-                            [o for o in overrides if not o.startswith(("scenario_dir=", "experiment_dir="))])
+        seeds = _seed_count(
+            args.experiment, [o for o in overrides if not o.startswith(("scenario_dir=", "experiment_dir="))]
+        )
         _run_sweep(args.experiment, overrides, sweep, rows * seeds)
     if sweep.exists() and not sweep.is_dir():
-        user_error(f"The sweep directory is '{sweep}', but that is a file; pass the directory that holds the "
-                   "experiment's runs with --sweep-dir.", PROG)
+        user_error(
+            f"The sweep directory is '{sweep}', but that is a file; pass the directory that holds the "
+            "experiment's runs with --sweep-dir.",
+            PROG,
+        )
     if not sweep.is_dir():
-        user_error(f"The sweep directory is '{sweep}', but it does not exist; run the experiment first (without "
-                   "--analyse-only), or pass the directory that holds its runs with --sweep-dir.", PROG)
+        user_error(
+            f"The sweep directory is '{sweep}', but it does not exist; run the experiment first (without "
+            "--analyse-only), or pass the directory that holds its runs with --sweep-dir.",
+            PROG,
+        )
     result = collect(sweep, quiet=True) if args.analyse_only or not (sweep / RUNS_FILE).is_file() else None
     if result is not None:
         report(result, sweep)
@@ -316,8 +361,12 @@ def main(argv: list[str] | None = None) -> None:
     indices.to_csv(tmp, index=False, float_format="%.6g")
     os.replace(tmp, table)
     name = "Sobol indices" if design.method == "sobol" else "Morris screening"
-    figure = plot(indices, design.method, out / FIGURE_FILE,
-                  f"{name}: experiment {args.experiment}, {rows} design rows, {len(runs)} runs")
+    figure = plot(
+        indices,
+        design.method,
+        out / FIGURE_FILE,
+        f"{name}: experiment {args.experiment}, {rows} design rows, {len(runs)} runs",
+    )
     _print_indices(indices, design.method)
     print(f"\nIndices: {table}\nFigure:  {figure}")
 
@@ -332,8 +381,9 @@ def _default_sweep_dir(experiment: str, overrides: list[str]) -> Path:
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        full = compose(config_name="config", overrides=[f"experiment={experiment}", *overrides],
-                       return_hydra_config=True)
+        full = compose(
+            config_name="config", overrides=[f"experiment={experiment}", *overrides], return_hydra_config=True
+        )
     raw = OmegaConf.to_container(full.hydra.sweep, resolve=False)["dir"]
     if "${now:" in str(raw):
         return Path("outputs") / "sensitivity" / experiment
@@ -351,8 +401,9 @@ def _seed_count(experiment: str, overrides: list[str]) -> int:
 
 def _print_indices(indices: pd.DataFrame, method: str) -> None:
     shown = ["S1", "ST"] if method == "sobol" else ["mu_star", "sigma"]
-    table = indices[indices["index"].isin(shown)].pivot_table(index=["outcome", "parameter"], columns="index",
-                                                             values=["value", "conf"], sort=False)
+    table = indices[indices["index"].isin(shown)].pivot_table(
+        index=["outcome", "parameter"], columns="index", values=["value", "conf"], sort=False
+    )
     with pd.option_context("display.width", 140, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
         print(table)
 

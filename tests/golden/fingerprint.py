@@ -59,8 +59,9 @@ def run_fingerprints(scenario: str, seed: int) -> dict[str, Any]:
     """Run one golden configuration and fingerprint its outputs."""
     from sim import SiloModel, compose_config
 
-    cfg = compose_config([f"scenario={scenario}", f"seed={seed}", f"customers={CUSTOMERS}", f"weeks={WEEKS}",
-                          "output.progress=false"])
+    cfg = compose_config(
+        [f"scenario={scenario}", f"seed={seed}", f"customers={CUSTOMERS}", f"weeks={WEEKS}", "output.progress=false"]
+    )
     model = SiloModel(cfg).run()
     metrics, departments = model.metrics_frame(), model.departments_frame()
     last = metrics.iloc[-1]
