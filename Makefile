@@ -40,7 +40,7 @@ notebooks: $(STAMP)
 # phone home, and the suggested upgrade would break the offline front end (see pyproject.toml).
 dashboard: $(STAMP)
 	@echo "silosim dashboard: http://$(DASHBOARD_HOST):$(DASHBOARD_PORT)  (Ctrl-C stops it)"
-	@SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run sim.app --production --no-check-version \
+	@SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run sim.dashboard.page --production --no-check-version \
 		--host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT)
 
 # Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (README, "Running on many cores").
@@ -50,7 +50,9 @@ test-ray:
 	@SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
 
 lint: $(STAMP)
-	@$(BIN)/ruff check sim tests benchmarks notebooks
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports
 
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/throughput.py

@@ -29,14 +29,15 @@ TARGETS = {
 def one(seed: int, customers: int, weeks: int, scenario: str) -> dict[str, float]:
     """Run one seed and return its calibration figures."""
     from sim.config import compose_config
-    from sim.model import SiloModel
+    from sim.engine.model import SiloModel
+    from sim.experiments.outcomes import run_summary
 
     m = SiloModel(
         compose_config(
             [f"scenario={scenario}", f"seed={seed}", f"customers={customers}", f"weeks={weeks}", "track_customers=0"]
         )
     ).run()
-    s = m.summary()
+    s = run_summary(m)
     return {
         "seed": seed,
         "true_nps_final": s["final"]["true_nps"],

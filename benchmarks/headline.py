@@ -31,7 +31,8 @@ TARGET_S = 90.0
 def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, Any]:
     """Run one scenario and seed; return its headline figures and its own time."""
     from sim.config import compose_config
-    from sim.model import SiloModel
+    from sim.engine.model import SiloModel
+    from sim.experiments.outcomes import run_summary
 
     t0, c0 = time.perf_counter(), time.process_time()
     m = SiloModel(
@@ -39,7 +40,7 @@ def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, Any]:
             [f"scenario={scenario}", f"seed={seed}", f"customers={customers}", f"weeks={weeks}", "track_customers=0"]
         )
     ).run()
-    s = m.summary()
+    s = run_summary(m)
     return {
         "scenario": scenario,
         "seed": seed,

@@ -34,14 +34,15 @@ SCENARIOS = (
 def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, float | str | bool]:
     """Run one scenario and seed; return its snapshot figures."""
     from sim.config import compose_config
-    from sim.model import SiloModel
+    from sim.engine.model import SiloModel
+    from sim.experiments.outcomes import run_summary
 
     m = SiloModel(
         compose_config(
             [f"scenario={scenario}", f"seed={seed}", f"customers={customers}", f"weeks={weeks}", "track_customers=0"]
         )
     ).run()
-    s, frame = m.summary(), m.metrics_frame()
+    s, frame = run_summary(m), m.metrics_frame()
     last_year = frame.iloc[-52:]
     return {
         "scenario": scenario,

@@ -50,7 +50,7 @@ def one_run(engine: str, customers: int, weeks: int, scenario: str, seed: int) -
     if engine == "engine":
         from sim.model import SiloModel as Model
     else:
-        from sim.reference import ReferenceModel as Model  # type: ignore[assignment]
+        from sim.engine.reference import ReferenceModel as Model  # type: ignore[assignment]
     t0, c0 = time.perf_counter(), time.process_time()
     model = Model(cfg)
     t1, c1 = time.perf_counter(), time.process_time()

@@ -60,12 +60,15 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from sim.analysis import OUTCOMES, trajectory_bands
-from sim.compare import compare, print_summary
+from sim import compare
+from sim.experiments.analysis import trajectory_bands
+from sim.experiments.outcomes import comparison_outcomes
+from sim.report import print_summary
 
 out_dir = Path(tempfile.mkdtemp(prefix="silosim_nb_")) / "what_if"
-out, runs, summary = compare(out_dir, scenarios=[BASELINE, ALTERNATIVE], replications=REPLICATIONS,
-                             customers=CUSTOMERS, weeks=WEEKS, launcher="basic")
+comparison = compare(out_dir, scenarios=[BASELINE, ALTERNATIVE], replications=REPLICATIONS,
+                     customers=CUSTOMERS, weeks=WEEKS, launcher="basic")
+out, runs, summary = comparison.out, comparison.runs, comparison.summary
 print_summary(summary, BASELINE, 0.95)
 """),
     ("md", """
@@ -77,7 +80,8 @@ so the difference is taken run by run and most of the simulation noise cancels.
 """),
     ("code", """
 alt = summary.set_index("scenario").loc[ALTERNATIVE]
-for key, (label, unit) in OUTCOMES.items():
+for outcome in comparison_outcomes():
+    key, label, unit = outcome.name, outcome.label, outcome.unit
     scale = 100 if key == "annual_retention" else 1
     unit = "percentage points" if key == "annual_retention" else unit
     d, lo, hi = (scale * alt[f"{key}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
@@ -154,10 +158,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.analysis import mean_ci, outcomes_of_run
+from sim.experiments.analysis import mean_ci, outcomes_of_run
 
 sweep_dir = Path(tempfile.mkdtemp(prefix="silosim_sweep_")) / "capacity"
-command = [sys.executable, "-m", "sim.cli", "-m", "scenario=inner_loop_only", f"seed=range(0,{SEEDS})",
+command = [sys.executable, "-m", "sim.commands.run", "-m", "scenario=inner_loop_only", f"seed=range(0,{SEEDS})",
            "feedback.inner_loop.capacity=" + ",".join(str(c) for c in CAPACITIES),
            f"customers={CUSTOMERS}", f"weeks={WEEKS}", "output.customers=false", f"hydra.sweep.dir={sweep_dir}"]
 print(" ".join(command[2:]))

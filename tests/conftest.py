@@ -1,4 +1,4 @@
-"""Shared helpers for the model tests: compose a configuration like the CLI does and run it.
+"""Shared helpers: compose a configuration like the CLI does and run it; run a console script; check user errors.
 
 Populations are small (1,000-5,000 customers) and horizons short (at most a year), so a run
 takes well under a second; runs that several tests share are cached for the session.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -15,10 +16,30 @@ import pandas as pd
 import pytest
 
 from sim.config import compose_config
-from sim.model import SiloModel
+from sim.engine.model import SiloModel
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
+BIN = Path(sys.executable).parent  # this virtual environment's console scripts
+
+
+def run_command(
+    program: str,
+    *args: str,
+    cwd: Path,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run one of silosim's console scripts (``silosim``, ``silosim-compare``, ...) as a user would."""
+    return subprocess.run(
+        [str(BIN / program), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def command() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``command(program, *args, cwd=..., timeout=600, env=None)`` -> the finished process (see :func:`run_command`)."""
+    return run_command
 
 
 def assert_user_error(out: subprocess.CompletedProcess[str], program: str, fragments: Iterable[str] = ()) -> str:

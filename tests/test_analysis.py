@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import (
-    OUTCOMES,
+from sim.engine.metrics import customer_lifetime_value
+from sim.experiments.analysis import (
     load_runs,
     mean_ci,
     outcomes_of_run,
@@ -20,7 +20,9 @@ from sim.analysis import (
     trajectory_bands,
     unpaired_difference,
 )
-from sim.metrics import customer_lifetime_value
+from sim.experiments.outcomes import comparison_outcomes
+
+OUTCOMES = [o.name for o in comparison_outcomes()]
 
 # Student-t quantiles t(0.975, dof), from tables: dof 2 -> 4.302653, dof 4 -> 2.776445.
 T2, T4 = 4.302653, 2.776445

@@ -7,26 +7,23 @@ import inspect
 import numpy as np
 import pytest
 
-from sim.app import (
-    CONTROLS,
-    SCENARIOS,
-    DashboardModel,
+from sim.config import ConfigError
+from sim.dashboard.controls import CONTROLS, DashboardModel, control_overrides, model_params, scenarios, settings_html
+from sim.dashboard.plots import (
     category_of,
-    control_overrides,
     counters_html,
     customers_figure,
     department_kpi_figure,
     funnel_counts,
     funnel_figure,
     levers_figure,
-    model_params,
     network_figure,
     nps_figure,
     panel_graph,
-    settings_html,
     trailing_retention,
 )
-from sim.config import ConfigError
+
+SCENARIOS = scenarios()
 
 SMALL = {"customers": 1000, "weeks": 12}
 

@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``solara run sim.app`` on a free port of 127.0.0.1; yields its URL and stops it afterwards."""
+    """``solara run sim.dashboard.page`` on a free port of 127.0.0.1; yields its URL and stops it afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = tmp_path_factory.mktemp("solara") / "server.log"
@@ -50,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [
                 SOLARA,
                 "run",
-                "sim.app",
+                "sim.dashboard.page",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_user_error
+from conftest import assert_user_error, run_command
 
-from sim.calibration import calibrate, load_spec, write_outputs
-from sim.config import ConfigError
-from sim.replications import mean_ci, run_replications, with_values
+from sim.config import ConfigError, with_values
+from sim.experiments.calibration import TARGETS, calibrate, load_spec, write_outputs
+from sim.experiments.replications import mean_ci, measuring, run_replications
 
-BIN = Path(sys.executable).parent
 SMALL = ["model.customers=1500", "model.weeks=26"]
 KNOWN = {
     "journey.touchpoints.service_delivery.base_quality": 8.4,
     "customer.base_weekly_churn": 0.0025,
     "journey.first_contact_resolution": 0.70,
 }
-
-
-def command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_mean_ci_pins_numbers() -> None:
@@ -52,8 +46,10 @@ def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: P
         ]
     )
     # the client's figures: the baseline at a known parameter setting, on seeds the fit never uses
-    runs = run_replications(with_values(spec.base, KNOWN), seeds=range(500, 506))
-    observed = {k: mean_ci(r[k] for r in runs).mean for k in ("nps", "annual_retention", "first_contact_resolution")}
+    names = ("nps", "annual_retention", "first_contact_resolution")
+    outcomes = {k: TARGETS[k][0] for k in names}
+    runs = run_replications(with_values(spec.base, KNOWN), range(500, 506), measuring(list(outcomes.values())))
+    observed = {k: mean_ci(r[outcomes[k]] for r in runs).mean for k in names}
     assert observed["nps"] < 14 and observed["annual_retention"] < 0.84  # far from the defaults (about +19, 0.87)
     spec.targets = observed
     lines: list[str] = []
@@ -82,7 +78,7 @@ def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: P
 @pytest.fixture(scope="module")
 def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     base = tmp_path_factory.mktemp("unreachable")
-    out = command(
+    out = run_command(
         "silosim-calibrate",
         "target.nps=90",
         "model.customers=800",
@@ -122,7 +118,7 @@ def test_calibrated_file_is_accepted_by_silosim(
     _, fit_dir = unreachable
     fitted = {p["key"]: p["fitted"] for p in json.loads((fit_dir / "fit.json").read_text())["parameters"]}
     path = fit_dir / "closest_fit.yaml"
-    out = command(
+    out = run_command(
         "silosim",
         f"calibration={path}",
         "scenario=closed_loop_followup",
@@ -163,17 +159,16 @@ def test_calibrated_file_is_accepted_by_silosim(
 def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
-    out = command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
+    out = run_command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", expected)
     assert not (tmp_path / "fit").exists()
 
 
 def test_missing_calibration_file_is_a_user_error(tmp_path: Path) -> None:
-    out = command(
+    out = run_command(
         "silosim", "calibration=nowhere/calibrated.yaml", "weeks=2", "customers=500", "hydra.run.dir=run", cwd=tmp_path
     )
-    assert out.returncode == 2
-    assert "`calibration`" in out.stderr and "no such file" in out.stderr
+    assert_user_error(out, "silosim", ["`calibration`", "nowhere/calibrated.yaml", "no such file"])
     assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="may only set model parameters"):
         load_spec(["target.nps=1", "model.overrides=['calibration=nowhere.yaml']"])

@@ -6,14 +6,17 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import assert_user_error, run_command
 
-from sim.analysis import OUTCOMES, load_runs, paired_difference, unpaired_difference
-from sim.report import SECTIONS
+from sim.experiments.analysis import load_runs, paired_difference, unpaired_difference
+from sim.experiments.outcomes import comparison_outcomes
+from sim.report.html import SECTIONS
+
+OUTCOMES = [o.name for o in comparison_outcomes()]
 
 SMALL = [
     "scenarios=[siloed_scorecards,closed_loop_followup]",
@@ -25,22 +28,10 @@ SMALL = [
 FIGURES = {"true_nps", "effects_forest", "customers_retention", "nps_gap", "kpis_vs_outcomes", "closed_loop_funnel"}
 
 
-def compare(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sim.compare", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     tmp = tmp_path_factory.mktemp("cmp")
-    out = compare(*SMALL, "out=cmp", cwd=tmp)
+    out = run_command("silosim-compare", *SMALL, "out=cmp", cwd=tmp)
     assert out.returncode == 0, out.stderr
     return tmp / "cmp", out
 
@@ -116,10 +107,10 @@ def test_report_has_every_section_and_embeds_its_images(
 
 
 def test_a_named_comparison_is_selected(tmp_path: Path) -> None:
-    from sim.compare import compose_compare, split_arguments
+    from sim.experiments.compare import compose_compare, split_arguments
 
     mine, model = split_arguments(["comparison=all_scenarios", "replications=2"])
-    conf, _ = compose_compare(mine)
+    conf = compose_compare(mine)
     assert conf.name == "all_scenarios" and len(conf.scenarios) == 8 and conf.replications == 2 and model == []
 
 
@@ -138,16 +129,16 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
-        "import sim.model\n"
-        "_run = sim.model.SiloModel.run\n"
+        "import sim.engine.model\n"
+        "_run = sim.engine.model.SiloModel.run\n"
         "def run(self, *a, **k):\n"
         "    if self.cfg.scenario_name == 'closed_loop_followup' and self.cfg.seed == 1:\n"
         "        raise RuntimeError('injected failure')\n"
         "    return _run(self, *a, **k)\n"
-        "sim.model.SiloModel.run = run\n"
+        "sim.engine.model.SiloModel.run = run\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
-    out = compare(*SMALL, "out=cmp", "launcher=basic", cwd=tmp_path, env=env)
+    out = run_command("silosim-compare", *SMALL, "out=cmp", "launcher=basic", cwd=tmp_path, env=env)
     assert out.returncode == 1, out.stderr
     assert "closed_loop_followup, seed 1: RuntimeError: injected failure" in out.stdout
     d = tmp_path / "cmp"
@@ -176,12 +167,8 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
 def test_bad_input_is_one_paragraph_and_nothing_is_written(
     tmp_path: Path, args: list[str], fragments: list[str]
 ) -> None:
-    out = compare(*args, "out=cmp", cwd=tmp_path)
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr
-    text = " ".join(out.stderr.split())
-    for fragment in fragments:
-        assert fragment in text, (fragment, text)
+    out = run_command("silosim-compare", *args, "out=cmp", cwd=tmp_path)
+    assert_user_error(out, "silosim-compare", fragments)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -194,7 +181,8 @@ def test_users_own_scenario_from_their_directory_and_a_calibrated_file(tmp_path:
     )
     calibrated = tmp_path / "calibrated.yaml"
     calibrated.write_text("customer:\n  base_weekly_churn: 0.0017\n")  # as silosim-calibrate writes it
-    out = compare(
+    out = run_command(
+        "silosim-compare",
         "scenarios=[siloed_scorecards,our_plan]",
         f"scenario_dir={mine}",
         "replications=2",

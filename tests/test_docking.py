@@ -24,8 +24,9 @@ import pytest
 from scipy import stats
 
 from sim.config import compose_config
-from sim.model import SiloModel
-from sim.reference import ReferenceModel
+from sim.engine.model import SiloModel
+from sim.engine.reference import ReferenceModel
+from sim.experiments.outcomes import run_summary
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -53,7 +54,7 @@ def _config(seed: int, overrides: tuple[str, ...] = ()) -> DictConfig:
 
 def _engine_summary(seed: int) -> dict[str, float]:
     m = SiloModel(_config(seed)).run()
-    s, f = m.summary(), m.metrics_frame()
+    s, f = run_summary(m), m.metrics_frame()
     return {
         "true_nps_mean": s["mean"]["true_nps"],
         "annual_retention": s["final"]["annual_retention"],

@@ -15,7 +15,7 @@ import pytest
 from conftest import SCENARIOS
 
 from sim.config import compose_config
-from sim.model import SiloModel
+from sim.engine.model import SiloModel
 
 Metrics = Callable[..., pd.DataFrame]
 Run = Callable[..., SiloModel]

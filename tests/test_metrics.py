@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.metrics import (
+from sim.engine.metrics import (
     annual_retention,
     categories,
     likelihood_to_recommend,

@@ -8,8 +8,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.model import SiloModel
-from sim.network import Network
+from sim.engine.model import SiloModel
+from sim.engine.network import Network
 
 
 def build(n: int, degree: int = 6, rewire: float = 0.1, seed: int = 0) -> Network:

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_user_error
+from conftest import assert_user_error, run_command
 
-from sim.policy import frontier, lever_cost
+from sim.experiments.policy import frontier, lever_cost
 
-POLICY = str(Path(sys.executable).parent / "silosim-policy")
 LEVERS = {
     "followup_capacity": {"baseline": 0.0, "cost_per_unit": 15.0},
     "executive_engagement": {"baseline": 0.5, "cost_per_unit": 300.0},
 }
-
-
-def policy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([POLICY, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_lever_cost_counts_only_settings_above_the_baseline() -> None:
@@ -47,7 +41,8 @@ def test_frontier_keeps_only_points_no_cheaper_point_beats() -> None:
 def search(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     base = tmp_path_factory.mktemp("policy")
     # a search space where the follow-up capacity (the lever that moves one-year retention most) decides
-    out = policy(
+    out = run_command(
+        "silosim-policy",
         "model.customers=3000",
         "model.weeks=104",
         "replications=2",
@@ -106,10 +101,10 @@ def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
     ("args", "expected"),
     [
         (["objective=profit"], ["`objective`", "profit", "retention_3y, net_value"]),
-        (["lever.communication=1.5"], ["`lever.communication` is 1.5", "[0.0, 1.0]"]),
+        (["lever.communication=1.5"], ["`lever.communication` is 1.5", "[0, 1]"]),
         (["hydra.sweeper.n_trials=0"], ["`hydra.sweeper.n_trials` is 0", "at least 1"]),
         (["policy.budget=-5"], ["`policy.budget`", "-5", "positive"]),
-        (["lever.communication=interval(0.7,1.5)"], ["lever.communication", "governance.communication", "[0.0, 1.0]"]),
+        (["lever.communication=interval(0.7,1.5)"], ["lever.communication", "governance.communication", "[0, 1]"]),
         (["lever.marketing_spend=interval(0,1)"], ["lever.marketing_spend", "policy.levers"]),
         (["model.customers=0"], ["customers", "at least 1"]),
     ],
@@ -117,6 +112,6 @@ def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
 def test_bad_policy_input_is_one_paragraph_exit_2_and_no_output(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
-    out = policy(*args, "hydra.sweep.dir=search", cwd=tmp_path)
+    out = run_command("silosim-policy", *args, "hydra.sweep.dir=search", cwd=tmp_path)
     assert_user_error(out, "silosim-policy", expected)
     assert not (tmp_path / "search").exists()

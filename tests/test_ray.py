@@ -7,12 +7,11 @@ SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_command
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,7 +21,6 @@ pytestmark = [
     ),
 ]
 
-SILOSIM = str(Path(sys.executable).parent / "silosim")
 TINY = ["customers=500", "weeks=8", "warmup_weeks=4", "output.customers=false"]
 
 
@@ -37,24 +35,15 @@ def test_ray_launcher_runs_resumes_and_matches_the_local_launcher(tmp_path: Path
         "hydra.sweep.dir=sweep",
     ]
     env = {**os.environ, "RAY_ADDRESS": ""}  # a local instance, never a cluster the machine might know
-    out = subprocess.run(
-        [SILOSIM, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env, check=False
-    )
+    out = run_command("silosim", *args, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     sweep = tmp_path / "sweep"
     assert sorted(pd.read_parquet(sweep / "runs.parquet")["seed"]) == [0, 1, 2]
-    again = subprocess.run(
-        [SILOSIM, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env, check=False
-    )
+    again = run_command("silosim", *args, cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("skipped") == 3
-    local = subprocess.run(
-        [SILOSIM, "-m", *TINY, "seed=0,1,2", "hydra.sweep.dir=local", "hydra.launcher.n_jobs=1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    local = run_command(
+        "silosim", "-m", *TINY, "seed=0,1,2", "hydra.sweep.dir=local", "hydra.launcher.n_jobs=1", cwd=tmp_path
     )
     assert local.returncode == 0, local.stderr
     for seed in range(3):

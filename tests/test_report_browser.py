@@ -3,36 +3,26 @@ every image loaded; a screenshot is saved."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM_ARGS
+from conftest import CHROMIUM_ARGS, run_command
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("report")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim.compare",
-            "scenarios=[siloed_scorecards,full_transformation]",
-            "replications=2",
-            "customers=500",
-            "weeks=16",
-            "launcher=basic",
-            "out=cmp",
-        ],
+    out = run_command(
+        "silosim-compare",
+        "scenarios=[siloed_scorecards,full_transformation]",
+        "replications=2",
+        "customers=500",
+        "weeks=16",
+        "launcher=basic",
+        "out=cmp",
         cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
     assert out.returncode == 0, out.stderr
     return tmp / "cmp" / "report.html"

@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from sim.streams import _GAMMA, Streams, splitmix64
+from sim.engine.streams import _GAMMA, Streams, splitmix64
 
 
 @njit

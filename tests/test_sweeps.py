@@ -15,21 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import assert_user_error
+from conftest import BIN, assert_user_error, run_command
 
 from sim.config import compose_config
-from sim.model import SiloModel
-from sim.outputs import MARKER, is_complete, job_dirname, prepare_run_dir, write_run
-from sim.sweeps.collect import collect
+from sim.engine.model import SiloModel
+from sim.experiments.rundir import MARKER, is_complete, job_dirname, prepare_run_dir, write_run
+from sim.experiments.sweeps.collect import collect
 
-BIN = Path(sys.executable).parent
-SILOSIM = str(BIN / "silosim")
-COLLECT = str(BIN / "silosim-collect")
 TINY = ["customers=500", "weeks=8", "warmup_weeks=4", "output.customers=false"]
-
-
-def silosim(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SILOSIM, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def complete_runs(sweep: Path) -> list[Path]:
@@ -63,15 +56,16 @@ def test_marker_lists_every_file_with_its_size(tmp_path: Path, tiny_model) -> No
 _DIE_AT = """
 import os, sys
 from pathlib import Path
-import sim.outputs as outputs
+import sim.experiments.files as files
+import sim.experiments.rundir as rundir
 from sim.config import compose_config
-from sim.model import SiloModel
+from sim.engine.model import SiloModel
 
 die_at, run_dir = int(sys.argv[1]), Path(sys.argv[2])
 cfg = compose_config({tiny!r})
 model = SiloModel(cfg).run()
 calls = [0]
-real_fsync, real_rename = outputs._fsync_path, Path.rename
+real_fsync, real_rename = files.fsync_path, Path.rename
 
 def step():
     if calls[0] == die_at:
@@ -86,18 +80,18 @@ def rename(self, target):
     step()
     return real_rename(self, target)
 
-outputs._fsync_path = fsync
+files.fsync_path = fsync
 Path.rename = rename
-outputs.write_run(model, run_dir, cfg, overrides=["seed=0"])
+rundir.write_run(model, run_dir, cfg, overrides=["seed=0"])
 """
 
 
-@pytest.mark.parametrize("die_at", [0, 3, 5, 6, 7, 8])
+@pytest.mark.parametrize("die_at", [0, 3, 5, 6, 7, 8, 9])
 def test_sigkill_at_any_point_of_a_write_leaves_no_visible_partial_run(tmp_path: Path, tiny_model, die_at: int) -> None:
     """A process writing a run dies (no clean-up, as under SIGKILL) at an fsync or the rename; then resume.
 
-    The write flushes 5 files, then the marker, the .hydra directory and the temporary directory (steps 0-7),
-    then renames (step 8); dying at step 9 means it finished.
+    The write flushes 6 files and the marker, the .hydra directory and the temporary directory (steps 0-8),
+    then renames (step 9); dying at step 10 (the parent's fsync) means it finished.
     """
     model, cfg = tiny_model
     run_dir = tmp_path / "sweep" / "seed=0"
@@ -217,7 +211,9 @@ def test_collector_memory_stays_flat_as_runs_grow(tmp_path: Path, tiny_model) ->
 
 
 def test_collect_command_rejects_an_unreadable_directory(tmp_path: Path) -> None:
-    out = subprocess.run([COLLECT, str(tmp_path / "no_such_sweep")], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [str(BIN / "silosim-collect"), str(tmp_path / "no_such_sweep")], capture_output=True, text=True, check=False
+    )
     assert_user_error(out, "silosim-collect", ["no_such_sweep", "readable directory"])
     assert not (tmp_path / "no_such_sweep").exists()
 
@@ -225,20 +221,23 @@ def test_collect_command_rejects_an_unreadable_directory(tmp_path: Path) -> None
 # ------------------------------------------------------------------- multirun and resume
 def test_multirun_resumes_skips_complete_runs_and_collects(tmp_path: Path) -> None:
     args = ["-m", *TINY, "seed=0,1", "hydra.sweep.dir=sweep", "hydra.launcher.n_jobs=1"]
-    first = silosim(*args, cwd=tmp_path)
+    first = run_command("silosim", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     sweep = tmp_path / "sweep"
     assert [p.name for p in complete_runs(sweep)] == ["seed=0", "seed=1"]
     stamp = (sweep / "seed=0" / MARKER).stat().st_mtime_ns
     # Extending the sweep reruns nothing that is complete.
-    second = silosim(*args[:-3], "seed=0,1,2", "hydra.sweep.dir=sweep", "hydra.launcher.n_jobs=1", cwd=tmp_path)
+    second = run_command(
+        "silosim", *args[:-3], "seed=0,1,2", "hydra.sweep.dir=sweep", "hydra.launcher.n_jobs=1", cwd=tmp_path
+    )
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("skipped") == 2 and second.stdout.count("done in") == 1
     assert (sweep / "seed=0" / MARKER).stat().st_mtime_ns == stamp
     table = pd.read_parquet(sweep / "runs.parquet")  # written by the Hydra callback
     assert sorted(table["seed"]) == [0, 1, 2]
     # Reusing the sweep directory with another configuration is refused, not silently skipped.
-    third = silosim(
+    third = run_command(
+        "silosim",
         "-m",
         *TINY[:-1],
         "output.customers=true",
@@ -255,7 +254,7 @@ def test_multirun_resumes_skips_complete_runs_and_collects(tmp_path: Path) -> No
 def test_sigkilled_sweep_resumes_to_every_run_exactly_once(tmp_path: Path) -> None:
     """Kill a real parallel sweep (joblib, 2 workers) with SIGKILL mid-way, resume it with the same command."""
     cmd = [
-        SILOSIM,
+        str(BIN / "silosim"),
         "-m",
         "customers=2000",
         "weeks=26",
@@ -325,7 +324,9 @@ def test_bad_sweeps_are_one_paragraph_exit_2_and_create_nothing(
         "# @package _global_\ndesign:\n  method: lhs\n  samples: 4\n  parameters:\n"
         "    governance.followup_capacity: [0, 50]\n    journey.handoff_failure_prob: [0.01, 1.5]\n"
     )
-    out = silosim("-m", *[a.format(dir=mine) for a in args], "seed=0,1", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    out = run_command(
+        "silosim", "-m", *[a.format(dir=mine) for a in args], "seed=0,1", "hydra.sweep.dir=sweep", cwd=tmp_path
+    )
     assert_user_error(out, "silosim", expected)
     assert not (tmp_path / "sweep").exists()
 
@@ -334,18 +335,20 @@ def test_bad_sweeps_are_one_paragraph_exit_2_and_create_nothing(
 def test_submitit_local_launcher_runs_and_resumes_the_same_sweep(tmp_path: Path) -> None:
     """The SLURM launcher's code path (submitit, pickled jobs, one process per run) on this machine."""
     args = ["-m", *TINY, "seed=0,1,2", "hydra/launcher=slurm_local", "hydra.sweep.dir=sweep"]
-    out = silosim(*args, cwd=tmp_path)
+    out = run_command("silosim", *args, cwd=tmp_path)
     assert out.returncode == 0, out.stderr + out.stdout
     sweep = tmp_path / "sweep"
     assert [p.name for p in complete_runs(sweep)] == ["seed=0", "seed=1", "seed=2"]
     assert (sweep / ".submitit").is_dir()
     table = pd.read_parquet(sweep / "runs.parquet")
     assert sorted(table["seed"]) == [0, 1, 2]
-    again = silosim(*args, cwd=tmp_path)
+    again = run_command("silosim", *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert len(pd.read_parquet(sweep / "runs.parquet")) == 3
     # the same runs as the local launcher gives: byte-identical metrics
-    local = silosim("-m", *TINY, "seed=1,2", "hydra.sweep.dir=local", "hydra.launcher.n_jobs=1", cwd=tmp_path)
+    local = run_command(
+        "silosim", "-m", *TINY, "seed=1,2", "hydra.sweep.dir=local", "hydra.launcher.n_jobs=1", cwd=tmp_path
+    )
     assert local.returncode == 0, local.stderr
     assert (sweep / "seed=1" / "metrics.parquet").read_bytes() == (
         tmp_path / "local" / "seed=1" / "metrics.parquet"
@@ -354,9 +357,10 @@ def test_submitit_local_launcher_runs_and_resumes_the_same_sweep(tmp_path: Path)
 
 def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_path: Path) -> None:
     from sim.config import to_config
-    from sim.sweeps.design import design_matrix
+    from sim.experiments.sweeps.design import design_matrix
 
-    out = silosim(
+    out = run_command(
+        "silosim",
         "-m",
         "experiment=lhs_example",
         *TINY,
@@ -383,7 +387,7 @@ def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_pat
 
 @pytest.mark.parametrize("sweep", ["scenario=siloed_scorecards,nope", "governance.metric_type=operational,bogus"])
 def test_a_bad_later_value_of_a_sweep_stops_it_before_any_run(tmp_path: Path, sweep: str) -> None:
-    out = silosim("-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    out = run_command("silosim", "-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.startswith("silosim: error:") and "Traceback" not in out.stderr
     assert "nope" in out.stderr or "bogus" in out.stderr
@@ -395,6 +399,9 @@ def test_collect_rejects_a_file_as_its_output(tmp_path: Path) -> None:
     target.write_text("x")
     (tmp_path / "sweep").mkdir()
     out = subprocess.run(
-        [COLLECT, str(tmp_path / "sweep"), "--out", str(target)], capture_output=True, text=True, check=False
+        [str(BIN / "silosim-collect"), str(tmp_path / "sweep"), "--out", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr and "a file" in out.stderr

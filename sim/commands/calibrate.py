@@ -1,0 +1,61 @@
+"""``silosim-calibrate``: fit the baseline's declared free parameters to a client's observed figures.
+
+    silosim-calibrate target.nps=12 target.annual_retention=0.86
+    silosim-calibrate target.nps=30 target.annual_churn=0.1 target.first_contact_resolution=0.75 trials=60
+
+Settings: conf/calibrate.yaml (targets, model, replications, method, trials, out_dir) and the
+``calibrate`` group (the free parameters and their bounds, the tolerances). Each trial runs the
+baseline over the same seeds (common random numbers); the best fit is re-run on fresh seeds and
+reported with a 95% confidence interval. Writes calibrated.yaml (closest_fit.yaml when a target
+cannot be met), fit.csv, fit.md, fit.json, trials.csv and config.yaml into out_dir; every command
+accepts the calibrated file as calibration=PATH.
+
+Exit status: 0 all targets met; 2 bad input (nothing written); 3 a target could not be met (the
+closest fit is written, labelled as such, and a paragraph names the target and the closest value).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sim.commands._common import EXIT_UNREACHABLE, paragraph, user_errors, wants_help
+from sim.experiments.calibration import (
+    calibrate,
+    fmt_target,
+    load_spec,
+    markdown_report,
+    unreachable_message,
+    write_outputs,
+)
+
+__all__ = ["main"]
+
+PROG = "silosim-calibrate"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``silosim-calibrate`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_help(argv):
+        print(__doc__)
+        return
+    with user_errors(PROG):
+        spec = load_spec(argv)
+        shown = ", ".join(f"{k} {fmt_target(k, v)}" for k, v in spec.targets.items())
+        print(
+            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {spec.trials} trials x "
+            f"{spec.replications} replications of {spec.base.customers:,} customers x {spec.base.weeks} weeks"
+        )
+        result = calibrate(spec, progress=lambda line: print(line, flush=True))
+        written = write_outputs(spec, result)
+    print()
+    print(markdown_report(spec, result))
+    print(f"Output directory: {written.parent}")
+    if not result.reachable:
+        print(paragraph(PROG, unreachable_message(spec, result, written), prefix=""), file=sys.stderr)
+        sys.exit(EXIT_UNREACHABLE)
+    print(f"Apply it: silosim calibration={written} [scenario=...]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,452 @@
+"""The one way to compose a configuration with Hydra, and the one explainer of what went wrong.
+
+Every command and library function that needs a configuration calls :func:`compose` (or
+:func:`compose_config` for a run of the model). The primary configs live in ``conf/`` at the top of
+the repository, shipped inside the wheel as the package ``sim._conf`` and found through Hydra's
+``pkg://`` search path, so a non-editable install works as well as a checkout. A composition
+error of any kind (an unknown scenario, a misspelt key, a value of the wrong type, a file that is
+not a calibrated file) becomes one :class:`~sim.config.errors.ConfigError` paragraph naming the
+key, the value and what is allowed; it never echoes a file's content or Hydra's search path.
+
+The user's own files are data: a scenario directory (``scenario_dir=PATH``), an experiment
+directory (``experiment_dir=PATH``) and a calibrated file (``calibration=PATH``) are read as YAML
+mappings and registered in Hydra's ConfigStore; nothing in them is imported or run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException, ValidationError
+
+from sim.config.errors import ConfigError
+from sim.config.run import RunConfig
+from sim.config.walk import find, fmt_range, suggest_key
+
+__all__ = [
+    "CONF_MODULE",
+    "USER_DIR_KEYS",
+    "compose",
+    "compose_config",
+    "group_options",
+    "hydra_context",
+    "load_yaml_mapping",
+    "register_group_dir",
+    "register_schemas",
+    "register_user_dirs_from_environment",
+    "split_user_dirs",
+    "to_config",
+]
+
+CONF_MODULE = "sim._conf"  # conf/ (pyproject.toml maps it into the package)
+SCHEMA_NAME = "silosim_schema"
+# key=value arguments that name a directory of the user's own group files, and the group they fill
+USER_DIR_KEYS = {"scenario_dir": "scenario", "experiment_dir": "experiment"}
+# The directories are also recorded in the environment, so a launcher's worker processes see them.
+_DIR_ENV = {"scenario": "SILOSIM_SCENARIO_DIR", "experiment": "SILOSIM_EXPERIMENT_DIR"}
+_CALIBRATION_FILES: dict[Path, str] = {}
+_SCHEMAS: dict[str, Any] = {SCHEMA_NAME: RunConfig}
+
+
+def register_schemas(**schemas: Any) -> None:
+    """Register structured schemas in Hydra's ConfigStore (``silosim_schema`` always; others by name)."""
+    _SCHEMAS.update(schemas)
+    store = ConfigStore.instance()
+    for name, node in _SCHEMAS.items():
+        store.store(name=name, node=node)
+
+
+@contextmanager
+def hydra_context() -> Iterator[None]:
+    """Hydra initialised on the packaged ``conf/`` (``pkg://sim._conf``), for composing or listing options."""
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+        yield
+
+
+def compose(config_name: str, overrides: Sequence[str] = (), *, return_hydra_config: bool = False) -> DictConfig:
+    """Compose a primary config of ``conf/`` with overrides, or raise one explained ConfigError.
+
+    Args:
+        config_name: ``config`` (a run of the model), ``compare``, ``calibrate`` or ``policy``.
+        overrides: Hydra overrides; ``calibration=PATH`` applies a calibrated file.
+        return_hydra_config: Keep the ``hydra`` node (sweeper parameters, run directories).
+
+    Returns:
+        The composed configuration.
+
+    Raises:
+        ConfigError: For any composition failure, naming the key, the value and what is allowed.
+    """
+    from hydra import compose as hydra_compose
+
+    overrides = prepare_calibration_overrides(list(overrides))
+    try:
+        with hydra_context():
+            return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=return_hydra_config)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(explain(exc, overrides, config_name)) from None
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose a run's configuration as the ``silosim`` command would, with ``scenario_name`` resolved.
+
+    Args:
+        overrides: Hydra overrides, e.g. ``["scenario=closed_loop_followup", "customers=2000"]``;
+            ``calibration=PATH`` applies a calibrated file.
+
+    Returns:
+        The composed configuration (struct mode, without the ``hydra`` node).
+
+    Raises:
+        ConfigError: If the configuration cannot be composed.
+    """
+    cfg = compose("config", overrides, return_hydra_config=True)
+    scenario = cfg.hydra.runtime.choices.get("scenario", "custom")
+    OmegaConf.set_struct(cfg, False)
+    del cfg["hydra"]
+    cfg.scenario_name = scenario
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def to_config(cfg: DictConfig | RunConfig) -> RunConfig:
+    """The typed dataclass tree of a composed configuration.
+
+    Raises:
+        ConfigError: If a value does not fit the schema.
+    """
+    if isinstance(cfg, RunConfig):
+        return cfg
+    try:
+        obj = OmegaConf.to_object(cfg)
+        if not isinstance(obj, RunConfig):  # composed without the schema
+            obj = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), cfg))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(explain(exc, [], "config")) from None
+    if not isinstance(obj, RunConfig):
+        raise ConfigError(f"The configuration is not a silosim configuration (got {type(obj).__name__}).")
+    extra = sorted(
+        _keys(OmegaConf.to_container(cfg, resolve=False)) - _keys(OmegaConf.to_container(OmegaConf.structured(obj)))
+    )
+    if extra:  # added with Hydra's `+key=value`, which bypasses the schema
+        raise ConfigError(_unknown_key(extra[0], "config"))
+    return obj
+
+
+def _keys(node: Any, prefix: str = "") -> set[str]:
+    """Every dotted key of a nested mapping."""
+    if not isinstance(node, dict):
+        return set()
+    out = set()
+    for key, value in node.items():
+        out.add(f"{prefix}{key}")
+        out |= _keys(value, f"{prefix}{key}.")
+    return out
+
+
+def group_options(group: str, config_name: str = "config") -> list[str]:
+    """The options of a config group (bundled files plus the user's registered ones), sorted."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    with hydra_context():
+        loader = GlobalHydra.instance().config_loader()
+        return sorted(loader.get_group_options(group))
+
+
+# ------------------------------------------------------------------- the user's own files
+def load_yaml_mapping(path: Path, what: str, key: str) -> DictConfig:
+    """Read a YAML file that must hold a mapping, without ever echoing its content in an error.
+
+    Args:
+        path: The file.
+        what: What the file should be, for the message ("a scenario file").
+        key: The setting that named it (``calibration``, ``scenario_dir``).
+
+    Returns:
+        The mapping.
+
+    Raises:
+        ConfigError: If the file cannot be read, is not YAML, or holds no mapping.
+    """
+    shown = f"`{key}` names '{path}'"
+    if path.is_dir():
+        raise ConfigError(f"{shown}, but that is a directory; {what} is a YAML file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}, but there is no such file; pass {what}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{shown}, but that is not a text file; pass {what} (YAML).") from None
+    except OSError as exc:
+        raise ConfigError(f"{shown}, but it cannot be read ({exc.strerror or type(exc).__name__}).") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{shown}, but it is not valid YAML{where}; pass {what}.") from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a YAML {type(data).__name__}, not a mapping of settings"
+        raise ConfigError(f"{shown}, but that file is {kind}; pass {what}.")
+    try:
+        return OmegaConf.create(data)
+    except (OmegaConfBaseException, ValueError):
+        raise ConfigError(f"{shown}, but its settings cannot be read as a configuration; pass {what}.") from None
+
+
+def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
+    """Make ``calibration=PATH`` (or ``+calibration=PATH``) selectable by Hydra.
+
+    A calibrated file written by ``silosim-calibrate`` is registered in the ConfigStore as an
+    option of the ``calibration`` group (applied at the global package, before the scenario, so a
+    scenario still overrides what it changes), and the override is rewritten to select it.
+
+    Args:
+        overrides: Hydra overrides.
+
+    Returns:
+        The overrides with any calibration path replaced by the registered option's name.
+
+    Raises:
+        ConfigError: If the file cannot be read or is not a YAML mapping.
+    """
+    out = []
+    for arg in overrides:
+        key, sep, value = arg.partition("=")
+        if not sep or key.lstrip("+") != "calibration":
+            out.append(arg)
+            continue
+        if value.endswith((".yaml", ".yml")) or "/" in value:
+            path = Path(value).expanduser().resolve()
+            if path not in _CALIBRATION_FILES:
+                node = load_yaml_mapping(
+                    path, "the calibrated.yaml (or closest_fit.yaml) that silosim-calibrate wrote", "calibration"
+                )
+                name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
+                ConfigStore.instance().store(group="calibration", name=name, node=node, package="_global_")
+                _CALIBRATION_FILES[path] = name
+            value = _CALIBRATION_FILES[path]
+        out.append(f"calibration={value}")
+    return out
+
+
+def split_user_dirs(arguments: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Take ``scenario_dir=...`` and ``experiment_dir=...`` out of the arguments.
+
+    Returns:
+        The other arguments, and group -> directory for each one given.
+    """
+    rest, dirs = [], {}
+    for arg in arguments:
+        key, sep, value = arg.partition("=")
+        if sep and key in USER_DIR_KEYS:
+            dirs[USER_DIR_KEYS[key]] = value
+        else:
+            rest.append(arg)
+    return rest, dirs
+
+
+def register_group_dir(group: str, path: str | Path) -> Path:
+    """Make every ``*.yaml`` in ``path`` selectable as ``<group>=<name>`` (``scenario`` or ``experiment``).
+
+    Files are loaded as data (YAML only; nothing in them is imported or run) and applied at the
+    global package, like the bundled scenarios that begin ``# @package _global_``. The directory is
+    recorded in the environment, so a launcher's worker processes see the same files.
+
+    Args:
+        group: ``scenario`` or ``experiment``.
+        path: A directory of ``<name>.yaml`` files.
+
+    Returns:
+        The directory.
+
+    Raises:
+        ConfigError: If it is not a readable directory of YAML mappings.
+    """
+    directory = Path(path).expanduser()
+    key = f"{group}_dir"
+    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+        kind = "a file" if directory.is_file() else "not a readable directory"
+        raise ConfigError(
+            f"`{key}` is '{path}', but that is {kind}. Pass a directory that holds {group} YAML files "
+            f"(one file per {group}, named <{group}>.yaml)."
+        )
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"`{key}` is '{path}', but it holds no *.yaml {group} files.")
+    store = ConfigStore.instance()
+    for file in files:
+        node = load_yaml_mapping(file, f"a {group} file (a YAML mapping of settings)", key)
+        store.store(group=group, name=file.stem, node=node, package="_global_")
+    os.environ[_DIR_ENV[group]] = str(directory.resolve())
+    return directory
+
+
+def register_user_dirs_from_environment() -> None:
+    """In a launcher's worker process: the schema and the user's scenario and experiment directories."""
+    register_schemas()
+    for group, env in _DIR_ENV.items():
+        if os.environ.get(env) and Path(os.environ[env]).is_dir():
+            register_group_dir(group, os.environ[env])
+
+
+# ---------------------------------------------------------------------------- explaining
+_MISSING_OPTION = re.compile(r"Could not (?:find|load) '(?P<group>[\w/]+)/(?P<name>[^']*)'")
+_NOT_IN_DEFAULTS = re.compile(r"Could not override '(?P<group>[\w.]+)'\. No match in the defaults list")
+_APPEND_HINT = re.compile(r"Could not (?:override|append to) '(?P<key>[^']+)'")
+_MERGING = re.compile(r"Error merging override (?P<override>\S+)")
+_IN_FILE = re.compile(r"In '(?P<source>[^']+)':")
+_PARSE = re.compile(r"Error parsing override '(?P<arg>[^']*)'")
+_KINDS = {"Integer": "a whole number", "Float": "a number", "Boolean": "true or false", "String": "a string"}
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def explain(exc: BaseException, overrides: Sequence[str], config_name: str) -> str:
+    """One sentence for a composition error: the key, the value and what is allowed.
+
+    Args:
+        exc: What Hydra or OmegaConf raised.
+        overrides: The overrides that were composed.
+        config_name: The primary config (``config``, ``compare``, ``calibrate``, ``policy``).
+
+    Returns:
+        The sentence (never a file's content, never Hydra's search path).
+    """
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    values = _override_values(overrides)
+    merging = _MERGING.search(text)
+    if merging:  # the override Hydra was applying names the value (a key may be given twice)
+        values.update(_override_values([merging["override"]]))
+    match = _MISSING_OPTION.search(text)
+    if match:
+        return _unknown_option(match["group"], match["name"], config_name)
+    match = _NOT_IN_DEFAULTS.search(text)
+    if match:
+        group = match["group"]
+        return _unknown_option(group, values.get(group, "?"), config_name)
+    cause = exc.__cause__ or exc.__context__ or exc
+    key = getattr(cause, "full_key", None) or getattr(exc, "full_key", None)
+    if key and isinstance(cause, OmegaConfBaseException):
+        where = _IN_FILE.match(text)
+        origin = f"It is set in {where['source']}.yaml. " if where and "/" in where["source"] else ""
+        return _bad_value(str(key), cause, values, config_name, origin)
+    match = _PARSE.search(text) or (_PARSE.search(str(cause)) if cause is not exc else None)
+    if match or type(exc).__name__ == "OverrideParseException":
+        arg = match["arg"] if match else _unparsable(overrides)
+        return (
+            f"The argument '{arg}' is not a valid setting: give key=value pairs (lists as [a,b], quoted "
+            "strings as 'text'), e.g. customers=5000 scenario=closed_loop_followup."
+        )
+    match = _APPEND_HINT.search(text)
+    if match:
+        return _unknown_key(match["key"], config_name, values)
+    return f"The {_WHAT.get(config_name, 'configuration')} could not be composed: {' '.join(first.split())[:200]}"
+
+
+_WHAT = {
+    "config": "configuration",
+    "compare": "comparison's settings",
+    "calibrate": "calibration's settings",
+    "policy": "policy search's settings",
+}
+_NOT_A = {
+    "config": "not a configuration key",
+    "compare": "not a setting of silosim-compare",
+    "calibrate": "not a calibration setting",
+    "policy": "not a policy-search setting",
+}
+_GROUP_HINTS = {
+    "scenario": " For your own scenario files, add scenario_dir=PATH (a directory of <name>.yaml files).",
+    "experiment": " For your own experiment files, add experiment_dir=PATH.",
+    "calibration": " Pass the path of the calibrated.yaml that silosim-calibrate wrote (ending in .yaml).",
+}
+
+
+def _unparsable(overrides: Sequence[str]) -> str:
+    """The first override Hydra's grammar cannot parse."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_override(override)
+        except Exception:  # the grammar's own error types vary
+            return override
+    return " ".join(overrides)
+
+
+def _override_values(overrides: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for arg in overrides:
+        key, sep, value = arg.partition("=")
+        if sep:
+            out[key.lstrip("+~")] = value
+    return out
+
+
+def _unknown_option(group: str, name: str, config_name: str) -> str:
+    try:
+        options = group_options(group, config_name)
+    except Exception:  # listing is a courtesy; the message stands without it
+        options = []
+    allowed = f" Allowed: {', '.join(options)}." if options else ""
+    return f"`{group}` is '{name}', but there is no such {group}.{allowed}{_GROUP_HINTS.get(group, '')}"
+
+
+def _unknown_key(key: str, config_name: str, values: dict[str, str] | None = None) -> str:
+    if key == "calibration":
+        shown = (values or {}).get("calibration", "?")
+        return (
+            f"`calibration` is '{shown}', but that is not a calibrated file. Pass the path of the calibrated.yaml "
+            "(or closest_fit.yaml) that silosim-calibrate wrote."
+        )
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    try:
+        node = compose(config_name)
+        if parent:
+            node = OmegaConf.select(node, parent)
+        allowed = ", ".join(str(k) for k in node) if isinstance(node, DictConfig) else ""
+    except ConfigError:
+        allowed = ""
+    where = f"`{parent}`" if parent else "the top level"
+    listed = f" Keys allowed under {where}: {allowed}." if allowed else ""
+    hint = suggest_key(key) if config_name == "config" else ""
+    docs = " (docs/parameters.md lists every key.)" if config_name == "config" else " (--help lists the settings.)"
+    return f"`{key}` is {_NOT_A.get(config_name, 'not a configuration key')}.{listed}{hint}{docs}"
+
+
+def _bad_value(
+    key: str, cause: OmegaConfBaseException, values: dict[str, str], config_name: str, origin: str = ""
+) -> str:
+    message = str(cause)
+    if "not in" in message:
+        unknown = _unknown_key(key, config_name, values)
+        return unknown.replace(" Keys allowed", f" {origin}Keys allowed", 1) if origin else unknown
+    value = values.get(key, getattr(cause, "value", None))
+    param = find(RunConfig(), key) if config_name == "config" else None
+    kind = next((words for name, words in _KINDS.items() if f"converted to {name}" in message), None)
+    if isinstance(cause, ValidationError) and param is not None and param.kind is not None:
+        kind = _KIND_WORDS[param.kind]
+    meaning = f" ({param.doc})" if param is not None and param.doc else ""
+    if kind:
+        bounds = (
+            f", {fmt_range(param.lo, param.hi)}" if param is not None and (param.lo, param.hi) != (None, None) else ""
+        )
+        return f"`{key}` is {value!r}, but it must be {kind}{bounds}{meaning}."
+    first = " ".join(message.strip().splitlines()[0].split())[:200].rstrip(".")
+    return f"`{key}` could not be set to {value!r}: {first}.{meaning} {origin}".rstrip()

@@ -1,0 +1,519 @@
+"""The journey: stages, touchpoints, hand-offs, capacity, experience scores.
+
+One call to :meth:`Journey.touch` applies one touchpoint to a set of customers,
+vectorised: capacity of the owning department, a hand-off if the customer's
+previous journey touch was owned by another department, the touch's own
+failure, the experience score, the satisfaction update with negativity bias,
+and any problem the touch opens. The weekly rhythm (who is touched by which
+touchpoint this week) is in the ``*_touches`` methods, called by the model in
+its step order.
+
+Two scores come out of a touch. The *experience* is what the customer lives:
+it carries the hand-off failures, conflicting contacts and repeat contacts
+that fall between silos. The *recorded touchpoint score* is what the owning
+department sees: its touch alone. That is how a journey can be poor while
+every touchpoint looks fine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from sim.config.vocabularies import OUTBOUND_KINDS
+from sim.engine.streams import draw_normal, draw_uniform
+
+if TYPE_CHECKING:
+    from sim.config.schema import CustomerConf, JourneyConf
+    from sim.engine.customers import CustomerStore
+    from sim.engine.streams import Streams
+
+__all__ = ["Journey", "WeekCounts"]
+
+
+@dataclass
+class WeekCounts:
+    """What the journey counted this week."""
+
+    n_tp: int
+    n_stages: int
+    handoffs: int = 0
+    handoff_failures: int = 0
+    conflicting_contacts: int = 0
+    conflicts_suppressed: int = 0
+    problems_opened: int = 0
+    support_first_contacts: int = 0
+    support_first_resolved: int = 0
+    late_payers: int = 0
+    late_paid: int = 0
+    notices: int = 0
+    offers: int = 0
+    offers_accepted: int = 0
+    touches: np.ndarray = field(init=False)
+    failures: np.ndarray = field(init=False)
+    recorded_sum: np.ndarray = field(init=False)
+    stage_attempts: np.ndarray = field(init=False)
+    stage_successes: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Allocate per-touchpoint and per-stage counters."""
+        self.touches = np.zeros(self.n_tp, dtype=np.int64)
+        self.failures = np.zeros(self.n_tp, dtype=np.int64)
+        self.recorded_sum = np.zeros(self.n_tp, dtype=np.float64)
+        self.stage_attempts = np.zeros(self.n_stages, dtype=np.int64)
+        self.stage_successes = np.zeros(self.n_stages, dtype=np.int64)
+
+    def record(self) -> dict[str, float | int]:
+        """This week's columns of metrics.parquet that the journey counts."""
+        touches = int(self.touches.sum())
+        first = self.support_first_contacts
+        return {
+            "handoff_failures": self.handoff_failures,
+            "conflicting_contacts": self.conflicting_contacts,
+            "handoffs": self.handoffs,
+            "conflicts_suppressed": self.conflicts_suppressed,
+            "problems_opened": self.problems_opened,
+            "first_contact_resolution": self.support_first_resolved / first if first else float("nan"),
+            "touches": touches,
+            "mean_touchpoint_score": float(self.recorded_sum.sum() / touches) if touches else float("nan"),
+            "notices": self.notices,
+            "offers": self.offers,
+        }
+
+
+_TOUCH_STREAMS = ("handoff", "failure", "noise", "problem", "severity")  # stream of each draw in a touch
+_NO_BOOL = np.zeros(0, dtype=np.bool_)
+_NO_FLOAT = np.zeros(0, dtype=np.float32)
+
+
+@njit(cache=True)
+def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; split, it would cost a call per row
+    rows,
+    touchpoint,
+    stage,
+    owner,
+    inbound,
+    params,
+    bases,
+    failed_extra,
+    conflict,
+    repeats,
+    last_owner,
+    last_stage,
+    current_stage,
+    expectation,
+    satisfaction,
+    touch_score_sum,
+    touch_count,
+    touched,
+    last_failure_tp,
+    problem_cause,
+    problem_age,
+    problem_contacts,
+    problem_major,
+    problems,
+    failed,
+    counts,
+):
+    """One touchpoint applied to each of ``rows`` in turn (the rules of :meth:`Journey.touch`, row by row).
+
+    ``params``: hand-off failure probability, own failure probability, quality, noise sd, expectation-gap
+    weight, failure, hand-off, conflict and repeat penalties, positive and negative learning rates,
+    expectation adaptation, probability a failed hand-off opens a problem, major-problem share.
+    ``bases``: the streams of the hand-off, failure, noise, problem and severity draws.
+    Writes ``failed`` (the touch's own failure, or ``failed_extra``) and ``counts`` (hand-offs, failed
+    hand-offs, problems opened, failed touches, unsuccessful touches); returns the sum of recorded scores.
+    """
+    p_handoff_fails, p_touch_fails, quality, noise_sd = params[0], params[1], params[2], params[3]
+    gap_weight, failure_penalty, handoff_penalty, conflict_penalty = params[4], params[5], params[6], params[7]
+    repeat_penalty, rate_up, rate_down, adaptation = params[8], params[9], params[10], params[11]
+    p_opens_problem, p_major = params[12], params[13]
+    handoff_stream, failure_stream, noise_stream, problem_stream, severity_stream = (
+        bases[0],
+        bases[1],
+        bases[2],
+        bases[3],
+        bases[4],
+    )
+    has_extra, has_conflict, has_repeats = failed_extra.size > 0, conflict.size > 0, repeats.size > 0
+    recorded_sum = 0.0
+    for i in range(rows.size):
+        row = rows[i]
+        # hand-off: the previous journey touch was owned by another department, in another stage
+        handoff_failed = False
+        if inbound and last_owner[row] >= 0 and last_owner[row] != owner and last_stage[row] != stage:
+            counts[0] += 1
+            if draw_uniform(handoff_stream, row) < p_handoff_fails:
+                handoff_failed = True
+                counts[1] += 1
+        # the touch's own failure
+        touch_failed = p_touch_fails > 0.0 and draw_uniform(failure_stream, row) < p_touch_fails
+        if has_extra and failed_extra[i]:
+            touch_failed = True
+        failed[i] = touch_failed
+        # recorded touchpoint score (what the department sees) and experience (what the customer lives)
+        expected = np.float64(expectation[row])
+        recorded = quality + noise_sd * draw_normal(noise_stream, row) - gap_weight * max(expected - quality, 0.0)
+        if touch_failed:
+            recorded -= failure_penalty
+        experience = recorded
+        if handoff_failed:
+            experience -= handoff_penalty
+        in_conflict = has_conflict and conflict[i]
+        if in_conflict:
+            experience -= conflict_penalty
+        if has_repeats:
+            experience -= repeat_penalty * repeats[i]
+        recorded = min(max(recorded, 0.0), 10.0)
+        experience = min(max(experience, 0.0), 10.0)
+        # journey-level satisfaction: bad touches weigh more than good ones
+        satisfied = np.float64(satisfaction[row])
+        surprise = experience - satisfied
+        satisfied += (rate_up if surprise >= 0.0 else rate_down) * surprise
+        satisfaction[row] = min(max(satisfied, 0.0), 10.0)
+        expectation[row] = expected + adaptation * (experience - expected)
+        # problems: a failed touch, or a failed hand-off some of the time, opens one
+        caused = touch_failed or (handoff_failed and draw_uniform(problem_stream, row) < p_opens_problem)
+        if caused or handoff_failed:
+            last_failure_tp[row] = touchpoint
+        if caused and problem_cause[row] < 0:
+            problem_cause[row] = touchpoint
+            problem_age[row] = 0
+            problem_contacts[row] = 0
+            problem_major[row] = draw_uniform(severity_stream, row) < p_major
+            problems[row] += 1
+            counts[2] += 1
+        # bookkeeping
+        recorded32 = np.float32(recorded)
+        recorded_sum += recorded32
+        touched[row] = True
+        touch_score_sum[row] += recorded32
+        touch_count[row] += 1
+        current_stage[row] = stage
+        if inbound:
+            last_owner[row] = owner
+            last_stage[row] = stage
+        if touch_failed:
+            counts[3] += 1
+        if touch_failed or handoff_failed or in_conflict:
+            counts[4] += 1
+    return recorded_sum
+
+
+class Journey:
+    """Touchpoint tables and the vectorised touch.
+
+    Attributes:
+        stages: Stage names in order.
+        names: Touchpoint names.
+        touchpoint_of_kind: Touchpoint index by kind (``touchpoint_of_kind["usage"]``).
+        stage_of: Stage index of each touchpoint.
+        owner_of: Department index of each touchpoint.
+        defect: Outer-loop multiplier of each touchpoint's failures (1 = not yet improved).
+        week: Counters of the current week.
+    """
+
+    def __init__(
+        self,
+        journey_conf: JourneyConf,
+        customer_conf: CustomerConf,
+        department_names: list[str],
+        handoff_reduction: float,
+    ) -> None:
+        """Build the touchpoint tables.
+
+        Args:
+            journey_conf: Journey configuration (validated).
+            customer_conf: Customer configuration (experience and satisfaction parameters).
+            department_names: Department names in model order.
+            handoff_reduction: How much a fully effective shared customer view cuts hand-off failure.
+        """
+        self.handoff_reduction = handoff_reduction
+        self.cfg = journey_conf
+        self.customer_cfg = customer_conf
+        self.stages = list(journey_conf.stages)
+        self.names = list(journey_conf.touchpoints)
+        touchpoints = [journey_conf.touchpoints[n] for n in self.names]
+        self.touchpoint_of_kind = {t.kind: i for i, t in enumerate(touchpoints)}
+        self.stage_of = np.array([self.stages.index(t.stage) for t in touchpoints], dtype=np.int8)
+        self.owner_of = np.array([department_names.index(t.owner) for t in touchpoints], dtype=np.int8)
+        self.base_quality = np.array([t.base_quality for t in touchpoints], dtype=np.float32)
+        self.failure_prob = np.array([t.failure_prob for t in touchpoints], dtype=np.float32)
+        self.inbound = np.array([t.kind not in OUTBOUND_KINDS for t in touchpoints])
+        self.defect = np.ones(len(touchpoints), dtype=np.float64)
+        self.failure_multiplier = np.ones(len(touchpoints), dtype=np.float64)
+        self.remaining = np.zeros(len(department_names), dtype=np.float64)
+        self.demand = np.zeros(len(department_names), dtype=np.float64)
+        self.shared_view = 0.0
+        self.uplift = 0.0
+        self.week = WeekCounts(len(touchpoints), len(self.stages))
+        self.accepted_offers = np.empty(0, dtype=np.int64)
+
+    # ----------------------------------------------------------------- a week
+    def begin_week(
+        self, capacity: np.ndarray, failure_multiplier: np.ndarray, shared_view: float, uplift: float
+    ) -> None:
+        """Reset the weekly counters and set this week's conditions.
+
+        Args:
+            capacity: Weekly capacity of each department (touches).
+            failure_multiplier: Lever-driven failure multiplier of each touchpoint.
+            shared_view: Effectiveness of the shared customer view, 0-1.
+            uplift: Quality points silo projects add to every touchpoint.
+        """
+        self.week = WeekCounts(len(self.names), len(self.stages))
+        self.remaining = capacity.astype(np.float64).copy()
+        self.demand[:] = 0.0
+        self.failure_multiplier = failure_multiplier
+        self.shared_view = shared_view
+        self.uplift = uplift
+
+    def overloaded(self, rows: np.ndarray, touchpoint: int, streams: Streams) -> np.ndarray:
+        """Which of ``rows`` exceed the owner's remaining capacity this week (and use up capacity).
+
+        Args:
+            rows: Customers to be touched.
+            touchpoint: Touchpoint index.
+            streams: Random streams.
+
+        Returns:
+            Boolean mask over ``rows``: True where the touch cannot be handled properly.
+        """
+        department = int(self.owner_of[touchpoint])
+        wanted = rows.size
+        self.demand[department] += wanted
+        room = self.remaining[department]
+        self.remaining[department] = max(0.0, room - wanted)
+        if wanted <= room or wanted == 0:
+            return np.zeros(wanted, dtype=bool)
+        return streams.uniform(f"capacity:{self.names[touchpoint]}", rows) >= room / wanted
+
+    def handoff_failure_prob(self, touchpoint: int) -> float:
+        """Probability that a hand-off into ``touchpoint`` fails this week (shared view and fixes applied)."""
+        shared = 1.0 - self.shared_view * self.handoff_reduction
+        return self.cfg.handoff_failure_prob * shared * self.defect[touchpoint]
+
+    def touch_failure_prob(self, touchpoint: int) -> float:
+        """Probability that a touch of ``touchpoint`` fails this week (fixes and lever pushes applied)."""
+        return self.failure_prob[touchpoint] * self.defect[touchpoint] * self.failure_multiplier[touchpoint]
+
+    def touch(
+        self,
+        store: CustomerStore,
+        rows: np.ndarray,
+        touchpoint: int,
+        streams: Streams,
+        *,
+        failed_extra: np.ndarray | None = None,
+        conflict: np.ndarray | None = None,
+        repeats: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Apply a touchpoint to customers ``rows``.
+
+        Random numbers are drawn only for the rows that need them (counter-based streams), so the
+        cost is linear in the number of customers touched, not in the size of the book.
+
+        Args:
+            store: Customer store.
+            rows: Customer rows (unique).
+            touchpoint: Touchpoint index.
+            streams: Random streams.
+            failed_extra: Extra failure mask over ``rows`` (capacity overload, unresolved contact).
+            conflict: Mask over ``rows``: this contact conflicts with another department's.
+            repeats: Earlier contacts about the same problem, per row.
+
+        Returns:
+            Mask over ``rows``: the touch failed (its own failure, not a hand-off).
+        """
+        customer, counts = self.customer_cfg, self.week
+        touched = rows.size
+        if touched == 0:
+            return np.zeros(0, dtype=bool)
+        name, stage = self.names[touchpoint], int(self.stage_of[touchpoint])
+        params = np.array(
+            [
+                self.handoff_failure_prob(touchpoint),
+                self.touch_failure_prob(touchpoint),
+                self.base_quality[touchpoint] + self.uplift,
+                customer.touch_noise_sd,
+                customer.expectation_gap_weight,
+                customer.failure_penalty,
+                customer.handoff_penalty,
+                customer.conflicting_contact_penalty,
+                customer.repeat_contact_penalty,
+                customer.learning_rate_positive,
+                customer.learning_rate_negative,
+                customer.expectation_adaptation,
+                self.cfg.handoff_problem_prob,
+                customer.major_problem_share,
+            ],
+            dtype=np.float64,
+        )
+        bases = np.array([streams.base(f"{kind}:{name}") for kind in _TOUCH_STREAMS], dtype=np.uint64)
+        failed = np.empty(touched, dtype=np.bool_)
+        tallies = np.zeros(5, dtype=np.int64)
+        recorded_sum = _touch_rows(
+            np.asarray(rows, dtype=np.int64),
+            touchpoint,
+            stage,
+            int(self.owner_of[touchpoint]),
+            bool(self.inbound[touchpoint]),
+            params,
+            bases,
+            _NO_BOOL if failed_extra is None else failed_extra,
+            _NO_BOOL if conflict is None else conflict,
+            _NO_FLOAT if repeats is None else repeats,
+            store.last_owner,
+            store.last_stage,
+            store.stage,
+            store.expectation,
+            store.satisfaction,
+            store.touch_score_sum,
+            store.touch_count,
+            store.touched,
+            store.last_failure_tp,
+            store.problem_cause,
+            store.problem_age,
+            store.problem_contacts,
+            store.problem_major,
+            store.problems,
+            failed,
+            tallies,
+        )
+        handoffs, handoff_failures, opened, touches_failed, unsuccessful = (int(x) for x in tallies)
+        counts.handoffs += handoffs
+        counts.handoff_failures += handoff_failures
+        counts.problems_opened += opened
+        counts.touches[touchpoint] += touched
+        counts.failures[touchpoint] += touches_failed
+        counts.recorded_sum[touchpoint] += recorded_sum
+        counts.stage_attempts[stage] += touched
+        counts.stage_successes[stage] += touched - unsuccessful
+        return failed
+
+    def record_outcome(self, kind: str, successes: int, attempts: int) -> None:
+        """Add outcomes decided outside a touch (renewal decisions) to the stage metric of ``kind``'s stage."""
+        stage = int(self.stage_of[self.touchpoint_of_kind[kind]])
+        self.week.stage_attempts[stage] += attempts
+        self.week.stage_successes[stage] += successes
+
+    def stage_success(self) -> np.ndarray:
+        """This week's success share of each stage (NaN where nothing happened)."""
+        counts = self.week
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(
+                counts.stage_attempts > 0, counts.stage_successes / np.maximum(counts.stage_attempts, 1), np.nan
+            )
+
+    # ------------------------------------------------------ the weekly rhythm
+    def onboarding_touches(self, store: CustomerStore, week: int, streams: Streams) -> None:
+        """Set-up touches for customers in their first ``onboarding_weeks`` weeks."""
+        n = store.n
+        joined = store.joined_step[:n]
+        due = np.flatnonzero(store.active[:n] & (joined <= week - 1) & (joined >= week - self.cfg.onboarding_weeks))
+        due = due[streams.uniform("rhythm:onboarding", due) < self.cfg.onboarding_touch_prob]
+        self._inbound(store, due, self.touchpoint_of_kind["onboarding"], streams)
+
+    def usage_touches(self, store: CustomerStore, streams: Streams) -> None:
+        """Usage touches: each active customer uses the product with ``usage_touch_prob`` a week."""
+        n = store.n
+        due = streams.dense_bernoulli("rhythm:usage", n, self.cfg.usage_touch_prob)
+        due &= store.active[:n]
+        self._inbound(store, np.flatnonzero(due), self.touchpoint_of_kind["usage"], streams)
+
+    def _inbound(self, store: CustomerStore, rows: np.ndarray, touchpoint: int, streams: Streams) -> np.ndarray:
+        """An inbound touch where touches beyond the owner's capacity count as failures."""
+        over = self.overloaded(rows, touchpoint, streams)
+        return self.touch(store, rows, touchpoint, streams, failed_extra=over)
+
+    def billing_touches(self, store: CustomerStore, week: int, streams: Streams, collections: float) -> None:
+        """Bills every ``billing_period_weeks``; late payers may get a dunning notice.
+
+        Args:
+            store: Customer store.
+            week: Current week.
+            streams: Random streams.
+            collections: Billing's collections-aggressiveness lever: probability a late payer gets a notice.
+        """
+        cfg, counts = self.cfg, self.week
+        notice = self.touchpoint_of_kind["notice"]
+        due = store.anniversaries(week, cfg.billing_period_weeks)
+        self._inbound(store, due, self.touchpoint_of_kind["billing"], streams)
+        late = due[streams.uniform("billing:late", due) < cfg.late_payment_prob]
+        noticed = streams.uniform("billing:notice", late) < collections  # mask over late
+        picked = np.flatnonzero(noticed)
+        over = self.overloaded(late[picked], notice, streams)
+        noticed[picked[over]] = False
+        send = late[noticed]
+        if send.size:
+            self.touch(store, send, notice, streams)
+            store.notice[send] = True
+        paid_draw = streams.uniform("billing:paid", late)
+        p_pay = np.where(noticed, cfg.late_pay_with_notice, cfg.late_pay_without_notice)
+        counts.late_payers += int(late.size)
+        counts.late_paid += int((paid_draw < p_pay).sum())
+        counts.notices += int(send.size)
+
+    def support_touches(self, store: CustomerStore, streams: Streams, fcr: float) -> np.ndarray:
+        """Contacts with the support touchpoint: customers with an open problem, and questions.
+
+        Args:
+            store: Customer store.
+            streams: Random streams.
+            fcr: Probability a contact about a problem resolves it (first-contact resolution, after levers).
+
+        Returns:
+            Rows whose problem was resolved this week.
+        """
+        cfg, n, counts, support = self.cfg, store.n, self.week, self.touchpoint_of_kind["support"]
+        has_problem = store.active[:n] & (store.problem_cause[:n] >= 0)
+        contacts = streams.dense_bernoulli("support:question", n, cfg.question_prob)
+        contacts &= store.active[:n]
+        contacts &= ~has_problem
+        with_problem = np.flatnonzero(has_problem)
+        calls = streams.uniform("support:contact", with_problem) < self.customer_cfg.help_contact_prob
+        contacts[with_problem[calls]] = True
+        rows = np.flatnonzero(contacts)
+        over = self.overloaded(rows, support, streams)
+        problem = has_problem[rows]
+        p_resolve = 1.0 - (1.0 - fcr) * self.defect[support]
+        resolved = problem & ~over & (streams.uniform("support:resolve", rows) < p_resolve)
+        unresolved = problem & ~resolved
+        repeats = np.where(problem, store.problem_contacts[rows], 0).astype(np.float32)
+        first = problem & (store.problem_contacts[rows] == 0)
+        counts.support_first_contacts += int(first.sum())
+        counts.support_first_resolved += int((first & resolved).sum())
+        store.complaint[rows[problem]] = True
+        self.touch(store, rows, support, streams, failed_extra=unresolved | (over & ~problem), repeats=repeats)
+        store.problem_contacts[rows[problem]] += 1
+        return rows[resolved]
+
+    def offer_touches(self, store: CustomerStore, streams: Streams, offer_prob: float, suppression: float) -> None:
+        """Cross-sell offers; an offer to a customer in a complaint or with a notice this week conflicts.
+
+        Args:
+            store: Customer store.
+            streams: Random streams.
+            offer_prob: Weekly probability of an offer (cross-sell pressure x maximum rate).
+            suppression: Probability that the shared customer view stops a conflicting offer.
+        """
+        n, counts, offer = store.n, self.week, self.touchpoint_of_kind["offer"]
+        targeted = streams.dense_bernoulli("offer:target", n, offer_prob)
+        targeted &= store.active[:n]
+        rows = np.flatnonzero(targeted)
+        in_conflict = (store.problem_cause[rows] >= 0) | store.notice[rows] | store.complaint[rows]
+        stopped = in_conflict & (streams.uniform("offer:suppress", rows) < suppression)
+        rows, in_conflict = rows[~stopped], in_conflict[~stopped]
+        over = self.overloaded(rows, offer, streams)
+        rows, in_conflict = rows[~over], in_conflict[~over]
+        self.touch(store, rows, offer, streams, conflict=in_conflict)
+        store.conflict[rows[in_conflict]] = True
+        accepted = rows[~in_conflict & (streams.uniform("offer:accept", rows) < self.cfg.offer_accept_prob)]
+        counts.offers += int(rows.size)
+        counts.offers_accepted += int(accepted.size)
+        counts.conflicting_contacts += int(in_conflict.sum())
+        counts.conflicts_suppressed += int(stopped.sum())
+        self.accepted_offers = accepted

@@ -1,0 +1,376 @@
+"""SiloModel: builds its parts from the configuration and runs them in the weekly step order.
+
+Read :meth:`SiloModel._simulate_week` top to bottom: it is the model's schedule (the "process
+overview and scheduling" of the ODD description in docs/odd.md). Each part keeps its own weekly
+counters and returns its own columns of ``metrics.parquet`` (``record()``); the model adds the
+population's columns and merges them (:meth:`SiloModel._record`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim.config.compose import to_config
+from sim.config.validation import validate
+from sim.engine import loyalty
+from sim.engine.customers import RESOLUTION_NAMES, Customer, CustomerStore
+from sim.engine.departments import Department
+from sim.engine.feedback import InnerLoop, OuterLoop, Survey
+from sim.engine.governance import Programme
+from sim.engine.journey import Journey
+from sim.engine.market import Market
+from sim.engine.metrics import categories, likelihood_to_recommend, nps_from_counts
+from sim.engine.network import Network
+from sim.engine.organisation import Organisation
+from sim.engine.streams import Streams
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from sim.config.schema import SiloConfig
+
+__all__ = ["INITIAL_TENURE_WEEKS", "SiloModel"]
+
+INITIAL_TENURE_WEEKS = 5 * 52  # the initial book joined uniformly over the last five years (assumption)
+
+
+class SiloModel(mesa.Model):
+    """Customers, departments, journey, closed loop and governance, one step per week.
+
+    Attributes:
+        cfg: The typed configuration.
+        week: Weeks simulated so far (the next step simulates this week).
+        store: Customer state (struct of arrays).
+        organisation: The departments and what their levers do.
+        journey: Touchpoints, hand-offs and experience.
+        network: The word-of-mouth graph.
+        market: Prospect pool and acquisition.
+        programme: The scenario's programme (adoption, patience).
+        survey: Survey and score gaming.
+        inner_loop: Detractor follow-up.
+        outer_loop: Root-cause fixes.
+        records: One dict of metrics per simulated week.
+    """
+
+    def __init__(self, cfg: SiloConfig | DictConfig) -> None:
+        """Build the model and run the warm-up.
+
+        Args:
+            cfg: A composed configuration (DictConfig from Hydra or the typed dataclass).
+
+        Raises:
+            ConfigError: If the configuration is invalid.
+        """
+        cfg = to_config(cfg)
+        validate(cfg)
+        super().__init__(rng=cfg.seed)
+        self.cfg = cfg
+        self.week = -cfg.warmup_weeks - 1  # set-up draws use the week before the warm-up
+        self.streams = Streams(cfg.seed)
+        self.streams.week = self.week
+        scale = cfg.customers / 1000.0
+
+        self.journey = Journey(cfg.journey, cfg.customer, list(cfg.org.departments), cfg.governance.handoff_reduction)
+        self.organisation = Organisation(self, cfg, self.journey)
+        self.store = self._create_initial_book()
+        self.network = Network(cfg.network.degree, cfg.network.rewire_prob)
+        self.network.add_nodes(slice(0, cfg.customers), self.streams.rng("network"))
+        self.market = Market(cfg.market, cfg.customers)
+        self.programme = Programme(cfg.governance, cfg.feedback)
+        self.survey = Survey(cfg.feedback.survey, cfg.feedback.gaming, len(self.journey.stages))
+        self.inner_loop = InnerLoop(cfg.feedback.inner_loop, scale)
+        self.outer_loop = OuterLoop(cfg.feedback.outer_loop, len(self.journey.names))
+        self.fixed_touchpoints: list[tuple[int, str]] = []
+
+        panel_rows = self.streams.rng("panel").choice(cfg.customers, size=cfg.track_customers, replace=False)
+        self.panel = [Customer(self, self.store, int(r)) for r in np.sort(panel_rows)]
+        self.datacollector = mesa.DataCollector(
+            agenttype_reporters={
+                Customer: {
+                    "customer_id": "customer_id",
+                    "active": "active",
+                    "satisfaction": "satisfaction",
+                    "true_ltr": "true_ltr",
+                    "stage": "stage",
+                    "open_problem": "open_problem",
+                },
+                Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
+            }
+        )
+        self.records: list[dict[str, Any]] = []
+        self._initial_book_rows = 0  # rows of the customers on the book at the start of week 0 (set then)
+        self.week += 1
+        while self.week < 0:  # warm-up under siloed practice: not recorded, no reviews, no programme
+            self._simulate_week()
+        self.fixed_touchpoints.clear()
+
+    def _create_initial_book(self) -> CustomerStore:
+        """The customers at the start of the warm-up: in the use stage, last served by the usage owner."""
+        cfg = self.cfg
+        store = CustomerStore(capacity=int(cfg.customers * 1.3) + 1024)
+        rows = store.add(cfg.customers, 0, self.streams.rng("demographics"), cfg.customer, cfg.market)
+        store.joined_step[rows] = -self.streams.rng("tenure").integers(1, INITIAL_TENURE_WEEKS, cfg.customers)
+        store.true_ltr[rows] = likelihood_to_recommend(store.satisfaction[rows], store.bias[rows])
+        usage = self.journey.touchpoint_of_kind["usage"]
+        store.stage[rows] = store.last_stage[rows] = self.journey.stage_of[usage]
+        store.last_owner[rows] = self.journey.owner_of[usage]
+        return store
+
+    @property
+    def departments(self) -> list[Department]:
+        """The Department agents, in configuration order."""
+        return self.organisation.departments
+
+    # --------------------------------------------------------------------- step
+    def step(self) -> None:
+        """Simulate one week and record it."""
+        self._simulate_week()
+        self.datacollector.collect(self)
+
+    def _simulate_week(self) -> None:
+        """The weekly schedule; warm-up weeks (negative) skip reviews and recording."""
+        cfg, store, journey, organisation, week = self.cfg, self.store, self.journey, self.organisation, self.week
+        effects = cfg.org.lever_effects
+        self.streams.week = week
+        for flag in (store.touched, store.conflict, store.notice, store.complaint):
+            flag[: store.n] = False
+        active_before = self.active_count()
+        if week == 0:  # rows are never reused: the book at the start of week 0 is every row created before it
+            self._initial_book_rows = store.n
+
+        # 1. governance: adoption, patience, the regime in force this week
+        if week >= 0:
+            self.programme.update(week, self.survey.measured_nps, cfg.feedback.survey.window_weeks)
+        programme = self.programme
+        journey.begin_week(
+            organisation.effective_capacity(programme.capacity_diverted),
+            organisation.failure_multipliers(),
+            programme.shared_view,
+            programme.silo_uplift,
+        )
+
+        # 2. word of mouth and acquisition
+        referrals = self.market.referrals(store, self.streams)
+        active_detractors = self.market.active_detractors(store)
+        acquired = self.market.acquire(
+            referrals,
+            campaign=effects.campaign_acquisition * organisation.lever("campaign_volume"),
+            conversion_boost=effects.over_promise_conversion * organisation.lever("over_promise"),
+            active_detractor_share=float(np.count_nonzero(active_detractors)) / max(active_before, 1),
+            streams=self.streams,
+        )
+        self._acquisition_touches(acquired.total, acquired.marketing)
+
+        # 3. the journey this week: onboarding, use, bills and notices, support, offers
+        journey.onboarding_touches(store, week, self.streams)
+        journey.usage_touches(store, self.streams)
+        journey.billing_touches(store, week, self.streams, collections=organisation.lever("collections"))
+        resolved = journey.support_touches(store, self.streams, organisation.first_contact_resolution)
+        loyalty.resolve(store, resolved, cfg.customer.quick_resolution_weeks, cfg.customer.resolution_lift)
+        journey.offer_touches(
+            store,
+            self.streams,
+            offer_prob=cfg.journey.offer_max_prob * organisation.lever("cross_sell"),
+            suppression=programme.shared_view * cfg.governance.conflict_suppression,
+        )
+        store.value[journey.accepted_offers] *= 1.0 + cfg.market.cross_sell_value_uplift
+
+        # 4. renewal decisions and problems that age or are given up
+        not_renewed = loyalty.renewals(store, week, journey, self.streams, cfg.customer)
+        given_up = loyalty.age_problems(store, cfg.customer)
+
+        # 5. recommendation, survey, inner and outer loop
+        self._update_ltr()
+        open_problems = self._feedback_loops()
+
+        # 6. churn: the weekly hazard, plus those who did not renew
+        leaving, active_detractors_after = self._churn(not_renewed)
+
+        # 7. departments: record KPIs and scorecards; review every review period; 8. metrics
+        if week >= 0:
+            organisation.end_week(week, self.active_count(), acquired, self.survey, programme)
+            self._record(
+                active_before=active_before,
+                churned=int(leaving.size),
+                not_renewed=int(not_renewed.size),
+                given_up=given_up,
+                open_problems=open_problems,
+                active_detractors=active_detractors_after,
+            )
+        self.week += 1
+
+    def _acquisition_touches(self, total: int, by_marketing: int) -> None:
+        """New customers join the book and the network; the campaign and the purchase touch them."""
+        cfg, journey = self.cfg, self.journey
+        over_promise = cfg.org.lever_effects.over_promise_expectation * self.organisation.lever("over_promise")
+        new = self.store.add(
+            total, self.week, self.streams.rng("demographics"), cfg.customer, cfg.market, expectation_shift=over_promise
+        )
+        self.network.add_nodes(new, self.streams.rng("network"))
+        new_rows = np.arange(new.start, new.stop)
+        for rows, kind in ((new_rows[:by_marketing], "acquisition"), (new_rows, "purchase")):
+            touchpoint = journey.touchpoint_of_kind[kind]
+            over = journey.overloaded(rows, touchpoint, self.streams)
+            journey.touch(self.store, rows, touchpoint, self.streams, failed_extra=over)
+
+    def _feedback_loops(self) -> int:
+        """The survey, the inner loop's recoveries and the outer loop's fixes; returns the open problems."""
+        cfg, store, programme = self.cfg, self.store, self.programme
+        self.survey.run(store, self.streams, programme.gaming_intensity)
+        recovered = self.inner_loop.step(
+            store, self.week, self.survey.detractor_rows, programme.followups, self.streams
+        )
+        with_problem = recovered[store.problem_cause[recovered] >= 0]
+        loyalty.resolve(store, with_problem, cfg.customer.quick_resolution_weeks, 0.0)
+        lift = cfg.feedback.inner_loop.recovery_lift
+        store.satisfaction[recovered] = np.minimum(10.0, store.satisfaction[recovered] + lift)
+        active_now = max(self.active_count(), 1)
+        open_problems = int(np.count_nonzero(store.active[: store.n] & (store.problem_cause[: store.n] >= 0)))
+        fixed = self.outer_loop.step(
+            self.week,
+            self.survey.causes,
+            programme.fixes,
+            1000.0 * open_problems / active_now,
+            self.journey.defect,
+            self.streams,
+        )
+        self.fixed_touchpoints += [(self.week, self.journey.names[tp]) for tp in fixed]
+        self._update_ltr(recovered)  # only the recovered changed satisfaction since the last update
+        return open_problems
+
+    def _churn(self, not_renewed: np.ndarray) -> tuple[np.ndarray, int]:
+        """The weekly churn hazard, plus those who did not renew, leave; returns them and the active detractors left."""
+        cfg, store = self.cfg, self.store
+        detractor_flag = self.market.active_detractors(store)
+        exposed = self.network.neighbour_counts(detractor_flag)
+        churners = loyalty.weekly_churn(store, self.streams, cfg.customer, exposed, cfg.market.negative_wom_churn)
+        leaving = np.sort(np.concatenate([churners, not_renewed]))  # both sorted; a customer may be in both
+        leaving = leaving[np.diff(leaving, prepend=-1) != 0]
+        loyalty.retire(store, leaving, self.week)
+        self.market.returned(int(leaving.size))
+        active_detractors = int(np.count_nonzero(detractor_flag) - np.count_nonzero(detractor_flag[leaving]))
+        return leaving, active_detractors
+
+    def active_count(self) -> int:
+        """Active customers now."""
+        return int(np.count_nonzero(self.store.active[: self.store.n]))
+
+    def _update_ltr(self, rows: np.ndarray | None = None) -> None:
+        """True likelihood to recommend from satisfaction and rating bias, of every row or of ``rows``."""
+        store, n = self.store, self.store.n
+        if rows is not None:
+            store.true_ltr[rows] = likelihood_to_recommend(store.satisfaction[rows], store.bias[rows])
+            return
+        # Every row: a customer's satisfaction is frozen when they leave, right after the weekly updates,
+        # so a departed row gets back the score it left with (one pass, no masked writes).
+        likelihood_to_recommend(store.satisfaction[:n], store.bias[:n], out=store.true_ltr[:n])
+
+    def _record(
+        self,
+        *,
+        active_before: int,
+        churned: int,
+        not_renewed: int,
+        given_up: int,
+        open_problems: int,
+        active_detractors: int,
+    ) -> None:
+        """Append this week's metrics row: the population's columns, then each part's own."""
+        store = self.store
+        active = store.active[: store.n]
+        n_active = int(np.count_nonzero(active))
+        promoters, detractors = categories(store.true_ltr[: store.n])
+        p, d = int(np.count_nonzero(promoters & active)), int(np.count_nonzero(detractors & active))
+        share = (lambda count: count / n_active) if n_active else (lambda count: float("nan"))
+        satisfaction = float(np.where(active, store.satisfaction[: store.n], 0.0).sum(dtype=np.float64))
+        self.records.append(
+            {
+                "step": self.week,
+                "active_customers": n_active,
+                "churned": churned,
+                "true_nps": nps_from_counts(p, d, n_active),
+                "promoters_share": share(p),
+                "passives_share": share(n_active - p - d),
+                "detractors_share": share(d),
+                "mean_satisfaction": satisfaction / n_active if n_active else float("nan"),
+                "revenue": float(np.where(active, store.value[: store.n], 0.0).sum(dtype=np.float64)),
+                "active_before": active_before,
+                "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
+                "churned_at_renewal": not_renewed,
+                "problems_given_up": given_up,
+                "open_problems": open_problems,
+                "active_detractors": active_detractors,
+                "initial_book_active": int(np.count_nonzero(active[: self._initial_book_rows])),
+                **self.market.record(),
+                **self.journey.week.record(),
+                **self.survey.record(),
+                **self.inner_loop.record(),
+                **self.outer_loop.record(),
+                **self.programme.record(),
+            }
+        )
+
+    # ---------------------------------------------------------------------- run
+    def run(self, weeks: int | None = None, progress: bool = False) -> SiloModel:
+        """Simulate ``weeks`` weeks (default: the configured horizon).
+
+        Args:
+            weeks: Weeks to simulate.
+            progress: Show a progress bar on stderr.
+
+        Returns:
+            The model itself, for chaining.
+        """
+        total = self.cfg.weeks if weeks is None else weeks
+        if not progress:
+            for _ in range(total):
+                self.step()
+            return self
+        from tqdm import tqdm
+
+        label = f"{self.cfg.scenario_name} seed {self.cfg.seed}"
+        with tqdm(total=total, unit="week", desc=label, leave=False) as bar:
+            for _ in range(total):
+                self.step()
+                bar.update()
+        return self
+
+    # ------------------------------------------------------------------ outputs
+    def metrics_frame(self) -> pd.DataFrame:
+        """One row per simulated week (the metrics.parquet contract)."""
+        return pd.DataFrame.from_records(self.records)
+
+    def departments_frame(self) -> pd.DataFrame:
+        """One row per week and department (the departments.parquet contract)."""
+        return self.organisation.frame()
+
+    def customers_frame(self) -> pd.DataFrame:
+        """One row per customer ever active, at the end of the run (the customers.parquet contract)."""
+        store = self.store
+        # everyone active at some point of the recorded run (not those who left during the warm-up)
+        rows = np.flatnonzero(store.active[: store.n] | (store.left_step[: store.n] >= 0))
+        count = store.touch_count[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            touch_mean = np.where(count > 0, store.touch_score_sum[rows] / np.maximum(count, 1), np.nan)
+        return pd.DataFrame(
+            {
+                "customer_id": rows.astype(np.int64),
+                "joined_step": store.joined_step[rows],
+                "left_step": store.left_step[rows],
+                "satisfaction": store.satisfaction[rows],
+                "touchpoint_score_mean": touch_mean.astype(np.float32),
+                "true_ltr": store.true_ltr[rows],
+                "measured_ltr": store.measured_ltr[rows],
+                "problems": store.problems[rows],
+                "problem_resolution": pd.Categorical.from_codes(
+                    store.resolution[rows], categories=list(RESOLUTION_NAMES)
+                ),
+                "followed_up": store.followed_up[rows],
+                "referrals_made": store.referrals_made[rows],
+                "value_per_week": store.value[rows],
+            }
+        )

@@ -1,0 +1,676 @@
+"""The per-agent reference: the customer rules written the plain Mesa way, one agent per customer.
+
+This is the executable specification of the customer rules. Each customer is a
+:class:`ReferenceCustomer` (a ``mesa.Agent``) holding its state in Python scalars, and its weekly
+rules are small methods: use the product, pay a bill, seek help, consider an offer, renew, let a
+problem age, recommend, answer a survey, decide to churn. Everything on the company's side is the
+engine's own code: the configuration, the departments with their local search, lever effects and
+weekly record (:class:`Organisation`), governance (:class:`Programme`), the touchpoint tables and
+weekly counters (:class:`Journey`), the prospect pool (:class:`Market`), the survey's rolling
+windows and the outer loop (:class:`Survey`, :class:`OuterLoop`) and the word-of-mouth graph
+(:class:`Network`). Each of these returns its own columns of the weekly record, so the two models
+record them with the same code.
+
+The week runs in the engine's order (see :meth:`sim.engine.model.SiloModel._simulate_week`) as staged
+activation: each stage calls one rule on every customer before the next stage starts. A single
+``step()`` per customer would not be the same model, because a department's capacity is shared
+by all the customers touched in a stage (those beyond it are served badly), and the engine
+serves stage by stage. Within a stage, the customers wanting a touch first ask for it, the owning
+department reports the share it can serve properly, then each customer is touched.
+
+Random numbers come from the model's ``random.Random`` (scalar draws in activation order), so the
+reference and the engine do not share draws: they agree statistically, which is what the docking
+test (tests/test_docking.py) checks. It is slow by design (one Python call per customer and rule);
+benchmarks/throughput.py measures how much slower than the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim.config.compose import to_config
+from sim.config.validation import validate
+from sim.config.vocabularies import WEEKS_PER_YEAR
+from sim.engine.customers import NO_PROBLEM, QUICK, SLOW, UNRESOLVED
+from sim.engine.feedback import OuterLoop, Survey
+from sim.engine.governance import Programme
+from sim.engine.journey import Journey
+from sim.engine.market import Market, Referrals
+from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, annual_retention, nps_from_counts
+from sim.engine.model import INITIAL_TENURE_WEEKS
+from sim.engine.network import Network
+from sim.engine.organisation import Organisation
+from sim.engine.streams import Streams
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from sim.config.schema import SiloConfig
+
+__all__ = ["ReferenceCustomer", "ReferenceModel"]
+
+
+def _clip10(x: float) -> float:
+    return 0.0 if x < 0.0 else 10.0 if x > 10.0 else x
+
+
+class ReferenceCustomer(mesa.Agent):
+    """One customer, its state in plain attributes and its weekly rules as methods."""
+
+    def __init__(self, model: ReferenceModel, row: int, joined_step: int, expectation_shift: float = 0.0) -> None:
+        """Create a customer with the engine's demographic distributions.
+
+        Args:
+            model: The reference model.
+            row: Position in creation order (the engine's row, used for the network).
+            joined_step: Week the customer joins.
+            expectation_shift: Points added to the expectation (over-promising by Sales).
+        """
+        super().__init__(model)
+        c, mk, r = model.cfg.customer, model.cfg.market, model.random
+        self.row = row
+        self.active = True
+        self.joined_step = joined_step
+        self.left_step = -1
+        self.expectation = _clip10(r.gauss(c.expectation_mean + expectation_shift, c.expectation_sd))
+        self.satisfaction = _clip10(r.gauss(c.initial_satisfaction_mean, c.initial_satisfaction_sd))
+        self.bias = r.gauss(0.0, c.rating_bias_sd)
+        self.vocal = r.random()
+        mu = math.log(max(mk.value_mean, 1e-9)) - mk.value_sigma**2 / 2
+        self.value = r.lognormvariate(mu, mk.value_sigma) if mk.value_mean > 0 else 0.0
+        self.stage = 0
+        self.last_owner = -1
+        self.last_stage = -1
+        self.problem_cause = -1
+        self.problem_age = 0
+        self.problem_contacts = 0
+        self.problem_major = False
+        self.problems = 0
+        self.resolution = NO_PROBLEM
+        self.year_resolution = NO_PROBLEM
+        self.year_major = False
+        self.last_failure_tp = -1
+        self.touch_score_sum = 0.0
+        self.touch_count = 0
+        self.true_ltr = 0
+        self.measured_ltr = -1
+        self.followed_up = False
+        self.referrals_made = 0
+        self.touched = self.conflict = self.notice = self.complaint = False
+        self.neighbours: list[ReferenceCustomer] = []
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def has_problem(self) -> bool:
+        """Whether a problem is open."""
+        return self.problem_cause >= 0
+
+    @property
+    def promoter(self) -> bool:
+        """Scores 9-10."""
+        return self.true_ltr >= PROMOTER_MIN
+
+    @property
+    def detractor(self) -> bool:
+        """Scores 0-6."""
+        return self.true_ltr <= DETRACTOR_MAX
+
+    @property
+    def active_detractor(self) -> bool:
+        """An active detractor: spreads negative word of mouth."""
+        return self.active and self.detractor and self.vocal < self.model.cfg.market.active_detractor_share
+
+    def tenure(self, week: int) -> int:
+        """Weeks since joining."""
+        return week - self.joined_step
+
+    def begin_week(self) -> None:
+        """Forget last week's contacts."""
+        self.touched = self.conflict = self.notice = self.complaint = False
+
+    def update_ltr(self) -> None:
+        """True likelihood to recommend: satisfaction plus rating bias, rounded (half to even), 0-10."""
+        self.true_ltr = min(10, max(0, round(self.satisfaction + self.bias)))
+
+    # ------------------------------------------------------------------ touch
+    def touch(self, touchpoint: int, failed_extra: bool = False, conflict: bool = False, repeats: int = 0) -> bool:
+        """Live one touch: hand-off, failure, experience, satisfaction, problems.
+
+        Args:
+            touchpoint: Touchpoint index.
+            failed_extra: The touch fails for a reason outside it (overload, unresolved contact).
+            conflict: The contact conflicts with another department's.
+            repeats: Earlier contacts about the same problem.
+
+        Returns:
+            Whether the touch itself failed.
+        """
+        model = self.model
+        journey, customer, draw, counts = model.journey, model.cfg.customer, model.random, model.journey.week
+        stage, owner = int(journey.stage_of[touchpoint]), int(journey.owner_of[touchpoint])
+        inbound = bool(journey.inbound[touchpoint])
+
+        handoff_failed = False
+        if inbound and self.last_owner >= 0 and self.last_owner != owner and self.last_stage != stage:
+            counts.handoffs += 1
+            handoff_failed = draw.random() < journey.handoff_failure_prob(touchpoint)
+            counts.handoff_failures += handoff_failed
+
+        failed = draw.random() < float(journey.touch_failure_prob(touchpoint)) or failed_extra
+
+        quality = float(journey.base_quality[touchpoint]) + journey.uplift
+        recorded = (
+            quality
+            - customer.expectation_gap_weight * max(0.0, self.expectation - quality)
+            - customer.failure_penalty * failed
+            + customer.touch_noise_sd * draw.gauss(0.0, 1.0)
+        )
+        experience = (
+            recorded
+            - customer.handoff_penalty * handoff_failed
+            - customer.conflicting_contact_penalty * conflict
+            - customer.repeat_contact_penalty * repeats
+        )
+        experience, recorded = _clip10(experience), _clip10(recorded)
+
+        rate = customer.learning_rate_negative if experience < self.satisfaction else customer.learning_rate_positive
+        self.satisfaction = _clip10(self.satisfaction + rate * (experience - self.satisfaction))
+        self.expectation += customer.expectation_adaptation * (experience - self.expectation)
+
+        caused = failed or (handoff_failed and draw.random() < model.cfg.journey.handoff_problem_prob)
+        if caused or handoff_failed:
+            self.last_failure_tp = touchpoint
+        if caused and not self.has_problem:
+            self.problem_cause, self.problem_age, self.problem_contacts = touchpoint, 0, 0
+            self.problem_major = draw.random() < customer.major_problem_share
+            self.problems += 1
+            counts.problems_opened += 1
+
+        self.touched = True
+        self.touch_score_sum += recorded
+        self.touch_count += 1
+        self.stage = stage
+        if inbound:
+            self.last_owner, self.last_stage = owner, stage
+        counts.touches[touchpoint] += 1
+        counts.failures[touchpoint] += failed
+        counts.recorded_sum[touchpoint] += recorded
+        counts.stage_attempts[stage] += 1
+        counts.stage_successes[stage] += not (failed or handoff_failed or conflict)
+        return failed
+
+    # -------------------------------------------------------------- problems
+    def close_problem(self, outcome: int, lift: float) -> None:
+        """Close the open problem with ``outcome`` (QUICK, SLOW, UNRESOLVED) and change satisfaction by ``lift``."""
+        self.resolution = max(self.resolution, outcome)
+        if outcome > self.year_resolution or (outcome == self.year_resolution and self.problem_major):
+            self.year_resolution, self.year_major = outcome, self.problem_major
+        self.problem_cause, self.problem_age, self.problem_contacts = -1, 0, 0
+        self.satisfaction = _clip10(self.satisfaction + lift)
+
+    def resolve_problem(self, lift: float) -> None:
+        """The problem is resolved: quickly if within ``quick_resolution_weeks`` of opening, slowly otherwise."""
+        quick = self.problem_age <= self.model.cfg.customer.quick_resolution_weeks
+        self.close_problem(QUICK if quick else SLOW, lift)
+
+    def age_problem(self) -> bool:
+        """An open problem ages a week and drags satisfaction; after ``give_up_weeks`` the customer gives up.
+
+        Returns:
+            Whether the customer gave up on it this week.
+        """
+        if not self.has_problem:
+            return False
+        c = self.model.cfg.customer
+        self.problem_age += 1
+        self.satisfaction = max(0.0, self.satisfaction - c.open_problem_drag)
+        if self.problem_age > c.give_up_weeks:
+            self.close_problem(UNRESOLVED, -c.unresolved_penalty)
+            return True
+        return False
+
+    # ------------------------------------------------------------ the week
+    def refer(self) -> bool:
+        """Recommend the firm this week: promoters at the referral rate, others at a fraction of it."""
+        mk = self.model.cfg.market
+        if self.promoter:
+            factor = 1.0
+        else:
+            factor = mk.detractor_referral_factor if self.detractor else mk.passive_referral_factor
+        refers = self.model.random.random() < mk.referral_rate * factor
+        self.referrals_made += refers
+        return refers
+
+    def wants_onboarding(self, week: int) -> bool:
+        """In the first ``onboarding_weeks`` weeks, a set-up touch with ``onboarding_touch_prob``."""
+        jc = self.model.cfg.journey
+        return 1 <= self.tenure(week) <= jc.onboarding_weeks and self.model.random.random() < jc.onboarding_touch_prob
+
+    def wants_usage(self) -> bool:
+        """Uses the product this week with ``usage_touch_prob``."""
+        return self.model.random.random() < self.model.cfg.journey.usage_touch_prob
+
+    def billed(self, week: int) -> bool:
+        """A bill is due every ``billing_period_weeks`` of tenure."""
+        t = self.tenure(week)
+        return t > 0 and t % self.model.cfg.journey.billing_period_weeks == 0
+
+    def pays_late(self) -> bool:
+        """Pays this bill late with ``late_payment_prob``."""
+        return self.model.random.random() < self.model.cfg.journey.late_payment_prob
+
+    def contacts_support(self) -> bool:
+        """With an open problem, contacts support with ``help_contact_prob``; otherwise asks a question."""
+        r = self.model.random
+        if self.has_problem:
+            return r.random() < self.model.cfg.customer.help_contact_prob
+        return r.random() < self.model.cfg.journey.question_prob
+
+    def seek_help(self, overloaded: bool, p_resolve: float, touchpoint: int) -> None:
+        """One contact with support; a contact about a problem resolves it with ``p_resolve`` unless overloaded."""
+        wk = self.model.journey.week
+        problem = self.has_problem
+        resolved = problem and not overloaded and self.model.random.random() < p_resolve
+        first = problem and self.problem_contacts == 0
+        wk.support_first_contacts += first
+        wk.support_first_resolved += first and resolved
+        if problem:
+            self.complaint = True
+        self.touch(
+            touchpoint,
+            failed_extra=(problem and not resolved) or (overloaded and not problem),
+            repeats=self.problem_contacts if problem else 0,
+        )
+        if problem:
+            self.problem_contacts += 1
+        if resolved:
+            self.resolve_problem(self.model.cfg.customer.resolution_lift)
+
+    @property
+    def in_conflict(self) -> bool:
+        """An offer now would conflict: an open problem, a complaint or a dunning notice this week."""
+        return self.has_problem or self.notice or self.complaint
+
+    def renews(self) -> bool:
+        """The annual decision: TARP's rate for the year's worst problem times a satisfaction factor."""
+        c = self.model.cfg.customer
+        code = max(self.year_resolution, SLOW) if self.has_problem else self.year_resolution
+        table = (c.renewal_no_problem, *(c.renewal_major if self.year_major else c.renewal_minor))
+        slope, mid = c.renewal_satisfaction_slope, c.renewal_satisfaction_mid
+        factor = 1.0 / (1.0 + math.exp(-slope * (self.satisfaction - mid)))
+        renew = self.model.random.random() < table[code] * factor
+        self.year_resolution, self.year_major = NO_PROBLEM, False
+        return renew
+
+    def answers_survey(self, invite: float, respond: float, intensity: float) -> bool:
+        """Touched this week: invited with ``invite``, steered away by gaming if unhappy, responds with ``respond``."""
+        if not self.touched:
+            return False
+        r, g = self.model.random, self.model.cfg.feedback.gaming
+        if not r.random() < invite:
+            return False
+        unhappy = self.satisfaction < g.steer_below or self.has_problem
+        if intensity > 0 and unhappy and r.random() < g.steer_prob * intensity:
+            return False
+        return r.random() < respond
+
+    def survey_score(self, intensity: float) -> tuple[int, bool]:
+        """The answer (true LTR, inflated by gaming if pressured) and whether it was inflated."""
+        r, g = self.model.random, self.model.cfg.feedback.gaming
+        score, inflated = self.true_ltr, False
+        if intensity > 0 and r.random() < g.pressure_prob * intensity and r.random() < g.inflate_prob:
+            score, inflated = min(10, score + g.inflate_points), True
+        self.measured_ltr = score
+        return score, inflated
+
+    def churns(self) -> bool:
+        """Weekly churn: the hazard rises with low satisfaction, a problem, a conflict, bad word of mouth."""
+        c = self.model.cfg.customer
+        wom = self.model.cfg.market.negative_wom_churn
+        detractor_neighbours = sum(1 for nb in self.neighbours if nb.active_detractor)
+        hazard = c.base_weekly_churn * math.exp(
+            c.churn_satisfaction_slope * (c.churn_reference_satisfaction - self.satisfaction)
+        )
+        hazard *= 1.0 + c.open_problem_churn * self.has_problem
+        hazard *= 1.0 + c.conflicting_contact_churn * self.conflict
+        hazard *= 1.0 + wom * detractor_neighbours
+        return self.model.random.random() < min(hazard, c.max_weekly_churn)
+
+    def leave(self, week: int) -> None:
+        """Stop being a customer."""
+        self.active = False
+        self.left_step = week
+
+
+class ReferenceModel(mesa.Model):
+    """The same model as :class:`sim.engine.model.SiloModel`, with one Mesa agent per customer.
+
+    Attributes:
+        cfg: The typed configuration.
+        week: Weeks simulated so far (the next step simulates this week).
+        customers: Active customers, in creation order.
+        organisation: The departments and what their levers do (the engine's own component).
+        records: One dict of metrics per simulated week (the engine's columns).
+    """
+
+    def __init__(self, cfg: SiloConfig | DictConfig) -> None:
+        """Build the model and run the warm-up, like the engine.
+
+        Args:
+            cfg: A composed configuration (DictConfig from Hydra or the typed dataclass).
+        """
+        cfg = to_config(cfg)
+        validate(cfg)
+        super().__init__(rng=cfg.seed)
+        self.cfg = cfg
+        self.week = -cfg.warmup_weeks - 1
+        self.streams = Streams(cfg.seed)  # for the company's scalar draws (acquisition, loops, network)
+        self.streams.week = self.week
+        self.scale = cfg.customers / 1000.0
+        names = list(cfg.org.departments)
+        self.journey = Journey(cfg.journey, cfg.customer, names, cfg.governance.handoff_reduction)
+        self.organisation = Organisation(self, cfg, self.journey)
+
+        self.everyone: list[ReferenceCustomer] = []
+        self.customers: list[ReferenceCustomer] = []
+        self.network = Network(cfg.network.degree, cfg.network.rewire_prob)
+        usage = self.journey.touchpoint_of_kind["usage"]
+        book = self._join(cfg.customers, 0)
+        for a in book:  # the initial book joined over the last five years and is in the use stage
+            a.joined_step = -self.random.randint(1, INITIAL_TENURE_WEEKS - 1)
+            a.update_ltr()
+            a.stage = a.last_stage = int(self.journey.stage_of[usage])
+            a.last_owner = int(self.journey.owner_of[usage])
+        self.market = Market(cfg.market, cfg.customers)
+        self.programme = Programme(cfg.governance, cfg.feedback)
+        self.survey = Survey(cfg.feedback.survey, cfg.feedback.gaming, len(self.journey.stages))
+        self.outer_loop = OuterLoop(cfg.feedback.outer_loop, len(self.journey.names))
+        self.followup_queue: list[tuple[ReferenceCustomer, int]] = []
+        self.followups = self.recoveries = 0
+        self.initial_book: list[ReferenceCustomer] = []  # the customers on the book at the start of week 0
+        self.records: list[dict[str, Any]] = []
+        self.week += 1
+        while self.week < 0:
+            self._simulate_week()
+
+    # ---------------------------------------------------------------- helpers
+    def active_count(self) -> int:
+        """Active customers now."""
+        return len(self.customers)
+
+    def _join(self, count: int, week: int, expectation_shift: float = 0.0) -> list[ReferenceCustomer]:
+        """Create ``count`` customers joining in ``week`` and link them into the network."""
+        start = len(self.everyone)
+        new = [ReferenceCustomer(self, start + i, week, expectation_shift) for i in range(count)]
+        self.everyone += new
+        self.customers += new
+        first_edge = self.network.m
+        self.network.add_nodes(slice(start, start + count), self.streams.rng("network"))
+        edges = zip(self.network.src[first_edge:].tolist(), self.network.dst[first_edge:].tolist(), strict=True)
+        for source, target in edges:
+            self.everyone[source].neighbours.append(self.everyone[target])
+            self.everyone[target].neighbours.append(self.everyone[source])
+        return new
+
+    def _serve(self, customers: list[ReferenceCustomer], touchpoint: int) -> list[bool]:
+        """Ask the owner of ``touchpoint`` for one touch per customer; True where it is overloaded.
+
+        The department serves its remaining capacity this week; beyond it each touch is handled
+        badly with probability 1 - room / demand (as :meth:`Journey.overloaded`).
+        """
+        journey = self.journey
+        department, wanted = int(journey.owner_of[touchpoint]), len(customers)
+        journey.demand[department] += wanted
+        room = float(journey.remaining[department])
+        journey.remaining[department] = max(0.0, room - wanted)
+        if wanted <= room:
+            return [False] * wanted
+        share = room / wanted
+        return [self.random.random() >= share for _ in customers]
+
+    def _touch_all(self, customers: list[ReferenceCustomer], kind: str) -> None:
+        """A stage of inbound touches of the touchpoint of ``kind``: ask for capacity, then touch each customer."""
+        touchpoint = self.journey.touchpoint_of_kind[kind]
+        for a, over in zip(customers, self._serve(customers, touchpoint), strict=True):
+            a.touch(touchpoint, failed_extra=over)
+
+    def _do(self, customers: Iterable[ReferenceCustomer], method: str) -> None:
+        for a in customers:
+            getattr(a, method)()
+
+    # ------------------------------------------------------------------- step
+    def step(self) -> None:
+        """Simulate one week and record it."""
+        self._simulate_week()
+
+    def _simulate_week(self) -> None:
+        """The weekly schedule, stage by stage, in the engine's order."""
+        cfg, journey, organisation, week = self.cfg, self.journey, self.organisation, self.week
+        effects = cfg.org.lever_effects
+        self.streams.week = week
+        everyone = self.customers
+        self._do(everyone, "begin_week")
+        active_before = len(everyone)
+        if week == 0:
+            self.initial_book = list(everyone)
+
+        # 1. governance
+        if week >= 0:
+            self.programme.update(week, self.survey.measured_nps, cfg.feedback.survey.window_weeks)
+        programme = self.programme
+        journey.begin_week(
+            organisation.effective_capacity(programme.capacity_diverted),
+            organisation.failure_multipliers(),
+            programme.shared_view,
+            programme.silo_uplift,
+        )
+
+        # 2. word of mouth and acquisition
+        referrers = [a for a in everyone if a.refer()]
+        promoters, detractors = sum(a.promoter for a in referrers), sum(a.detractor for a in referrers)
+        referrals = Referrals(promoters, len(referrers) - promoters - detractors, detractors)
+        acquired = self.market.acquire(
+            referrals,
+            campaign=effects.campaign_acquisition * organisation.lever("campaign_volume"),
+            conversion_boost=effects.over_promise_conversion * organisation.lever("over_promise"),
+            active_detractor_share=sum(a.active_detractor for a in everyone) / max(active_before, 1),
+            streams=self.streams,
+        )
+        over_promise = effects.over_promise_expectation * organisation.lever("over_promise")
+        new = self._join(acquired.total, week, over_promise)
+        everyone = self.customers
+        self._touch_all(new[: acquired.marketing], "acquisition")
+        self._touch_all(new, "purchase")
+
+        # 3. the journey: onboarding, use, bills and notices, support, offers
+        self._touch_all([a for a in everyone if a.wants_onboarding(week)], "onboarding")
+        self._touch_all([a for a in everyone if a.wants_usage()], "usage")
+        self._bills(everyone)
+        support = journey.touchpoint_of_kind["support"]
+        contacts = [a for a in everyone if a.contacts_support()]
+        p_resolve = 1.0 - (1.0 - organisation.first_contact_resolution) * float(journey.defect[support])
+        for a, over in zip(contacts, self._serve(contacts, support), strict=True):
+            a.seek_help(over, p_resolve, support)
+        self._offers(everyone)
+
+        # 4. renewal decisions and problems that age or are given up
+        due = [a for a in everyone if a.tenure(week) > 0 and a.tenure(week) % WEEKS_PER_YEAR == 0]
+        self._touch_all(due, "renewal")
+        renewing = [a.renews() for a in due]
+        journey.record_outcome("renewal", sum(renewing), len(due))
+        not_renewed = [a for a, renew in zip(due, renewing, strict=True) if not renew]
+        given_up = sum(a.age_problem() for a in everyone)
+
+        # 5. recommendation, survey, inner and outer loop
+        self._do(everyone, "update_ltr")
+        recovered = self._inner_loop(self._survey(everyone))
+        for a in recovered:
+            if a.has_problem:
+                a.resolve_problem(0.0)
+            a.satisfaction = min(10.0, a.satisfaction + cfg.feedback.inner_loop.recovery_lift)
+        open_problems = sum(a.has_problem for a in everyone)
+        backlog = 1000.0 * open_problems / max(len(everyone), 1)
+        self.outer_loop.step(week, self.survey.causes, programme.fixes, backlog, journey.defect, self.streams)
+        self._do(everyone, "update_ltr")
+
+        # 6. churn: the weekly hazard, plus those who did not renew
+        churners = [a for a in everyone if a.churns()]
+        leaving = {a.row: a for a in churners + not_renewed}
+        for a in leaving.values():
+            a.leave(week)
+        self.customers = [a for a in everyone if a.active]
+        self.market.returned(len(leaving))
+
+        # 7. departments and metrics
+        if week >= 0:
+            organisation.end_week(week, self.active_count(), acquired, self.survey, programme)
+            self._record(active_before, len(leaving), len(not_renewed), given_up, open_problems)
+        self.week += 1
+
+    def _bills(self, everyone: list[ReferenceCustomer]) -> None:
+        """Bills, late payers and the dunning notices Billing sends them."""
+        cfg, journey, draw = self.cfg, self.journey, self.random
+        billed = [a for a in everyone if a.billed(self.week)]
+        self._touch_all(billed, "billing")
+        late = [a for a in billed if a.pays_late()]
+        collections = self.organisation.lever("collections")
+        asked = [a for a in late if draw.random() < collections]
+        notice = journey.touchpoint_of_kind["notice"]
+        sent = [a for a, over in zip(asked, self._serve(asked, notice), strict=True) if not over]
+        for a in sent:
+            a.touch(notice)
+            a.notice = True
+        for a in late:
+            p_pay = cfg.journey.late_pay_with_notice if a.notice else cfg.journey.late_pay_without_notice
+            journey.week.late_paid += draw.random() < p_pay
+        journey.week.late_payers += len(late)
+        journey.week.notices += len(sent)
+
+    def _offers(self, everyone: list[ReferenceCustomer]) -> None:
+        """Cross-sell offers; one to a customer in a complaint or with a notice conflicts."""
+        cfg, journey, draw = self.cfg, self.journey, self.random
+        counts, offer = journey.week, journey.touchpoint_of_kind["offer"]
+        offer_prob = cfg.journey.offer_max_prob * self.organisation.lever("cross_sell")
+        suppression = self.programme.shared_view * cfg.governance.conflict_suppression
+        targeted = [a for a in everyone if draw.random() < offer_prob]
+        offered: list[tuple[ReferenceCustomer, bool]] = []
+        for a in targeted:
+            conflict = a.in_conflict
+            if conflict and draw.random() < suppression:
+                counts.conflicts_suppressed += 1
+            else:
+                offered.append((a, conflict))
+        overloaded = self._serve([a for a, _ in offered], offer)
+        served = [(a, c) for (a, c), over in zip(offered, overloaded, strict=True) if not over]
+        for a, conflict in served:
+            a.touch(offer, conflict=conflict)
+            if conflict:
+                a.conflict = True
+                counts.conflicting_contacts += 1
+            elif draw.random() < cfg.journey.offer_accept_prob:
+                a.value *= 1.0 + cfg.market.cross_sell_value_uplift
+                counts.offers_accepted += 1
+        counts.offers += len(served)
+
+    def _survey(self, everyone: list[ReferenceCustomer]) -> list[ReferenceCustomer]:
+        """Survey this week's touched customers; returns the detractor respondents."""
+        survey_cfg, intensity = self.cfg.feedback.survey, self.programme.gaming_intensity
+        respondents = [
+            a for a in everyone if a.answers_survey(survey_cfg.invite_prob, survey_cfg.response_rate, intensity)
+        ]
+        answers = [a.survey_score(intensity) for a in respondents]
+        scores = np.array([s for s, _ in answers], dtype=np.int16)
+        detractor = self.survey.tally(
+            scores,
+            np.array([a.stage for a in respondents], dtype=np.int64),
+            np.array([a.last_failure_tp for a in respondents], dtype=np.int16),
+        )
+        self.survey.inflated = sum(inflated for _, inflated in answers)
+        detractors = [a for a, d in zip(respondents, detractor.tolist(), strict=True) if d]
+        self.survey.detractor_rows = np.array([a.row for a in detractors], dtype=np.int64)
+        return detractors
+
+    def _inner_loop(self, detractors: list[ReferenceCustomer]) -> list[ReferenceCustomer]:
+        """The follow-up queue (as :class:`sim.engine.feedback.InnerLoop`): queue, drop stale, serve the oldest."""
+        inner, week = self.cfg.feedback.inner_loop, self.week
+        self.followups = self.recoveries = 0
+        slots = self.programme.followups * self.scale
+        if slots <= 0:
+            self.followup_queue = []
+            return []
+        waiting = {a.row for a, _ in self.followup_queue}
+        self.followup_queue += [(a, week) for a in detractors if a.row not in waiting]
+        self.followup_queue = [(a, s) for a, s in self.followup_queue if a.active and week - s <= inner.max_wait_weeks]
+        whole = int(slots)
+        extra = int(self.streams.rng("inner_loop").random() < slots - whole)
+        served_n = min(len(self.followup_queue), whole + extra)
+        served, self.followup_queue = self.followup_queue[:served_n], self.followup_queue[served_n:]
+        recovered = []
+        for a, since in served:
+            a.followed_up = True
+            if self.random.random() < inner.max_recovery * 0.5 ** ((week - since) / inner.recovery_half_life_weeks):
+                recovered.append(a)
+        self.followups, self.recoveries = len(served), len(recovered)
+        return recovered
+
+    def _record(self, active_before: int, churned: int, not_renewed: int, given_up: int, open_problems: int) -> None:
+        """Append this week's metrics row: the population's columns, then the shared parts' own."""
+        active = self.customers
+        n = len(active)
+        p = sum(a.promoter for a in active)
+        d = sum(a.detractor for a in active)
+        self.records.append(
+            {
+                "step": self.week,
+                "active_customers": n,
+                "churned": churned,
+                "true_nps": nps_from_counts(p, d, n),
+                "promoters_share": p / n if n else float("nan"),
+                "passives_share": (n - p - d) / n if n else float("nan"),
+                "detractors_share": d / n if n else float("nan"),
+                "mean_satisfaction": sum(a.satisfaction for a in active) / n if n else float("nan"),
+                "revenue": sum(a.value for a in active),
+                "active_before": active_before,
+                "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
+                "churned_at_renewal": not_renewed,
+                "problems_given_up": given_up,
+                "open_problems": open_problems,
+                "active_detractors": sum(a.active_detractor for a in active),
+                "initial_book_active": sum(a.active for a in self.initial_book),
+                **self.market.record(),
+                **self.journey.week.record(),
+                **self.survey.record(),
+                "followups": self.followups,
+                "recoveries": self.recoveries,
+                "followup_queue": len(self.followup_queue),
+                **self.outer_loop.record(),
+                **self.programme.record(),
+            }
+        )
+
+    # -------------------------------------------------------------------- run
+    def run(self, weeks: int | None = None) -> ReferenceModel:
+        """Simulate ``weeks`` weeks (default: the configured horizon)."""
+        for _ in range(self.cfg.weeks if weeks is None else weeks):
+            self.step()
+        return self
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """One row per simulated week."""
+        return pd.DataFrame.from_records(self.records)
+
+    def summary(self) -> dict[str, float]:
+        """The figures docking compares: mean and final true NPS, annual retention, mean weekly churn."""
+        m = self.metrics_frame()
+        return {
+            "true_nps_mean": float(m["true_nps"].mean()),
+            "true_nps_final": float(m["true_nps"].iloc[-1]),
+            "annual_retention": annual_retention(m["active_before"], m["churned"]),
+            "weekly_churn": float((m["churned"] / m["active_before"]).mean()),
+        }

@@ -1,0 +1,652 @@
+"""Calibration: fit the baseline's declared free parameters to a client's observed figures.
+
+    silosim-calibrate target.nps=12 target.annual_retention=0.86
+    silosim-calibrate target.nps=30 target.annual_churn=0.1 target.first_contact_resolution=0.75 trials=60
+
+The command is configured by Hydra (``conf/calibrate.yaml`` and the ``calibrate`` group, which
+declares the free parameters and their bounds). Each Optuna trial runs the baseline over the
+same seeds (common random numbers) and scores the squared misses of the replication means in
+units of each target's tolerance. The best trial is then re-run on fresh seeds to report target
+vs simulated mean with a 95% confidence interval.
+
+Outputs (written atomically into ``out_dir``): ``calibrated.yaml`` (``closest_fit.yaml`` when a
+target could not be met), ``fit.csv``, ``fit.md``, ``fit.json``, ``trials.csv`` and
+``config.yaml`` (the resolved calibration settings). ``silosim calibration=PATH`` (and every
+other command that composes a model configuration) applies the calibrated file.
+
+Exit status: 0 all targets met; 2 bad input (nothing written); 3 a target could not be met (the
+closest fit is written, labelled as such, and a paragraph names the target and the closest
+achievable value).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import textwrap
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import ConfigError, checked_config, compose, find, validate, with_values
+from sim.config.walk import range_error
+from sim.experiments.analysis import Interval
+from sim.experiments.files import atomic_directory, require_fresh
+from sim.experiments.outcomes import OUTCOMES
+from sim.experiments.replications import mean_ci, measuring, run_replications
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sim.config.schema import SiloConfig
+
+__all__ = [
+    "TARGETS",
+    "CalibrationResult",
+    "CalibrationSpec",
+    "FreeParameter",
+    "calibrate",
+    "load_spec",
+    "markdown_report",
+    "unreachable_message",
+    "write_outputs",
+]
+
+REPORT_SEED_OFFSET = 10_000
+BOUND_MARGIN = 0.05  # a fitted value this close to a bound (share of the range) counts as "at the bound"
+
+# Targets a client can give: the outcome (of the registry) each one is, and whether its bounds are allowed
+# values themselves (lo inclusive, hi inclusive). A retention of 0 or a churn of 1 leaves no book to fit.
+TARGETS: dict[str, tuple[str, bool, bool]] = {
+    "nps": ("measured_nps_last_year", True, True),
+    "annual_retention": ("annual_retention", False, True),
+    "annual_churn": ("annual_churn", True, False),
+    "first_contact_resolution": ("first_contact_resolution_last_year", False, True),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FreeParameter:
+    """A baseline parameter the calibration may move, with its search bounds."""
+
+    name: str
+    key: str
+    lo: float
+    hi: float
+    log: bool = False
+    integer: bool = False
+
+    def at_bound(self, value: float) -> str | None:
+        """'lower' or 'upper' if ``value`` sits at a bound (in log space for a log-scale parameter), else None."""
+        if self.log and self.lo > 0 and value > 0:
+            lo, hi, x = math.log(self.lo), math.log(self.hi), math.log(value)
+        else:
+            lo, hi, x = self.lo, self.hi, value
+        margin = BOUND_MARGIN * (hi - lo)
+        if x <= lo + margin:
+            return "lower"
+        if x >= hi - margin:
+            return "upper"
+        return None
+
+
+@dataclasses.dataclass
+class CalibrationSpec:
+    """Everything a calibration needs, validated."""
+
+    targets: dict[str, float]
+    tolerance: dict[str, float]
+    free: list[FreeParameter]
+    base: SiloConfig
+    fixed: dict[str, Any]
+    replications: int
+    trials: int
+    report_replications: int
+    sampler_seed: int
+    method: str
+    jobs: int
+    out_dir: Path
+    config: DictConfig
+
+    @property
+    def fit_seeds(self) -> list[int]:
+        """Seeds of the replications of every trial (common random numbers)."""
+        return [self.base.seed + r for r in range(self.replications)]
+
+    @property
+    def report_seeds(self) -> list[int]:
+        """Fresh seeds for the reported fit."""
+        return [self.base.seed + REPORT_SEED_OFFSET + r for r in range(self.report_replications)]
+
+
+@dataclasses.dataclass
+class CalibrationResult:
+    """The best fit, its report on fresh seeds, and the trial history."""
+
+    params: dict[str, float]
+    report: dict[str, Interval]
+    met: dict[str, bool]
+    trials: list[dict[str, Any]]
+    best_trial: int
+
+    @property
+    def reachable(self) -> bool:
+        """Whether every target was met."""
+        return all(self.met.values())
+
+
+# --------------------------------------------------------------------------- configuration
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"`{key}` is {value!r}, but it must be a finite number.")
+    return float(value)
+
+
+def _count(value: Any, key: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"`{key}` is {value!r}, but it must be a whole number of at least {least}.")
+    return int(value)
+
+
+def _check_target(name: str, value: float) -> None:
+    outcome, lo_in, hi_in = TARGETS[name]
+    lo, hi = OUTCOMES[outcome].bounds
+    ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+    if not ok:
+        interval = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+        raise ConfigError(f"`target.{name}` is {value:g}, but it must lie in {interval} ({OUTCOMES[outcome].label}).")
+
+
+def _free_parameters(node: Any, base: SiloConfig) -> list[FreeParameter]:
+    """The declared free parameters (``calibrate.free``): numeric model parameters, bounds inside their range."""
+    if not isinstance(node, DictConfig) or len(node) == 0:
+        raise ConfigError(
+            "`calibrate.free` is empty, but at least one free parameter (key, lo, hi) must be declared "
+            "(see conf/calibrate/default.yaml)."
+        )
+    free = [_free_parameter(str(name), entry, base) for name, entry in node.items()]
+    keys = [f.key for f in free]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"`calibrate.free` names the same parameter twice ({keys}).")
+    return free
+
+
+def _free_parameter(name: str, entry: Any, base: SiloConfig) -> FreeParameter:
+    where = f"calibrate.free.{name}"
+    if not isinstance(entry, DictConfig) or "key" not in entry or "lo" not in entry or "hi" not in entry:
+        shown = OmegaConf.to_container(entry) if isinstance(entry, DictConfig) else entry
+        raise ConfigError(
+            f"`{where}` is {shown!r}, but each free parameter needs key, lo and hi (and optionally log: true)."
+        )
+    unknown = set(entry) - {"key", "lo", "hi", "log"}
+    if unknown:
+        raise ConfigError(f"`{where}` has {sorted(unknown)}, but only key, lo, hi and log are allowed.")
+    key = str(entry.key)
+    param = find(base, key)
+    if param is None:
+        raise ConfigError(
+            f"`{where}.key` is '{key}', but that is not a model parameter; docs/parameters.md "
+            "lists every key (touchpoints, departments and levers by name)."
+        )
+    if param.kind not in (int, float):
+        raise ConfigError(
+            f"`{where}.key` is '{key}', but that parameter is not a number ({param.value!r}); only "
+            "numeric parameters can be calibrated."
+        )
+    lo, hi = _number(entry.lo, f"{where}.lo"), _number(entry.hi, f"{where}.hi")
+    if lo >= hi:
+        raise ConfigError(f"`{where}` has lo {lo:g} and hi {hi:g}, but lo must be below hi.")
+    if range_error(param, lo) or range_error(param, hi):
+        raise ConfigError(
+            f"`{where}` has bounds [{lo:g}, {hi:g}], but `{key}` is declared in {param.declared} "
+            f"({param.doc}); the bounds must lie inside the declared range."
+        )
+    log = bool(entry.get("log", False))
+    if log and lo <= 0:
+        raise ConfigError(f"`{where}` has log: true and lo {lo:g}, but a log-scale search needs lo > 0.")
+    return FreeParameter(name, key, lo, hi, log, param.kind is int)
+
+
+def load_spec(overrides: list[str]) -> CalibrationSpec:
+    """Compose the calibration configuration from Hydra overrides and validate it.
+
+    Args:
+        overrides: e.g. ``["target.nps=12", "target.annual_retention=0.86", "trials=30"]``.
+
+    Returns:
+        The validated specification.
+
+    Raises:
+        ConfigError: If anything is missing, unknown or out of range (one paragraph, naming the key).
+    """
+    cfg = compose("calibrate", overrides)
+    OmegaConf.resolve(cfg)
+    targets = _targets(cfg)
+    tolerance = _tolerances(cfg, targets)
+    base, fixed = _base(cfg.model)
+    free = _free_parameters(cfg.calibrate.get("free"), base)
+    clash = sorted(set(fixed) & {f.key for f in free})
+    if clash:
+        raise ConfigError(f"`model.overrides` fixes {clash}, but the calibration also declares it free; do one.")
+    method = str(cfg.method)
+    if method not in METHODS:
+        raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}.")
+    out_dir = Path(str(cfg.out_dir)).expanduser()
+    require_fresh(out_dir, "out_dir", "calibrations")
+    return CalibrationSpec(
+        targets=targets,
+        tolerance=tolerance,
+        free=free,
+        base=base,
+        fixed=fixed,
+        replications=_count(cfg.replications, "replications", 2),
+        trials=_count(cfg.trials, "trials", 1),
+        report_replications=_count(cfg.report_replications, "report_replications", 2),
+        sampler_seed=_count(cfg.sampler_seed, "sampler_seed", 0),
+        method=method,
+        jobs=_count(cfg.jobs, "jobs", 1),
+        out_dir=out_dir,
+        config=cfg,
+    )
+
+
+def _targets(cfg: DictConfig) -> dict[str, float]:
+    """The observed figures given, each checked against its range."""
+    unknown = set(cfg.target) - set(TARGETS)
+    if unknown:
+        first = sorted(unknown)[0]
+        raise ConfigError(f"`target.{first}` is not a calibration target; targets are {', '.join(TARGETS)}.")
+    targets = {k: _number(v, f"target.{k}") for k, v in cfg.target.items() if v is not None}
+    if not targets:
+        raise ConfigError(
+            "No target given: name at least one observed figure, e.g. `target.nps=12 "
+            f"target.annual_retention=0.86` (targets: {', '.join(TARGETS)})."
+        )
+    for name, value in targets.items():
+        _check_target(name, value)
+    if "annual_retention" in targets and "annual_churn" in targets:
+        raise ConfigError(
+            f"`target.annual_retention` is {targets['annual_retention']:g} and `target.annual_churn` "
+            f"is {targets['annual_churn']:g}, but they are the same figure (churn = 1 - retention); "
+            "give one."
+        )
+    return targets
+
+
+def _tolerances(cfg: DictConfig, targets: dict[str, float]) -> dict[str, float]:
+    """Every target's tolerance, positive."""
+    tolerance = {}
+    for name in targets:
+        tol = cfg.calibrate.get("tolerance", {}).get(name)
+        if tol is None:
+            raise ConfigError(f"`calibrate.tolerance.{name}` is not set, but every target needs a tolerance.")
+        tolerance[name] = _number(tol, f"calibrate.tolerance.{name}")
+        if tolerance[name] <= 0:
+            raise ConfigError(f"`calibrate.tolerance.{name}` is {tol!r}, but it must be positive.")
+    return tolerance
+
+
+def _base(model: DictConfig) -> tuple[SiloConfig, dict[str, Any]]:
+    """The baseline that is fitted, and the parameters ``model.overrides`` fixes (with their values)."""
+    model_overrides = [str(o) for o in (model.overrides or [])]
+    reserved = ("scenario", "calibration", "customers", "weeks", "seed")
+    fixed: dict[str, Any] = {}
+    for override in model_overrides:
+        key, sep, _ = override.partition("=")
+        if not sep or key.startswith(("+", "~", "hydra")) or key in reserved:
+            raise ConfigError(
+                f"`model.overrides` contains '{override}', but it may only set model parameters as key=value "
+                "(scenario, customers, weeks and seed have their own `model.` settings)."
+            )
+        fixed[key] = None
+    base_overrides = [
+        f"scenario={model.scenario}",
+        f"customers={model.customers}",
+        f"weeks={model.weeks}",
+        f"seed={model.seed}",
+        "track_customers=0",
+        "output.progress=false",
+        *model_overrides,
+    ]
+    try:
+        base = checked_config(base_overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"The calibration's model settings are invalid: {exc}") from None
+    for key in fixed:
+        param = find(base, key)
+        if param is None:
+            raise ConfigError(f"`model.overrides` sets '{key}', which is not a model parameter (docs/parameters.md).")
+        fixed[key] = param.value
+    return base, fixed
+
+
+# ------------------------------------------------------------------------------ fitting
+def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int]) -> dict[str, Interval]:
+    cfg = with_values(spec.base, params)
+    validate(cfg)
+    outcomes = {name: TARGETS[name][0] for name in spec.targets}
+    runs = run_replications(cfg, seeds, measuring(list(outcomes.values())), jobs=spec.jobs)
+    return {name: mean_ci(r[outcome] for r in runs) for name, outcome in outcomes.items()}
+
+
+def _loss(spec: CalibrationSpec, sim: dict[str, Interval]) -> float:
+    total = 0.0
+    for name, target in spec.targets.items():
+        mean = sim[name].mean
+        total += ((mean - target) / spec.tolerance[name]) ** 2 if math.isfinite(mean) else 1e12
+    return total
+
+
+def fmt_target(name: str, value: float) -> str:
+    """A target value printed the way its outcome is (``+12.0``, ``0.860``)."""
+    return OUTCOMES[TARGETS[name][0]].format(value)
+
+
+def _ci(name: str, interval: Interval) -> str:
+    return f"{fmt_target(name, interval.low)} to {fmt_target(name, interval.high)}"
+
+
+class _BudgetSpentError(Exception):
+    """Raised inside the optimiser when every allowed trial has been run."""
+
+
+class _Evaluator:
+    """Runs trials, keeps the history and prints a progress line per trial."""
+
+    def __init__(self, spec: CalibrationSpec, progress: Callable[[str], None]) -> None:
+        self.spec = spec
+        self.progress = progress
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(self, params: dict[str, float]) -> dict[str, Interval]:
+        spec = self.spec
+        if len(self.history) >= spec.trials:
+            raise _BudgetSpentError
+        sim = _simulate(spec, params, spec.fit_seeds)
+        loss = _loss(spec, sim)
+        self.history.append(
+            {"trial": len(self.history), **params, **{f"sim_{k}": v.mean for k, v in sim.items()}, "loss": loss}
+        )
+        best = self.best
+        shown = ", ".join(f"{k} {fmt_target(k, best[f'sim_{k}'])}" for k in spec.targets)
+        self.progress(
+            f"trial {len(self.history)}/{spec.trials}  loss {loss:8.3f}  |  best so far: trial "
+            f"{best['trial'] + 1}, loss {best['loss']:.3f} ({shown})"
+        )
+        return sim
+
+    @property
+    def best(self) -> dict[str, Any]:
+        return min(self.history, key=lambda h: h["loss"])
+
+
+def _start(spec: CalibrationSpec) -> dict[str, float]:
+    """The current values of the free parameters, clipped into their bounds."""
+    return {f.key: min(max(float(find(spec.base, f.key).value), f.lo), f.hi) for f in spec.free}
+
+
+def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
+    """Bounded least squares (scipy, trust-region reflective) on the tolerance-scaled misses.
+
+    Parameters are mapped to [0, 1] (log-scaled where declared); the Jacobian is taken by finite
+    differences of 5% of each range, which common random numbers keep smooth enough.
+    """
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    free = spec.free
+
+    def to_params(u: np.ndarray) -> dict[str, float]:
+        out = {}
+        for f, x in zip(free, np.clip(u, 0.0, 1.0), strict=True):
+            v = math.exp(math.log(f.lo) + x * (math.log(f.hi) - math.log(f.lo))) if f.log else f.lo + x * (f.hi - f.lo)
+            out[f.key] = round(v) if f.integer else float(v)
+        return out
+
+    def to_unit(params: dict[str, float]) -> np.ndarray:
+        return np.array(
+            [
+                (math.log(params[f.key]) - math.log(f.lo)) / (math.log(f.hi) - math.log(f.lo))
+                if f.log
+                else (params[f.key] - f.lo) / (f.hi - f.lo)
+                for f in free
+            ]
+        )
+
+    def residuals(u: np.ndarray) -> np.ndarray:
+        sim = evaluate(to_params(u))
+        return np.array(
+            [
+                (sim[k].mean - t) / spec.tolerance[k] if math.isfinite(sim[k].mean) else 1e6
+                for k, t in spec.targets.items()
+            ]
+        )
+
+    u0 = np.clip(to_unit(_start(spec)), 0.0, 1.0)
+    with contextlib.suppress(_BudgetSpentError):
+        least_squares(
+            residuals, u0, bounds=(0.0, 1.0), method="trf", diff_step=0.05, x_scale=1.0, max_nfev=10 * spec.trials
+        )
+
+
+def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
+    """Optuna's TPE sampler on the tolerance-scaled loss, starting from the current values."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=spec.sampler_seed, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3))
+        )
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        start = _start(spec)
+        study.enqueue_trial({f.name: round(start[f.key]) if f.integer else start[f.key] for f in spec.free})
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {}
+        for f in spec.free:
+            if f.integer:
+                params[f.key] = trial.suggest_int(f.name, math.ceil(f.lo), math.floor(f.hi), log=f.log)
+            else:
+                params[f.key] = trial.suggest_float(f.name, f.lo, f.hi, log=f.log)
+        return _loss(spec, evaluate(params))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(objective, n_trials=spec.trials)
+
+
+METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
+
+
+def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) -> CalibrationResult:
+    """Fit the free parameters, then report the best fit on fresh seeds.
+
+    A target is met when it lies within the 95% CI of the reported mean widened by the target's
+    tolerance, the CI counting at most one tolerance (so too few replications cannot make any
+    target look met): ``|mean - target| <= tolerance + min(CI half-width, tolerance)``.
+
+    Args:
+        spec: The validated specification (``spec.method``: ``least_squares`` or ``tpe``).
+        progress: Called with one line per trial (trial k/n, its loss, the best so far).
+
+    Returns:
+        The fit, its report and the trial history.
+    """
+    evaluate = _Evaluator(spec, progress)
+    METHODS[spec.method](spec, evaluate)
+    best = evaluate.best
+    params = {f.key: best[f.key] for f in spec.free}
+    progress(f"re-running the best fit (trial {best['trial'] + 1}) on {spec.report_replications} fresh seeds ...")
+    report = _simulate(spec, params, spec.report_seeds)
+    met = {}
+    for name, target in spec.targets.items():
+        r = report[name]
+        tol = spec.tolerance[name]
+        met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half_width, tol))
+    return CalibrationResult(
+        params=params, report=report, met=met, trials=evaluate.history, best_trial=int(best["trial"])
+    )
+
+
+# ------------------------------------------------------------------------------ outputs
+def fit_table(spec: CalibrationSpec, result: CalibrationResult) -> pd.DataFrame:
+    """Target vs simulated mean with its 95% CI, one row per target."""
+    rows = []
+    for name, target in spec.targets.items():
+        r = result.report[name]
+        rows.append(
+            {
+                "target": name,
+                "meaning": OUTCOMES[TARGETS[name][0]].label,
+                "observed": target,
+                "simulated_mean": r.mean,
+                "ci95_low": r.low,
+                "ci95_high": r.high,
+                "tolerance": spec.tolerance[name],
+                "replications": r.n,
+                "met": result.met[name],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def parameter_rows(spec: CalibrationSpec, result: CalibrationResult) -> list[dict[str, Any]]:
+    """Fitted value, default and bounds of every free parameter."""
+    return [
+        {
+            "name": f.name,
+            "key": f.key,
+            "fitted": result.params[f.key],
+            "default": find(spec.base, f.key).value,
+            "lo": f.lo,
+            "hi": f.hi,
+            "at_bound": f.at_bound(result.params[f.key]),
+        }
+        for f in spec.free
+    ]
+
+
+def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
+    """The fit as a small Markdown report (also printed)."""
+    b = spec.base
+    lines = [
+        f"# Calibration: {'all targets met' if result.reachable else 'TARGET NOT MET (closest fit)'}",
+        "",
+        f"Baseline `{b.scenario_name}`, {b.customers:,} customers, {b.weeks} weeks after a {b.warmup_weeks}-week "
+        f"warm-up; {spec.trials} trials x {spec.replications} replications; reported over "
+        f"{spec.report_replications} fresh seeds.",
+        "",
+        "| target | observed | simulated mean | 95% CI | tolerance | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, target in spec.targets.items():
+        r = result.report[name]
+        lines.append(
+            f"| {name} | {fmt_target(name, target)} | {fmt_target(name, r.mean)} | {fmt_target(name, r.low)} to "
+            f"{fmt_target(name, r.high)} | {spec.tolerance[name]:g} | {'yes' if result.met[name] else 'NO'} |"
+        )
+    lines += ["", "| parameter | key | fitted | default | bounds |", "|---|---|---|---|---|"]
+    for p in parameter_rows(spec, result):
+        at = f" (at {p['at_bound']} bound)" if p["at_bound"] else ""
+        lines.append(
+            f"| {p['name']} | `{p['key']}` | {p['fitted']:.6g}{at} | {p['default']:.6g} | [{p['lo']:g}, {p['hi']:g}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Path) -> str:
+    node = OmegaConf.create({"calibration_source": str(path)})
+    for key, value in {**spec.fixed, **result.params}.items():
+        OmegaConf.update(node, key, value, force_add=True)
+    fit = "; ".join(
+        f"{k} {fmt_target(k, v.mean)} (95% CI {_ci(k, v)}; target {fmt_target(k, spec.targets[k])})"
+        for k, v in result.report.items()
+    )
+    header = ["# @package _global_"]
+    if result.reachable:
+        header.append(f"# Calibrated baseline written by silosim-calibrate on {datetime.now():%Y-%m-%d %H:%M}.")
+    else:
+        missed = ", ".join(k for k, ok in result.met.items() if not ok)
+        header.append(
+            f"# CLOSEST FIT, NOT A CALIBRATION: target(s) not met: {missed}. Written by silosim-calibrate "
+            f"on {datetime.now():%Y-%m-%d %H:%M}."
+        )
+    header += textwrap.wrap(
+        f"Fit over {spec.report_replications} replications of {spec.base.customers:,} customers: {fit}.",
+        width=98,
+        initial_indent="# ",
+        subsequent_indent="#   ",
+    )
+    header.append(f"# Use: silosim calibration={path} [scenario=...]")
+    return "\n".join(header) + "\n" + OmegaConf.to_yaml(node)
+
+
+def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
+    """Write the calibrated (or closest-fit) file and the fit report into ``spec.out_dir``, all or nothing.
+
+    Returns:
+        The calibrated (or closest-fit) file.
+    """
+    out = spec.out_dir.resolve()
+    name = "calibrated.yaml" if result.reachable else "closest_fit.yaml"
+    with atomic_directory(out) as tmp:
+        (tmp / name).write_text(_calibrated_yaml(spec, result, out / name))
+        fit_table(spec, result).to_csv(tmp / "fit.csv", index=False)
+        (tmp / "fit.md").write_text(markdown_report(spec, result))
+        pd.DataFrame(result.trials).to_csv(tmp / "trials.csv", index=False)
+        (tmp / "config.yaml").write_text(OmegaConf.to_yaml(spec.config))
+        payload = {
+            "status": "met" if result.reachable else "unreachable",
+            "calibrated_file": name,
+            "targets": spec.targets,
+            "tolerance": spec.tolerance,
+            "fit": {k: dataclasses.asdict(v) for k, v in result.report.items()},
+            "met": result.met,
+            "parameters": parameter_rows(spec, result),
+            "fixed": spec.fixed,
+            "best_trial": result.best_trial,
+            "fit_seeds": spec.fit_seeds,
+            "report_seeds": spec.report_seeds,
+        }
+        (tmp / "fit.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return out / name
+
+
+def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, written: Path) -> str:
+    """One paragraph naming each target that could not be met and the closest achievable value."""
+    parts = []
+    for name, ok in result.met.items():
+        if ok:
+            continue
+        r = result.report[name]
+        parts.append(
+            f"`target.{name}` is {fmt_target(name, spec.targets[name])}, but the closest fit found within the "
+            f"declared bounds gives {fmt_target(name, r.mean)} (95% CI {_ci(name, r)}, "
+            f"tolerance {spec.tolerance[name]:g})"
+        )
+    bounds = [
+        f"{f.key} = {result.params[f.key]:.4g} ({f.at_bound(result.params[f.key])} bound)"
+        for f in spec.free
+        if f.at_bound(result.params[f.key])
+    ]
+    text = "Target not met: " + "; ".join(parts) + "."
+    if bounds:
+        text += f" Free parameters at a bound: {', '.join(bounds)}."
+    else:
+        text += (
+            f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
+            "still reach it."
+        )
+    text += (
+        f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration). Check the "
+        "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml."
+    )
+    return text

@@ -1,0 +1,84 @@
+"""Replications: one configuration run over several seeds, its outcomes and their confidence intervals.
+
+Calibration and policy search both judge a configuration by the mean of an outcome over
+replications (seeds ``seed0, seed0 + 1, ...``). Two configurations evaluated with the same seeds
+share their random draws wherever their mechanisms agree (common random numbers), so their
+difference is far less noisy than either figure. Outcomes are those of the registry
+(:mod:`sim.experiments.outcomes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from sim.experiments import analysis
+from sim.experiments.analysis import Interval
+from sim.experiments.outcomes import RunContext, compute
+
+if TYPE_CHECKING:
+    from sim.config.schema import SiloConfig
+    from sim.engine.model import SiloModel
+
+__all__ = ["mean_ci", "measuring", "run_replications"]
+
+
+def mean_ci(values: Iterable[float], level: float = 0.95) -> Interval:
+    """Mean and two-sided Student-t confidence interval of the mean (zero width for one value).
+
+    The arithmetic is :func:`sim.experiments.analysis.mean_ci`'s; a single replication gets a
+    zero-width interval here, so a fit with one replication per trial can still be compared with its target.
+
+    Args:
+        values: One value per replication (NaNs are dropped).
+        level: Confidence level.
+
+    Returns:
+        The mean and interval.
+    """
+    ci = analysis.mean_ci(values, level)
+    if ci.n == 1:
+        return Interval(ci.mean, ci.mean, ci.mean, 1)
+    return ci
+
+
+def measuring(names: Sequence[str], context: RunContext | None = None) -> Callable[[SiloModel], dict[str, float]]:
+    """A function that computes the named outcomes of a finished model (for :func:`run_replications`)."""
+
+    def outcomes(model: SiloModel) -> dict[str, float]:
+        run_context = context or RunContext(customers=model.cfg.customers)
+        return compute(names, model.metrics_frame(), run_context)
+
+    return outcomes
+
+
+def run_replications(
+    cfg: SiloConfig,
+    seeds: Sequence[int],
+    measure: Callable[[SiloModel], dict[str, float]],
+    jobs: int = 1,
+) -> list[dict[str, float]]:
+    """Run one configuration once per seed and measure each run.
+
+    Args:
+        cfg: The typed configuration (its own seed is replaced).
+        seeds: One seed per replication.
+        measure: Outcomes of a finished model (see :func:`measuring`).
+        jobs: Parallel processes (1 = in this process).
+
+    Returns:
+        One dict of outcomes per seed, in seed order.
+    """
+    configs = [dataclasses.replace(cfg, seed=int(s)) for s in seeds]
+    if jobs == 1 or len(configs) == 1:
+        return [_run_one(c, measure) for c in configs]
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=jobs)(delayed(_run_one)(c, measure) for c in configs))
+
+
+def _run_one(cfg: SiloConfig, measure: Callable[[SiloModel], dict[str, float]]) -> dict[str, float]:
+    from sim.engine.model import SiloModel
+
+    return measure(SiloModel(cfg).run())
