@@ -29,7 +29,7 @@ SERVER_START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
 SCREENSHOT_COPY = os.environ.get("SILOSIM_DASHBOARD_SCREENSHOT")  # optional extra copy, e.g. docs/img/dashboard.png
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def _free_port() -> int:

@@ -36,6 +36,7 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproce
     return tmp / "cmp", out
 
 
+@pytest.mark.e2e
 def test_comparison_directory_follows_the_contract(comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     d, _ = comparison
     runs = sorted(p.name for p in (d / "runs").iterdir() if p.is_dir())
@@ -60,6 +61,7 @@ def test_comparison_directory_follows_the_contract(comparison: tuple[Path, subpr
     assert not list(d.parent.glob(".cmp.tmp-*"))
 
 
+@pytest.mark.e2e
 def test_summary_matches_the_runs(comparison: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     d, _ = comparison
     rs = load_runs(d / "runs")
@@ -73,6 +75,7 @@ def test_summary_matches_the_runs(comparison: tuple[Path, subprocess.CompletedPr
         assert sorted(group["true_nps"]) == pytest.approx(sorted(finals))
 
 
+@pytest.mark.e2e
 def test_common_random_numbers_make_paired_intervals_narrower(
     comparison: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -88,6 +91,7 @@ def test_common_random_numbers_make_paired_intervals_narrower(
         assert paired.half_width < unpaired.half_width, key
 
 
+@pytest.mark.e2e
 def test_report_has_every_section_and_embeds_its_images(
     comparison: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -114,6 +118,7 @@ def test_a_named_comparison_is_selected(tmp_path: Path) -> None:
     assert conf.name == "all_scenarios" and len(conf.scenarios) == 8 and conf.replications == 2 and model == []
 
 
+@pytest.mark.e2e
 def test_terminal_ends_with_the_summary_table_and_report_path(
     comparison: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -124,6 +129,7 @@ def test_terminal_ends_with_the_summary_table_and_report_path(
     assert "runs 6/6 done" in out.stderr
 
 
+@pytest.mark.e2e
 def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
     """A run that crashes (injected through sitecustomize in the run processes) is listed by scenario and seed."""
     hook = tmp_path / "hook"
@@ -172,6 +178,7 @@ def test_bad_input_is_one_paragraph_and_nothing_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_users_own_scenario_from_their_directory_and_a_calibrated_file(tmp_path: Path) -> None:
     mine = tmp_path / "my_scenarios"
     mine.mkdir()

@@ -60,6 +60,7 @@ def search(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complet
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_policy_search_respects_the_budget_and_its_frontier_is_non_dominated(
     search: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
