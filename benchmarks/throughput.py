@@ -48,7 +48,7 @@ def one_run(engine: str, customers: int, weeks: int, scenario: str, seed: int) -
         [f"scenario={scenario}", f"customers={customers}", f"weeks={weeks}", f"seed={seed}", "track_customers=0"]
     )
     if engine == "engine":
-        from sim.model import SiloModel as Model
+        from sim.engine.model import SiloModel as Model
     else:
         from sim.engine.reference import ReferenceModel as Model  # type: ignore[assignment]
     t0, c0 = time.perf_counter(), time.process_time()

@@ -146,12 +146,7 @@ class SiloModel(mesa.Model):
         if week >= 0:
             self.programme.update(week, self.survey.measured_nps, cfg.feedback.survey.window_weeks)
         programme = self.programme
-        journey.begin_week(
-            organisation.effective_capacity(programme.capacity_diverted),
-            organisation.failure_multipliers(),
-            programme.shared_view,
-            programme.silo_uplift,
-        )
+        organisation.open_week(programme)
 
         # 2. word of mouth and acquisition
         referrals = self.market.referrals(store, self.streams)

@@ -97,6 +97,15 @@ class Organisation:
         loss = self.effects.handle_time_fcr_loss * self.lever("handle_time")
         return self.cfg.journey.first_contact_resolution * (1 - loss)
 
+    def open_week(self, programme: Programme) -> None:
+        """Start the journey's week with this week's capacities, lever-driven failure rates and shared view."""
+        self.journey.begin_week(
+            self.effective_capacity(programme.capacity_diverted),
+            self.failure_multipliers(),
+            programme.shared_view,
+            programme.silo_uplift,
+        )
+
     # -------------------------------------------------------- scorecards, review
     def end_week(self, week: int, active: int, acquired: Acquisition, survey: Survey, programme: Programme) -> None:
         """Each department records its KPI, shared stage metric and outcome score; all review when due.

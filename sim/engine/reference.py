@@ -464,12 +464,7 @@ class ReferenceModel(mesa.Model):
         if week >= 0:
             self.programme.update(week, self.survey.measured_nps, cfg.feedback.survey.window_weeks)
         programme = self.programme
-        journey.begin_week(
-            organisation.effective_capacity(programme.capacity_diverted),
-            organisation.failure_multipliers(),
-            programme.shared_view,
-            programme.silo_uplift,
-        )
+        organisation.open_week(programme)
 
         # 2. word of mouth and acquisition
         referrers = [a for a in everyone if a.refer()]

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, checked_config, compose, find, validate, with_values
+from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
 from sim.experiments.analysis import Interval
 from sim.experiments.files import atomic_directory, require_fresh
 from sim.experiments.outcomes import OUTCOMES
-from sim.experiments.replications import mean_ci, measuring, run_replications
+from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -305,19 +305,7 @@ def _base(model: DictConfig) -> tuple[SiloConfig, dict[str, Any]]:
                 "(scenario, customers, weeks and seed have their own `model.` settings)."
             )
         fixed[key] = None
-    base_overrides = [
-        f"scenario={model.scenario}",
-        f"customers={model.customers}",
-        f"weeks={model.weeks}",
-        f"seed={model.seed}",
-        "track_customers=0",
-        "output.progress=false",
-        *model_overrides,
-    ]
-    try:
-        base = checked_config(base_overrides)
-    except ConfigError as exc:
-        raise ConfigError(f"The calibration's model settings are invalid: {exc}") from None
+    base = base_configuration(model, "calibration")
     for key in fixed:
         param = find(base, key)
         if param is None:

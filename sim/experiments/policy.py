@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, RunConfig, checked_config, compose, find, to_config, validate, with_values
+from sim.config import ConfigError, RunConfig, compose, find, to_config, validate, with_values
 from sim.config.compose import CONF_MODULE
 from sim.config.walk import range_error
 from sim.experiments.files import atomic_write, require_fresh
 from sim.experiments.outcomes import OUTCOMES, RunContext
-from sim.experiments.replications import mean_ci, measuring, run_replications
+from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
 
 if TYPE_CHECKING:
     from sim.config.schema import SiloConfig
@@ -265,7 +265,7 @@ def load(overrides: list[str], sweep_dir: Path) -> tuple[DictConfig, SiloConfig]
     for key, value in sweeps.items():
         cfg.hydra.sweeper.params[key] = value
     _check_settings(cfg)
-    base = _base(cfg.model)
+    base = base_configuration(cfg.model, "policy search")
     _check_levers(cfg, base)
     require_fresh(sweep_dir, "hydra.sweep.dir", "searches")
     return cfg, base
@@ -285,24 +285,6 @@ def _check_settings(cfg: DictConfig) -> None:
     trials = cfg.hydra.sweeper.n_trials
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"`hydra.sweeper.n_trials` is {trials!r}, but it must be a whole number of at least 1.")
-
-
-def _base(model: DictConfig) -> SiloConfig:
-    overrides = [
-        f"scenario={model.scenario}",
-        f"customers={model.customers}",
-        f"weeks={model.weeks}",
-        f"seed={model.seed}",
-        "track_customers=0",
-        "output.progress=false",
-        *[str(o) for o in model.overrides],
-    ]
-    if model.calibration:
-        overrides.append(f"calibration={model.calibration}")
-    try:
-        return checked_config(overrides)
-    except ConfigError as exc:
-        raise ConfigError(f"The policy search's model settings are invalid: {exc}") from None
 
 
 def _check_levers(cfg: DictConfig, base: SiloConfig) -> None:

@@ -13,15 +13,49 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from sim.config import ConfigError, checked_config
 from sim.experiments import analysis
 from sim.experiments.analysis import Interval
 from sim.experiments.outcomes import RunContext, compute
 
 if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
     from sim.config.schema import SiloConfig
     from sim.engine.model import SiloModel
 
-__all__ = ["mean_ci", "measuring", "run_replications"]
+__all__ = ["base_configuration", "mean_ci", "measuring", "run_replications"]
+
+
+def base_configuration(model: DictConfig, what: str) -> SiloConfig:
+    """The configuration a calibration or policy search runs replications of, from its ``model`` settings.
+
+    Args:
+        model: ``scenario``, ``customers``, ``weeks``, ``seed``, ``overrides`` (model parameters as key=value)
+            and, optionally, ``calibration`` (a calibrated file).
+        what: The experiment's name for error messages ("calibration", "policy search").
+
+    Returns:
+        The typed, validated configuration (no tracked panel, no progress bar).
+
+    Raises:
+        ConfigError: One paragraph naming what is wrong.
+    """
+    overrides = [
+        f"scenario={model.scenario}",
+        f"customers={model.customers}",
+        f"weeks={model.weeks}",
+        f"seed={model.seed}",
+        "track_customers=0",
+        "output.progress=false",
+        *[str(o) for o in (model.get("overrides") or [])],
+    ]
+    if model.get("calibration"):
+        overrides.append(f"calibration={model.calibration}")
+    try:
+        return checked_config(overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"The {what}'s model settings are invalid: {exc}") from None
 
 
 def mean_ci(values: Iterable[float], level: float = 0.95) -> Interval:
