@@ -92,12 +92,13 @@ class MarketConf:
         "Assumption: a mature market where the firm holds about a quarter.",
     )
     marketing_acquisition_rate: float = param(
-        0.0011,
+        0.00148,
         "Weekly probability that a prospect converts through marketing at campaign volume 1.",
         "1/week",
         0.0,
         1.0,
-        "Calibrated so acquisition roughly replaces churn at baseline (stable book).",
+        "Calibrated so acquisition replaces churn at the settled baseline: over the recorded three years the "
+        "siloed book stays within a few percent of its size at week 0 (acquisitions / churn 0.99, 20 seeds).",
     )
     referral_rate: float = param(
         0.008,
@@ -179,6 +180,15 @@ class MarketConf:
         None,
         "Assumption.",
     )
+    spend_by_category: list[float] = param(
+        [0.8, 1.0, 1.15],
+        "Weekly spend relative to the customer's value, for a detractor, a passive and a promoter (share of wallet).",
+        "ratio",
+        0.0,
+        10.0,
+        "Keiningham et al. 2007 (share of wallet follows attitudinal loyalty); Bain: promoters' lifetime value "
+        "runs 3-8x detractors'; magnitudes assumed.",
+    )
 
 
 # ---------------------------------------------------------------------- customers
@@ -209,13 +219,35 @@ class CustomerConf:
         1.0,
         "Assumption: expectations adapt slowly to experience.",
     )
+    rating_bias_mean: float = param(
+        -0.35,
+        "How far likelihood to recommend sits from satisfaction on average: customers' general readiness to "
+        "recommend in this market (people recommend an airline more readily than a utility).",
+        "0-10 scale",
+        -10.0,
+        10.0,
+        "Calibrated to the cross-industry median NPS of about +16 (Satmetrix); the natural free parameter for an "
+        "industry's NPS level (conf/industry/).",
+    )
     rating_bias_sd: float = param(
-        1.2,
-        "Spread of the customer-specific rating bias added to satisfaction to give likelihood to recommend.",
+        1.0,
+        "Spread of the customer's attitude to the brand and use of the rating scale, added to satisfaction to give "
+        "likelihood to recommend; churn, renewal, spend and referrals follow the result.",
         "0-10 scale",
         0.0,
         5.0,
-        "Scale-use heterogeneity; calibrated to Satmetrix-like P/P/D shares.",
+        "Scale-use heterogeneity plus attitudinal loyalty; calibrated with the experience spread to a score "
+        "distribution with real mass at 0-6 (docs/validation.md).",
+    )
+    fit_sd: float = param(
+        1.8,
+        "Spread of how well the product and service fit the customer: a persistent offset to the quality of every "
+        "touch this customer gets (some customers are poorly served whatever the company does for the average).",
+        "0-10 scale",
+        0.0,
+        5.0,
+        "Assumption (customer heterogeneity in perceived quality); calibrated with rating_bias_sd to a score "
+        "distribution with real mass at 0-6 (docs/validation.md).",
     )
     touch_noise_sd: float = param(1.0, "Noise on each touch's experience score.", "0-10 scale", 0.0, 5.0, "Assumption.")
     expectation_gap_weight: float = param(
@@ -283,6 +315,24 @@ class CustomerConf:
         10.0,
         "Assumption.",
     )
+    attitude_dent: list[float] = param(
+        [0.3, 1.0, 2.0],
+        "Grudge a problem leaves when it is resolved quickly, slowly or never: points of likelihood to recommend "
+        "lost, fading with `grudge_half_life_weeks` (customers remember, then forget).",
+        "points",
+        0.0,
+        10.0,
+        "TARP via Barlow & Moller: repurchase falls from 95% (quick) to 70% (slow) and 46% (never) after a minor "
+        "problem; magnitudes assumed in that order.",
+    )
+    grudge_half_life_weeks: float = param(
+        26.0,
+        "Weeks after which half of a problem's grudge is forgotten.",
+        "weeks",
+        0.01,
+        None,
+        "Assumption: the memory of a service failure fades over months.",
+    )
     major_problem_share: float = param(
         0.3, "Share of problems that are major.", "probability", 0.0, 1.0, "TARP distinguishes minor and major."
     )
@@ -306,18 +356,30 @@ class CustomerConf:
         8, "A problem still open after this many weeks is abandoned as unresolved.", "weeks", 1, None, "Assumption."
     )
     base_weekly_churn: float = param(
-        0.0012,
-        "Weekly churn hazard of a customer at the reference satisfaction with no problem.",
+        0.001,
+        "Weekly churn hazard of a customer at the reference likelihood to recommend with no problem.",
         "1/week",
         0.0,
         1.0,
         "Calibrated with renewal to annual retention 80-90%.",
     )
-    churn_satisfaction_slope: float = param(
-        0.45, "Log-hazard increase per satisfaction point below the reference.", "1/point", 0.0, 5.0, "Assumption."
+    churn_ltr_slope: float = param(
+        0.3,
+        "Log-hazard increase per point of true likelihood to recommend below the reference: churn follows the "
+        "customer's attitude (the NPS category), not satisfaction alone.",
+        "1/point",
+        0.0,
+        5.0,
+        "Reichheld 2003 and Bain (netpromotersystem.com): detractors defect far more than promoters; magnitude "
+        "calibrated so detractors' annual churn is several times promoters'.",
     )
-    churn_reference_satisfaction: float = param(
-        7.5, "Satisfaction at which the base weekly churn applies.", "0-10 scale", 0.0, 10.0, "Assumption."
+    churn_reference_ltr: float = param(
+        8.0,
+        "Likelihood to recommend at which the base weekly churn applies.",
+        "0-10 scale",
+        0.0,
+        10.0,
+        "Assumption: a passive's hazard is the base hazard.",
     )
     open_problem_churn: float = param(
         1.0, "Churn hazard multiplier added while a problem is open.", "ratio", 0.0, None, "Assumption."
@@ -331,16 +393,16 @@ class CustomerConf:
         "Seeds: the conflicting contact must hurt; magnitude assumed.",
     )
     max_weekly_churn: float = param(0.3, "Cap on the weekly churn hazard.", "1/week", 0.0, 1.0, "Numerical guard.")
-    renewal_satisfaction_mid: float = param(
-        4.0,
-        "Satisfaction at which the satisfaction factor of the annual renewal is one half.",
+    renewal_ltr_mid: float = param(
+        3.0,
+        "Likelihood to recommend at which the attitude factor of the annual renewal is one half.",
         "0-10 scale",
         0.0,
         10.0,
-        "Calibrated.",
+        "Calibrated with the weekly churn to annual retention 80-90%.",
     )
-    renewal_satisfaction_slope: float = param(
-        1.2, "Steepness of the satisfaction factor of renewal.", "1/point", 0.0, 10.0, "Calibrated."
+    renewal_ltr_slope: float = param(
+        0.8, "Steepness of the attitude factor of renewal.", "1/point", 0.0, 10.0, "Calibrated."
     )
     renewal_no_problem: float = param(
         0.97,
@@ -414,6 +476,16 @@ class JourneyConf:
         None,
         "MODEL.md: each touchpoint belongs to one stage and one owning department.",
     )
+    failure_scale: float = param(
+        1.0,
+        "Multiplies every touchpoint's failure probability and the hand-off failure probability: how error-prone "
+        "the whole operation is (a software firm's self-service against a cable company's field service).",
+        "ratio",
+        0.0,
+        10.0,
+        "1 = the touchpoint defaults (conf/journey/default.yaml); a calibration handle for an industry's "
+        "problem rate, hence its retention (conf/calibrate/default.yaml).",
+    )
     onboarding_weeks: int = param(
         4, "Weeks after joining during which onboarding touches happen.", "weeks", 1, None, "Assumption."
     )
@@ -453,7 +525,15 @@ class JourneyConf:
         0.06, "Weekly probability of a cross-sell offer at cross-sell pressure 1.", "1/week", 0.0, 1.0, "Assumption."
     )
     offer_accept_prob: float = param(
-        0.06, "Probability that a cross-sell offer is accepted.", "probability", 0.0, 1.0, "Assumption."
+        0.06, "Probability that a passive accepts a cross-sell offer.", "probability", 0.0, 1.0, "Assumption."
+    )
+    offer_accept_by_category: list[float] = param(
+        [0.4, 1.0, 1.6],
+        "Acceptance of a cross-sell offer relative to a passive's, for a detractor, a passive and a promoter.",
+        "ratio",
+        0.0,
+        10.0,
+        "Reichheld 2003: promoters buy more; magnitudes assumed.",
     )
     handoff_failure_prob: float = param(
         0.04,
@@ -486,7 +566,7 @@ class LeverConf:
     min: float = param(0.0, "Smallest setting local search may choose.", "0-1 intensity", 0.0, 1.0)
     max: float = param(1.0, "Largest setting local search may choose.", "0-1 intensity", 0.0, 1.0)
     step: float = param(
-        0.05,
+        0.1,
         "Size of one local-search move.",
         "0-1 intensity",
         0.0,
@@ -506,7 +586,8 @@ class DepartmentConf:
         "touches/week/1000 customers",
         0.0,
         None,
-        "Sized for a mean utilisation of about 0.88 at baseline.",
+        "Sized so peaks bind: at the settled baseline mean weekly utilisation runs from 0.71 (Service) to 0.96 "
+        "(Marketing), 0.84 on average (2 seeds x 20,000 customers).",
     )
     levers: dict[str, LeverConf] = param({}, "Levers by name.")
 
@@ -553,6 +634,16 @@ class LeverEffectsConf:
         None,
         "Assumption.",
     )
+    handoff_care: float = param(
+        0.6,
+        "Relative reduction of the failure of hand-offs out of a department at full hand-off care (notes passed "
+        "on, warm transfers, checking the next department has what it needs).",
+        "ratio",
+        0.0,
+        1.0,
+        "Seeds: the hand-offs between silos are where the experience breaks; magnitude assumed, as the shared "
+        "customer view's (governance.handoff_reduction).",
+    )
     handle_time_fcr_loss: float = param(
         0.15,
         "Relative loss of first-contact resolution per unit handle-time push.",
@@ -560,6 +651,75 @@ class LeverEffectsConf:
         0.0,
         1.0,
         "Calibrated so FCR is about 0.70 at the default push (SQM Group 67-72%).",
+    )
+
+
+@dataclass
+class LeverCostsConf:
+    """What pushing each lever costs the department that pulls it, as a loss of its own KPI.
+
+    A department's own KPI is its measured output times ``1 - sum(cost x push**2)`` over its levers: overtime,
+    rework, spend and clawbacks rise faster than the push, so the department's own marginal gain ends before the
+    lever's maximum and siloed local search settles inside the range. Each cost is set so that the settled siloed
+    levers reproduce a published operational figure where one exists (first-contact resolution about 0.70, SQM
+    Group), and otherwise leave the lever near its assumed current practice (docs/odd.md, 7.17).
+    """
+
+    campaign_volume: float = param(
+        0.25,
+        "Marketing's loss of its lead KPI at full campaign volume: media spend and falling response per contact.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Assumption; diminishing returns to advertising (Simon & Arndt 1980).",
+    )
+    cross_sell: float = param(
+        0.25,
+        "Marketing's loss at full cross-sell pressure: contact cost and opt-outs.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Assumption.",
+    )
+    over_promise: float = param(
+        0.5,
+        "Sales' loss at full over-promising: clawed-back commissions for early cancellations.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Assumption: sets the settled push near current practice (about 0.35).",
+    )
+    throughput: float = param(
+        0.2,
+        "Operations' loss at full throughput push: overtime and rework of defects.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Assumption; the cost of poor quality rises steeply (Juran; the 1-10-100 rule).",
+    )
+    handle_time: float = param(
+        0.21,
+        "Service's loss at full handle-time push: agent overtime and attrition under time pressure.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Calibrated so siloed search settles where first-contact resolution is about 0.70 (SQM Group 67-72%).",
+    )
+    handoff_care: float = param(
+        0.15,
+        "A department's loss of its own KPI at full hand-off care: staff time spent on someone else's success.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Assumption: care costs the department and pays off in the next one, so siloed search settles at none.",
+    )
+    collections: float = param(
+        0.37,
+        "Billing's loss at full collections aggressiveness: disputes, agency fees and write-offs of angered payers.",
+        "share of KPI at push 1",
+        0.0,
+        1.0,
+        "Assumption.",
     )
 
 
@@ -576,8 +736,17 @@ class OrgConf:
         "MODEL.md: Marketing, Sales, Operations, Service, Billing.",
     )
     lever_effects: LeverEffectsConf = field(default_factory=LeverEffectsConf)
+    lever_costs: LeverCostsConf = field(default_factory=LeverCostsConf)
     review_weeks: int = param(
         4, "Weeks between a department's scorecard reviews (local search).", "weeks", 1, None, "MODEL.md."
+    )
+    stage_metric_lag_weeks: int = param(
+        1,
+        "Weeks before a stage's outcomes reach the scorecards of the departments touching it (reporting lag).",
+        "weeks",
+        0,
+        13,
+        "Assumption: a weekly operational dashboard, published the following week.",
     )
 
 
@@ -645,6 +814,24 @@ class GamingConf:
         0.0,
         10.0,
         "Assumption.",
+    )
+    full_intensity_share: float = param(
+        0.5,
+        "Share of the scorecard riding on the outcome score at which gaming reaches the rates TrueDelta observed "
+        "(intensity = min(1, outcome share / this)).",
+        "share of scorecard",
+        0.01,
+        1.0,
+        "TrueDelta 2007 surveyed buyers of dealers whose pay rode substantially on the survey score; the "
+        "score_chasing scenario puts half of every scorecard on it.",
+    )
+    pressure_annoyance: float = param(
+        0.5,
+        "Satisfaction a customer loses when the front line presses for a ten.",
+        "points",
+        0.0,
+        10.0,
+        "Seeds: coaching customers for a good score ('any reason you can't give me a ten?'); magnitude assumed.",
     )
 
 
@@ -902,12 +1089,40 @@ class NetworkConf:
 
 
 @dataclass
+class IndustryConf:
+    """The industry preset a configuration carries (conf/industry/), and the published figures it reproduces."""
+
+    name: str = param(
+        "", "Industry preset applied (`industry=NAME`, conf/industry/; empty: none).", source="Set by the preset."
+    )
+    nps: float | None = param(
+        None,
+        "Published NPS of the industry, which the preset's parameters reproduce as measured NPS at the siloed "
+        "baseline (and silosim-calibrate industry=NAME takes as its target).",
+        "NPS points",
+        -100.0,
+        100.0,
+        "The preset's source (conf/industry/NAME.yaml).",
+    )
+    annual_retention: float | None = param(
+        None,
+        "Published annual customer retention of the industry (reproduced and targeted as for nps).",
+        "share",
+        0.0,
+        1.0,
+        "The preset's source (conf/industry/NAME.yaml).",
+    )
+    source: str = param("", "Where the preset's figures come from.", source="Set by the preset.")
+
+
+@dataclass
 class SiloConfig:
     """The model's whole configuration: everything a run of the model depends on."""
 
     scenario_name: str = param(
         "custom", "Name of the scenario (set from the `scenario` choice).", source="Set by Hydra."
     )
+    industry: IndustryConf = field(default_factory=IndustryConf)
     calibration_source: str = param(
         "",
         "Calibrated file whose fitted values this configuration carries (`calibration=PATH`; empty: none).",
@@ -919,13 +1134,16 @@ class SiloConfig:
     customers: int = param(20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.")
     weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.")
     warmup_weeks: int = param(
-        26,
-        "Weeks simulated under siloed practice before week 0 and not recorded, so the initial book has "
-        "open problems, hand-off histories and a settled satisfaction distribution.",
+        104,
+        "Weeks simulated under siloed practice before week 0 and not recorded: the departments' local search "
+        "settles, customers' expectations and satisfaction settle, and the book gets its problems and hand-off "
+        "histories, so the status quo is stationary over the horizon.",
         "weeks",
         0,
         None,
-        "Standard ABM warm-up; 26 weeks settles satisfaction (see docs/odd.md, Initialisation).",
+        "Expectations adapt with a time constant of about 36 weeks (5% of the gap per touch, about 0.55 touches a "
+        "week); 104 weeks is about three time constants (measured: mean expectation moves by under 0.05 over 156 "
+        "weeks; docs/odd.md, Initialisation).",
     )
     track_customers: int = param(
         50, "Customers tracked as Mesa agents by the DataCollector.", "customers", 0, None, "MODEL.md."

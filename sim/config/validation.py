@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from sim.config.errors import ConfigError
 from sim.config.run import RunConfig
-from sim.config.vocabularies import DESIGN_METHODS, KPI_MEASURES, LEVER_MECHANISMS, METRIC_TYPES, TOUCHPOINT_KINDS
+from sim.config.vocabularies import (
+    DESIGN_METHODS,
+    KPI_MEASURES,
+    LEVER_MECHANISMS,
+    METRIC_TYPES,
+    PER_DEPARTMENT_MECHANISMS,
+    TOUCHPOINT_KINDS,
+)
 from sim.config.walk import KNOWN_MISTAKES, Param, find, fmt_range, numeric_parameters, range_error, walk
 
 if TYPE_CHECKING:
@@ -97,7 +104,10 @@ def _journey_errors(cfg: SiloConfig) -> list[str]:
 
 
 def _organisation_errors(cfg: SiloConfig) -> list[str]:
-    """Departments: a known KPI, levers driving known mechanisms (each once), consistent lever bounds."""
+    """Departments: a known KPI, levers driving known mechanisms (each once), consistent lever bounds.
+
+    A mechanism of ``PER_DEPARTMENT_MECHANISMS`` (hand-off care) may appear once in every department.
+    """
     errors = []
     if not cfg.org.departments:
         errors.append("`org.departments` is empty, but at least one department is needed")
@@ -106,19 +116,21 @@ def _organisation_errors(cfg: SiloConfig) -> list[str]:
         key = f"org.departments.{dname}"
         if dept.kpi not in KPI_MEASURES:
             errors.append(f"`{key}.kpi` is {dept.kpi!r}, but it must be one of {list(KPI_MEASURES)}")
+        own_mechanisms: dict[str, str] = {}
         for lname, lever in dept.levers.items():
             lkey = f"{key}.levers.{lname}"
             if lever.mechanism not in LEVER_MECHANISMS:
                 errors.append(
                     f"`{lkey}.mechanism` is {lever.mechanism!r}, but it must be one of {list(LEVER_MECHANISMS)}"
                 )
-            elif lever.mechanism in mechanisms_seen:
-                errors.append(
-                    f"`{lkey}.mechanism` is {lever.mechanism!r}, but lever {mechanisms_seen[lever.mechanism]!r} "
-                    "already drives it; each mechanism has one lever"
-                )
             else:
-                mechanisms_seen[lever.mechanism] = lkey
+                seen = own_mechanisms if lever.mechanism in PER_DEPARTMENT_MECHANISMS else mechanisms_seen
+                if lever.mechanism in seen:
+                    errors.append(
+                        f"`{lkey}.mechanism` is {lever.mechanism!r}, but lever {seen[lever.mechanism]!r} "
+                        "already drives it; each mechanism has one lever (hand-off care: one per department)"
+                    )
+                seen.setdefault(lever.mechanism, lkey)
             if not lever.min <= lever.initial <= lever.max:
                 errors.append(
                     f"`{lkey}` has min {lever.min}, initial {lever.initial}, max {lever.max}, but "
@@ -142,11 +154,17 @@ def _other_errors(cfg: SiloConfig) -> list[str]:
             f"`feedback.outer_loop.backlog_full` is {outer.backlog_full}, but it must exceed "
             f"`feedback.outer_loop.backlog_free` ({outer.backlog_free})"
         )
-    for key in ("renewal_minor", "renewal_major"):
+    for key in ("renewal_minor", "renewal_major", "attitude_dent"):
         if len(getattr(cfg.customer, key)) != 3:
             errors.append(
                 f"`customer.{key}` is {getattr(cfg.customer, key)}, but it must list three "
-                "probabilities: resolved quickly, slowly, never"
+                "values: resolved quickly, slowly, never"
+            )
+    for section, key in (("journey", "offer_accept_by_category"), ("market", "spend_by_category")):
+        if len(getattr(getattr(cfg, section), key)) != 3:
+            errors.append(
+                f"`{section}.{key}` is {getattr(getattr(cfg, section), key)}, but it must list three "
+                "values: for a detractor, a passive and a promoter"
             )
     if cfg.track_customers > cfg.customers:
         errors.append(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 __all__ = [
     "DESIGN_METHODS",
+    "ESCALATION_KINDS",
     "KPI_MEASURES",
     "LEVER_MECHANISMS",
     "METRIC_TYPES",
     "OUTBOUND_KINDS",
+    "PER_DEPARTMENT_MECHANISMS",
     "TOUCHPOINT_KINDS",
     "WEEKS_PER_QUARTER",
     "WEEKS_PER_YEAR",
@@ -35,6 +37,9 @@ TOUCHPOINT_KINDS = (
     "renewal",  # the annual renewal decision
 )
 OUTBOUND_KINDS = ("acquisition", "offer", "notice")  # the firm initiates them: no hand-off into them
+# contacts that are themselves a sign something went wrong: the stage metric counts a bill that needed a dunning
+# notice as a bill that did not go right ("bills paid without escalation")
+ESCALATION_KINDS = ("notice",)
 LEVER_MECHANISMS = (
     "campaign_volume",
     "cross_sell",
@@ -42,7 +47,10 @@ LEVER_MECHANISMS = (
     "throughput",
     "handle_time",
     "collections",
+    "handoff_care",
 )
+# Mechanisms every department may have a lever of (each department's own); the rest are one lever in the firm.
+PER_DEPARTMENT_MECHANISMS = ("handoff_care",)
 KPI_MEASURES = ("leads", "new_sales", "cost_efficiency", "handle_time_efficiency", "collections_rate")
 METRIC_TYPES = ("operational", "outcome")  # what shared stage metrics measure
 DESIGN_METHODS = ("none", "lhs", "sobol", "morris")  # how an experiment design samples its rows

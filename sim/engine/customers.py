@@ -34,6 +34,8 @@ _COLUMNS: dict[str, tuple[Any, Any]] = {
     "expectation": (np.float32, 0.0),
     "satisfaction": (np.float32, 0.0),
     "bias": (np.float32, 0.0),
+    "fit": (np.float32, 0.0),  # persistent offset to the quality of every touch this customer gets
+    "grudge": (np.float32, 0.0),  # likelihood to recommend lost to past problems, fading
     "vocal": (np.float32, 0.0),  # fixed draw; active detractor if detractor and vocal < share
     "value": (np.float32, 0.0),
     "problem_cause": (np.int16, -1),  # touchpoint that opened the open problem (-1 none)
@@ -51,6 +53,8 @@ _COLUMNS: dict[str, tuple[Any, Any]] = {
     "measured_ltr": (np.int8, -1),
     "followed_up": (np.bool_, False),
     "referrals_made": (np.int16, 0),
+    "initial_ltr": (np.int8, -1),  # true likelihood to recommend at the start of week 0 (-1: joined later)
+    "revenue": (np.float64, 0.0),  # revenue over the recorded weeks
     "touched": (np.bool_, False),  # had a touch this week
     "conflict": (np.bool_, False),  # had a conflicting contact this week
     "notice": (np.bool_, False),  # got a dunning notice this week
@@ -88,6 +92,8 @@ class CustomerStore:
     expectation: np.ndarray
     satisfaction: np.ndarray
     bias: np.ndarray
+    fit: np.ndarray
+    grudge: np.ndarray
     vocal: np.ndarray
     value: np.ndarray
     problem_cause: np.ndarray
@@ -105,6 +111,8 @@ class CustomerStore:
     measured_ltr: np.ndarray
     followed_up: np.ndarray
     referrals_made: np.ndarray
+    initial_ltr: np.ndarray
+    revenue: np.ndarray
     touched: np.ndarray
     conflict: np.ndarray
     notice: np.ndarray
@@ -155,10 +163,11 @@ class CustomerStore:
         self.satisfaction[rows] = np.clip(
             rng.normal(ccfg.initial_satisfaction_mean, ccfg.initial_satisfaction_sd, count), 0, 10
         )
-        self.bias[rows] = rng.normal(0.0, ccfg.rating_bias_sd, count)
+        self.bias[rows] = rng.normal(ccfg.rating_bias_mean, ccfg.rating_bias_sd, count)
         self.vocal[rows] = rng.random(count, dtype=np.float32)
         mu = np.log(max(mcfg.value_mean, 1e-9)) - mcfg.value_sigma**2 / 2
         self.value[rows] = rng.lognormal(mu, mcfg.value_sigma, count) if mcfg.value_mean > 0 else 0.0
+        self.fit[rows] = rng.normal(0.0, ccfg.fit_sd, count)
         self.n = stop
         return rows
 

@@ -1,9 +1,9 @@
 """Departments: levers, own KPI, scorecard, and local search on the scorecard.
 
-Each department climbs its own hill (Rivkin & Siggelkow 2003): every review
-period it judges the lever move it tried last period by its scorecard, keeps
-the move if the scorecard improved and reverts it otherwise, then tries a new
-small move on one lever. Under siloed scorecards the hill is the department's
+Each department climbs its own hill (Rivkin & Siggelkow 2003): review periods
+alternate between measuring its scorecard with the levers where they are and
+trying one small move on one lever; it keeps the move if the scorecard beat the
+period just before and reverts it otherwise. Under siloed scorecards the hill is the department's
 own KPI, which its levers buy at the customer's expense; that is where silo
 behaviour comes from. With shared stage metrics or the outcome score in the
 scorecard, the same search climbs a different hill.
@@ -40,6 +40,7 @@ class Department(mesa.Agent):
         kpi: Latest weekly own-KPI value.
         scorecard: Latest scorecard value.
         demand: Touches demanded of it this week.
+        period_demand: Mean weekly demand over the last closed review period.
     """
 
     def __init__(
@@ -77,6 +78,8 @@ class Department(mesa.Agent):
         self.kpi = float("nan")
         self.scorecard = float("nan")
         self.demand = 0.0
+        self.period_demand = 0.0
+        self._demand_period: list[float] = []
         self.handled = 0.0
         # local search state
         self._kpi_period: list[float] = []
@@ -94,22 +97,19 @@ class Department(mesa.Agent):
         name = self.mechanisms.get(mechanism)
         return self.levers[name] if name is not None else 0.0
 
-    @property
-    def utilisation(self) -> float:
-        """Demand this week over capacity."""
-        return self.demand / self.capacity if self.capacity > 0 else float("inf") if self.demand else 0.0
-
     # --------------------------------------------------------------- scorecard
-    def record_week(self, kpi: float, stage_metric: float, outcome: float, weights: Weights) -> None:
-        """Record this week's own KPI, shared stage metric and outcome score, and update the scorecard.
+    def record_week(self, kpi: float, stage_metric: float, outcome: float, weights: Weights, demand: float) -> None:
+        """Record this week's own KPI, shared stage metric, outcome score and demand, and update the scorecard.
 
         Args:
             kpi: The department's own KPI this week (higher is better).
             stage_metric: Mean success of the stages it touches this week, 0-1.
             outcome: The outcome score as the department sees it (measured NPS, -100..100).
             weights: Effective scorecard weights (own KPI, shared stage, outcome).
+            demand: Touches demanded of it this week.
         """
-        self.kpi = kpi
+        self.kpi, self.demand = kpi, demand
+        self._demand_period.append(demand)
         if math.isfinite(kpi):
             self._kpi_period.append(kpi)
         if math.isfinite(stage_metric):
@@ -120,13 +120,18 @@ class Department(mesa.Agent):
             self.scorecard = self._score(kpi, stage_metric, outcome, weights)
 
     def _score(self, kpi: float, stage: float, outcome: float, weights: Weights) -> float:
-        """Scorecard: weighted components, each relative to its value in the first review period."""
+        """Scorecard: weighted components, each relative to its value in the first review period.
+
+        The own KPI and the outcome score count by their ratio to the reference; the shared stage metric (a
+        success share) counts the way operations manage such rates, by how far its failures fell: the reference
+        failure share over the current one (failures cut by a tenth score 1.11).
+        """
         if self._refs is None:  # no reference period yet
             return float("nan")
         k_ref, s_ref, o_ref = self._refs
         parts = (
             kpi / k_ref if k_ref else 1.0,
-            stage / s_ref if s_ref else 1.0,
+            (1.0 - s_ref) / (1.0 - stage) if stage < 1.0 and s_ref < 1.0 else 1.0,
             (outcome + 100.0) / (o_ref + 100.0) if o_ref > -100 else 1.0,
         )
         total = sum(w for w in weights)
@@ -135,7 +140,14 @@ class Department(mesa.Agent):
         return float(sum(w * (p if math.isfinite(p) else 1.0) for w, p in zip(weights, parts, strict=True)) / total)
 
     def review(self, weights: Weights) -> None:
-        """Judge last period's move by the scorecard, keep or revert it, and try a new one.
+        """Close a review period: judge a trial move, or measure a baseline and start the next trial.
+
+        Review periods alternate. In a baseline period the levers stay where they are and the scorecard is
+        measured; then one lever moves a step (the trial). At the end of the trial period the move is kept if
+        the scorecard beat the baseline period's, and reverted otherwise; the next period measures a fresh
+        baseline. Comparing each trial with a baseline measured just before it, under the same conditions, is
+        what keeps noisy scorecards from freezing the search: comparing against the best score seen so far
+        would compare against a lucky draw.
 
         Args:
             weights: Effective scorecard weights this period.
@@ -145,19 +157,24 @@ class Department(mesa.Agent):
             for v in (self._kpi_period, self._stage_period, self._outcome_period)
         )
         self._kpi_period, self._stage_period, self._outcome_period = [], [], []
+        self.period_demand = float(np.mean(self._demand_period)) if self._demand_period else 0.0
+        self._demand_period = []
         if self._refs is None:
             self._refs = means  # the first period sets the reference the scorecard is read against
         score = self._score(*means, weights)
-        if self._trial is not None:
+        if self._trial is not None:  # a trial period ends: keep the move or revert it; a baseline period follows
             lever, previous = self._trial
             if np.isfinite(score) and np.isfinite(self._score_before_trial) and score > self._score_before_trial:
                 self.moves_kept += 1
             else:
                 self.levers[lever] = previous
-                score = self._score_before_trial  # back where we were
             self._trial = None
-        if not self.levers or not np.isfinite(score):
             return
+        if self.levers and np.isfinite(score):  # a baseline period ends: try a move against it
+            self._try_move(score)
+
+    def _try_move(self, baseline: float) -> None:
+        """Move one lever, chosen at random, a step up or down; remember where it was and the baseline score."""
         names = list(self.levers)
         lever = names[int(self.search_rng.integers(len(names)))]
         conf = self.lever_conf[lever]
@@ -166,6 +183,6 @@ class Department(mesa.Agent):
         if new == self.levers[lever]:
             return
         self._trial = (lever, self.levers[lever])
-        self._score_before_trial = score
+        self._score_before_trial = baseline
         self.levers[lever] = new
         self.moves_tried += 1

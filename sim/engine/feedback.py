@@ -79,13 +79,15 @@ class Survey:
             rows = rows[~steered]
         rows = rows[streams.uniform("survey:respond", rows) < self.cfg.response_rate]
         score = store.true_ltr[rows].astype(np.int16)
+        self.inflated = 0
         if intensity > 0 and rows.size:
             pressured = streams.uniform("survey:pressure", rows) < gaming.pressure_prob * intensity
             inflate = pressured & (streams.uniform("survey:inflate", rows) < gaming.inflate_prob)
             score = np.where(inflate, np.minimum(10, score + gaming.inflate_points), score)
             self.inflated = int(inflate.sum())
-        else:
-            self.inflated = 0
+            # being pressed for a ten annoys: the respondent's own satisfaction falls (its score is already given)
+            annoyed = rows[pressured]
+            store.satisfaction[annoyed] = np.maximum(0.0, store.satisfaction[annoyed] - gaming.pressure_annoyance)
         store.measured_ltr[rows] = score
         detractors = self.tally(score, store.stage[rows], store.last_failure_tp[rows])
         self.detractor_rows = rows[detractors]

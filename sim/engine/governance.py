@@ -53,6 +53,7 @@ class Programme:
         sc = gov.scorecard
         self.target_weights: Weights = (sc.own_kpi, sc.shared_stage, sc.outcome)
         self.followup_capacity = feedback.inner_loop.capacity
+        self.full_intensity_share = feedback.gaming.full_intensity_share
         self.fixes_per_quarter = feedback.outer_loop.fixes_per_quarter
         # A programme is present when any setting the schema declares a programme setting (its default
         # is siloed practice) has another value.
@@ -117,16 +118,18 @@ class Programme:
 
     @property
     def gaming_intensity(self) -> float:
-        """How hard the front line games the survey, 0-1: the share of the scorecard that is outcome score.
+        """How hard the front line games the survey, 0-1.
 
-        With ``metric_type: outcome`` the shared stage metrics are survey scores too and count as outcome.
+        The share of the scorecard riding on the outcome score, relative to the share at which gaming reaches
+        the rates TrueDelta observed (``feedback.gaming.full_intensity_share``). With ``metric_type: outcome``
+        the shared stage metrics are survey scores too and count as outcome.
         """
         own, shared, outcome = self.weights
         total = own + shared + outcome
         if total <= 0:
             return 0.0
         gameable = outcome + (shared if self.gov.metric_type == "outcome" else 0.0)
-        return float(min(1.0, gameable / total))
+        return float(min(1.0, gameable / total / self.full_intensity_share))
 
     @property
     def resource_planning(self) -> bool:
@@ -154,14 +157,19 @@ class Programme:
         return self.gov.silo_projects_uplift * self.adoption
 
 
-def rebalance_capacity(departments: Sequence[Department], flex_share: float) -> tuple[str, str, float] | None:
+def rebalance_capacity(
+    departments: Sequence[Department], effective: Sequence[float], flex_share: float
+) -> tuple[str, str, float] | None:
     """Move capacity from the least to the most utilised department (shared resource planning).
 
-    The bottleneck receives up to ``flex_share`` of the donor's capacity, but no more than the donor
-    can spare (its capacity above its demand) and no more than the bottleneck needs.
+    Utilisation is the review period's mean demand over the department's effective capacity (after lever
+    pushes), so one busy week does not drain a department. The bottleneck receives up to ``flex_share`` of
+    the donor's capacity, but no more than the donor can spare (its capacity above its demand) and no more
+    than the bottleneck needs.
 
     Args:
-        departments: All departments (their ``demand`` and ``capacity`` of the last week).
+        departments: All departments (their ``period_demand`` and ``capacity``).
+        effective: Each department's effective capacity this week (``Organisation.effective_capacity``).
         flex_share: Largest share of the donor's capacity that may move.
 
     Returns:
@@ -169,13 +177,15 @@ def rebalance_capacity(departments: Sequence[Department], flex_share: float) -> 
     """
     if len(departments) < 2:
         return None
-    util = np.array([d.utilisation for d in departments])
+    util = np.array(
+        [d.period_demand / cap if cap > 0 else np.inf for d, cap in zip(departments, effective, strict=True)]
+    )
     hi, lo = int(np.argmax(util)), int(np.argmin(util))
     receiver, donor = departments[hi], departments[lo]
     if util[hi] <= 1.0 or hi == lo:
         return None
-    spare = max(0.0, donor.capacity - donor.demand)
-    need = receiver.demand - receiver.capacity
+    spare = max(0.0, donor.capacity * (1.0 - util[lo]))
+    need = receiver.capacity * (util[hi] - 1.0)
     amount = min(flex_share * donor.capacity, spare, need)
     if amount <= 0:
         return None

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from sim.config.vocabularies import OUTBOUND_KINDS
+from sim.config.vocabularies import ESCALATION_KINDS, OUTBOUND_KINDS
+from sim.engine.customers import RESOLUTION_NAMES
+from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN
 from sim.engine.streams import draw_normal, draw_uniform
 
 if TYPE_CHECKING:
@@ -57,14 +59,18 @@ class WeekCounts:
     recorded_sum: np.ndarray = field(init=False)
     stage_attempts: np.ndarray = field(init=False)
     stage_successes: np.ndarray = field(init=False)
+    renewals: np.ndarray = field(init=False)  # renewal decisions by the resolution of the year's worst problem
+    renewed: np.ndarray = field(init=False)  # of which renewed
 
     def __post_init__(self) -> None:
-        """Allocate per-touchpoint and per-stage counters."""
+        """Allocate per-touchpoint, per-stage and per-resolution counters."""
         self.touches = np.zeros(self.n_tp, dtype=np.int64)
         self.failures = np.zeros(self.n_tp, dtype=np.int64)
         self.recorded_sum = np.zeros(self.n_tp, dtype=np.float64)
         self.stage_attempts = np.zeros(self.n_stages, dtype=np.int64)
         self.stage_successes = np.zeros(self.n_stages, dtype=np.int64)
+        self.renewals = np.zeros(len(RESOLUTION_NAMES), dtype=np.int64)
+        self.renewed = np.zeros(len(RESOLUTION_NAMES), dtype=np.int64)
 
     def record(self) -> dict[str, float | int]:
         """This week's columns of metrics.parquet that the journey counts."""
@@ -81,6 +87,8 @@ class WeekCounts:
             "mean_touchpoint_score": float(self.recorded_sum.sum() / touches) if touches else float("nan"),
             "notices": self.notices,
             "offers": self.offers,
+            **{f"renewals_{name}": int(n) for name, n in zip(RESOLUTION_NAMES, self.renewals, strict=True)},
+            **{f"renewed_{name}": int(n) for name, n in zip(RESOLUTION_NAMES, self.renewed, strict=True)},
         }
 
 
@@ -109,12 +117,16 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     touch_score_sum,
     touch_count,
     touched,
+    fit,
     last_failure_tp,
     problem_cause,
     problem_age,
     problem_contacts,
     problem_major,
     problems,
+    handoff_factor,
+    sender_attempts,
+    sender_failures,
     failed,
     counts,
 ):
@@ -124,8 +136,10 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     weight, failure, hand-off, conflict and repeat penalties, positive and negative learning rates,
     expectation adaptation, probability a failed hand-off opens a problem, major-problem share.
     ``bases``: the streams of the hand-off, failure, noise, problem and severity draws.
-    Writes ``failed`` (the touch's own failure, or ``failed_extra``) and ``counts`` (hand-offs, failed
-    hand-offs, problems opened, failed touches, unsuccessful touches); returns the sum of recorded scores.
+    ``handoff_factor``: per department, what its hand-off care leaves of the failure of hand-offs out of it.
+    Writes ``failed`` (the touch's own failure, or ``failed_extra``), ``counts`` (hand-offs, failed
+    hand-offs, problems opened, failed touches, unsuccessful touches) and, by the stage a hand-off leaves,
+    ``sender_attempts`` and ``sender_failures``; returns the sum of recorded scores.
     """
     p_handoff_fails, p_touch_fails, quality, noise_sd = params[0], params[1], params[2], params[3]
     gap_weight, failure_penalty, handoff_penalty, conflict_penalty = params[4], params[5], params[6], params[7]
@@ -146,9 +160,11 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
         handoff_failed = False
         if inbound and last_owner[row] >= 0 and last_owner[row] != owner and last_stage[row] != stage:
             counts[0] += 1
-            if draw_uniform(handoff_stream, row) < p_handoff_fails:
+            sender_attempts[last_stage[row]] += 1
+            if draw_uniform(handoff_stream, row) < p_handoff_fails * handoff_factor[last_owner[row]]:
                 handoff_failed = True
                 counts[1] += 1
+                sender_failures[last_stage[row]] += 1
         # the touch's own failure
         touch_failed = p_touch_fails > 0.0 and draw_uniform(failure_stream, row) < p_touch_fails
         if has_extra and failed_extra[i]:
@@ -156,7 +172,8 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
         failed[i] = touch_failed
         # recorded touchpoint score (what the department sees) and experience (what the customer lives)
         expected = np.float64(expectation[row])
-        recorded = quality + noise_sd * draw_normal(noise_stream, row) - gap_weight * max(expected - quality, 0.0)
+        delivered = quality + fit[row]  # this customer's fit with what the touchpoint delivers
+        recorded = delivered + noise_sd * draw_normal(noise_stream, row) - gap_weight * max(expected - delivered, 0.0)
         if touch_failed:
             recorded -= failure_penalty
         experience = recorded
@@ -241,10 +258,14 @@ class Journey:
         self.stage_of = np.array([self.stages.index(t.stage) for t in touchpoints], dtype=np.int8)
         self.owner_of = np.array([department_names.index(t.owner) for t in touchpoints], dtype=np.int8)
         self.base_quality = np.array([t.base_quality for t in touchpoints], dtype=np.float32)
-        self.failure_prob = np.array([t.failure_prob for t in touchpoints], dtype=np.float32)
+        scale = journey_conf.failure_scale  # how error-prone the whole operation is
+        self.failure_prob = np.minimum(np.array([t.failure_prob for t in touchpoints]) * scale, 1.0).astype(np.float32)
         self.inbound = np.array([t.kind not in OUTBOUND_KINDS for t in touchpoints])
+        # contacts that are themselves a sign something went wrong (a dunning notice): never a stage success
+        self.escalation = np.array([t.kind in ESCALATION_KINDS for t in touchpoints])
         self.defect = np.ones(len(touchpoints), dtype=np.float64)
         self.failure_multiplier = np.ones(len(touchpoints), dtype=np.float64)
+        self.handoff_factor = np.ones(len(department_names), dtype=np.float64)
         self.remaining = np.zeros(len(department_names), dtype=np.float64)
         self.demand = np.zeros(len(department_names), dtype=np.float64)
         self.shared_view = 0.0
@@ -254,7 +275,12 @@ class Journey:
 
     # ----------------------------------------------------------------- a week
     def begin_week(
-        self, capacity: np.ndarray, failure_multiplier: np.ndarray, shared_view: float, uplift: float
+        self,
+        capacity: np.ndarray,
+        failure_multiplier: np.ndarray,
+        shared_view: float,
+        uplift: float,
+        handoff_factor: np.ndarray,
     ) -> None:
         """Reset the weekly counters and set this week's conditions.
 
@@ -263,11 +289,13 @@ class Journey:
             failure_multiplier: Lever-driven failure multiplier of each touchpoint.
             shared_view: Effectiveness of the shared customer view, 0-1.
             uplift: Quality points silo projects add to every touchpoint.
+            handoff_factor: Per department, what its hand-off care leaves of the failure of hand-offs out of it.
         """
         self.week = WeekCounts(len(self.names), len(self.stages))
         self.remaining = capacity.astype(np.float64).copy()
         self.demand[:] = 0.0
         self.failure_multiplier = failure_multiplier
+        self.handoff_factor = np.asarray(handoff_factor, dtype=np.float64)
         self.shared_view = shared_view
         self.uplift = uplift
 
@@ -294,7 +322,7 @@ class Journey:
     def handoff_failure_prob(self, touchpoint: int) -> float:
         """Probability that a hand-off into ``touchpoint`` fails this week (shared view and fixes applied)."""
         shared = 1.0 - self.shared_view * self.handoff_reduction
-        return self.cfg.handoff_failure_prob * shared * self.defect[touchpoint]
+        return min(1.0, self.cfg.handoff_failure_prob * self.cfg.failure_scale) * shared * self.defect[touchpoint]
 
     def touch_failure_prob(self, touchpoint: int) -> float:
         """Probability that a touch of ``touchpoint`` fails this week (fixes and lever pushes applied)."""
@@ -355,6 +383,8 @@ class Journey:
         bases = np.array([streams.base(f"{kind}:{name}") for kind in _TOUCH_STREAMS], dtype=np.uint64)
         failed = np.empty(touched, dtype=np.bool_)
         tallies = np.zeros(5, dtype=np.int64)
+        sender_attempts = np.zeros(len(self.stages), dtype=np.int64)
+        sender_failures = np.zeros(len(self.stages), dtype=np.int64)
         recorded_sum = _touch_rows(
             np.asarray(rows, dtype=np.int64),
             touchpoint,
@@ -374,12 +404,16 @@ class Journey:
             store.touch_score_sum,
             store.touch_count,
             store.touched,
+            store.fit,
             store.last_failure_tp,
             store.problem_cause,
             store.problem_age,
             store.problem_contacts,
             store.problem_major,
             store.problems,
+            self.handoff_factor,
+            sender_attempts,
+            sender_failures,
             failed,
             tallies,
         )
@@ -391,14 +425,27 @@ class Journey:
         counts.failures[touchpoint] += touches_failed
         counts.recorded_sum[touchpoint] += recorded_sum
         counts.stage_attempts[stage] += touched
-        counts.stage_successes[stage] += touched - unsuccessful
+        if not self.escalation[touchpoint]:
+            counts.stage_successes[stage] += touched - unsuccessful
+        # a hand-off belongs to the stage it leaves too: its success counts there as well
+        counts.stage_attempts += sender_attempts
+        counts.stage_successes += sender_attempts - sender_failures
         return failed
 
-    def record_outcome(self, kind: str, successes: int, attempts: int) -> None:
-        """Add outcomes decided outside a touch (renewal decisions) to the stage metric of ``kind``'s stage."""
-        stage = int(self.stage_of[self.touchpoint_of_kind[kind]])
-        self.week.stage_attempts[stage] += attempts
-        self.week.stage_successes[stage] += successes
+    def record_renewals(self, resolution: np.ndarray, renewed: np.ndarray) -> None:
+        """Count the week's renewal decisions: in the renewal stage's metric, and by the year's resolution class.
+
+        Args:
+            resolution: Per decision, the resolution class of the customer's worst problem of the year
+                (``RESOLUTION_NAMES`` codes; a problem still open counts as at best slow).
+            renewed: Per decision, whether the customer renewed.
+        """
+        counts = self.week
+        stage = int(self.stage_of[self.touchpoint_of_kind["renewal"]])
+        counts.stage_attempts[stage] += resolution.size
+        counts.stage_successes[stage] += int(renewed.sum())
+        counts.renewals += np.bincount(resolution, minlength=len(RESOLUTION_NAMES))
+        counts.renewed += np.bincount(resolution[renewed], minlength=len(RESOLUTION_NAMES))
 
     def stage_success(self) -> np.ndarray:
         """This week's success share of each stage (NaN where nothing happened)."""
@@ -494,6 +541,11 @@ class Journey:
     def offer_touches(self, store: CustomerStore, streams: Streams, offer_prob: float, suppression: float) -> None:
         """Cross-sell offers; an offer to a customer in a complaint or with a notice this week conflicts.
 
+        A conflicting offer fails the contact it collides with too: it counts against the conflict-free
+        contacts of the notice's stage (pay) or the complaint's (get_help), as well as the offer's own, so
+        every department whose contact it spoils sees it in its shared stage metric. Customers accept an
+        offer by their NPS category (promoters most, detractors least).
+
         Args:
             store: Customer store.
             streams: Random streams.
@@ -504,16 +556,29 @@ class Journey:
         targeted = streams.dense_bernoulli("offer:target", n, offer_prob)
         targeted &= store.active[:n]
         rows = np.flatnonzero(targeted)
-        in_conflict = (store.problem_cause[rows] >= 0) | store.notice[rows] | store.complaint[rows]
+        noticed = store.notice[rows]
+        in_conflict = (store.problem_cause[rows] >= 0) | noticed | store.complaint[rows]
         stopped = in_conflict & (streams.uniform("offer:suppress", rows) < suppression)
-        rows, in_conflict = rows[~stopped], in_conflict[~stopped]
+        keep = ~stopped
+        rows, in_conflict, noticed = rows[keep], in_conflict[keep], noticed[keep]
         over = self.overloaded(rows, offer, streams)
-        rows, in_conflict = rows[~over], in_conflict[~over]
+        rows, in_conflict, noticed = rows[~over], in_conflict[~over], noticed[~over]
         self.touch(store, rows, offer, streams, conflict=in_conflict)
         store.conflict[rows[in_conflict]] = True
-        accepted = rows[~in_conflict & (streams.uniform("offer:accept", rows) < self.cfg.offer_accept_prob)]
+        self._spoilt_contacts(int((in_conflict & noticed).sum()), int((in_conflict & ~noticed).sum()))
+        ltr = store.true_ltr[rows]
+        category = np.where(ltr >= PROMOTER_MIN, 2, np.where(ltr <= DETRACTOR_MAX, 0, 1))
+        p_accept = self.cfg.offer_accept_prob * np.asarray(self.cfg.offer_accept_by_category)[category]
+        accepted = rows[~in_conflict & (streams.uniform("offer:accept", rows) < p_accept)]
         counts.offers += int(rows.size)
         counts.offers_accepted += int(accepted.size)
         counts.conflicting_contacts += int(in_conflict.sum())
         counts.conflicts_suppressed += int(stopped.sum())
         self.accepted_offers = accepted
+
+    def _spoilt_contacts(self, with_notice: int, with_complaint: int) -> None:
+        """Conflicting offers count as failed contacts in the stage of the contact they collide with."""
+        counts = self.week
+        for kind, spoilt in (("notice", with_notice), ("support", with_complaint)):
+            stage = int(self.stage_of[self.touchpoint_of_kind[kind]])
+            counts.stage_attempts[stage] += spoilt

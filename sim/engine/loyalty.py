@@ -3,13 +3,16 @@
 Problem resolution speed drives retention (TARP, via Barlow & Moller): at the
 annual renewal, a customer whose worst problem of the year was resolved
 quickly, slowly or never renews with TARP's probabilities for minor and major
-problems, times a satisfaction factor. Between renewals a weekly churn hazard
-rises with low satisfaction, an open problem, a conflicting contact this week
-and active detractors among the customer's network neighbours.
+problems, times an attitude factor. Between renewals a weekly churn hazard
+rises as the customer's likelihood to recommend falls, with an open problem, a
+conflicting contact this week and active detractors among the customer's
+network neighbours. Both follow the NPS category, not satisfaction alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,21 +26,40 @@ if TYPE_CHECKING:
     from sim.engine.journey import Journey
     from sim.engine.streams import Streams
 
-__all__ = ["age_problems", "close_problems", "renewal_probability", "renewals", "resolve", "retire", "weekly_churn"]
+__all__ = [
+    "InitialBook",
+    "age_problems",
+    "close_problems",
+    "fade_grudges",
+    "initial_book",
+    "renewal_probability",
+    "renewals",
+    "resolve",
+    "retire",
+    "survival",
+    "weekly_churn",
+]
 
 
-def close_problems(store: CustomerStore, rows: np.ndarray, outcome: np.ndarray | int, lift: float) -> None:
+def close_problems(
+    store: CustomerStore, rows: np.ndarray, outcome: np.ndarray | int, lift: float, dents: Sequence[float]
+) -> None:
     """Close the open problems of ``rows`` with ``outcome`` and record the worst outcome so far.
+
+    The problem leaves a grudge (``customer.attitude_dent``), larger the slower it was resolved, which lowers the
+    customer's likelihood to recommend and fades (:func:`fade_grudges`): customers remember, then forget.
 
     Args:
         store: Customer store.
         rows: Customers whose problem closes (each must have one open).
         outcome: QUICK, SLOW or UNRESOLVED, per row or for all.
         lift: Satisfaction change on closing (positive for a resolution, negative for giving up).
+        dents: Attitude lost after a problem resolved quickly, slowly, never.
     """
     if rows.size == 0:
         return
     code = np.broadcast_to(np.asarray(outcome, dtype=np.int8), rows.shape)
+    store.grudge[rows] += np.asarray([0.0, *dents], dtype=np.float32)[code]
     major = store.problem_major[rows]
     store.resolution[rows] = np.maximum(store.resolution[rows], code)
     worse = (code > store.year_resolution[rows]) | ((code == store.year_resolution[rows]) & major)
@@ -49,10 +71,10 @@ def close_problems(store: CustomerStore, rows: np.ndarray, outcome: np.ndarray |
     store.satisfaction[rows] = np.clip(store.satisfaction[rows] + lift, 0.0, 10.0)
 
 
-def resolve(store: CustomerStore, rows: np.ndarray, quick_weeks: int, lift: float) -> None:
-    """Resolve problems: quickly if within ``quick_weeks`` of opening, slowly otherwise."""
-    outcome = np.where(store.problem_age[rows] <= quick_weeks, QUICK, SLOW)
-    close_problems(store, rows, outcome, lift)
+def resolve(store: CustomerStore, rows: np.ndarray, customer: CustomerConf, lift: float) -> None:
+    """Resolve problems: quickly if within ``quick_resolution_weeks`` of opening, slowly otherwise."""
+    outcome = np.where(store.problem_age[rows] <= customer.quick_resolution_weeks, QUICK, SLOW)
+    close_problems(store, rows, outcome, lift, customer.attitude_dent)
 
 
 def age_problems(store: CustomerStore, customer: CustomerConf) -> int:
@@ -66,8 +88,19 @@ def age_problems(store: CustomerStore, customer: CustomerConf) -> int:
     store.problem_age[open_rows] += 1
     store.satisfaction[open_rows] = np.maximum(0.0, store.satisfaction[open_rows] - customer.open_problem_drag)
     given_up = open_rows[store.problem_age[open_rows] > customer.give_up_weeks]
-    close_problems(store, given_up, UNRESOLVED, -customer.unresolved_penalty)
+    close_problems(store, given_up, UNRESOLVED, -customer.unresolved_penalty, customer.attitude_dent)
     return int(given_up.size)
+
+
+def fade_grudges(store: CustomerStore, half_life_weeks: float) -> None:
+    """A week passes: every active customer's grudge fades by the share that makes it halve in ``half_life_weeks``.
+
+    A departed customer's grudge stays as it was, so the score they left with stays theirs.
+    """
+    n = store.n
+    np.multiply(
+        store.grudge[:n], np.float32(0.5 ** (1.0 / half_life_weeks)), out=store.grudge[:n], where=store.active[:n]
+    )
 
 
 def retire(store: CustomerStore, rows: np.ndarray, week: int) -> None:
@@ -76,13 +109,19 @@ def retire(store: CustomerStore, rows: np.ndarray, week: int) -> None:
     store.left_step[rows] = week
 
 
+def renewal_class(store: CustomerStore, rows: np.ndarray) -> np.ndarray:
+    """Resolution class of each customer's worst problem of the year (a problem still open: at best slow)."""
+    code = store.year_resolution[rows].astype(np.int64)
+    return np.where(store.problem_cause[rows] >= 0, np.maximum(code, SLOW), code)
+
+
 def renewal_probability(store: CustomerStore, rows: np.ndarray, customer: CustomerConf) -> np.ndarray:
     """Probability that each customer in ``rows`` renews.
 
-    The TARP renewal rate of the year's worst problem times a satisfaction factor.
+    The TARP renewal rate of the year's worst problem times an attitude factor: a logistic function of the
+    customer's true likelihood to recommend, so renewal follows the NPS category.
     """
-    code = store.year_resolution[rows].astype(np.int64)
-    code = np.where(store.problem_cause[rows] >= 0, np.maximum(code, SLOW), code)  # still open: at best slow
+    code = renewal_class(store, rows)
     table = np.array(
         [
             [customer.renewal_no_problem, *customer.renewal_minor],
@@ -90,8 +129,8 @@ def renewal_probability(store: CustomerStore, rows: np.ndarray, customer: Custom
         ]
     )
     base = table[store.year_major[rows].astype(np.int64), code]
-    sat = store.satisfaction[rows].astype(np.float64)
-    factor = 1.0 / (1.0 + np.exp(-customer.renewal_satisfaction_slope * (sat - customer.renewal_satisfaction_mid)))
+    ltr = store.true_ltr[rows].astype(np.float64)
+    factor = 1.0 / (1.0 + np.exp(-customer.renewal_ltr_slope * (ltr - customer.renewal_ltr_mid)))
     return base * factor
 
 
@@ -106,7 +145,7 @@ def renewals(store: CustomerStore, week: int, journey: Journey, streams: Streams
     over = journey.overloaded(due, renewal, streams)
     journey.touch(store, due, renewal, streams, failed_extra=over)
     renew = streams.uniform("renewal:decide", due) < renewal_probability(store, due, customer)
-    journey.record_outcome("renewal", int(renew.sum()), int(due.size))
+    journey.record_renewals(renewal_class(store, due), renew)
     store.year_resolution[due] = 0
     store.year_major[due] = False
     return due[~renew]
@@ -119,7 +158,7 @@ def weekly_churn(
     exposed: tuple[np.ndarray, np.ndarray],
     wom_churn: float,
 ) -> np.ndarray:
-    """The weekly churn decision of every active customer.
+    """The weekly churn decision of every active customer (the hazard follows true likelihood to recommend).
 
     Args:
         store: Customer store.
@@ -132,9 +171,10 @@ def weekly_churn(
         Rows that churn this week.
     """
     n = store.n
-    # the hazard of every row in float32, in place; the multipliers touch only the rows they apply to
-    hazard = np.subtract(np.float32(customer.churn_reference_satisfaction), store.satisfaction[:n])
-    hazard *= np.float32(customer.churn_satisfaction_slope)
+    # the hazard of every row in float32, in place; the multipliers touch only the rows they apply to.
+    # It follows the customer's attitude (true likelihood to recommend), so detractors churn most.
+    hazard = np.subtract(np.float32(customer.churn_reference_ltr), store.true_ltr[:n], dtype=np.float32)
+    hazard *= np.float32(customer.churn_ltr_slope)
     np.exp(hazard, out=hazard)
     hazard *= np.float32(customer.base_weekly_churn)
     hazard[np.flatnonzero(store.problem_cause[:n] >= 0)] *= np.float32(1.0 + customer.open_problem_churn)
@@ -145,3 +185,93 @@ def weekly_churn(
     churns = streams.dense_bernoulli("churn", n, hazard)
     churns &= store.active[:n]
     return np.flatnonzero(churns)
+
+
+# --------------------------------------------------------------------------- the initial book
+@dataclass(frozen=True)
+class InitialBook:
+    """The book when the warm-up starts: each customer's tenure, fit, attitude, satisfaction and expectation."""
+
+    tenure: np.ndarray
+    fit: np.ndarray
+    bias: np.ndarray
+    satisfaction: np.ndarray
+    expectation: np.ndarray
+
+
+def survival(ltr: np.ndarray, tenure_weeks: np.ndarray, customer: CustomerConf) -> np.ndarray:
+    """Probability that a customer at a steady likelihood to recommend stays ``tenure_weeks`` weeks.
+
+    The model's own weekly hazard and annual renewal (:func:`weekly_churn`, :func:`renewal_probability`) for a
+    customer without problems, conflicts or detractor neighbours.
+    """
+    ltr = np.asarray(ltr, dtype=np.float64)
+    weekly = customer.base_weekly_churn * np.exp(customer.churn_ltr_slope * (customer.churn_reference_ltr - ltr))
+    weekly = np.minimum(weekly, customer.max_weekly_churn)
+    renew = customer.renewal_no_problem / (1.0 + np.exp(-customer.renewal_ltr_slope * (ltr - customer.renewal_ltr_mid)))
+    tenure = np.asarray(tenure_weeks, dtype=np.float64)
+    return (1.0 - weekly) ** tenure * renew ** np.floor(tenure / WEEKS_PER_YEAR)
+
+
+def initial_book(
+    count: int, rng: np.random.Generator, customer: CustomerConf, max_tenure_weeks: int, touches_per_week: float
+) -> InitialBook:
+    """The book at the start: the survivors among customers who joined at a steady rate over ``max_tenure_weeks``.
+
+    Candidates are drawn as new customers are (fit and attitude) with a uniform joining week; each is kept with
+    its probability of having stayed that long (:func:`survival`) at the likelihood to recommend it settles at:
+    ``customer.initial_satisfaction_mean`` plus its fit, plus its attitude. So the book starts with the selection
+    that years of loyalty produce (the customers still there are more often promoters than new ones), and true
+    NPS does not drift up during a run as if the book had been assembled yesterday. Expectations have adapted
+    toward each customer's experience over their tenure. The warm-up then settles what this approximation misses
+    (problems, hand-offs, the departments' levers).
+
+    Args:
+        count: Customers on the book.
+        rng: The random stream of the initial book.
+        customer: Customer parameters.
+        max_tenure_weeks: The longest tenure on the book.
+        touches_per_week: Touches a settled customer has per week (how fast expectations have adapted).
+
+    Returns:
+        The book.
+    """
+    parts: list[tuple[np.ndarray, ...]] = []
+    kept = 0
+    while kept < count:
+        candidates = 2 * (count - kept) + 64
+        fit = rng.normal(0.0, customer.fit_sd, candidates)
+        bias = rng.normal(customer.rating_bias_mean, customer.rating_bias_sd, candidates)
+        tenure = rng.integers(1, max_tenure_weeks, candidates)
+        settled = np.clip(customer.initial_satisfaction_mean + fit, 0.0, 10.0)
+        ltr = np.clip(np.rint(settled + bias), 0, 10)
+        keep = rng.random(candidates) < survival(ltr, tenure, customer)
+        parts.append((fit[keep], bias[keep], tenure[keep], settled[keep]))
+        kept += int(keep.sum())
+    fit, bias, tenure, settled = (np.concatenate(column)[:count] for column in zip(*parts, strict=True))
+    satisfaction = np.clip(rng.normal(settled, customer.initial_satisfaction_sd), 0.0, 10.0)
+    prior = np.clip(rng.normal(customer.expectation_mean, customer.expectation_sd, count), 0.0, 10.0)
+    unadapted = (1.0 - customer.expectation_adaptation) ** (touches_per_week * tenure)
+    experience = satisfaction + _satisfaction_lag(customer) * customer.touch_noise_sd
+    expectation = experience + (prior - experience) * unadapted
+    return InitialBook(tenure, fit, bias, satisfaction, expectation)
+
+
+def _satisfaction_lag(customer: CustomerConf) -> float:
+    """How far settled satisfaction sits below the mean experience, in units of the experience's spread.
+
+    Satisfaction moves toward each experience at ``learning_rate_positive`` when it is better and at
+    ``learning_rate_negative`` when it is worse, so it settles below the mean experience, at the ``u`` (in
+    standard deviations) where the expected moves up and down balance:
+    ``rate_up * (pdf(u) + u cdf(u)) = rate_down * (pdf(u) - u (1 - cdf(u)))``. Expectations settle at the
+    mean experience itself. (0.36 at the default rates 0.08 and 0.20.)
+    """
+    from scipy.stats import norm
+
+    up, down = customer.learning_rate_positive, customer.learning_rate_negative
+    low, high = 0.0, 5.0
+    for _ in range(60):  # bisection: the balance falls as u rises
+        u = (low + high) / 2
+        balance = up * (norm.pdf(u) + u * norm.cdf(u)) - down * (norm.pdf(u) - u * (1 - norm.cdf(u)))
+        low, high = (u, high) if balance < 0 else (low, u)
+    return (low + high) / 2

@@ -20,14 +20,18 @@ DETRACTOR_MAX = 6  # detractors score 0-6; passives 7-8
 
 
 def likelihood_to_recommend(
-    satisfaction: npt.ArrayLike, bias: npt.ArrayLike, out: np.ndarray | None = None
+    satisfaction: npt.ArrayLike,
+    bias: npt.ArrayLike,
+    out: np.ndarray | None = None,
+    grudge: npt.ArrayLike | None = None,
 ) -> np.ndarray:
-    """True likelihood to recommend: satisfaction plus the customer's rating bias, rounded, clipped to 0-10.
+    """True likelihood to recommend: satisfaction plus attitude, less any grudge, rounded, clipped to 0-10.
 
     Args:
         satisfaction: Journey satisfaction on the 0-10 scale.
-        bias: Customer-specific rating bias in scale points.
+        bias: Customer-specific attitude and scale use, in scale points.
         out: Optional int8 array to write the scores into.
+        grudge: Points lost to past problems (none if None).
 
     Returns:
         Integer scores 0-10 (int8).
@@ -36,6 +40,8 @@ def likelihood_to_recommend(
     [9, 8, 0, 10]
     """
     raw = np.add(np.asarray(satisfaction, dtype=np.float32), np.asarray(bias, dtype=np.float32))
+    if grudge is not None:
+        np.subtract(raw, np.asarray(grudge, dtype=np.float32), out=raw)
     np.rint(raw, out=raw)
     np.maximum(raw, np.float32(0.0), out=raw)
     np.minimum(raw, np.float32(10.0), out=raw)

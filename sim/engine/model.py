@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from sim.config.compose import to_config
 from sim.config.validation import validate
@@ -23,7 +24,7 @@ from sim.engine.feedback import InnerLoop, OuterLoop, Survey
 from sim.engine.governance import Programme
 from sim.engine.journey import Journey
 from sim.engine.market import Market
-from sim.engine.metrics import categories, likelihood_to_recommend, nps_from_counts
+from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, likelihood_to_recommend, nps_from_counts
 from sim.engine.network import Network
 from sim.engine.organisation import Organisation
 from sim.engine.streams import Streams
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INITIAL_TENURE_WEEKS", "SiloModel"]
 
-INITIAL_TENURE_WEEKS = 5 * 52  # the initial book joined uniformly over the last five years (assumption)
+INITIAL_TENURE_WEEKS = 20 * 52  # the initial book: survivors of 20 years of joining (few stay longer)
 
 
 class SiloModel(mesa.Model):
@@ -103,22 +104,33 @@ class SiloModel(mesa.Model):
         )
         self.records: list[dict[str, Any]] = []
         self._initial_book_rows = 0  # rows of the customers on the book at the start of week 0 (set then)
+        self._leaving = np.empty(0, dtype=np.int64)  # this week's leavers
         self.week += 1
-        while self.week < 0:  # warm-up under siloed practice: not recorded, no reviews, no programme
+        while self.week < 0:  # warm-up under siloed practice: departments search, nothing recorded, no programme
             self._simulate_week()
         self.fixed_touchpoints.clear()
 
     def _create_initial_book(self) -> CustomerStore:
-        """The customers at the start of the warm-up: in the use stage, last served by the usage owner."""
+        """The customers at the start of the warm-up (:func:`loyalty.initial_book`), in the use stage."""
         cfg = self.cfg
         store = CustomerStore(capacity=int(cfg.customers * 1.3) + 1024)
         rows = store.add(cfg.customers, 0, self.streams.rng("demographics"), cfg.customer, cfg.market)
-        store.joined_step[rows] = -self.streams.rng("tenure").integers(1, INITIAL_TENURE_WEEKS, cfg.customers)
+        book = loyalty.initial_book(
+            cfg.customers, self.streams.rng("initial_book"), cfg.customer, INITIAL_TENURE_WEEKS, self._touch_rate()
+        )
+        store.joined_step[rows] = -cfg.warmup_weeks - book.tenure  # tenure at the start of the warm-up
+        store.fit[rows], store.bias[rows] = book.fit, book.bias
+        store.satisfaction[rows], store.expectation[rows] = book.satisfaction, book.expectation
         store.true_ltr[rows] = likelihood_to_recommend(store.satisfaction[rows], store.bias[rows])
         usage = self.journey.touchpoint_of_kind["usage"]
         store.stage[rows] = store.last_stage[rows] = self.journey.stage_of[usage]
         store.last_owner[rows] = self.journey.owner_of[usage]
         return store
+
+    def _touch_rate(self) -> float:
+        """Touches a settled customer has per week: usage, bills and questions."""
+        journey = self.cfg.journey
+        return journey.usage_touch_prob + 1.0 / journey.billing_period_weeks + journey.question_prob
 
     @property
     def departments(self) -> list[Department]:
@@ -132,7 +144,7 @@ class SiloModel(mesa.Model):
         self.datacollector.collect(self)
 
     def _simulate_week(self) -> None:
-        """The weekly schedule; warm-up weeks (negative) skip reviews and recording."""
+        """The weekly schedule; warm-up weeks (negative) are not recorded (the departments search in them too)."""
         cfg, store, journey, organisation, week = self.cfg, self.store, self.journey, self.organisation, self.week
         effects = cfg.org.lever_effects
         self.streams.week = week
@@ -141,6 +153,8 @@ class SiloModel(mesa.Model):
         active_before = self.active_count()
         if week == 0:  # rows are never reused: the book at the start of week 0 is every row created before it
             self._initial_book_rows = store.n
+            start = store.active[: store.n]
+            store.initial_ltr[: store.n] = np.where(start, store.true_ltr[: store.n], -1)
 
         # 1. governance: adoption, patience, the regime in force this week
         if week >= 0:
@@ -165,7 +179,7 @@ class SiloModel(mesa.Model):
         journey.usage_touches(store, self.streams)
         journey.billing_touches(store, week, self.streams, collections=organisation.lever("collections"))
         resolved = journey.support_touches(store, self.streams, organisation.first_contact_resolution)
-        loyalty.resolve(store, resolved, cfg.customer.quick_resolution_weeks, cfg.customer.resolution_lift)
+        loyalty.resolve(store, resolved, cfg.customer, cfg.customer.resolution_lift)
         journey.offer_touches(
             store,
             self.streams,
@@ -177,6 +191,7 @@ class SiloModel(mesa.Model):
         # 4. renewal decisions and problems that age or are given up
         not_renewed = loyalty.renewals(store, week, journey, self.streams, cfg.customer)
         given_up = loyalty.age_problems(store, cfg.customer)
+        loyalty.fade_grudges(store, cfg.customer.grudge_half_life_weeks)
 
         # 5. recommendation, survey, inner and outer loop
         self._update_ltr()
@@ -185,9 +200,9 @@ class SiloModel(mesa.Model):
         # 6. churn: the weekly hazard, plus those who did not renew
         leaving, active_detractors_after = self._churn(not_renewed)
 
-        # 7. departments: record KPIs and scorecards; review every review period; 8. metrics
+        # 7. departments: record KPIs and scorecards; review every review period (the warm-up too); 8. metrics
+        organisation.end_week(week, self.active_count(), acquired, self.survey, programme, record=week >= 0)
         if week >= 0:
-            organisation.end_week(week, self.active_count(), acquired, self.survey, programme)
             self._record(
                 active_before=active_before,
                 churned=int(leaving.size),
@@ -220,7 +235,7 @@ class SiloModel(mesa.Model):
             store, self.week, self.survey.detractor_rows, programme.followups, self.streams
         )
         with_problem = recovered[store.problem_cause[recovered] >= 0]
-        loyalty.resolve(store, with_problem, cfg.customer.quick_resolution_weeks, 0.0)
+        loyalty.resolve(store, with_problem, cfg.customer, 0.0)
         lift = cfg.feedback.inner_loop.recovery_lift
         store.satisfaction[recovered] = np.minimum(10.0, store.satisfaction[recovered] + lift)
         active_now = max(self.active_count(), 1)
@@ -246,6 +261,7 @@ class SiloModel(mesa.Model):
         leaving = np.sort(np.concatenate([churners, not_renewed]))  # both sorted; a customer may be in both
         leaving = leaving[np.diff(leaving, prepend=-1) != 0]
         loyalty.retire(store, leaving, self.week)
+        self._leaving = leaving
         self.market.returned(int(leaving.size))
         active_detractors = int(np.count_nonzero(detractor_flag) - np.count_nonzero(detractor_flag[leaving]))
         return leaving, active_detractors
@@ -255,14 +271,16 @@ class SiloModel(mesa.Model):
         return int(np.count_nonzero(self.store.active[: self.store.n]))
 
     def _update_ltr(self, rows: np.ndarray | None = None) -> None:
-        """True likelihood to recommend from satisfaction and rating bias, of every row or of ``rows``."""
+        """True likelihood to recommend (satisfaction, attitude, grudge) of every row or of ``rows``."""
         store, n = self.store, self.store.n
         if rows is not None:
-            store.true_ltr[rows] = likelihood_to_recommend(store.satisfaction[rows], store.bias[rows])
+            store.true_ltr[rows] = likelihood_to_recommend(
+                store.satisfaction[rows], store.bias[rows], grudge=store.grudge[rows]
+            )
             return
-        # Every row: a customer's satisfaction is frozen when they leave, right after the weekly updates,
-        # so a departed row gets back the score it left with (one pass, no masked writes).
-        likelihood_to_recommend(store.satisfaction[:n], store.bias[:n], out=store.true_ltr[:n])
+        # Every row: a customer's satisfaction and grudge are frozen when they leave, right after the weekly
+        # updates, so a departed row gets back the score it left with (one pass, no masked writes).
+        likelihood_to_recommend(store.satisfaction[:n], store.bias[:n], out=store.true_ltr[:n], grudge=store.grudge[:n])
 
     def _record(
         self,
@@ -275,31 +293,46 @@ class SiloModel(mesa.Model):
         active_detractors: int,
     ) -> None:
         """Append this week's metrics row: the population's columns, then each part's own."""
-        store = self.store
-        active = store.active[: store.n]
-        n_active = int(np.count_nonzero(active))
-        promoters, detractors = categories(store.true_ltr[: store.n])
-        p, d = int(np.count_nonzero(promoters & active)), int(np.count_nonzero(detractors & active))
+        store, n = self.store, self.store.n
+        # one pass over the book: counts by category, sums, and each active customer's revenue this week
+        counts, sums = _census(
+            store.active[:n],
+            store.true_ltr[:n],
+            store.satisfaction[:n],
+            store.expectation[:n],
+            store.value[:n],
+            store.problem_cause[:n],
+            store.revenue[:n],
+            np.asarray(self.cfg.market.spend_by_category, dtype=np.float32),
+        )
+        n_active, p, d, p_open, d_open = (int(c) for c in counts)
+        satisfaction, expectation, revenue = (float(x) for x in sums)
         share = (lambda count: count / n_active) if n_active else (lambda count: float("nan"))
-        satisfaction = float(np.where(active, store.satisfaction[: store.n], 0.0).sum(dtype=np.float64))
+        leaving_ltr = store.true_ltr[self._leaving]
         self.records.append(
             {
                 "step": self.week,
                 "active_customers": n_active,
                 "churned": churned,
                 "true_nps": nps_from_counts(p, d, n_active),
+                "true_nps_open_problem": nps_from_counts(p_open, d_open, open_problems),
+                "true_nps_no_open_problem": nps_from_counts(p - p_open, d - d_open, n_active - open_problems),
                 "promoters_share": share(p),
                 "passives_share": share(n_active - p - d),
                 "detractors_share": share(d),
                 "mean_satisfaction": satisfaction / n_active if n_active else float("nan"),
-                "revenue": float(np.where(active, store.value[: store.n], 0.0).sum(dtype=np.float64)),
+                "revenue": revenue,
                 "active_before": active_before,
                 "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
                 "churned_at_renewal": not_renewed,
                 "problems_given_up": given_up,
                 "open_problems": open_problems,
                 "active_detractors": active_detractors,
-                "initial_book_active": int(np.count_nonzero(active[: self._initial_book_rows])),
+                "initial_book_active": int(np.count_nonzero(store.active[: self._initial_book_rows])),
+                "mean_expectation": expectation / n_active if n_active else float("nan"),
+                "churned_promoters": int(np.count_nonzero(leaving_ltr >= PROMOTER_MIN)),
+                "churned_passives": int(np.count_nonzero((leaving_ltr > DETRACTOR_MAX) & (leaving_ltr < PROMOTER_MIN))),
+                "churned_detractors": int(np.count_nonzero(leaving_ltr <= DETRACTOR_MAX)),
                 **self.market.record(),
                 **self.journey.week.record(),
                 **self.survey.record(),
@@ -367,5 +400,45 @@ class SiloModel(mesa.Model):
                 "followed_up": store.followed_up[rows],
                 "referrals_made": store.referrals_made[rows],
                 "value_per_week": store.value[rows],
+                "initial_true_ltr": pd.array(
+                    np.where(store.initial_ltr[rows] >= 0, store.initial_ltr[rows], None), dtype="Int8"
+                ),
+                "revenue": store.revenue[rows],
             }
         )
+
+
+@njit(cache=True)
+def _census(active, ltr, satisfaction, expectation, value, problem_cause, revenue, spend_by_category):
+    """One pass over the book: counts by NPS category, sums, and this week's revenue of every active customer.
+
+    Counts active customers, promoters and detractors (all, and those with an open problem); sums satisfaction,
+    expectation and revenue; and adds each active customer's revenue this week to their ``revenue``.
+
+    A customer's revenue is their value times the spend factor of their NPS category (detractor, passive, promoter).
+
+    Returns:
+        (counts: active, promoters, detractors, promoters with an open problem, detractors with one;
+        sums: satisfaction, expectation, revenue)
+    """
+    counts = np.zeros(5, dtype=np.int64)
+    sums = np.zeros(3, dtype=np.float64)
+    for i in range(active.size):
+        if not active[i]:
+            continue
+        score = ltr[i]
+        category = 2 if score >= 9 else (0 if score <= 6 else 1)
+        counts[0] += 1
+        holding = problem_cause[i] >= 0
+        if category == 2:
+            counts[1] += 1
+            counts[3] += holding
+        elif category == 0:
+            counts[2] += 1
+            counts[4] += holding
+        sums[0] += satisfaction[i]
+        sums[1] += expectation[i]
+        spend = np.float64(value[i] * spend_by_category[category])
+        revenue[i] += spend
+        sums[2] += spend
+    return counts, sums

@@ -9,14 +9,29 @@ What the levers change (their mechanisms, ``LEVER_MECHANISMS``):
 * ``throughput`` and ``handle_time`` raise their department's capacity (its cost or handle-time
   efficiency, the KPI they are pushed for); ``throughput`` also raises the failure rate of the
   touchpoints its department owns, and ``handle_time`` lowers first-contact resolution;
+* ``handoff_care`` (one per department) lowers the failure of hand-offs out of the department; it
+  only costs the department (its own KPI) and pays off in the next department's touch, so siloed
+  search leaves it at none;
 * ``campaign_volume``, ``over_promise``, ``cross_sell`` and ``collections`` are read by the market,
   the journey's offers and its billing where they act (:meth:`Organisation.lever`).
+
+What the levers cost the department that pulls them (``org.lever_costs``): its own KPI is its measured
+output times ``1 - sum(cost x push**2)``, so its own marginal gain ends inside the lever's range and siloed
+search settles there. The departments search from the first week of the warm-up, so a run starts from
+the levers where siloed search settles.
+
+Shared stage metrics: each week the journey counts, per stage, the contacts that went wrong (a failed
+touch; a failed hand-off, in the stage it leaves and the stage it enters; a conflicting contact, also in the
+stage of the notice or complaint it collided with; a bill that needed a dunning notice) and the renewals
+lost. A department's shared stage metric is the success share pooled over every stage it touches (weighted
+by volume), as published ``org.stage_metric_lag_weeks`` weeks later.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -63,6 +78,9 @@ class Organisation:
             rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(zlib.crc32(name.encode()),)))
             self.departments.append(Department(model, name, i, cfg.org.departments[name], scale, stages, rng))
         self.records: list[dict[str, Any]] = []
+        self._staffed_for = 0  # active customers the departments were last staffed for
+        # weekly (attempts, successes) per stage, kept for the reporting lag
+        self._stage_counts: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=cfg.org.stage_metric_lag_weeks + 1)
 
     # ------------------------------------------------------------- lever effects
     def lever(self, mechanism: str) -> float:
@@ -91,6 +109,11 @@ class Organisation:
         push = np.array([d.lever("throughput") for d in self.departments])
         return 1.0 + self.effects.throughput_failure * push[self.journey.owner_of]
 
+    def handoff_factors(self) -> np.ndarray:
+        """Per department: what its hand-off care leaves of the failure of hand-offs out of it (1 = no care)."""
+        care = np.array([d.lever("handoff_care") for d in self.departments])
+        return 1.0 - self.effects.handoff_care * care
+
     @property
     def first_contact_resolution(self) -> float:
         """Probability a support contact resolves the problem, after the handle-time push."""
@@ -104,10 +127,19 @@ class Organisation:
             self.failure_multipliers(),
             programme.shared_view,
             programme.silo_uplift,
+            self.handoff_factors(),
         )
 
     # -------------------------------------------------------- scorecards, review
-    def end_week(self, week: int, active: int, acquired: Acquisition, survey: Survey, programme: Programme) -> None:
+    def end_week(
+        self,
+        week: int,
+        active: int,
+        acquired: Acquisition,
+        survey: Survey,
+        programme: Programme,
+        record: bool = True,
+    ) -> None:
         """Each department records its KPI, shared stage metric and outcome score; all review when due.
 
         Args:
@@ -116,39 +148,78 @@ class Organisation:
             acquired: The week's new customers by channel.
             survey: The survey (measured NPS, and stage NPS for outcome-type stage metrics).
             programme: The programme (scorecard weights in force, resource planning).
+            record: Append the departments' rows to the record (False in the warm-up, which searches too).
         """
         journey = self.journey
         facts = WeekFacts(max(active, 1), acquired.marketing, acquired.total, journey.week, self.effects)
-        if self.cfg.governance.metric_type == "outcome":
-            stage_metric = (survey.stage_nps() + 100.0) / 200.0
-        else:
-            stage_metric = journey.stage_success()
         measured, weights = survey.measured_nps, programme.weights
         capacity = self.effective_capacity(programme.capacity_diverted)
+        shared_metric = self._shared_stage_metric(survey)
         for department, cap in zip(self.departments, capacity, strict=True):
-            own = KPIS[department.kpi_name].measure(facts, department)
-            values = [v for v in (float(stage_metric[i]) for i in sorted(department.stages)) if math.isfinite(v)]
-            shared = sum(values) / len(values) if values else float("nan")
-            department.demand = float(journey.demand[department.index])
-            department.record_week(own, shared, measured, weights)
-            self.records.append(
-                {
-                    "step": week,
-                    "department": department.name,
-                    "kpi": own,
-                    "scorecard": department.scorecard,
-                    "shared_stage_metric": shared,
-                    "capacity": float(cap),
-                    "demand": department.demand,
-                    "utilisation": department.demand / cap if cap > 0 else float("nan"),
-                    **{f"lever_{k}": v for k, v in department.levers.items()},
-                }
-            )
+            own = self.own_kpi(department, facts)
+            shared = shared_metric(department)
+            department.record_week(own, shared, measured, weights, float(journey.demand[department.index]))
+            if record:
+                self.records.append(
+                    {
+                        "step": week,
+                        "department": department.name,
+                        "kpi": own,
+                        "scorecard": department.scorecard,
+                        "shared_stage_metric": shared,
+                        "capacity": float(cap),
+                        "demand": department.demand,
+                        "utilisation": department.demand / cap if cap > 0 else float("nan"),
+                        **{f"lever_{k}": v for k, v in department.levers.items()},
+                    }
+                )
         if (week + 1) % self.cfg.org.review_weeks == 0:
             for department in self.departments:
                 department.review(weights)
+            self._staff_to_book(active)
             if programme.resource_planning:
-                rebalance_capacity(self.departments, self.cfg.governance.flex_share)
+                effective = self.effective_capacity(programme.capacity_diverted)  # as re-staffed
+                rebalance_capacity(self.departments, effective, self.cfg.governance.flex_share)
+
+    def _staff_to_book(self, active: int) -> None:
+        """Staffing follows the book: every department's capacity moves in proportion to the active customers.
+
+        Workforce plans budget staff per customer, so a book that grows or shrinks is re-staffed at the next
+        review; what shared resource planning moved between departments keeps its proportions.
+        """
+        if active > 0 and self._staffed_for > 0:
+            for department in self.departments:
+                department.capacity *= active / self._staffed_for
+        self._staffed_for = active
+
+    def own_kpi(self, department: Department, facts: WeekFacts) -> float:
+        """The department's own KPI: its measured output net of what its levers cost it (``org.lever_costs``)."""
+        costs = self.cfg.org.lever_costs
+        cost = sum(
+            getattr(costs, department.lever_conf[name].mechanism) * push**2 for name, push in department.levers.items()
+        )
+        return KPIS[department.kpi_name].measure(facts, department) * (1.0 - cost)
+
+    def _shared_stage_metric(self, survey: Survey) -> Any:
+        """This week's shared stage metric of a department: as published, pooled over the stages it touches."""
+        week = self.journey.week
+        self._stage_counts.append((week.stage_attempts.copy(), week.stage_successes.copy()))
+        attempts, successes = self._stage_counts[0]  # the oldest kept week: ``stage_metric_lag_weeks`` ago
+        if self.cfg.governance.metric_type == "outcome":
+            stage_nps = (survey.stage_nps() + 100.0) / 200.0
+
+            def outcome_metric(department: Department) -> float:
+                values = [v for v in (float(stage_nps[i]) for i in sorted(department.stages)) if math.isfinite(v)]
+                return sum(values) / len(values) if values else float("nan")
+
+            return outcome_metric
+
+        def pooled(department: Department) -> float:
+            stages = sorted(department.stages)
+            tried = float(attempts[stages].sum())
+            return float(successes[stages].sum()) / tried if tried > 0 else float("nan")
+
+        return pooled
 
     def frame(self) -> pd.DataFrame:
         """One row per recorded week and department (the departments.parquet contract)."""

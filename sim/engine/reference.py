@@ -41,6 +41,7 @@ from sim.engine.customers import NO_PROBLEM, QUICK, SLOW, UNRESOLVED
 from sim.engine.feedback import OuterLoop, Survey
 from sim.engine.governance import Programme
 from sim.engine.journey import Journey
+from sim.engine.loyalty import initial_book
 from sim.engine.market import Market, Referrals
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, annual_retention, nps_from_counts
 from sim.engine.model import INITIAL_TENURE_WEEKS
@@ -80,10 +81,11 @@ class ReferenceCustomer(mesa.Agent):
         self.left_step = -1
         self.expectation = _clip10(r.gauss(c.expectation_mean + expectation_shift, c.expectation_sd))
         self.satisfaction = _clip10(r.gauss(c.initial_satisfaction_mean, c.initial_satisfaction_sd))
-        self.bias = r.gauss(0.0, c.rating_bias_sd)
+        self.bias = r.gauss(c.rating_bias_mean, c.rating_bias_sd)
         self.vocal = r.random()
         mu = math.log(max(mk.value_mean, 1e-9)) - mk.value_sigma**2 / 2
         self.value = r.lognormvariate(mu, mk.value_sigma) if mk.value_mean > 0 else 0.0
+        self.fit = r.gauss(0.0, c.fit_sd)
         self.stage = 0
         self.last_owner = -1
         self.last_stage = -1
@@ -104,6 +106,9 @@ class ReferenceCustomer(mesa.Agent):
         self.referrals_made = 0
         self.touched = self.conflict = self.notice = self.complaint = False
         self.neighbours: list[ReferenceCustomer] = []
+        self.initial_ltr = -1
+        self.revenue = 0.0
+        self.grudge = 0.0
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -135,8 +140,8 @@ class ReferenceCustomer(mesa.Agent):
         self.touched = self.conflict = self.notice = self.complaint = False
 
     def update_ltr(self) -> None:
-        """True likelihood to recommend: satisfaction plus rating bias, rounded (half to even), 0-10."""
-        self.true_ltr = min(10, max(0, round(self.satisfaction + self.bias)))
+        """True likelihood to recommend: satisfaction plus attitude less grudge, rounded (half to even), 0-10."""
+        self.true_ltr = min(10, max(0, round(self.satisfaction + self.bias - self.grudge)))
 
     # ------------------------------------------------------------------ touch
     def touch(self, touchpoint: int, failed_extra: bool = False, conflict: bool = False, repeats: int = 0) -> bool:
@@ -159,12 +164,15 @@ class ReferenceCustomer(mesa.Agent):
         handoff_failed = False
         if inbound and self.last_owner >= 0 and self.last_owner != owner and self.last_stage != stage:
             counts.handoffs += 1
-            handoff_failed = draw.random() < journey.handoff_failure_prob(touchpoint)
+            care = journey.handoff_factor[self.last_owner]  # the sending department's hand-off care
+            handoff_failed = draw.random() < journey.handoff_failure_prob(touchpoint) * care
             counts.handoff_failures += handoff_failed
+            counts.stage_attempts[self.last_stage] += 1  # the hand-off counts in the stage it leaves too
+            counts.stage_successes[self.last_stage] += not handoff_failed
 
         failed = draw.random() < float(journey.touch_failure_prob(touchpoint)) or failed_extra
 
-        quality = float(journey.base_quality[touchpoint]) + journey.uplift
+        quality = float(journey.base_quality[touchpoint]) + journey.uplift + self.fit
         recorded = (
             quality
             - customer.expectation_gap_weight * max(0.0, self.expectation - quality)
@@ -202,7 +210,7 @@ class ReferenceCustomer(mesa.Agent):
         counts.failures[touchpoint] += failed
         counts.recorded_sum[touchpoint] += recorded
         counts.stage_attempts[stage] += 1
-        counts.stage_successes[stage] += not (failed or handoff_failed or conflict)
+        counts.stage_successes[stage] += not (failed or handoff_failed or conflict or journey.escalation[touchpoint])
         return failed
 
     # -------------------------------------------------------------- problems
@@ -213,6 +221,7 @@ class ReferenceCustomer(mesa.Agent):
             self.year_resolution, self.year_major = outcome, self.problem_major
         self.problem_cause, self.problem_age, self.problem_contacts = -1, 0, 0
         self.satisfaction = _clip10(self.satisfaction + lift)
+        self.grudge += self.model.cfg.customer.attitude_dent[outcome - 1]  # customers remember (QUICK=1, SLOW, NEVER)
 
     def resolve_problem(self, lift: float) -> None:
         """The problem is resolved: quickly if within ``quick_resolution_weeks`` of opening, slowly otherwise."""
@@ -225,15 +234,16 @@ class ReferenceCustomer(mesa.Agent):
         Returns:
             Whether the customer gave up on it this week.
         """
-        if not self.has_problem:
-            return False
         c = self.model.cfg.customer
-        self.problem_age += 1
-        self.satisfaction = max(0.0, self.satisfaction - c.open_problem_drag)
-        if self.problem_age > c.give_up_weeks:
-            self.close_problem(UNRESOLVED, -c.unresolved_penalty)
-            return True
-        return False
+        gave_up = False
+        if self.has_problem:
+            self.problem_age += 1
+            self.satisfaction = max(0.0, self.satisfaction - c.open_problem_drag)
+            if self.problem_age > c.give_up_weeks:
+                self.close_problem(UNRESOLVED, -c.unresolved_penalty)
+                gave_up = True
+        self.grudge *= 0.5 ** (1.0 / c.grudge_half_life_weeks)  # a week passes (as loyalty.fade_grudges)
+        return gave_up
 
     # ------------------------------------------------------------ the week
     def refer(self) -> bool:
@@ -297,13 +307,17 @@ class ReferenceCustomer(mesa.Agent):
         """An offer now would conflict: an open problem, a complaint or a dunning notice this week."""
         return self.has_problem or self.notice or self.complaint
 
+    @property
+    def renewal_class(self) -> int:
+        """Resolution class of the year's worst problem (a problem still open: at best slow)."""
+        return max(self.year_resolution, SLOW) if self.has_problem else self.year_resolution
+
     def renews(self) -> bool:
-        """The annual decision: TARP's rate for the year's worst problem times a satisfaction factor."""
+        """The annual decision: TARP's rate for the year's worst problem times an attitude factor (true LTR)."""
         c = self.model.cfg.customer
-        code = max(self.year_resolution, SLOW) if self.has_problem else self.year_resolution
+        code = self.renewal_class
         table = (c.renewal_no_problem, *(c.renewal_major if self.year_major else c.renewal_minor))
-        slope, mid = c.renewal_satisfaction_slope, c.renewal_satisfaction_mid
-        factor = 1.0 / (1.0 + math.exp(-slope * (self.satisfaction - mid)))
+        factor = 1.0 / (1.0 + math.exp(-c.renewal_ltr_slope * (self.true_ltr - c.renewal_ltr_mid)))
         renew = self.model.random.random() < table[code] * factor
         self.year_resolution, self.year_major = NO_PROBLEM, False
         return renew
@@ -321,22 +335,34 @@ class ReferenceCustomer(mesa.Agent):
         return r.random() < respond
 
     def survey_score(self, intensity: float) -> tuple[int, bool]:
-        """The answer (true LTR, inflated by gaming if pressured) and whether it was inflated."""
+        """The answer (true LTR, inflated by gaming if pressured) and whether it was inflated.
+
+        Being pressed for a ten annoys: the respondent loses ``pressure_annoyance`` of satisfaction.
+        """
         r, g = self.model.random, self.model.cfg.feedback.gaming
         score, inflated = self.true_ltr, False
-        if intensity > 0 and r.random() < g.pressure_prob * intensity and r.random() < g.inflate_prob:
-            score, inflated = min(10, score + g.inflate_points), True
+        if intensity > 0 and r.random() < g.pressure_prob * intensity:
+            if r.random() < g.inflate_prob:
+                score, inflated = min(10, score + g.inflate_points), True
+            self.satisfaction = max(0.0, self.satisfaction - g.pressure_annoyance)
         self.measured_ltr = score
         return score, inflated
 
+    @property
+    def category(self) -> int:
+        """0 detractor, 1 passive, 2 promoter (by true LTR)."""
+        return 2 if self.promoter else 0 if self.detractor else 1
+
+    def spend(self) -> float:
+        """This week's spend: value times the spend of the NPS category (share of wallet)."""
+        return self.value * self.model.cfg.market.spend_by_category[self.category]
+
     def churns(self) -> bool:
-        """Weekly churn: the hazard rises with low satisfaction, a problem, a conflict, bad word of mouth."""
+        """Weekly churn: the hazard rises as LTR falls, with a problem, a conflict, bad word of mouth."""
         c = self.model.cfg.customer
         wom = self.model.cfg.market.negative_wom_churn
         detractor_neighbours = sum(1 for nb in self.neighbours if nb.active_detractor)
-        hazard = c.base_weekly_churn * math.exp(
-            c.churn_satisfaction_slope * (c.churn_reference_satisfaction - self.satisfaction)
-        )
+        hazard = c.base_weekly_churn * math.exp(c.churn_ltr_slope * (c.churn_reference_ltr - self.true_ltr))
         hazard *= 1.0 + c.open_problem_churn * self.has_problem
         hazard *= 1.0 + c.conflicting_contact_churn * self.conflict
         hazard *= 1.0 + wom * detractor_neighbours
@@ -382,8 +408,15 @@ class ReferenceModel(mesa.Model):
         self.network = Network(cfg.network.degree, cfg.network.rewire_prob)
         usage = self.journey.touchpoint_of_kind["usage"]
         book = self._join(cfg.customers, 0)
-        for a in book:  # the initial book joined over the last five years and is in the use stage
-            a.joined_step = -self.random.randint(1, INITIAL_TENURE_WEEKS - 1)
+        journey = cfg.journey
+        touch_rate = journey.usage_touch_prob + 1.0 / journey.billing_period_weeks + journey.question_prob
+        start = initial_book(
+            cfg.customers, self.streams.rng("initial_book"), cfg.customer, INITIAL_TENURE_WEEKS, touch_rate
+        )
+        for i, a in enumerate(book):  # the survivors of twenty years of joining, in the use stage (as the engine's)
+            a.joined_step = -cfg.warmup_weeks - int(start.tenure[i])
+            a.fit, a.bias = float(start.fit[i]), float(start.bias[i])
+            a.satisfaction, a.expectation = float(start.satisfaction[i]), float(start.expectation[i])
             a.update_ltr()
             a.stage = a.last_stage = int(self.journey.stage_of[usage])
             a.last_owner = int(self.journey.owner_of[usage])
@@ -459,6 +492,8 @@ class ReferenceModel(mesa.Model):
         active_before = len(everyone)
         if week == 0:
             self.initial_book = list(everyone)
+            for a in everyone:
+                a.initial_ltr = a.true_ltr
 
         # 1. governance
         if week >= 0:
@@ -497,8 +532,9 @@ class ReferenceModel(mesa.Model):
         # 4. renewal decisions and problems that age or are given up
         due = [a for a in everyone if a.tenure(week) > 0 and a.tenure(week) % WEEKS_PER_YEAR == 0]
         self._touch_all(due, "renewal")
+        classes = np.array([a.renewal_class for a in due], dtype=np.int64)
         renewing = [a.renews() for a in due]
-        journey.record_outcome("renewal", sum(renewing), len(due))
+        journey.record_renewals(classes, np.array(renewing, dtype=bool))
         not_renewed = [a for a, renew in zip(due, renewing, strict=True) if not renew]
         given_up = sum(a.age_problem() for a in everyone)
 
@@ -522,10 +558,10 @@ class ReferenceModel(mesa.Model):
         self.customers = [a for a in everyone if a.active]
         self.market.returned(len(leaving))
 
-        # 7. departments and metrics
+        # 7. departments (searching from the first warm-up week) and metrics
+        organisation.end_week(week, self.active_count(), acquired, self.survey, programme, record=week >= 0)
         if week >= 0:
-            organisation.end_week(week, self.active_count(), acquired, self.survey, programme)
-            self._record(active_before, len(leaving), len(not_renewed), given_up, open_problems)
+            self._record(active_before, list(leaving.values()), len(not_renewed), given_up, open_problems)
         self.week += 1
 
     def _bills(self, everyone: list[ReferenceCustomer]) -> None:
@@ -563,15 +599,20 @@ class ReferenceModel(mesa.Model):
                 offered.append((a, conflict))
         overloaded = self._serve([a for a, _ in offered], offer)
         served = [(a, c) for (a, c), over in zip(offered, overloaded, strict=True) if not over]
+        spoilt = {"notice": 0, "support": 0}
         for a, conflict in served:
+            noticed = a.notice  # before the touch: the collision is with this week's notice or complaint
             a.touch(offer, conflict=conflict)
             if conflict:
                 a.conflict = True
                 counts.conflicting_contacts += 1
-            elif draw.random() < cfg.journey.offer_accept_prob:
+                spoilt["notice" if noticed else "support"] += 1
+            elif draw.random() < cfg.journey.offer_accept_prob * cfg.journey.offer_accept_by_category[a.category]:
                 a.value *= 1.0 + cfg.market.cross_sell_value_uplift
                 counts.offers_accepted += 1
         counts.offers += len(served)
+        for kind, count in spoilt.items():  # a conflict spoils the contact it collides with too (Journey.offer_touches)
+            counts.stage_attempts[int(journey.stage_of[journey.touchpoint_of_kind[kind]])] += count
 
     def _survey(self, everyone: list[ReferenceCustomer]) -> list[ReferenceCustomer]:
         """Survey this week's touched customers; returns the detractor respondents."""
@@ -614,23 +655,39 @@ class ReferenceModel(mesa.Model):
         self.followups, self.recoveries = len(served), len(recovered)
         return recovered
 
-    def _record(self, active_before: int, churned: int, not_renewed: int, given_up: int, open_problems: int) -> None:
+    def _record(
+        self,
+        active_before: int,
+        leaving: list[ReferenceCustomer],
+        not_renewed: int,
+        given_up: int,
+        open_problems: int,
+    ) -> None:
         """Append this week's metrics row: the population's columns, then the shared parts' own."""
         active = self.customers
-        n = len(active)
+        n, churned = len(active), len(leaving)
         p = sum(a.promoter for a in active)
         d = sum(a.detractor for a in active)
+        p_open = sum(a.promoter and a.has_problem for a in active)
+        d_open = sum(a.detractor and a.has_problem for a in active)
+        spend = 0.0
+        for a in active:
+            weekly = a.spend()
+            a.revenue += weekly
+            spend += weekly
         self.records.append(
             {
                 "step": self.week,
                 "active_customers": n,
                 "churned": churned,
                 "true_nps": nps_from_counts(p, d, n),
+                "true_nps_open_problem": nps_from_counts(p_open, d_open, open_problems),
+                "true_nps_no_open_problem": nps_from_counts(p - p_open, d - d_open, n - open_problems),
                 "promoters_share": p / n if n else float("nan"),
                 "passives_share": (n - p - d) / n if n else float("nan"),
                 "detractors_share": d / n if n else float("nan"),
                 "mean_satisfaction": sum(a.satisfaction for a in active) / n if n else float("nan"),
-                "revenue": sum(a.value for a in active),
+                "revenue": spend,
                 "active_before": active_before,
                 "retention_rate": 1.0 - churned / active_before if active_before else float("nan"),
                 "churned_at_renewal": not_renewed,
@@ -638,6 +695,10 @@ class ReferenceModel(mesa.Model):
                 "open_problems": open_problems,
                 "active_detractors": sum(a.active_detractor for a in active),
                 "initial_book_active": sum(a.active for a in self.initial_book),
+                "mean_expectation": sum(a.expectation for a in active) / n if n else float("nan"),
+                "churned_promoters": sum(a.promoter for a in leaving),
+                "churned_passives": sum(not a.promoter and not a.detractor for a in leaving),
+                "churned_detractors": sum(a.detractor for a in leaving),
                 **self.market.record(),
                 **self.journey.week.record(),
                 **self.survey.record(),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 import textwrap
@@ -263,6 +264,7 @@ def _targets(cfg: DictConfig) -> dict[str, float]:
         first = sorted(unknown)[0]
         raise ConfigError(f"`target.{first}` is not a calibration target; targets are {', '.join(TARGETS)}.")
     targets = {k: _number(v, f"target.{k}") for k, v in cfg.target.items() if v is not None}
+    targets = {**_industry_targets(cfg, targets), **targets}
     if not targets:
         raise ConfigError(
             "No target given: name at least one observed figure, e.g. `target.nps=12 "
@@ -277,6 +279,18 @@ def _targets(cfg: DictConfig) -> dict[str, float]:
             "give one."
         )
     return targets
+
+
+def _industry_targets(cfg: DictConfig, given: dict[str, float]) -> dict[str, float]:
+    """The published figures of ``model.industry``'s preset, for the targets not given on the command line."""
+    name = cfg.model.get("industry")
+    if not name:
+        return {}
+    industry = base_configuration(cfg.model, "calibration").industry
+    published = {"nps": industry.nps, "annual_retention": industry.annual_retention}
+    if "annual_churn" in given:
+        published.pop("annual_retention")
+    return {k: float(v) for k, v in published.items() if v is not None}
 
 
 def _tolerances(cfg: DictConfig, targets: dict[str, float]) -> dict[str, float]:
@@ -354,7 +368,7 @@ class _Evaluator:
 
     def __call__(self, params: dict[str, float]) -> dict[str, Interval]:
         spec = self.spec
-        if len(self.history) >= spec.trials:
+        if len(self.history) >= spec.trials or self.close_enough:
             raise _BudgetSpentError
         sim = _simulate(spec, params, spec.fit_seeds)
         loss = _loss(spec, sim)
@@ -373,6 +387,14 @@ class _Evaluator:
     def best(self) -> dict[str, Any]:
         return min(self.history, key=lambda h: h["loss"])
 
+    @property
+    def close_enough(self) -> bool:
+        """The best trial misses every target by at most half its tolerance: stop searching, report the fit."""
+        if not self.history:
+            return False
+        best = self.best
+        return all(abs(best[f"sim_{k}"] - t) <= 0.5 * self.spec.tolerance[k] for k, t in self.spec.targets.items())
+
 
 def _start(spec: CalibrationSpec) -> dict[str, float]:
     """The current values of the free parameters, clipped into their bounds."""
@@ -383,7 +405,10 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
     """Bounded least squares (scipy, trust-region reflective) on the tolerance-scaled misses.
 
     Parameters are mapped to [0, 1] (log-scaled where declared); the Jacobian is taken by finite
-    differences of 5% of each range, which common random numbers keep smooth enough.
+    differences of 10% of each range, which common random numbers keep smooth enough. The departments'
+    local search still makes the response slightly rough (a changed parameter changes which lever moves
+    they keep), so when the solver stops early it restarts from the best trial so far, alternating
+    wider and narrower difference steps, until the trial budget is spent.
     """
     import numpy as np
     from scipy.optimize import least_squares
@@ -416,11 +441,11 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
             ]
         )
 
-    u0 = np.clip(to_unit(_start(spec)), 0.0, 1.0)
+    u = np.clip(to_unit(_start(spec)), 0.0, 1.0)
     with contextlib.suppress(_BudgetSpentError):
-        least_squares(
-            residuals, u0, bounds=(0.0, 1.0), method="trf", diff_step=0.05, x_scale=1.0, max_nfev=10 * spec.trials
-        )
+        for step in itertools.cycle(DIFF_STEPS):  # until the trial budget is spent
+            least_squares(residuals, u, bounds=(0.0, 1.0), method="trf", diff_step=step, max_nfev=spec.trials)
+            u = np.clip(to_unit({k: evaluate.best[k] for k in (f.key for f in free)}), 0.0, 1.0)
 
 
 def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
@@ -448,9 +473,11 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.optimize(objective, n_trials=spec.trials)
+        with contextlib.suppress(_BudgetSpentError):  # stopped early: close enough
+            study.optimize(objective, n_trials=spec.trials)
 
 
+DIFF_STEPS = (0.1, 0.05, 0.2)  # finite-difference steps of the successive least-squares restarts (share of range)
 METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
 
 

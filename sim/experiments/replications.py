@@ -32,7 +32,7 @@ def base_configuration(model: DictConfig, what: str) -> SiloConfig:
 
     Args:
         model: ``scenario``, ``customers``, ``weeks``, ``seed``, ``overrides`` (model parameters as key=value)
-            and, optionally, ``calibration`` (a calibrated file).
+            and, optionally, ``industry`` (a preset) and ``calibration`` (a calibrated file).
         what: The experiment's name for error messages ("calibration", "policy search").
 
     Returns:
@@ -50,6 +50,8 @@ def base_configuration(model: DictConfig, what: str) -> SiloConfig:
         "output.progress=false",
         *[str(o) for o in (model.get("overrides") or [])],
     ]
+    if model.get("industry"):
+        overrides.append(f"industry={model.industry}")
     if model.get("calibration"):
         overrides.append(f"calibration={model.calibration}")
     try:
