@@ -10,6 +10,7 @@ verdicts rest on (adjusted for the number of comparisons, as the summary table s
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,13 +48,23 @@ class ScenarioStyle:
 
 @dataclass(frozen=True)
 class FigureFile:
-    """A written figure: its name, title, a one-line caption and its files."""
+    """A written figure: its name, title, a one-line caption, its files, and the PNG without its title.
+
+    Attributes:
+        name: File stem (``true_nps``).
+        title: The finding it states.
+        caption: One line on how to read it.
+        png: The PNG (150 dpi), title included.
+        svg: The SVG, title included.
+        untitled_png: The same PNG without the title, for a slide whose own title states the finding.
+    """
 
     name: str
     title: str
     caption: str
     png: Path
     svg: Path
+    untitled_png: bytes = b""
 
 
 def verdict_columns(summary: pd.DataFrame, key: str) -> tuple[str, str]:
@@ -110,11 +121,14 @@ def _subplots(nrows: int = 1, ncols: int = 1, **kw: object) -> tuple[Figure, obj
 def _save(fig: Figure, out_dir: Path, name: str, title: str, caption: str) -> FigureFile:
     # wrapped to the figure's width (about 8.5 bold characters an inch at the title size), never clipped
     width = max(40, int(fig.get_figwidth() * 8.5))
-    fig.suptitle(textwrap.fill(title, width), fontweight="bold", x=0.01, ha="left")
+    heading = fig.suptitle(textwrap.fill(title, width), fontweight="bold", x=0.01, ha="left")
     png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
     fig.savefig(png, dpi=150, bbox_inches="tight")
     fig.savefig(svg, bbox_inches="tight")
-    return FigureFile(name, title, caption, png, svg)
+    heading.set_visible(False)
+    untitled = io.BytesIO()
+    fig.savefig(untitled, format="png", dpi=150, bbox_inches="tight")
+    return FigureFile(name, title, caption, png, svg, untitled.getvalue())
 
 
 def _band(ax: Axes, bands: pd.DataFrame, scenario: str, st: ScenarioStyle, label: str | None = None) -> None:

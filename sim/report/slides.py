@@ -10,6 +10,7 @@ reproduces them. Widescreen 16:9, in the theme's colours and font (``report.them
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,12 +61,12 @@ class _Builder:
         """A title-only slide with the title in the theme's colour, sized to its length, and a footer."""
         slide = self.deck.slides.add_slide(self.deck.slide_layouts[TITLE_ONLY])
         shape = slide.shapes.title
-        shape.left, shape.top, shape.width, shape.height = MARGIN, Inches(0.3), WIDTH - 2 * MARGIN, Inches(0.95)
+        shape.left, shape.top, shape.width, shape.height = MARGIN, Inches(0.25), WIDTH - 2 * MARGIN, Inches(1.05)
         frame = shape.text_frame
         frame.word_wrap = True
         frame.vertical_anchor = MSO_ANCHOR.MIDDLE
         frame.text = title
-        size = 30 if len(title) <= 50 else 24 if len(title) <= 90 else 19
+        size = 30 if len(title) <= 50 else 22 if len(title) <= 100 else 18
         for paragraph in frame.paragraphs:
             paragraph.alignment = PP_ALIGN.LEFT
             for run in paragraph.runs:
@@ -121,13 +122,18 @@ class _Builder:
                     cell.fill.solid()
                     cell.fill.fore_color.rgb = _rgb(self.theme.primary)
 
-    def picture(self, slide: Slide, path: Path, top: Emu, max_width: Emu, max_height: Emu) -> Picture:
-        """A picture scaled to fit the box, centred horizontally."""
-        with Image.open(path) as image:
-            w, h = image.size
+    def picture(self, slide: Slide, image: Path | bytes, top: Emu, max_width: Emu, max_height: Emu) -> Picture:
+        """A picture (a file or PNG bytes) scaled to fit the box, centred horizontally."""
+        source = io.BytesIO(image) if isinstance(image, bytes) else image
+        with Image.open(source) as opened:
+            w, h = opened.size
         scale = min(max_width / w, max_height / h)
         width, height = Emu(int(w * scale)), Emu(int(h * scale))
-        return slide.shapes.add_picture(str(path), Emu(int((WIDTH - width) / 2)), top, width, height)
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        return slide.shapes.add_picture(
+            source if isinstance(source, io.BytesIO) else str(source), Emu(int((WIDTH - width) / 2)), top, width, height
+        )
 
     # ------------------------------------------------------------------ slides
     def title_slide(self) -> None:
@@ -160,7 +166,8 @@ class _Builder:
     def figure_slides(self) -> None:
         for figure in self.content.figures:
             slide = self.slide(figure.title)
-            self.picture(slide, figure.png, BODY_TOP, WIDTH - 2 * MARGIN, FOOTER_TOP - BODY_TOP - Inches(0.1))
+            image = figure.untitled_png or figure.png  # the slide's title states the finding; not twice
+            self.picture(slide, image, BODY_TOP, WIDTH - 2 * MARGIN, FOOTER_TOP - BODY_TOP - Inches(0.1))
             slide.notes_slide.notes_text_frame.text = figure.caption
 
     def summary_slide(self) -> None:
