@@ -26,6 +26,7 @@ from sim.report.workbook import SHEETS
 OUTCOMES = comparison_outcomes()
 SCENARIOS = ["siloed_scorecards", "closed_loop_followup", "our_plan"]
 HAS_CHROMIUM = Path(CHROMIUM).exists()
+FIGURE_ORDER = ("true_nps", "effects_forest", "customers_retention", "nps_gap", "kpis_vs_outcomes", "closed_loop_funnel")
 
 pytestmark = pytest.mark.e2e
 
@@ -117,12 +118,12 @@ def test_slides_have_a_title_the_answer_every_figure_the_table_and_the_method(
     answer = " ".join(sh.text_frame.text for sh in slides[1].shapes if sh.has_text_frame)
     assert "Closed-loop follow-up would" in answer and "compared with Siloed scorecards" in answer
     assert "Bonferroni" in answer and "adjusted 95% CI" in answer
-    figures = {p.stem: Image.open(p).size for p in (d / "figures").glob("*.png")}
-    for slide in slides[2:8]:
+    figures = [Image.open(d / "figures" / f"{name}.png").size for name in FIGURE_ORDER]
+    for slide, (fw, fh) in zip(slides[2:8], figures, strict=True):
         pictures = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
         assert len(pictures) == 1
         w, h = Image.open(io.BytesIO(pictures[0].image.blob)).size  # the figure without its title (the slide's)
-        assert any(fw == w and 0.8 * fh < h < fh for fw, fh in figures.values()), (w, h, figures)
+        assert w <= fw and 0.6 * fh < h < fh, (w, h, fw, fh)
         assert slide.has_notes_slide and len(slide.notes_slide.notes_text_frame.text) > 40  # the caption
     table = next(sh for sh in slides[8].shapes if sh.has_table).table
     assert len(table.rows) == len(SCENARIOS) + 1
