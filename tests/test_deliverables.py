@@ -20,13 +20,21 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from sim.experiments.outcomes import comparison_outcomes
+from sim.report.figures import FIGURE_NAMES
 from sim.report.pdf import pdf_pages
 from sim.report.workbook import SHEETS
 
 OUTCOMES = comparison_outcomes()
 SCENARIOS = ["siloed_scorecards", "closed_loop_followup", "our_plan"]
 HAS_CHROMIUM = Path(CHROMIUM).exists()
-FIGURE_ORDER = ("true_nps", "effects_forest", "customers_retention", "nps_gap", "kpis_vs_outcomes", "closed_loop_funnel")
+FIGURE_ORDER = (
+    "true_nps",
+    "effects_forest",
+    "customers_retention",
+    "nps_gap",
+    "kpis_vs_outcomes",
+    "closed_loop_funnel",
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -118,7 +126,7 @@ def test_slides_have_a_title_the_answer_every_figure_the_table_and_the_method(
     answer = " ".join(sh.text_frame.text for sh in slides[1].shapes if sh.has_text_frame)
     assert "Closed-loop follow-up would" in answer and "compared with Siloed scorecards" in answer
     assert "Bonferroni" in answer and "adjusted 95% CI" in answer
-    for slide, name in zip(slides[2:8], FIGURE_ORDER, strict=True):
+    for slide, name in zip(slides[2:8], FIGURE_NAMES, strict=True):
         pictures = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
         assert len(pictures) == 1
         titled = d / "figures" / f"{name}.png"

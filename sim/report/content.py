@@ -36,6 +36,7 @@ __all__ = [
     "differing_parameters",
     "flatten",
     "report_settings",
+    "summary_text_table",
 ]
 
 # Keys of the resolved configuration that are labels or bookkeeping, not assumptions of the model.
@@ -224,7 +225,8 @@ def _fmt_ci(mean: float, low: float, high: float, scale: float = 1.0, digits: in
     return f"{f.format(scale * mean)} ({f.format(scale * low)} to {f.format(scale * high)})"
 
 
-def _summary_table(summary: pd.DataFrame, baseline: str, level: float, titles: Mapping[str, str]) -> Table:
+def summary_text_table(summary: pd.DataFrame, baseline: str, level: float, titles: Mapping[str, str]) -> Table:
+    """The summary table as the report shows it: formatted means and intervals, verdict intervals vs the baseline."""
     pct = round(100 * level)
     adjusted = "true_nps_diff_adj_ci_low" in summary
     vs = f"vs baseline ({ci_name(level, adjusted)})"
@@ -393,7 +395,7 @@ def build_content(comparison: Comparison, figures: Sequence[FigureFile]) -> Repo
         comparisons_note=_comparisons_note(meta, summary, level),
         failures=failures,
         figures=list(figures),
-        summary=_summary_table(summary, baseline, level, titles),
+        summary=summary_text_table(summary, baseline, level, titles),
         summary_note=(
             f"Means with {pct}% confidence intervals; differences from the baseline ({titles[baseline]}) are paired "
             "by replication. The same figures are in summary.csv and summary.xlsx."

@@ -26,7 +26,17 @@ from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR
 from sim.config.run import scenario_title
 from sim.experiments.analysis import RunSet, trajectory_bands
 
-__all__ = ["FigureFile", "ScenarioStyle", "make_figures", "styles", "verdict_columns"]
+__all__ = ["FIGURE_NAMES", "FigureFile", "ScenarioStyle", "make_figures", "styles", "verdict_columns"]
+
+# The figures of a comparison, in report order (figures/<name>.png and .svg).
+FIGURE_NAMES = (
+    "true_nps",
+    "effects_forest",
+    "customers_retention",
+    "nps_gap",
+    "kpis_vs_outcomes",
+    "closed_loop_funnel",
+)
 
 OKABE_ITO = ("#000000", "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))

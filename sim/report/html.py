@@ -14,6 +14,7 @@ touching Python. Print styles lay it out on A4 or Letter (``report.paper``).
 from __future__ import annotations
 
 import base64
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,9 +22,9 @@ import jinja2
 
 from sim.experiments.deliverables import logo_kind
 from sim.experiments.files import atomic_write
-from sim.report.content import ReportContent
+from sim.report.content import ReportContent, Table
 
-__all__ = ["PAPER_CSS", "SECTIONS", "render_report", "write_report"]
+__all__ = ["PAPER_CSS", "SECTIONS", "render_report", "table_html", "write_report"]
 
 SECTIONS = ("answer", "figures", "summary", "assumptions", "method", "reproduce")
 PAPER_CSS = {"a4": "A4", "letter": "Letter"}
@@ -97,3 +98,11 @@ def write_report(path: Path, content: ReportContent, warn: Callable[[str], None]
     """
     text = render_report(content, warn)
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def table_html(table: Table, css_class: str = "summary") -> str:
+    """A table as escaped HTML (for pages that show the summary table outside the report)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in table.rows)
+    style = "border-collapse:collapse;font-size:0.85em"
+    return f"<table class='{css_class}' style='{style}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
