@@ -16,6 +16,7 @@ from sim.dashboard.controls import CONTROLS, changed_controls
 from sim.dashboard.plots import whatif_figure
 from sim.dashboard.results import list_comparisons, open_comparison
 from sim.dashboard.whatif import (
+    CancelledError,
     WhatIf,
     WhatIfResult,
     check_whatif,
@@ -141,6 +142,13 @@ def test_export_is_a_normal_comparison_that_its_own_command_reproduces(result: W
     assert view.entry.title.startswith("What-if: Siloed scorecards, with your changes")
     assert len(view.figures) == 6 and [a.title for a in view.answers] == ["Siloed scorecards, with your changes"]
     assert {p.name for p, _, _ in view.downloads} >= {"report.html", "report.pptx", "summary.xlsx", "summary.csv"}
+
+
+def test_a_cancelled_whatif_keeps_nothing(tmp_path: Path) -> None:
+    spec, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {}, **{**SMALL, "replications": "4"})
+    with pytest.raises(CancelledError):
+        run_whatif(spec, cancelled=lambda: True, staging=tmp_path / "staging")
+    assert not (tmp_path / "staging").exists()
 
 
 def test_results_listing_skips_what_is_not_a_comparison(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ reproduces it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -69,6 +70,13 @@ CONFIDENCE = 0.95
 WORKER_IDLE_SECONDS = 600  # the pool stays warm this long between what-ifs
 POLL_SECONDS = 0.25
 _COMPOSE_LOCK = threading.Lock()  # Hydra's global state is not thread-safe; sessions run in threads
+_STAGED: set[Path] = set()  # staging directories of this process, removed when it exits (exports are copies)
+
+
+@atexit.register
+def _remove_staged() -> None:
+    for path in list(_STAGED):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class CancelledError(Exception):
@@ -303,6 +311,7 @@ def run_whatif(
     configs = _configs(spec)
     titles, descriptions = _labels(spec, configs)
     staging = Path(staging or tempfile.mkdtemp(prefix="silosim-whatif-"))
+    _STAGED.add(staging)
     runs_dir = staging / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
