@@ -86,8 +86,10 @@ def test_the_model_is_built_from_the_controls_as_the_cli_would() -> None:
 
 
 def test_bad_input_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="seed"):
+    with pytest.raises(ConfigError, match="Seed is 'seven', but it must be a whole number"):
         DashboardModel(seed="seven", **SMALL)
+    with pytest.raises(ConfigError, match="Seed is -1"):
+        DashboardModel(seed="-1", **SMALL)
     with pytest.raises(ConfigError, match="response_rate"):
         DashboardModel(response_rate=1.5, **SMALL)
 

@@ -1,9 +1,11 @@
-"""The dashboard in a real browser: Solara serves sim/app.py, headless Chromium drives the page.
+"""The dashboard in a real browser: Solara serves sim.dashboard.page, headless Chromium drives its three pages.
 
-The test is self-contained, so it runs from a clean clone: it makes sure Debian's chromium is
-installed (``.ci/ensure_chromium``, which apt-installs it when run as root), starts the Solara
-server on a free port on 127.0.0.1, and stops it afterwards, also on failure. Playwright drives
-the Debian browser (``executable_path``); Playwright's own browser download is not needed.
+The tests are self-contained, so they run from a clean clone: they make sure Debian's chromium is
+installed (``.ci/ensure_chromium``, which apt-installs it when run as root), start the Solara
+server on a free port on 127.0.0.1 with its outputs directory in a temporary place, and stop it
+afterwards, also on failure. Playwright drives the Debian browser (``executable_path``);
+Playwright's own browser download is not needed. Populations are tiny, so the A/B runs take
+seconds. ``SILOSIM_SCREENSHOTS=docs/img`` also copies each page's screenshot there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CHROMIUM_ARGS
@@ -28,6 +32,8 @@ SOLARA = str(Path(sys.executable).parent / "solara")
 SERVER_START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
 SCREENSHOT_COPY = os.environ.get("SILOSIM_DASHBOARD_SCREENSHOT")  # optional extra copy, e.g. docs/img/dashboard.png
+SCREENSHOTS = os.environ.get("SILOSIM_SCREENSHOTS")  # optional directory for a copy of every page's screenshot
+AB_TIMEOUT_MS = 180_000  # the first A/B starts the worker processes (imports, compiled kernels from the cache)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -39,12 +45,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dashboard's outputs directory (``SILOSIM_OUTPUTS``): where A/B exports go and Results looks."""
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, outputs: Path) -> Iterator[str]:
     """``solara run sim.dashboard.page`` on a free port of 127.0.0.1; yields its URL and stops it afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = tmp_path_factory.mktemp("solara") / "server.log"
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SILOSIM_OUTPUTS": str(outputs)}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -97,6 +109,34 @@ def _number(text: str) -> float:
     return float(re.sub(r"[,%+]", "", text))
 
 
+@contextmanager
+def _browser(chromium: str, profile: Path, height: int = 1900) -> Iterator[tuple[Any, list[str]]]:
+    """A Chromium page (and the list its page errors go to), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1600, "height": height},
+        )
+        try:
+            page = context.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            yield page, errors
+        finally:
+            context.close()
+
+
+def _keep(shot: Path, name: str) -> None:
+    if SCREENSHOTS:
+        shutil.copyfile(shot, REPO / SCREENSHOTS / name)
+
+
 def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -129,7 +169,7 @@ def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path
 
             # the page loads with the default model (20,000 customers, siloed baseline), week 0
             week_becomes(0)
-            assert "siloed_scorecards, 20,000 customers" in page.locator(".vue-grid-item").first.inner_text()
+            assert "Siloed scorecards, 20,000 customers" in page.locator(".vue-grid-item").first.inner_text()
             step, reset = page.get_by_role("button", name="Step"), page.get_by_role("button", name="Reset")
 
             # Step advances one render interval (5 weeks)
@@ -142,7 +182,7 @@ def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path
 
             # change two controls: the scenario and the population (slider to its minimum, 1,000)
             page.locator(".v-select", has_text="Scenario").click()
-            page.locator(".v-menu__content .v-list-item", has_text="closed_loop_followup").click()
+            page.locator(".v-menu__content .v-list-item", has_text="Closed-loop follow-up").click()  # by its title
             customers = page.locator(".v-input", has_text="Customers (initial)").get_by_role("slider")
             customers.focus()
             customers.press("Home")
@@ -152,7 +192,7 @@ def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path
             # Reset rebuilds the model with the new parameters
             reset.click()
             week_becomes(0)
-            expect(page.locator(".vue-grid-item").first).to_contain_text("closed_loop_followup, 1,000 customers")
+            expect(page.locator(".vue-grid-item").first).to_contain_text("Closed-loop follow-up, 1,000 customers")
             expect(page.locator('[data-setting="followup_capacity"]')).to_have_text("5.0")
 
             # Step, then run with play and pause
@@ -182,4 +222,118 @@ def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path
     assert (tmp_path / "dashboard.png").stat().st_size > 50_000
     if SCREENSHOT_COPY:
         shutil.copyfile(tmp_path / "dashboard.png", REPO / SCREENSHOT_COPY)
+    _keep(tmp_path / "dashboard.png", "dashboard.png")
     print(f"\nbrowser test: {time.monotonic() - started:.1f} s in the browser; screenshot {tmp_path / 'dashboard.png'}")
+
+
+def test_a_bad_seed_is_marked_inline_and_the_page_stays_alive(chromium: str, server: str, tmp_path: Path) -> None:
+    """A seed that is not a whole number: a red message under the input, Reset refuses and says why, no traceback."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    with _browser(chromium, tmp_path / "profile", height=1200) as (page, errors):
+        page.goto(server, wait_until="domcontentloaded")
+        week = page.locator('[data-value="week"]')
+        expect(week).to_have_text("0")
+        page.get_by_role("button", name="Step").click()
+        expect(week).to_have_text("5")
+        seed = page.get_by_label("Seed")
+        seed.fill("seven")
+        message = page.locator(".v-messages__message", has_text="Seed is 'seven'")
+        expect(message).to_contain_text("whole number of 0 or more")
+        page.get_by_role("button", name="Reset").click()
+        expect(page.locator(".reset-message")).to_contain_text("not reset")
+        expect(week).to_have_text("5")  # the running model is untouched
+        page.get_by_role("button", name="Step").click()
+        expect(week).to_have_text("10")  # and still steps
+        page.screenshot(path=str(tmp_path / "bad_seed.png"))
+        seed.fill("-3")
+        expect(page.locator(".v-messages__message", has_text="Seed is -3")).to_be_visible()
+        seed.fill("7")
+        expect(message).to_have_count(0)
+        page.get_by_role("button", name="Reset").click()
+        expect(week).to_have_text("0")
+        expect(page.locator(".reset-message")).to_have_count(0)
+        expect(page.locator(".vue-grid-item").first).to_contain_text("seed 7")
+        body = page.locator("body").inner_text()
+    assert "Traceback" not in body and not errors, errors
+
+
+def test_ab_whatif_runs_in_the_background_exports_and_opens_in_results(
+    chromium: str, server: str, outputs: Path, tmp_path: Path
+) -> None:
+    """The A/B page: bad input inline, a tiny A/B (the baseline with two levers changed) with a progress bar, the
+    paired difference and its band, the answer; export writes a comparison that the Results page opens."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    with _browser(chromium, tmp_path / "profile", height=1600) as (page, errors):
+        page.goto(server + "ab", wait_until="domcontentloaded")
+        run = page.get_by_role("button", name="Run A/B")
+        expect(run).to_be_visible()
+        customers = page.get_by_label("Customers (initial)")
+        customers.fill("lots")
+        expect(page.locator(".v-messages__message", has_text="Customers is 'lots'")).to_be_visible()
+        expect(run).to_be_disabled()
+        page.get_by_label("Replications (runs per arm)").fill("1")
+        expect(
+            page.locator(".v-messages__message", has_text="Replications is 1, which is out of range")
+        ).to_be_visible()
+        # the alternative: the baseline itself, with two levers changed
+        page.locator(".v-select", has_text="Alternative").click()
+        page.locator(".v-menu__content .v-list-item", has_text="Siloed scorecards").click()
+        expect(page.locator(".input-message", has_text="The alternative is the baseline itself")).to_be_visible()
+        for lever in ("Follow-up capacity", "Shared stage weight"):
+            slider = page.locator(".v-input", has_text=lever).get_by_role("slider")
+            slider.focus()
+            slider.press("End")
+        expect(page.locator(".input-message")).to_have_count(0)
+        customers.fill("300")
+        page.get_by_label("Weeks (horizon)").fill("16")
+        page.get_by_label("Replications (runs per arm)").fill("3")
+        expect(run).to_be_enabled()
+        started = time.monotonic()
+        run.click()
+        expect(page.locator(".whatif-progress")).to_be_visible()  # the progress line under the progress bar
+        expect(page.locator(".whatif-progress-bar")).to_be_visible()
+        answer = page.locator(".whatif-answer")
+        expect(answer).to_be_visible(timeout=AB_TIMEOUT_MS)
+        ab_seconds = time.monotonic() - started
+        assert "Siloed scorecards, with your changes would" in answer.inner_text()
+        assert "adjusted 95% CI" in answer.inner_text()
+        diff, low, high = (
+            _number(page.locator(f"[data-value='{k}-true_nps']").inner_text()) for k in ("diff", "low", "high")
+        )
+        assert low < diff < high and high - low > 0.05, (low, diff, high)  # a difference with a real band
+        figure = page.locator(".whatif-figure img")
+        expect(figure).to_be_visible()
+        assert figure.evaluate("img => img.naturalWidth") > 800  # the difference over time, two panels
+        page.screenshot(path=str(tmp_path / "ab.png"), full_page=True)
+        page.get_by_role("button", name="Export as comparison").click()
+        done = page.locator(".export-done")
+        expect(done).to_be_visible(timeout=AB_TIMEOUT_MS)
+        exported = Path(done.inner_text().split("Exported to", 1)[1].strip())
+        expect(page.get_by_role("button", name="Slides (PowerPoint)")).to_be_visible()
+        # Results: the export is listed first and opens with its answer, table, figures and downloads
+        page.get_by_role("tab", name="Results").click()
+        expect(page.locator(".comparison-title")).to_contain_text("What-if: Siloed scorecards, with your changes")
+        expect(page.locator(".results-answer")).to_contain_text("would")
+        expect(page.locator("main img, .v-main img").first).to_be_visible()
+        figures = page.locator("img")
+        expect(figures).to_have_count(6)
+        for label in ("Report (PDF)", "Slides (PowerPoint)", "Workbook (Excel)", "Report (HTML)"):
+            expect(page.get_by_role("button", name=label)).to_be_visible()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Workbook (Excel)").click()
+        saved = tmp_path / "downloaded.xlsx"
+        download.value.save_as(saved)
+        page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+        body = page.locator("body").inner_text()
+    assert exported.parent == outputs / "comparisons" and (exported / "runs").is_dir()
+    for name in ("report.html", "report.pptx", "summary.xlsx", "summary.csv", "scenarios"):
+        assert (exported / name).exists(), name
+    assert saved.read_bytes() == (exported / "summary.xlsx").read_bytes()
+    assert "Traceback" not in body and not errors, errors
+    _keep(tmp_path / "ab.png", "dashboard_ab.png")
+    _keep(tmp_path / "results.png", "dashboard_results.png")
+    print(f"\nA/B of 6 runs: {ab_seconds:.1f} s from Run to the answer")

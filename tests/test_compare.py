@@ -98,15 +98,15 @@ def test_report_has_every_section_and_embeds_its_images(
     d, _ = comparison
     page = (d / "report.html").read_text()
     for section in SECTIONS:
-        assert f"<section id='{section}'>" in page
-    images = re.findall(r"<img src='([^']+)'", page)
+        assert f'<section id="{section}">' in page
+    images = re.findall(r'<img src="([^"]+)"', page)
     assert len(images) == len(FIGURES)
     assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in images)
-    assert "src='figures/" not in page
+    assert 'src="figures/' not in page
     assert not re.search(r"""(src|href)=['"]?(https?:|//)|url\(\s*['"]?https?:""", page)  # nothing fetched
-    answer = page.split("<section id='answer'>")[1].split("</section>")[0]
-    assert re.search(r"Closed loop followup</b> would (raise|lower|leave)", answer)
-    assert "95% CI" in answer
+    answer = page.split('<section id="answer">')[1].split("</section>")[0]
+    assert re.search(r"Closed-loop follow-up</b> would (raise|lower|leave)", answer)  # the scenario's display title
+    assert "adjusted 95% CI" in answer and "Bonferroni" in answer
     assert "silosim-compare" in page and "replications=3" in page  # the command that reproduces it
 
 
@@ -125,7 +125,7 @@ def test_terminal_ends_with_the_summary_table_and_report_path(
     _d, out = comparison
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == f"Report: {Path('cmp') / 'report.html'}"
-    assert any(line.startswith("closed_loop_followup") for line in lines)
+    assert any(line.startswith("Closed-loop follow-up ") for line in lines)
     assert "runs 6/6 done" in out.stderr
 
 

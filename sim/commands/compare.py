@@ -3,27 +3,74 @@
     silosim-compare                                   # the headline comparison (conf/comparison/headline.yaml)
     silosim-compare replications=5 customers=5000 weeks=104
     silosim-compare scenarios=[siloed_scorecards,our_plan] scenario_dir=./my_scenarios
-    silosim-compare comparison=all_scenarios out=outputs/board_pack
+    silosim-compare comparison=all_scenarios out=outputs/board_pack report.client="Acme Insurance"
     silosim-compare calibration=outputs/calibrate/<run>/calibrated.yaml   # calibrated to a client
+    silosim-compare from=outputs/board_pack report.client="Other Client" confidence=0.9 baseline=...
 
 Replication r of every scenario uses seed first_seed + r (common random numbers), so the
 differences against the baseline are paired. Writes a comparison directory: runs/,
-comparison.parquet, summary.csv, runs.csv, comparison.json, figures/ and report.html. The report
-path is the last line printed. Exit status: 0 done, 1 some runs failed (reported and left out),
-2 bad input (nothing run or written), 130 interrupted (nothing written).
+comparison.parquet, summary.csv, runs.csv, comparison.json, figures/, report.html, report.pptx,
+summary.xlsx and report.pdf (when Chromium is installed). The report path is the last line printed.
+
+from=DIR rebuilds the summary, figures, report, slides, workbook and PDF of a finished comparison
+in place, without running anything: with another client, title, logo or theme (report.*), another
+confidence level, multiple-comparison adjustment or baseline among the scenarios run.
+
+Exit status: 0 done, 1 some runs failed (reported and left out), 2 bad input (nothing run or
+written), 130 interrupted (nothing written).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from sim.commands._common import EXIT_FAILED, user_errors, wants_help
-from sim.experiments.compare import CompareConf, plan, prepare, run_comparison
+from sim.experiments.compare import (
+    REBUILD_SETTINGS,
+    CompareConf,
+    Comparison,
+    plan,
+    prepare,
+    rebuild_comparison,
+    run_comparison,
+)
 from sim.report import print_summary, write_deliverables
 
 __all__ = ["main"]
 
 PROG = "silosim-compare"
+FROM = "from"
+
+
+def _source(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``from=DIR`` taken out of the arguments (None if not given)."""
+    rest, source = [], None
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key == FROM:
+            source = value
+        else:
+            rest.append(arg)
+    return source, rest
+
+
+def _print_paths(comparison: Comparison) -> None:
+    out = comparison.out
+    print(f"\nComparison directory: {out}")
+    for label, name in (("Slides", "report.pptx"), ("Workbook", "summary.xlsx"), ("PDF", "report.pdf")):
+        if (out / name).exists():
+            print(f"{label}: {out / name}")
+    print(f"Report: {out / 'report.html'}")
+
+
+def _rebuild(source: str, argv: list[str]) -> None:
+    with user_errors(PROG):
+        comparison = rebuild_comparison(Path(source), argv, write_deliverables, [PROG, f"{FROM}={source}", *argv])
+    print_summary(comparison.summary, comparison.baseline, comparison.confidence, comparison.titles)
+    _print_paths(comparison)
+    if comparison.meta.get("deliverable_errors"):
+        sys.exit(EXIT_FAILED)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__)
         print("Settings (key=value):", ", ".join(CompareConf.__dataclass_fields__))
         print("Any model parameter (docs/parameters.md) given as key=value is applied to every scenario.")
+        print(f"With from=DIR only these may be given: {', '.join(REBUILD_SETTINGS)} (and report.*).")
+        return
+    source, argv = _source(argv)
+    if source is not None:
+        _rebuild(source, argv)
         return
     with user_errors(PROG):
         p = plan(prepare(argv))
@@ -41,15 +93,14 @@ def main(argv: list[str] | None = None) -> None:
         except RuntimeError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             sys.exit(EXIT_FAILED)
-    print_summary(comparison.summary, comparison.baseline, comparison.confidence)
+    print_summary(comparison.summary, comparison.baseline, comparison.confidence, comparison.titles)
     failures = comparison.runs.failures
     if not failures.empty:
         print(f"\n{len(failures)} run(s) failed and are left out of the comparison:")
         for _, failure in failures.iterrows():
             print(f"  {failure['scenario']}, seed {failure['seed']}: {failure['error']} ({failure['path']})")
-    print(f"\nComparison directory: {comparison.out}")
-    print(f"Report: {comparison.out / 'report.html'}")
-    if not failures.empty:
+    _print_paths(comparison)
+    if not failures.empty or comparison.meta.get("deliverable_errors"):
         sys.exit(EXIT_FAILED)
 
 

@@ -1,8 +1,9 @@
-"""Run settings: what a run writes and the experiment design it belongs to (not model parameters).
+"""Run settings: what a run writes, the experiment design it belongs to and how its scenario is named.
 
 :class:`RunConfig` is the schema Hydra composes for the ``silosim`` command: the model's
-:class:`~sim.config.schema.SiloConfig` plus ``output`` and ``design``. The engine reads only the
-model part; the commands and the experiments read the rest.
+:class:`~sim.config.schema.SiloConfig` plus ``output``, ``design`` and ``about`` (the scenario's
+display title and one-line description). The engine reads only the model part; the commands, the
+experiments, the report and the dashboard read the rest.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from sim.config.schema import SiloConfig, param
 
-__all__ = ["DesignConf", "OutputConf", "RunConfig"]
+__all__ = ["AboutConf", "DesignConf", "OutputConf", "RunConfig", "scenario_title"]
 
 
 @dataclass
@@ -84,8 +85,47 @@ class DesignConf:
 
 
 @dataclass
+class AboutConf:
+    """How a scenario is named for people: every figure, table, slide and the dashboard show these words.
+
+    A scenario file sets them near its top (``about: {title: ..., description: ...}``); a scenario
+    that declares none is shown by its file name in words (``our_plan`` -> ``Our plan``). They are
+    labels only: the model never reads them.
+    """
+
+    title: str = param(
+        "",
+        "Display title of the scenario in figures, tables, slides and the dashboard (a few words; up to about "
+        "40 characters fit a slide). Empty: the file name in words.",
+        source="Scenario file; labels only, the model never reads it.",
+    )
+    description: str = param(
+        "",
+        "One line on what the scenario changes, in plain words (shown beside the title in reports and the "
+        "dashboard). Empty: none.",
+        source="Scenario file; labels only, the model never reads it.",
+    )
+
+
+def scenario_title(name: str, title: str | None = "") -> str:
+    """The display title of a scenario: its declared title, or its file name in words.
+
+    >>> scenario_title("closed_loop_followup", "Closed-loop follow-up")
+    'Closed-loop follow-up'
+    >>> scenario_title("our_plan")
+    'Our plan'
+    """
+    declared = " ".join(str(title or "").split())
+    if declared:
+        return declared
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@dataclass
 class RunConfig(SiloConfig):
-    """One run: the model's configuration plus what the run writes and the design row it applies."""
+    """One run: the model's configuration plus what the run writes, the design row it applies and its labels."""
 
     output: OutputConf = field(default_factory=OutputConf)
     design: DesignConf = field(default_factory=DesignConf)
+    about: AboutConf = field(default_factory=AboutConf)

@@ -8,13 +8,16 @@ keeps whatever the chosen scenario sets, a control moved away from it overrides 
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from sim.config import ConfigError, SiloConfig, compose_config, group_options
+from sim.config.run import scenario_title
 from sim.engine.model import SiloModel
 
 __all__ = [
@@ -23,9 +26,11 @@ __all__ = [
     "DEFAULT_CUSTOMERS",
     "Control",
     "DashboardModel",
+    "changed_controls",
     "control_overrides",
     "model_params",
     "parse_seed",
+    "scenario_labels",
     "scenarios",
     "settings_html",
 ]
@@ -49,6 +54,17 @@ def scenarios() -> list[str]:
     """The scenarios a user can pick (the bundled ones)."""
     with _COMPOSE_LOCK:
         return group_options("scenario")
+
+
+@functools.cache
+def scenario_labels() -> dict[str, tuple[str, str]]:
+    """Display title and one-line description of every scenario a user can pick (composed once per process)."""
+    labels = {}
+    for name in scenarios():
+        with _COMPOSE_LOCK:
+            about = compose_config([f"scenario={name}"]).about
+        labels[name] = (scenario_title(name, about.title), str(about.description or ""))
+    return labels
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,34 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def changed_controls(controls: Mapping[str, float]) -> tuple[list[str], dict[str, str]]:
+    """Hydra overrides for the scenario-level controls moved away from their baseline value.
+
+    Args:
+        controls: Values of scenario-level controls, by name in :data:`CONTROLS` (missing ones are at baseline).
+
+    Returns:
+        The overrides and, for each control, ``"control"`` if it overrides the scenario or ``"scenario"``
+        if it leaves the scenario's setting in force.
+
+    Raises:
+        ValueError: If a control name is unknown.
+    """
+    unknown = sorted(set(controls) - set(CONTROLS))
+    if unknown:
+        raise ValueError(f"unknown dashboard controls {unknown}; known: {sorted(CONTROLS)}")
+    overrides: list[str] = []
+    source: dict[str, str] = {}
+    for name, control in CONTROLS.items():
+        value = controls.get(name, control.baseline)
+        if math.isclose(value, control.baseline, abs_tol=control.step / 2):  # sliders return float noise
+            source[name] = "scenario"
+            continue
+        overrides.append(f"{control.key}={_fmt(value)}")
+        source[name] = "control"
+    return overrides, source
+
+
 def control_overrides(
     scenario_name: str,
     customers: int,
@@ -179,27 +223,20 @@ def control_overrides(
     Raises:
         ValueError: If a control name is unknown.
     """
-    unknown = sorted(set(controls) - set(CONTROLS))
-    if unknown:
-        raise ValueError(f"unknown dashboard controls {unknown}; known: {sorted(CONTROLS)}")
+    levers, source = changed_controls(controls)
     overrides = [f"scenario={scenario_name}", f"customers={int(customers)}", f"weeks={int(weeks)}", f"seed={seed}"]
-    source: dict[str, str] = {}
-    for name, control in CONTROLS.items():
-        value = controls.get(name, control.baseline)
-        if math.isclose(value, control.baseline, abs_tol=control.step / 2):  # sliders return float noise
-            source[name] = "scenario"
-            continue
-        overrides.append(f"{control.key}={_fmt(value)}")
-        source[name] = "control"
-    return overrides, source
+    return overrides + levers, source
 
 
 def parse_seed(seed: int | str) -> int:
-    """The seed from the sidebar's text box as an integer (a user error names the bad value)."""
+    """The seed from the sidebar's text box as an integer (a user error names the bad value and what is allowed)."""
+    text = str(seed).strip()
     try:
-        value = int(str(seed).strip())
+        value = int(text)
     except ValueError:
-        raise ConfigError(f"Invalid configuration: `seed` is {seed!r}, but it must be a whole number >= 0.") from None
+        raise ConfigError(f"Seed is '{text}', but it must be a whole number of 0 or more (e.g. 0 or 42).") from None
+    if value < 0:
+        raise ConfigError(f"Seed is {value}, but it must be a whole number of 0 or more (e.g. 0 or 42).")
     return value
 
 
@@ -292,7 +329,8 @@ def settings_html(model: DashboardModel) -> str:
         for name, c in CONTROLS.items()
     )
     return (
-        f"<p>Settings in force: scenario <b>{escape(cfg.scenario_name)}</b>, {cfg.customers:,} customers, "
+        f"<p>Settings in force: scenario <b>{escape(scenario_title(cfg.scenario_name, cfg.about.title))}</b> "
+        f"(<code>{escape(cfg.scenario_name)}</code>), {cfg.customers:,} customers, "
         f"{cfg.weeks} weeks, seed {cfg.seed}.</p>"
         "<table><tr><th align='left'>setting</th><th>in force</th><th>from</th></tr>" + rows + "</table>"
         "<p>A control left at its baseline value keeps the scenario's setting; a changed control "

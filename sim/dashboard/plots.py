@@ -6,6 +6,7 @@ the model knows nothing about the dashboard. Figures fill one card of Mesa's gri
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -17,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import StrMethodFormatter
 
+from sim.config.run import scenario_title
+from sim.dashboard.whatif import WhatIfResult, difference_bands, final_effect
 from sim.engine.kpis import KPIS
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, annual_retention
 from sim.engine.model import SiloModel
@@ -38,6 +41,7 @@ __all__ = [
     "panel_graph",
     "panel_positions",
     "trailing_retention",
+    "whatif_figure",
 ]
 
 RETENTION_WINDOW_WEEKS = 13  # trailing quarter over which weekly retention is annualised for the plot
@@ -367,9 +371,10 @@ def counters_html(model: SiloModel) -> str:
     h = headline(model)
     cfg = model.cfg
     week = _value("week", str(h["week"]))
+    title = escape(scenario_title(cfg.scenario_name, getattr(getattr(cfg, "about", None), "title", "")))
     if h["week"] == 0:
         return (
-            f"<p>Week {week} of {cfg.weeks} ({escape(cfg.scenario_name)}, {cfg.customers:,} customers, "
+            f"<p>Week {week} of {cfg.weeks} ({title}, {cfg.customers:,} customers, "
             f"seed {cfg.seed}): press Step or play to simulate.</p>"
         )
     prog = model.programme
@@ -397,6 +402,48 @@ def counters_html(model: SiloModel) -> str:
         f"{_value('handoff_failures_total', f'{h["handoff_failures_total"]:,}')} in the run",
     ]
     return (
-        f"<p>Week {week} of {cfg.weeks}: {escape(cfg.scenario_name)}, programme {status}</p>"
+        f"<p>Week {week} of {cfg.weeks}: {title}, programme {status}</p>"
         "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
     )
+
+
+# ---------------------------------------------------------------------- the A/B what-if
+DIFFERENCE_PANELS = (
+    ("true_nps", "True NPS", "NPS points", "{:+.1f}"),
+    ("active_customers", "Active customers", "customers", "{:+,.0f}"),
+)
+
+
+def _difference_panel(ax: Any, result: WhatIfResult, column: str, label: str, unit: str) -> None:
+    bands = difference_bands(result, column)
+    x = bands["step"].to_numpy() + 1
+    ax.fill_between(
+        x, bands["low"], bands["high"], color=TRUE_COLOUR, alpha=0.2, linewidth=0, label="95% CI, week by week"
+    )
+    ax.plot(x, bands["mean"], color=TRUE_COLOUR, linewidth=2, label="mean paired difference")
+    ax.axhline(0, color="black", linewidth=0.9)
+    ax.set_title(f"{label}: alternative minus baseline", fontsize=10)
+    ax.set_ylabel(f"difference ({unit})")
+    ax.set_xlabel("week")
+    ax.grid(alpha=0.3)
+
+
+def whatif_figure(result: WhatIfResult) -> Figure:
+    """The A/B what-if: the paired difference of true NPS and of active customers over time, with 95% bands.
+
+    The bands are pointwise intervals week by week; the title's verdict and interval are the answer's
+    (the final week, adjusted for the outcomes compared), so the figure never contradicts the sentence.
+    """
+    fig = _new_figure(11.0, 4.3)
+    axes = fig.subplots(1, len(DIFFERENCE_PANELS))
+    for ax, (column, label, unit, _) in zip(axes, DIFFERENCE_PANELS, strict=True):
+        _difference_panel(ax, result, column, label, unit)
+    axes[0].legend(loc="upper left", fontsize=8)
+    spec = result.spec
+    d, lo, hi = final_effect(result, "true_nps")  # the answer's verdict and interval (adjusted), not the band's
+    alt, base = result.titles[spec.alternative_name], result.titles[spec.baseline]
+    verdict = "raises" if lo > 0 else "lowers" if hi < 0 else "does not clearly change"
+    finding = f"{d:+.1f} points in week {spec.weeks} (adjusted 95% CI {lo:+.1f} to {hi:+.1f})"
+    title = textwrap.fill(f"{alt} {verdict} true NPS against {base}: {finding}", 110)
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig

@@ -8,6 +8,13 @@ baseline are *paired*: replication r of every scenario uses the same seed (commo
 numbers), so the difference is taken run by run and its interval comes from the spread of
 those differences, which is narrower than the unpaired (Welch) interval whenever the paired
 runs are positively correlated.
+
+A comparison judges several outcomes of several alternatives at once: its *family* of paired
+differences is every alternative x every comparison outcome. :data:`ADJUSTMENTS` are the ways the
+intervals its verdicts rest on allow for that (:func:`adjusted_levels`): ``bonferroni`` (each
+interval at level 1 - alpha/m, so all m hold together at the stated level), ``holm`` (Holm's
+step-down, which controls the same family-wise error with more power; each interval is drawn at
+its step's level, so it clears zero exactly when Holm declares the effect), or ``none``.
 """
 
 from __future__ import annotations
@@ -26,16 +33,27 @@ from sim.experiments.outcomes import RunContext, comparison_outcomes, compute
 from sim.experiments.rundir import is_complete
 
 __all__ = [
+    "ADJUSTMENTS",
+    "DEFAULT_ADJUSTMENT",
     "Interval",
     "RunSet",
+    "adjusted_levels",
+    "adjustment_errors",
+    "direction",
+    "family_size",
     "load_runs",
     "mean_ci",
     "outcomes_of_run",
     "paired_difference",
+    "paired_p_value",
     "summary_table",
     "trajectory_bands",
     "unpaired_difference",
 ]
+
+# How the intervals the verdicts rest on allow for the number of comparisons (README, "Honest verdicts").
+ADJUSTMENTS = ("bonferroni", "holm", "none")
+DEFAULT_ADJUSTMENT = "bonferroni"
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,93 @@ def paired_difference(scenario: pd.Series, baseline: pd.Series, level: float = 0
     """
     both = pd.concat({"s": scenario, "b": baseline}, axis=1, join="inner").dropna()
     return mean_ci(both["s"] - both["b"], level)
+
+
+def paired_p_value(scenario: pd.Series, baseline: pd.Series) -> float:
+    """Two-sided p-value of the paired t-test of scenario - baseline (seeds present in both only).
+
+    Consistent with :func:`paired_difference`: its interval at level 1 - g excludes zero exactly when
+    the p-value is below g. Differences without spread give 0 (a nonzero difference) or 1 (none).
+
+    Args:
+        scenario: Outcome per run, indexed by seed.
+        baseline: The same outcome of the baseline, indexed by seed.
+
+    Returns:
+        The p-value, NaN with fewer than two pairs.
+    """
+    both = pd.concat({"s": scenario, "b": baseline}, axis=1, join="inner").dropna()
+    d = (both["s"] - both["b"]).to_numpy(dtype=float)
+    if d.size < 2:
+        return float("nan")
+    sd = float(d.std(ddof=1))
+    mean = float(d.mean())
+    if sd == 0.0 or not math.isfinite(sd):
+        return 0.0 if mean != 0.0 else 1.0
+    t = mean / (sd / math.sqrt(d.size))
+    return float(2.0 * stats.t.sf(abs(t), d.size - 1))
+
+
+def adjusted_levels(p_values: Sequence[float], level: float, method: str) -> tuple[list[float], list[float]]:
+    """Adjusted p-values and the confidence level of each comparison's verdict interval.
+
+    ``none``: the stated level for each. ``bonferroni``: p x m and level 1 - alpha/m. ``holm``: Holm's
+    step-down adjusted p-values; the interval of the comparison ranked k (by p-value) is drawn at
+    1 - alpha/(m - k + 1) while Holm still rejects, and every later one at the level where it stopped,
+    so an interval clears zero exactly when its adjusted p-value is below alpha. Missing p-values
+    (NaN) count as 1.
+
+    >>> adjusted_levels([0.01, 0.04, 0.03], 0.95, "bonferroni")[0]
+    [0.03, 0.12, 0.09]
+    >>> [round(p, 3) for p in adjusted_levels([0.01, 0.04, 0.03], 0.95, "holm")[0]]
+    [0.03, 0.06, 0.06]
+
+    Args:
+        p_values: One unadjusted p-value per comparison of the family.
+        level: The stated confidence level (1 - alpha).
+        method: One of :data:`ADJUSTMENTS`.
+
+    Returns:
+        The adjusted p-values and the interval levels, in the order given.
+    """
+    p = [1.0 if v is None or not math.isfinite(v) else float(v) for v in p_values]
+    m, alpha = len(p), 1.0 - level
+    if method == "none" or m == 0:
+        return p, [level] * m
+    if method == "bonferroni":
+        return [min(1.0, m * v) for v in p], [1.0 - alpha / m] * m
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted, levels = [0.0] * m, [0.0] * m
+    running, stopped_at = 0.0, None
+    for rank, i in enumerate(order):  # rank 0 is the smallest p-value, tested against alpha / m
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+        if stopped_at is None and p[i] > alpha / (m - rank):
+            stopped_at = rank
+        step = rank if stopped_at is None else stopped_at
+        levels[i] = 1.0 - alpha / (m - step)
+    return adjusted, levels
+
+
+def adjustment_errors(method: str, key: str = "multiple_comparisons") -> list[str]:
+    """The problem with an adjustment setting, if any (for a one-paragraph user error)."""
+    if method in ADJUSTMENTS:
+        return []
+    return [f"`{key}` is {method!r}, but it must be one of {list(ADJUSTMENTS)} (default {DEFAULT_ADJUSTMENT})"]
+
+
+def family_size(scenarios: Sequence[str], baseline: str) -> int:
+    """How many paired differences a comparison judges: every alternative x every comparison outcome."""
+    return len([s for s in scenarios if s != baseline]) * len(comparison_outcomes())
+
+
+def direction(low: float, high: float) -> int:
+    """The verdict an interval of a difference supports: +1 (clearly up), -1 (clearly down), 0 (unchanged)."""
+    if low > 0:
+        return 1
+    if high < 0:
+        return -1
+    return 0
 
 
 def unpaired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Interval:
@@ -214,7 +319,13 @@ def load_runs(runs_dir: Path, clv_discount_rate: float = 0.10) -> RunSet:
 
 
 # ------------------------------------------------------------------ aggregation
-def summary_table(outcomes: pd.DataFrame, baseline: str, order: Sequence[str], level: float = 0.95) -> pd.DataFrame:
+def summary_table(
+    outcomes: pd.DataFrame,
+    baseline: str,
+    order: Sequence[str],
+    level: float = 0.95,
+    adjustment: str = DEFAULT_ADJUSTMENT,
+) -> pd.DataFrame:
     """Per scenario: mean and CI of every outcome, and the paired difference against the baseline.
 
     Args:
@@ -222,21 +333,35 @@ def summary_table(outcomes: pd.DataFrame, baseline: str, order: Sequence[str], l
         baseline: Scenario the differences are taken against.
         order: Scenario order of the rows.
         level: Confidence level.
+        adjustment: How the verdict intervals allow for the family of comparisons (:data:`ADJUSTMENTS`).
 
     Returns:
-        One row per scenario with ``<outcome>_mean``, ``_ci_low``, ``_ci_high`` and
-        ``<outcome>_diff``, ``_diff_ci_low``, ``_diff_ci_high`` columns, plus ``replications``.
+        One row per scenario with ``<outcome>_mean``, ``_ci_low``, ``_ci_high``; the paired difference
+        ``<outcome>_diff``, ``_diff_ci_low``, ``_diff_ci_high`` (at the stated level, unadjusted); its
+        two-sided paired t-test ``_diff_p`` and adjusted ``_diff_p_adj``; and the interval the verdict
+        rests on, ``_diff_adj_ci_low``, ``_diff_adj_ci_high``, at level ``_diff_adj_level``; plus
+        ``replications``. The baseline's own differences are zero and outside the family.
     """
+    names = [o.name for o in comparison_outcomes()]
     base = outcomes[outcomes["scenario"] == baseline].set_index("seed")
+    runs = {s: outcomes[outcomes["scenario"] == s].set_index("seed") for s in order}
+    family = [(s, k) for s in order if s != baseline for k in names]
+    p_values = [paired_p_value(runs[s][k], base[k]) for s, k in family]
+    p_adjusted, levels = adjusted_levels(p_values, level, adjustment)
+    judged = {pair: (p, pa, lv) for pair, p, pa, lv in zip(family, p_values, p_adjusted, levels, strict=True)}
     rows = []
     for scenario in order:
-        runs = outcomes[outcomes["scenario"] == scenario].set_index("seed")
-        row: dict[str, object] = {"scenario": scenario, "replications": len(runs)}
-        for key in (o.name for o in comparison_outcomes()):
-            ci = mean_ci(runs[key], level)
+        row: dict[str, object] = {"scenario": scenario, "replications": len(runs[scenario])}
+        for key in names:
+            ci = mean_ci(runs[scenario][key], level)
             row[f"{key}_mean"], row[f"{key}_ci_low"], row[f"{key}_ci_high"] = ci.mean, ci.low, ci.high
-            diff = paired_difference(runs[key], base[key], level)
+            diff = paired_difference(runs[scenario][key], base[key], level)
             row[f"{key}_diff"], row[f"{key}_diff_ci_low"], row[f"{key}_diff_ci_high"] = diff.mean, diff.low, diff.high
+            p, p_adj, verdict_level = judged.get((scenario, key), (1.0, 1.0, level))
+            adj = paired_difference(runs[scenario][key], base[key], verdict_level)
+            row[f"{key}_diff_p"], row[f"{key}_diff_p_adj"] = p, p_adj
+            row[f"{key}_diff_adj_ci_low"], row[f"{key}_diff_adj_ci_high"] = adj.low, adj.high
+            row[f"{key}_diff_adj_level"] = verdict_level
         rows.append(row)
     return pd.DataFrame(rows)
 

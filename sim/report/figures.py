@@ -1,14 +1,18 @@
 """Figures of a comparison for an executive audience.
 
 Every figure has a title that states its finding (computed from the runs, never written in
-advance), units on labelled axes and confidence bands or bars. A scenario keeps one colour,
-line style and marker in every figure; colours are the Okabe-Ito palette (safe for colour
-blindness) and line styles, markers and hatches keep scenarios apart in greyscale print.
+advance), units on labelled axes and confidence bands or bars. Scenarios are called by their
+display titles (``about.title``). A scenario keeps one colour, line style and marker in every
+figure; colours are the Okabe-Ito palette (safe for colour blindness) and line styles, markers
+and hatches keep scenarios apart in greyscale print. The effects figure draws the intervals the
+verdicts rest on (adjusted for the number of comparisons, as the summary table says).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +23,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR
+from sim.config.run import scenario_title
 from sim.experiments.analysis import RunSet, trajectory_bands
 
-__all__ = ["FigureFile", "ScenarioStyle", "make_figures", "pretty", "styles"]
+__all__ = ["FIGURE_NAMES", "FigureFile", "ScenarioStyle", "make_figures", "styles", "verdict_columns"]
+
+# The figures of a comparison, in report order (figures/<name>.png and .svg).
+FIGURE_NAMES = (
+    "true_nps",
+    "effects_forest",
+    "customers_retention",
+    "nps_gap",
+    "kpis_vs_outcomes",
+    "closed_loop_funnel",
+)
 
 OKABE_ITO = ("#000000", "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
@@ -34,6 +49,7 @@ class ScenarioStyle:
     """How one scenario is drawn everywhere."""
 
     label: str
+    title: str
     color: str
     linestyle: str | tuple
     marker: str
@@ -42,30 +58,45 @@ class ScenarioStyle:
 
 @dataclass(frozen=True)
 class FigureFile:
-    """A written figure: its name, title, a one-line caption and its files."""
+    """A written figure: its name, title, a one-line caption, its files, and the PNG without its title.
+
+    Attributes:
+        name: File stem (``true_nps``).
+        title: The finding it states.
+        caption: One line on how to read it.
+        png: The PNG (150 dpi), title included.
+        svg: The SVG, title included.
+        untitled_png: The same PNG without the title, for a slide whose own title states the finding.
+    """
 
     name: str
     title: str
     caption: str
     png: Path
     svg: Path
+    untitled_png: bytes = b""
 
 
-def pretty(scenario: str) -> str:
-    """``closed_loop_followup`` -> ``Closed loop followup``."""
-    text = scenario.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+def verdict_columns(summary: pd.DataFrame, key: str) -> tuple[str, str]:
+    """The columns of the interval a verdict on ``key`` rests on: adjusted if the table has them."""
+    if f"{key}_diff_adj_ci_low" in summary:
+        return f"{key}_diff_adj_ci_low", f"{key}_diff_adj_ci_high"
+    return f"{key}_diff_ci_low", f"{key}_diff_ci_high"
 
 
-def styles(order: Sequence[str], baseline: str) -> dict[str, ScenarioStyle]:
-    """One style per scenario; the baseline is black and solid."""
+def styles(order: Sequence[str], baseline: str, titles: Mapping[str, str] | None = None) -> dict[str, ScenarioStyle]:
+    """One style per scenario, labelled with its display title; the baseline is black and solid."""
+    titles = titles or {}
+    name = {s: titles.get(s) or scenario_title(s) for s in order}
     rest = [s for s in order if s != baseline]
     out = {
-        baseline: ScenarioStyle(f"{pretty(baseline)} (baseline)", OKABE_ITO[0], LINESTYLES[0], MARKERS[0], HATCHES[0])
+        baseline: ScenarioStyle(
+            f"{name[baseline]} (baseline)", name[baseline], OKABE_ITO[0], LINESTYLES[0], MARKERS[0], HATCHES[0]
+        )
     }
     for i, s in enumerate(rest, start=1):
         k = i % len(OKABE_ITO)
-        out[s] = ScenarioStyle(pretty(s), OKABE_ITO[k], LINESTYLES[k], MARKERS[k], HATCHES[k])
+        out[s] = ScenarioStyle(name[s], name[s], OKABE_ITO[k], LINESTYLES[k], MARKERS[k], HATCHES[k])
     return out
 
 
@@ -98,11 +129,16 @@ def _subplots(nrows: int = 1, ncols: int = 1, **kw: object) -> tuple[Figure, obj
 
 
 def _save(fig: Figure, out_dir: Path, name: str, title: str, caption: str) -> FigureFile:
-    fig.suptitle(title, fontweight="bold", x=0.01, ha="left")
+    # wrapped to the figure's width (about 8.5 bold characters an inch at the title size), never clipped
+    width = max(40, int(fig.get_figwidth() * 8.5))
+    heading = fig.suptitle(textwrap.fill(title, width), fontweight="bold", x=0.01, ha="left")
     png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
     fig.savefig(png, dpi=150, bbox_inches="tight")
     fig.savefig(svg, bbox_inches="tight")
-    return FigureFile(name, title, caption, png, svg)
+    heading.set_visible(False)
+    untitled = io.BytesIO()
+    fig.savefig(untitled, format="png", dpi=150, bbox_inches="tight")
+    return FigureFile(name, title, caption, png, svg, untitled.getvalue())
 
 
 def _band(ax: Axes, bands: pd.DataFrame, scenario: str, st: ScenarioStyle, label: str | None = None) -> None:
@@ -145,10 +181,10 @@ def nps_trajectories(
     ax.set_ylabel("True NPS (points, -100 to +100)")
     ax.legend(loc="best", fontsize=10)
     if best == base:
-        title = f"No alternative beats {pretty(base).lower()} on true NPS after {_horizon(weeks)}"
+        title = f"No alternative beats {sty[base].title} on true NPS after {_horizon(weeks)}"
     else:
         title = (
-            f"{pretty(best)} ends {_horizon(weeks)} with the highest true NPS: "
+            f"{sty[best].title} ends {_horizon(weeks)} with the highest true NPS: "
             f"{final[best]:+.0f} vs {final[base]:+.0f} at baseline"
         )
     pct = round(100 * level)
@@ -198,7 +234,7 @@ def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out
     axes.flat[0].legend(loc="lower left", fontsize=9)
     worst = max(order, key=lambda s: gaps[s])
     if gaps[worst] >= 3:
-        title = f"Measured NPS overstates true NPS most under {pretty(worst).lower()}: {gaps[worst]:+.1f} points"
+        title = f"Measured NPS overstates true NPS most under {sty[worst].title}: {gaps[worst]:+.1f} points"
     else:
         span = max(abs(g) for g in gaps.values())
         title = f"Measured NPS tracks true NPS within {span:.1f} points on average in every scenario"
@@ -248,10 +284,10 @@ def customers_and_retention(
     final = s_idx["active_customers_mean"]
     base, best = order[0], max(order, key=lambda s: final[s])
     if best == base:
-        title = f"{pretty(base)} keeps as many customers as any alternative after {_horizon(weeks)}"
+        title = f"{sty[base].title} keeps as many customers as any alternative after {_horizon(weeks)}"
     else:
         title = (
-            f"{pretty(best)} keeps the most customers: {final[best]:,.0f} after {_horizon(weeks)} "
+            f"{sty[best].title} keeps the most customers: {final[best]:,.0f} after {_horizon(weeks)} "
             f"vs {final[base]:,.0f} at baseline"
         )
     return _save(
@@ -318,7 +354,7 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
     rose, change = rose_falls[base]
     trend = "fell" if change < 0 else "rose"
     title = (
-        f"Under {pretty(base).lower()}, {rose} of {len(depts)} department KPIs rose while true NPS "
+        f"Under {sty[base].title}, {rose} of {len(depts)} department KPIs rose while true NPS "
         f"{trend} {abs(change):.1f} points"
     )
     return _save(
@@ -381,7 +417,7 @@ def closed_loop_funnel(
     else:
         share = mean.loc[best, "recoveries"] / max(mean.loc[best, "detractor_responses"], 1)
         title = (
-            f"{pretty(best)} wins back {mean.loc[best, 'recoveries']:,.0f} detractors per run "
+            f"{sty[best].title} wins back {mean.loc[best, 'recoveries']:,.0f} detractors per run "
             f"({100 * share:.0f}% of those who answered)"
         )
     return _save(
@@ -412,9 +448,10 @@ def forest(
     for ax, (key, label, scale) in zip(axes, panels, strict=True):
         base_mean = s_idx.loc[base, f"{key}_mean"]
         k = scale if scale is not None else 100.0 / base_mean
+        low_col, high_col = verdict_columns(summary, key)
         for yi, s in zip(y, others, strict=True):
             st = sty[s]
-            d, lo, hi = (k * s_idx.loc[s, f"{key}_diff{suffix}"] for suffix in ("", "_ci_low", "_ci_high"))
+            d, lo, hi = (k * s_idx.loc[s, col] for col in (f"{key}_diff", low_col, high_col))
             ax.errorbar(
                 d,
                 yi,
@@ -433,26 +470,42 @@ def forest(
     pct = round(100 * level)
     best = max(others, key=lambda s: s_idx.loc[s, "annual_retention_diff"]) if others else base
     r = s_idx.loc[best]
+    low_col, high_col = verdict_columns(summary, "annual_retention")
+    adjusted = low_col.endswith("_adj_ci_low")
+    ci_name = f"adjusted {pct}% CI" if adjusted else f"{pct}% CI"
     ci = (
-        f"{100 * r['annual_retention_diff']:+.1f} points ({pct}% CI {100 * r['annual_retention_diff_ci_low']:+.1f}"
-        f" to {100 * r['annual_retention_diff_ci_high']:+.1f})"
+        f"{100 * r['annual_retention_diff']:+.1f} points ({ci_name} {100 * r[low_col]:+.1f}"
+        f" to {100 * r[high_col]:+.1f})"
     )
-    if r["annual_retention_diff_ci_low"] > 0:
-        title = f"{pretty(best)} has the largest retention gain over {pretty(base).lower()}: {ci}"
+    if r[low_col] > 0:
+        title = f"{sty[best].title} has the largest retention gain over {sty[base].title}: {ci}"
+    elif r[high_col] < 0:
+        title = f"Every alternative loses retention against {sty[base].title}; smallest loss: {sty[best].title}, {ci}"
     else:
-        title = f"No scenario clearly changes retention against {pretty(base).lower()}; largest: {pretty(best)}, {ci}"
+        title = f"No scenario clearly changes retention against {sty[base].title}; largest: {sty[best].title}, {ci}"
+    bars = (
+        f"{pct}% confidence intervals adjusted for the number of comparisons the report makes (see Method)"
+        if adjusted
+        else f"{pct}% confidence intervals"
+    )
     return _save(
         fig,
         out,
         "effects_forest",
         title,
-        f"Difference from the baseline, replication by replication (same seeds: paired), with {pct}% "
-        "confidence intervals. An interval that does not cross zero is a clear effect.",
+        f"Difference from the baseline, replication by replication (same seeds: paired), with {bars}. An "
+        "interval that does not cross zero is a clear effect.",
     )
 
 
 def make_figures(
-    rs: RunSet, summary: pd.DataFrame, order: Sequence[str], baseline: str, out_dir: Path, level: float = 0.95
+    rs: RunSet,
+    summary: pd.DataFrame,
+    order: Sequence[str],
+    baseline: str,
+    out_dir: Path,
+    level: float = 0.95,
+    titles: Mapping[str, str] | None = None,
 ) -> list[FigureFile]:
     """Write every figure of a comparison as PNG and SVG.
 
@@ -463,13 +516,14 @@ def make_figures(
         baseline: The baseline scenario.
         out_dir: Directory for the files.
         level: Confidence level of the bands.
+        titles: Display title of each scenario (default: its file name in words).
 
     Returns:
         The figures in report order.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     order = [baseline, *[s for s in order if s != baseline]]
-    sty = styles(order, baseline)
+    sty = styles(order, baseline, titles)
     with mpl.rc_context(RC):
         return [
             nps_trajectories(rs, order, sty, out_dir, level),

@@ -1,0 +1,252 @@
+"""The A/B what-if page: a baseline against an alternative, replicated in the background, with the uncertainty.
+
+The strategist picks a baseline and an alternative (another scenario, or a scenario with some levers
+changed), a population, a horizon and a number of replications, and presses Run. The runs go to
+all cores in the background (:mod:`sim.dashboard.whatif`) with a progress bar and a Cancel button;
+then the page shows the answer sentence the report would write, the paired difference over time
+with its confidence band, and the summary table. "Export as comparison" writes a normal comparison
+directory (report, PDF, slides, workbook) that the Results page lists. Every typed input is checked
+as it is entered: a bad one is marked in red with its message, and Run waits until it is fixed.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import threading
+import time
+from typing import Any
+
+import solara
+import solara.lab
+
+from sim.config import ConfigError
+from sim.dashboard.controls import BASELINE_SCENARIO, CONTROLS, scenario_labels
+from sim.dashboard.plots import DIFFERENCE_PANELS, whatif_figure
+from sim.dashboard.results_page import Downloads
+from sim.dashboard.tabs_page import Navigation
+from sim.dashboard.whatif import (
+    CancelledError,
+    WhatIf,
+    WhatIfResult,
+    check_whatif,
+    export_whatif,
+    final_effect,
+    parse_whatif,
+    run_whatif,
+)
+from sim.experiments.compare import Comparison
+from sim.experiments.launcher import fmt_duration
+from sim.report.content import summary_text_table
+from sim.report.html import table_html
+
+__all__ = ["DEFAULTS", "ABPage"]
+
+DEFAULTS = {"customers": "2000", "weeks": "52", "replications": "5", "first_seed": "0"}
+DEFAULT_ALTERNATIVE = "closed_loop_followup"
+NUMBER_INPUTS = (
+    ("customers", "Customers (initial)"),
+    ("weeks", "Weeks (horizon)"),
+    ("replications", "Replications (runs per arm)"),
+    ("first_seed", "First seed"),
+)
+
+
+@solara.lab.task(prefer_threaded=True)
+def run_task(spec: WhatIf, status: solara.Reactive[str], cancel: threading.Event) -> WhatIfResult:
+    """Run the what-if in the background, reporting progress on the task and in words."""
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        run_task.progress = 100.0 * done / total
+        elapsed = time.monotonic() - started
+        left = f", about {fmt_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        status.value = f"runs {done}/{total} done, elapsed {fmt_duration(elapsed)}{left}"
+
+    return run_whatif(spec, progress=progress, cancelled=cancel.is_set)
+
+
+@solara.lab.task(prefer_threaded=True)
+def export_task(result: WhatIfResult) -> Comparison:
+    """Write the what-if as a comparison directory with every deliverable."""
+    return export_whatif(result)
+
+
+@solara.component
+def NumberInput(key: str, label: str, values: solara.Reactive[dict[str, str]], errors: dict[str, str]) -> None:
+    """A typed number with its message in red underneath when it is not allowed."""
+    solara.InputText(
+        label,
+        value=values.value[key],
+        on_value=lambda v: values.set({**values.value, key: v}),
+        error=errors.get(key) or False,
+        continuous_update=True,
+    )
+
+
+@solara.component
+def WhatIfInputs(
+    baseline: solara.Reactive[str],
+    alternative: solara.Reactive[str],
+    levers: solara.Reactive[dict[str, float]],
+    numbers: solara.Reactive[dict[str, str]],
+    errors: dict[str, str],
+) -> None:
+    """The sidebar: the two arms, the alternative's levers, the population, horizon and replications."""
+    labels = scenario_labels()
+    by_title = {title: name for name, (title, _) in labels.items()}
+    with solara.Card("A/B what-if"):
+        solara.Select(
+            "Baseline",
+            values=list(by_title),
+            value=labels[baseline.value][0],
+            on_value=lambda t: baseline.set(by_title[t]),
+        )
+        solara.Select(
+            "Alternative",
+            values=list(by_title),
+            value=labels[alternative.value][0],
+            on_value=lambda t: alternative.set(by_title[t]),
+        )
+        if errors.get("alternative"):
+            solara.Error(errors["alternative"], dense=True, classes=["input-message"])
+        for key, label in NUMBER_INPUTS:
+            NumberInput(key, label, numbers, errors)
+    with solara.Card("Change the alternative's levers"):
+        solara.Text(
+            "A lever left at its default keeps the alternative scenario's own setting; moved, it overrides it.",
+            style={"font-size": "0.85em", "color": "#555"},
+        )
+        for name, c in CONTROLS.items():
+            slider = solara.SliderInt if c.is_int else solara.SliderFloat
+            slider(
+                c.label,
+                value=levers.value[name],
+                min=c.lo,
+                max=c.hi,
+                step=c.step,
+                on_value=lambda v, name=name: levers.set({**levers.value, name: v}),
+            )
+        if errors.get("levers"):
+            solara.Error(errors["levers"], dense=True, classes=["input-message"])
+
+
+def _difference_text(result: WhatIfResult) -> str:
+    """The final week's paired differences with their intervals, tagged for people and the browser test."""
+    parts = []
+    for column, label, unit, fmt in DIFFERENCE_PANELS:
+        d, lo, hi = final_effect(result, column)
+        parts.append(
+            f"{label}: <b data-value='diff-{column}'>{fmt.format(d)}</b> {unit} (adjusted 95% CI "
+            f"<span data-value='low-{column}'>{fmt.format(lo)}</span> to "
+            f"<span data-value='high-{column}'>{fmt.format(hi)}</span>)"
+        )
+    return f"<p>In week {result.spec.weeks}, alternative minus baseline: " + "; ".join(parts) + ".</p>"
+
+
+@solara.component
+def ResultView(result: WhatIfResult) -> None:
+    """The answer, the paired difference over time with its band, the table, and the export."""
+    spec = result.spec
+    sentences = "".join(f"<li><b>{html.escape(a.title)}</b>{html.escape(a.predicate)}</li>" for a in result.answers())
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=(
+            f"<div class='whatif-answer' style='background:#f4f7fb;border-left:5px solid #0072B2;"
+            f"padding:0.4em 1em'><ul>{sentences}</ul></div>{_difference_text(result)}"
+            f"<p style='color:#555;font-size:0.9em'>{spec.replications} replications per arm, seeds "
+            f"{spec.seeds[0]} to {spec.seeds[-1]}, {spec.customers:,} customers, {spec.weeks} weeks; runs took "
+            f"{result.wall_seconds:.1f} s. The answer's intervals are adjusted for the "
+            f"{len(result.summary.filter(like='_diff_p_adj').columns)} outcomes compared (Bonferroni), as the "
+            "report's are; the shaded bands below are 95% intervals of the paired difference week by week, not "
+            "adjusted.</p>"
+        ),
+    )
+    with solara.Column(classes=["whatif-figure"]):
+        solara.FigureMatplotlib(whatif_figure(result), format="png")
+    table = summary_text_table(result.summary, spec.baseline, 0.95, result.titles)
+    solara.HTML(tag="div", unsafe_innerHTML=table_html(table))
+    with solara.Row():
+        solara.Button(
+            "Export as comparison",
+            color="primary",
+            on_click=lambda: export_task(result),
+            disabled=export_task.pending,
+        )
+    if export_task.pending:
+        solara.Text("Writing the comparison: figures, report, slides, workbook, PDF ...")
+        solara.ProgressLinear(True)
+    elif export_task.error:
+        solara.Error(f"Export failed: {export_task.exception}")
+    elif export_task.finished and export_task.value is not None and export_task.value.out in result.exported:
+        comparison = export_task.value
+        solara.Success(f"Exported to {comparison.out}", classes=["export-done"])
+        solara.Text("It is listed on the Results page.")
+        Downloads(comparison.out)
+
+
+@solara.component
+def RunState(previous: Any, status: solara.Reactive[str]) -> None:
+    """Progress while the runs go; then the result, or why there is none."""
+    if run_task.pending:
+        solara.ProgressLinear(
+            run_task.progress if run_task.progress is not None else True, classes=["whatif-progress-bar"]
+        )
+        solara.Text(status.value, classes=["whatif-progress"])
+    elif run_task.error:
+        exc = run_task.exception
+        if isinstance(exc, CancelledError):
+            solara.Info("Cancelled; nothing was kept.")
+        elif isinstance(exc, ConfigError):
+            solara.Error(f"The what-if cannot run: {exc}")
+        else:
+            solara.Error(f"A run failed: {type(exc).__name__}: {exc}")
+    elif run_task.finished and run_task.value is not None:
+        previous.current = run_task.value
+        ResultView(run_task.value)
+
+
+@solara.component
+def ABPage() -> None:
+    """The A/B what-if page."""
+    baseline = solara.use_reactive(BASELINE_SCENARIO)
+    alternative = solara.use_reactive(DEFAULT_ALTERNATIVE)
+    levers = solara.use_reactive({name: c.baseline for name, c in CONTROLS.items()})
+    numbers = solara.use_reactive(dict(DEFAULTS))
+    status = solara.use_reactive("")
+    cancel = solara.use_memo(threading.Event, [])
+    previous: Any = solara.use_ref(None)
+
+    spec, errors = parse_whatif(baseline.value, alternative.value, levers.value, **numbers.value)
+    if spec is not None:
+        errors = check_whatif(spec)
+
+    def start() -> None:
+        if spec is None or errors:
+            return
+        if previous.current is not None:  # the runs of the last what-if are no longer needed (exports are copies)
+            shutil.rmtree(previous.current.staging, ignore_errors=True)
+        cancel.clear()
+        status.set("starting the workers ...")
+        run_task(spec, status, cancel)
+
+    with solara.AppBar():
+        solara.AppBarTitle("silosim: A/B what-if")
+    Navigation()
+    with solara.Sidebar():
+        WhatIfInputs(baseline, alternative, levers, numbers, errors)
+    solara.HTML(  # not solara.Markdown: it would load KaTeX, which solara-assets does not bundle
+        tag="p",
+        unsafe_innerHTML=(
+            "Compare a <b>baseline</b> with an <b>alternative</b>: another scenario, or a scenario with some levers "
+            "changed. Both run over the same seeds (common random numbers), so their difference is paired; the "
+            "runs use every core in the background."
+        ),
+    )
+    with solara.Row():
+        solara.Button("Run A/B", color="primary", on_click=start, disabled=bool(errors) or run_task.pending)
+        if run_task.pending:
+            solara.Button("Cancel", on_click=cancel.set, outlined=True)
+    if errors:
+        solara.Warning("Fix the inputs marked in red in the sidebar to run.", dense=True, classes=["inputs-warning"])
+    RunState(previous, status)

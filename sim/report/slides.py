@@ -1,0 +1,232 @@
+"""The comparison as a slide deck (``report.pptx``, python-pptx), ready to present.
+
+Slides, in order: a title slide (the report's title, the client, the date, the logo); the answer
+(one sentence per alternative with its numbers and intervals, and how many comparisons it makes);
+one slide per figure, titled with the figure's computed finding (its caption in the speaker
+notes); the summary table; the scenarios compared; the key assumptions; the parameters that differ
+(several slides if they are many); the method, with the provenance of the runs and the command that
+reproduces them. Widescreen 16:9, in the theme's colours and font (``report.theme``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+from pptx import Presentation
+from pptx.dml.color import RGBColor
+from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
+from pptx.presentation import Presentation as Deck
+from pptx.shapes.picture import Picture
+from pptx.slide import Slide
+from pptx.util import Emu, Inches, Pt
+
+from sim.experiments.files import atomic_write
+from sim.report.content import ReportContent, Table
+
+__all__ = ["PARAMETER_ROWS_PER_SLIDE", "write_slides"]
+
+WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
+MARGIN = Inches(0.5)
+BODY_TOP = Inches(1.35)
+FOOTER_TOP = Inches(7.02)
+PARAMETER_ROWS_PER_SLIDE = 12
+TITLE_ONLY, TITLE_SLIDE = 5, 0  # layouts of python-pptx's default template
+
+
+def _rgb(colour: str) -> RGBColor:
+    return RGBColor.from_string(colour.lstrip("#").upper())
+
+
+class _Builder:
+    """Adds slides to one deck in the theme's font and colours."""
+
+    def __init__(self, content: ReportContent) -> None:
+        self.content = content
+        self.theme = content.settings.theme
+        self.deck: Deck = Presentation()
+        self.deck.slide_width, self.deck.slide_height = WIDTH, HEIGHT
+
+    # ------------------------------------------------------------------ pieces
+    def _style(self, run: object, size: float, bold: bool = False, colour: str | None = None) -> None:
+        font = run.font  # type: ignore[attr-defined]
+        font.name = self.theme.font
+        font.size = Pt(size)
+        font.bold = bold
+        font.color.rgb = _rgb(colour or self.theme.text)
+
+    def slide(self, title: str) -> Slide:
+        """A title-only slide with the title in the theme's colour, sized to its length, and a footer."""
+        slide = self.deck.slides.add_slide(self.deck.slide_layouts[TITLE_ONLY])
+        shape = slide.shapes.title
+        shape.left, shape.top, shape.width, shape.height = MARGIN, Inches(0.25), WIDTH - 2 * MARGIN, Inches(1.05)
+        frame = shape.text_frame
+        frame.word_wrap = True
+        frame.vertical_anchor = MSO_ANCHOR.MIDDLE
+        frame.text = title
+        size = 30 if len(title) <= 50 else 22 if len(title) <= 100 else 18
+        for paragraph in frame.paragraphs:
+            paragraph.alignment = PP_ALIGN.LEFT
+            for run in paragraph.runs:
+                self._style(run, size, bold=True, colour=self.theme.primary)
+        self._footer(slide)
+        return slide
+
+    def _footer(self, slide: Slide) -> None:
+        c = self.content
+        text = " · ".join(x for x in (c.title, c.client, c.date) if x)
+        number = len(self.deck.slides)
+        box = slide.shapes.add_textbox(MARGIN, FOOTER_TOP, WIDTH - 2 * MARGIN, Inches(0.35))
+        paragraph = box.text_frame.paragraphs[0]
+        run = paragraph.add_run()
+        run.text = f"{text}    {number}"
+        self._style(run, 10, colour="#777777")
+
+    def text(
+        self, slide: Slide, paragraphs: Sequence[Sequence[tuple[str, bool]]], top: Emu, height: Emu, size: float
+    ) -> None:
+        """A text box of paragraphs, each a list of (text, bold) runs."""
+        box = slide.shapes.add_textbox(MARGIN, top, WIDTH - 2 * MARGIN, height)
+        frame = box.text_frame
+        frame.word_wrap = True
+        for i, runs in enumerate(paragraphs):
+            paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+            paragraph.space_after = Pt(size * 0.6)
+            for text, bold in runs:
+                run = paragraph.add_run()
+                run.text = text
+                self._style(run, size, bold=bold)
+
+    def table(self, slide: Slide, table: Table, top: Emu, size: float, widths: Sequence[float] | None = None) -> None:
+        """A native table, header in the theme's primary colour."""
+        rows, cols = len(table.rows) + 1, len(table.columns)
+        height = Inches(0.42) * rows
+        shape = slide.shapes.add_table(rows, cols, MARGIN, top, WIDTH - 2 * MARGIN, height)
+        grid = shape.table
+        total = WIDTH - 2 * MARGIN
+        shares = widths or [1.0 / cols] * cols
+        for j, share in enumerate(shares):
+            grid.columns[j].width = Emu(int(total * share / sum(shares)))
+        for i, row in enumerate([table.columns, *table.rows]):
+            for j, value in enumerate(row):
+                cell = grid.cell(i, j)
+                cell.text = str(value)
+                cell.margin_left = cell.margin_right = Inches(0.05)
+                for paragraph in cell.text_frame.paragraphs:
+                    paragraph.alignment = PP_ALIGN.LEFT if j == 0 else PP_ALIGN.RIGHT
+                    for run in paragraph.runs:
+                        self._style(run, size, bold=i == 0, colour="#FFFFFF" if i == 0 else None)
+                if i == 0:
+                    cell.fill.solid()
+                    cell.fill.fore_color.rgb = _rgb(self.theme.primary)
+
+    def picture(self, slide: Slide, image: Path | bytes, top: Emu, max_width: Emu, max_height: Emu) -> Picture:
+        """A picture (a file or PNG bytes) scaled to fit the box, centred horizontally."""
+        source = io.BytesIO(image) if isinstance(image, bytes) else image
+        with Image.open(source) as opened:
+            w, h = opened.size
+        scale = min(max_width / w, max_height / h)
+        width, height = Emu(int(w * scale)), Emu(int(h * scale))
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        return slide.shapes.add_picture(
+            source if isinstance(source, io.BytesIO) else str(source), Emu(int((WIDTH - width) / 2)), top, width, height
+        )
+
+    # ------------------------------------------------------------------ slides
+    def title_slide(self) -> None:
+        c = self.content
+        slide = self.deck.slides.add_slide(self.deck.slide_layouts[TITLE_SLIDE])
+        slide.shapes.title.text = c.title
+        for run in slide.shapes.title.text_frame.paragraphs[0].runs:
+            self._style(run, 36, bold=True, colour=self.theme.primary)
+        lines = [x for x in (f"Prepared for {c.client}" if c.client else "", c.date, c.subtitle) if x]
+        subtitle = slide.placeholders[1].text_frame
+        subtitle.text = "\n".join(lines)
+        for paragraph in subtitle.paragraphs:
+            for run in paragraph.runs:
+                self._style(run, 20)
+        if c.settings.logo:
+            logo = self.picture(slide, Path(c.settings.logo), Inches(0.4), Inches(2.6), Inches(1.1))
+            logo.left = WIDTH - MARGIN - logo.width
+
+    def answer_slide(self) -> None:
+        c = self.content
+        slide = self.slide("The answer")
+        size = 20 if len(c.answers) <= 3 else 16 if len(c.answers) <= 5 else 13
+        paragraphs = [[(a.title, True), (a.predicate, False)] for a in c.answers]
+        self.text(slide, paragraphs, BODY_TOP, Inches(4.2), size)
+        notes = [[(c.answer_note, False)], [(c.comparisons_note, False)]]
+        if c.failures:
+            notes.append([(f"{len(c.failures)} run(s) failed and are left out: {'; '.join(c.failures)}.", False)])
+        self.text(slide, notes, Inches(5.45), Inches(1.5), 11)
+
+    def figure_slides(self) -> None:
+        for figure in self.content.figures:
+            slide = self.slide(figure.title)
+            image = figure.untitled_png or figure.png  # the slide's title states the finding; not twice
+            self.picture(slide, image, BODY_TOP, WIDTH - 2 * MARGIN, FOOTER_TOP - BODY_TOP - Inches(0.1))
+            slide.notes_slide.notes_text_frame.text = figure.caption
+
+    def summary_slide(self) -> None:
+        c = self.content
+        slide = self.slide("Summary: every scenario against the baseline")
+        keep = [0, 2, 3, 5, 6, 7, 9]  # scenario, NPS, NPS vs baseline, retention, vs baseline, customers, CLV
+        table = Table([c.summary.columns[j] for j in keep], [[row[j] for j in keep] for row in c.summary.rows])
+        size = 12 if len(table.rows) <= 5 else 10
+        self.table(slide, table, BODY_TOP, size, widths=[2.2, 1.6, 1.8, 1.6, 1.8, 1.6, 1.4])
+        self.text(slide, [[(c.summary_note, False)]], Inches(6.3), Inches(0.6), 11)
+
+    def assumption_slides(self) -> None:
+        c = self.content
+        slide = self.slide("Scenarios compared")
+        scenarios = Table(c.scenarios.columns[:2], [row[:2] for row in c.scenarios.rows])
+        self.table(slide, scenarios, BODY_TOP, 14 if len(scenarios.rows) <= 5 else 11, widths=[1.0, 2.6])
+        slide = self.slide("Key assumptions")
+        self.text(slide, [[(f"• {a}", False)] for a in c.assumptions], BODY_TOP, FOOTER_TOP - BODY_TOP, 16)
+        if c.parameters is None:
+            return
+        rows = c.parameters.rows
+        chunks = [rows[i : i + PARAMETER_ROWS_PER_SLIDE] for i in range(0, len(rows), PARAMETER_ROWS_PER_SLIDE)]
+        for k, chunk in enumerate(chunks, start=1):
+            part = f" ({k} of {len(chunks)})" if len(chunks) > 1 else ""
+            slide = self.slide(f"Parameters that differ between the scenarios{part}")
+            widths = [2.4] + [1.0] * (len(c.parameters.columns) - 1)
+            cols = len(c.parameters.columns)
+            self.table(slide, Table(c.parameters.columns, chunk), BODY_TOP, 11 if cols <= 5 else 9, widths)
+
+    def method_slide(self) -> None:
+        c = self.content
+        slide = self.slide("Method, provenance and how to reproduce")
+        paragraphs = [[(p, False)] for p in c.method[1:]]
+        paragraphs.append([("How many comparisons. ", True), (c.comparisons_note, False)])
+        if c.provenance:
+            shown = "; ".join(f"{k} {v}" for k, v in c.provenance[:10])
+            more = f"; and {len(c.provenance) - 10} more in comparison.json" if len(c.provenance) > 10 else ""
+            paragraphs.append([("Provenance of the runs: ", True), (shown + more, False)])
+        else:
+            paragraphs.append([("Provenance of the runs: ", True), ("not recorded.", False)])
+        paragraphs.append([("Reproduce: ", True), (c.command, False)])
+        self.text(slide, paragraphs, BODY_TOP, FOOTER_TOP - BODY_TOP, 12)
+
+
+def write_slides(path: Path, content: ReportContent) -> Path:
+    """Write the slide deck (atomically).
+
+    Args:
+        path: Where to write ``report.pptx``.
+        content: What the deliverables say (:func:`sim.report.content.build_content`).
+
+    Returns:
+        The path written.
+    """
+    builder = _Builder(content)
+    builder.title_slide()
+    builder.answer_slide()
+    builder.figure_slides()
+    builder.summary_slide()
+    builder.assumption_slides()
+    builder.method_slide()
+    return atomic_write(path, lambda tmp: builder.deck.save(str(tmp)))

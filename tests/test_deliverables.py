@@ -1,0 +1,329 @@
+"""A comparison's deliverables: the slides (python-pptx), the workbook (openpyxl), the PDF, the HTML template,
+the report settings, display titles and ``silosim-compare from=DIR``."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import CHROMIUM, assert_user_error, run_command
+from openpyxl import load_workbook
+from PIL import Image
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+from sim.experiments.outcomes import comparison_outcomes
+from sim.report.figures import FIGURE_NAMES
+from sim.report.pdf import pdf_pages
+from sim.report.workbook import SHEETS
+
+OUTCOMES = comparison_outcomes()
+SCENARIOS = ["siloed_scorecards", "closed_loop_followup", "our_plan"]
+HAS_CHROMIUM = Path(CHROMIUM).exists()
+FIGURE_ORDER = (
+    "true_nps",
+    "effects_forest",
+    "customers_retention",
+    "nps_gap",
+    "kpis_vs_outcomes",
+    "closed_loop_funnel",
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def _tree_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A 3-scenario comparison (one of them the user's own, without a title) with a client and a logo."""
+    tmp = tmp_path_factory.mktemp("deliverables")
+    mine = tmp / "my_scenarios"
+    mine.mkdir()
+    # builds on a bundled scenario and declares no title: it must not borrow the bundled one's
+    (mine / "our_plan.yaml").write_text(
+        "# @package _global_\n# Our plan.\ndefaults:\n  - closed_loop_followup\n  - _self_\n"
+        "feedback:\n  inner_loop: {capacity: 12.0}\n"
+    )
+    Image.new("RGB", (300, 100), (170, 51, 119)).save(tmp / "logo.png")
+    out = run_command(
+        "silosim-compare",
+        f"scenarios=[{','.join(SCENARIOS)}]",
+        f"scenario_dir={mine}",
+        "replications=3",
+        "customers=500",
+        "weeks=16",
+        "launcher=basic",
+        "out=cmp",
+        "report.client=O'Brien & Co <Insurance>",
+        "report.logo=logo.png",
+        "report.theme.primary=#AA3377",
+        "report.theme.font=Georgia",
+        cwd=tmp,
+    )
+    assert out.returncode == 0, out.stderr
+    return tmp / "cmp", out
+
+
+def test_every_deliverable_is_written_and_announced(made: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    d, out = made
+    for name in ("report.html", "report.pptx", "summary.xlsx", "summary.csv", "comparison.json"):
+        assert (d / name).stat().st_size > 1000, name
+    for step in ("figures (", "report.html (", "report.pptx (", "summary.xlsx ("):
+        assert f"silosim-compare: {step}" in out.stderr
+    assert f"Slides: {Path('cmp') / 'report.pptx'}" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == f"Report: {Path('cmp') / 'report.html'}"
+    meta = json.loads((d / "comparison.json").read_text())
+    assert meta["titles"] == {
+        "siloed_scorecards": "Siloed scorecards",
+        "closed_loop_followup": "Closed-loop follow-up",
+        "our_plan": "Closed-loop follow-up (our_plan)",  # inherited, so told apart by its file name
+    }
+    assert meta["report"]["client"] == "O'Brien & Co <Insurance>" and meta["report"]["logo"].endswith("logo.png")
+    assert Path(meta["report"]["logo"]).is_absolute()
+    assert meta["multiple_comparisons"] == "bonferroni" and meta["family_size"] == 2 * len(OUTCOMES)
+
+
+def test_slides_have_a_title_the_answer_every_figure_the_table_and_the_method(
+    made: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    d, _ = made
+    deck = Presentation(str(d / "report.pptx"))
+    slides = list(deck.slides)
+    titles = [s.shapes.title.text if s.shapes.title is not None else "" for s in slides]
+    page = (d / "report.html").read_text()
+    figure_titles = re.findall(r"<figcaption><b>([^<]+)\.</b>", page)
+    assert len(figure_titles) == 6
+    unescape = {"&#39;": "'", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&#34;": '"'}
+    for code, char in unescape.items():
+        figure_titles = [t.replace(code, char) for t in figure_titles]
+    assert titles == [
+        "What silos cost: headline",
+        "The answer",
+        *figure_titles,
+        "Summary: every scenario against the baseline",
+        "Scenarios compared",
+        "Key assumptions",
+        "Parameters that differ between the scenarios",
+        "Method, provenance and how to reproduce",
+    ]
+    title_text = " ".join(sh.text_frame.text for sh in slides[0].shapes if sh.has_text_frame)
+    assert "Prepared for O'Brien & Co <Insurance>" in title_text
+    assert any(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in slides[0].shapes)  # the logo
+    answer = " ".join(sh.text_frame.text for sh in slides[1].shapes if sh.has_text_frame)
+    assert "Closed-loop follow-up would" in answer and "compared with Siloed scorecards" in answer
+    assert "Bonferroni" in answer and "adjusted 95% CI" in answer
+    for slide, name in zip(slides[2:8], FIGURE_NAMES, strict=True):
+        pictures = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+        assert len(pictures) == 1
+        titled = d / "figures" / f"{name}.png"
+        blob = pictures[0].image.blob  # the figure drawn again without its title (the slide's title states it)
+        assert blob != titled.read_bytes()
+        (w, h), (fw, fh) = Image.open(io.BytesIO(blob)).size, Image.open(titled).size
+        assert 0.8 * fw <= w <= fw and 0.6 * fh < h <= fh, (name, w, h, fw, fh)
+        assert slide.has_notes_slide and len(slide.notes_slide.notes_text_frame.text) > 40  # the caption
+    table = next(sh for sh in slides[8].shapes if sh.has_table).table
+    assert len(table.rows) == len(SCENARIOS) + 1
+    assert [table.cell(i, 0).text for i in range(1, 4)] == [
+        "Siloed scorecards (baseline)",
+        "Closed-loop follow-up",
+        "Closed-loop follow-up (our_plan)",
+    ]
+    method = " ".join(sh.text_frame.text for sh in slides[-1].shapes if sh.has_text_frame)
+    assert "Provenance of the runs: not recorded" in method and "silosim-compare" in method
+    for slide in slides:  # nothing hangs off the slide
+        for sh in slide.shapes:
+            assert sh.left >= 0 and sh.top >= 0, (titles[slides.index(slide)], sh.name)
+            assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, sh.name
+
+
+def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
+    made: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    d, _ = made
+    book = load_workbook(d / "summary.xlsx")
+    assert book.sheetnames == list(SHEETS)
+    summary = pd.read_csv(d / "summary.csv").set_index("scenario")
+    ws = book["Summary"]
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["Scenario", "File", "Description", "Runs"]
+    assert header[4] == "True NPS, final week (NPS points): mean"
+    assert ws.freeze_panes == "B2" and ws.auto_filter.ref
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        scenario = row[1]
+        assert row[4] == pytest.approx(summary.loc[scenario, "true_nps_mean"], rel=1e-5)
+        assert row[header.index("Annual retention, last year: mean")] == pytest.approx(
+            summary.loc[scenario, "annual_retention_mean"], rel=1e-5
+        )
+    assert ws.cell(2, 5).number_format == "+0.0;-0.0;0.0"
+    assert ws.cell(2, header.index("Annual retention, last year: mean") + 1).number_format == "0.0%"
+    assert all(ws.column_dimensions[c].width >= 10 for c in "ABCDE")
+    diffs = book["Paired differences"]
+    rows = list(diffs.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 2 * len(OUTCOMES)
+    col = {name: i for i, name in enumerate(c.value for c in diffs[1])}
+    for r in rows:
+        low, high = r[col["adjusted 95% CI low (bonferroni)"]], r[col["adjusted 95% CI high (bonferroni)"]]
+        diff, raw_low, raw_high = (
+            r[col["Difference (scenario - baseline)"]],
+            r[col["95% CI low"]],
+            r[col["95% CI high"]],
+        )
+        assert low <= raw_low <= diff <= raw_high <= high  # the adjusted interval is the wider one
+        assert r[col["Verdict"]] == ("higher" if low > 0 else "lower" if high < 0 else "no clear change")
+        p, p_adj = r[col["p-value (paired t-test)"]], r[col["p-value adjusted (bonferroni)"]]
+        assert p_adj == pytest.approx(min(1.0, len(rows) * p))
+    runs = book["Runs"]
+    assert runs.max_row == 1 + 3 * len(SCENARIOS)
+    about = {r[0]: r[1] for r in book["About"].iter_rows(min_row=2, values_only=True)}
+    assert about["Client"] == "O'Brien & Co <Insurance>" and about["Provenance"] == "not recorded"
+    assert about["Multiple-comparison adjustment"] == "bonferroni"
+    assert book["About"]._images  # the logo
+    assert book["Summary"]["A1"].font.name == "Georgia" and book["Summary"]["A1"].fill.fgColor.rgb.endswith("AA3377")
+
+
+def test_html_escapes_every_value_and_carries_the_theme(made: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    d, _ = made
+    page = (d / "report.html").read_text()
+    assert "O&#39;Brien &amp; Co &lt;Insurance&gt;" in page and "<Insurance>" not in page
+    assert "--primary: #AA3377" in page and "--font: 'Georgia'" in page
+    assert '<img class="logo" src="data:image/png;base64,' in page  # the logo, embedded
+    assert "@page { size: A4;" in page and "@media print" in page
+    assert "Closed-loop follow-up (our_plan)" in page and "our_plan" in page
+    assert "Provenance of the runs.</b>\nNot recorded" in page
+
+
+@pytest.mark.skipif(not HAS_CHROMIUM, reason=f"{CHROMIUM} is not installed (the PDF needs Chromium)")
+def test_pdf_is_printed_on_a4(made: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    d, out = made
+    pdf = (d / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf_pages(d / "report.pdf") >= 4
+    boxes = {tuple(round(float(x)) for x in m.split()) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
+    assert boxes == {(0, 0, 595, 842)}  # A4 in points, every page
+    assert re.search(r"report\.pdf, \d+ pages", out.stderr)
+
+
+def test_from_dir_rebuilds_in_place_with_new_settings_and_leaves_the_runs(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    d = tmp_path / "copy"
+    shutil.copytree(made[0], d)
+    runs_before = _tree_digest(d / "runs")
+    meta = json.loads((d / "comparison.json").read_text())
+    meta["provenance"] = {"silosim": "0.1.0", "git": {"commit": "abc1234", "dirty": False}, "python": "3.12.4"}
+    (d / "comparison.json").write_text(json.dumps(meta))
+    out = run_command(
+        "silosim-compare",
+        f"from={d}",
+        "baseline=closed_loop_followup",
+        "confidence=0.9",
+        "multiple_comparisons=holm",
+        "report.client=Second Client",
+        "report.paper=letter",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    if HAS_CHROMIUM:  # printed again, on Letter
+        pdf = (d / "report.pdf").read_bytes()
+        boxes = {tuple(round(float(x)) for x in m.split()) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
+        assert boxes == {(0, 0, 612, 792)}
+    out = run_command("silosim-compare", f"from={d}", "report.pdf=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "runs " not in out.stderr  # nothing ran
+    assert _tree_digest(d / "runs") == runs_before
+    summary = pd.read_csv(d / "summary.csv").set_index("scenario")
+    assert summary.loc["closed_loop_followup", "true_nps_diff"] == 0
+    before = pd.read_csv(made[0] / "summary.csv").set_index("scenario")
+    assert summary.loc["siloed_scorecards", "true_nps_diff"] == pytest.approx(
+        -before.loc["closed_loop_followup", "true_nps_diff"], abs=1e-4
+    )
+    assert set(summary["true_nps_diff_adj_level"]) - {0.9} and max(summary["true_nps_diff_adj_level"]) < 1
+    meta = json.loads((d / "comparison.json").read_text())
+    assert meta["baseline"] == "closed_loop_followup" and meta["confidence"] == 0.9  # kept by the second rebuild
+    assert meta["report"]["client"] == "Second Client" and meta["report"]["logo"].endswith("logo.png")
+    assert meta["rebuilds"][-1]["command"].startswith("silosim-compare from=")
+    assert not (d / "report.pdf").exists()  # not wanted this time: the old one, with old numbers, is gone
+    page = (d / "report.html").read_text()
+    assert "Prepared for Second Client" in page and "@page { size: Letter;" in page and "Holm" in page
+    assert "<code>git.commit</code></td><td>abc1234" in page
+    method = Presentation(str(d / "report.pptx")).slides[-1]
+    assert "git.commit abc1234" in " ".join(sh.text_frame.text for sh in method.shapes if sh.has_text_frame)
+    about = {r[0]: r[1] for r in load_workbook(d / "summary.xlsx")["About"].iter_rows(min_row=2, values_only=True)}
+    assert about["Provenance: git.commit"] == "abc1234" and about["Client"] == "Second Client"
+    assert not list(d.glob(".*tmp*")) and not list(d.glob(".*old*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["replications=5"], ["`replications` cannot be given with `from`", "report.client"]),
+        (["baseline=mantra_only"], ["`baseline`", "mantra_only", "siloed_scorecards"]),
+        (["confidence=1.5"], ["`confidence`", "1.5", "between 0 and 1"]),
+        (["report.theme.accent=orange"], ["`report.theme.accent`", "orange", "#RRGGBB"]),
+        (["report.paper=a3"], ["`report.paper`", "a3", "letter"]),
+    ],
+)
+def test_from_dir_bad_settings_are_one_paragraph_and_change_nothing(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    before = _tree_digest(made[0])
+    out = run_command("silosim-compare", f"from={made[0]}", *args, cwd=tmp_path)
+    assert_user_error(out, "silosim-compare", fragments)
+    assert _tree_digest(made[0]) == before
+
+
+def test_from_a_directory_that_is_not_a_comparison(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    out = run_command("silosim-compare", "from=empty", cwd=tmp_path)
+    assert_user_error(out, "silosim-compare", ["`from`", "empty", "comparison.json"])
+    out = run_command("silosim-compare", "from=nowhere", cwd=tmp_path)
+    assert_user_error(out, "silosim-compare", ["`from`", "nowhere", "not a directory"])
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["report.theme.primary=blue"], ["`report.theme.primary`", "blue", "#RRGGBB"]),
+        (["report.logo=missing.png"], ["`report.logo`", "missing.png", "no such file"]),
+        (["report.logo=notes.txt"], ["`report.logo`", "notes.txt", "PNG, JPEG or GIF"]),
+        (["report.theme.font=Arial;}body{x"], ["`report.theme.font`", "font family name"]),
+        (["multiple_comparisons=tukey"], ["`multiple_comparisons`", "tukey", "bonferroni", "holm", "none"]),
+        (["report.template_dir=broken"], ["`report.template_dir`", "report.html.j2", "Jinja2", "line 2"]),
+        (["report.template_dir=notes.txt"], ["`report.template_dir`", "notes.txt", "not a directory"]),
+    ],
+)
+def test_bad_report_settings_stop_before_anything_runs(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "report.html.j2").write_text("<html>\n{% for x in %}\n</html>")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = run_command("silosim-compare", *args, "replications=2", "customers=300", "weeks=4", "out=cmp", cwd=tmp_path)
+    assert_user_error(out, "silosim-compare", fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_users_template_rebrands_the_report(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    d = tmp_path / "copy"
+    shutil.copytree(made[0], d)
+    brand = tmp_path / "brand"
+    brand.mkdir()
+    (brand / "report.css").write_text("/* ACME HOUSE STYLE */ body { background: #fafafa; }\n")
+    out = run_command("silosim-compare", f"from={d}", f"report.template_dir={brand}", "report.pdf=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    page = (d / "report.html").read_text()
+    assert "/* ACME HOUSE STYLE */" in page and '<section id="answer">' in page  # their CSS, our page

@@ -1,0 +1,161 @@
+"""The A/B what-if behind the dashboard (without a browser): inputs, the runs, the paired bands, the figure, the
+export as a normal comparison that its own command reproduces, and the Results page's listing."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_command
+
+from sim.dashboard.controls import CONTROLS, changed_controls
+from sim.dashboard.plots import whatif_figure
+from sim.dashboard.results import list_comparisons, open_comparison
+from sim.dashboard.whatif import (
+    CancelledError,
+    WhatIf,
+    WhatIfResult,
+    check_whatif,
+    difference_bands,
+    export_whatif,
+    final_effect,
+    parse_whatif,
+    run_whatif,
+)
+
+SMALL = {"customers": "300", "weeks": "16", "replications": "3", "first_seed": "0"}
+LEVERS = {"followup_capacity": 20.0, "shared_stage_weight": 1.0}
+
+
+@pytest.fixture(scope="module")
+def result() -> WhatIfResult:
+    spec, errors = parse_whatif("siloed_scorecards", "siloed_scorecards", LEVERS, **SMALL)
+    assert not errors and spec is not None
+    seen: list[tuple[int, int]] = []
+    out = run_whatif(spec, progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 6) and seen[-1] == (6, 6) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("inputs", "key", "fragment"),
+    [
+        ({"customers": "lots"}, "customers", "Customers is 'lots', which is not a number"),
+        ({"customers": "50"}, "customers", "from 100 to 200,000"),
+        ({"weeks": "2.5"}, "weeks", "not a whole number"),
+        ({"replications": "1"}, "replications", "out of range"),
+        ({"first_seed": "-1"}, "first_seed", "First seed is -1"),
+    ],
+)
+def test_bad_inputs_are_messages_for_their_own_input(inputs: dict[str, str], key: str, fragment: str) -> None:
+    spec, errors = parse_whatif("siloed_scorecards", "closed_loop_followup", {}, **{**SMALL, **inputs})
+    assert spec is None and set(errors) == {key} and fragment in errors[key]
+
+
+def test_the_alternative_must_differ_from_the_baseline() -> None:
+    spec, errors = parse_whatif("siloed_scorecards", "siloed_scorecards", {}, **SMALL)
+    assert spec is None and "baseline itself" in errors["alternative"]
+    spec, errors = parse_whatif("siloed_scorecards", "siloed_scorecards", {"followup_capacity": 7.0}, **SMALL)
+    assert spec is not None and not errors and spec.alternative_name == "siloed_scorecards_what_if"
+    assert spec.lever_overrides() == ["feedback.inner_loop.capacity=7"]
+    same, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {"followup_capacity": 0.0}, **SMALL)
+    assert same is not None and same.changes == () and same.alternative_name == "closed_loop_followup"
+
+
+def test_an_invalid_combination_is_reported_before_anything_runs() -> None:
+    bad = WhatIf("siloed_scorecards", "closed_loop_followup", (("response_rate", 1.5),), 300, 8, 2, 0)
+    errors = check_whatif(bad)
+    assert "response_rate" in errors["levers"] and "1.5" in errors["levers"]
+
+
+def test_changed_controls_keep_the_scenarios_own_setting_at_baseline() -> None:
+    overrides, source = changed_controls(
+        {"followup_capacity": 10.0, "communication": CONTROLS["communication"].baseline}
+    )
+    assert overrides == ["feedback.inner_loop.capacity=10"]
+    assert source["followup_capacity"] == "control" and source["communication"] == "scenario"
+
+
+def test_both_arms_share_their_seeds_and_the_bands_are_the_paired_differences(result: WhatIfResult) -> None:
+    m = result.runs.metrics
+    assert sorted(set(m["scenario"])) == ["siloed_scorecards", "siloed_scorecards_what_if"]
+    assert sorted(set(m["seed"])) == [0, 1, 2]
+    bands = difference_bands(result, "true_nps")
+    base = m[m["scenario"] == "siloed_scorecards"].set_index(["seed", "step"])["true_nps"]
+    alt = m[m["scenario"] == "siloed_scorecards_what_if"].set_index(["seed", "step"])["true_nps"]
+    by_hand = (alt - base).groupby("step").agg(["mean", "std"])
+    np.testing.assert_allclose(bands["mean"], by_hand["mean"])
+    half = 4.302653 * by_hand["std"] / np.sqrt(3)  # t(0.975, 2 dof)
+    np.testing.assert_allclose(bands["high"] - bands["mean"], half, rtol=1e-5)
+    assert (bands["n"] == 3).all() and len(bands) == 16
+    assert bands["mean"].iloc[-1] > 0  # more follow-up and shared metrics raise true NPS here
+
+
+def test_the_answer_and_the_figure_agree_on_the_verdict(result: WhatIfResult) -> None:
+    d, lo, hi = final_effect(result, "true_nps")
+    row = result.summary.set_index("scenario").loc["siloed_scorecards_what_if"]
+    assert (lo, hi) == (row["true_nps_diff_adj_ci_low"], row["true_nps_diff_adj_ci_high"])
+    [answer] = result.answers()
+    assert answer.title == "Siloed scorecards, with your changes" and answer.baseline_title == "Siloed scorecards"
+    words = "raise true NPS" if lo > 0 else "lower true NPS" if hi < 0 else "leave true NPS statistically unchanged"
+    assert words in answer.text
+    fig = whatif_figure(result)
+    title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()
+    verb = "raises" if lo > 0 else "lowers" if hi < 0 else "does not clearly change"
+    assert f"{verb} true NPS" in title.replace("\n", " ") and f"{d:+.1f} points" in title
+    nps_axis = fig.axes[0]
+    band = nps_axis.collections[0].get_paths()[0].vertices
+    assert np.ptp(band[:, 1]) > 0  # the band has a width
+    np.testing.assert_allclose(nps_axis.get_lines()[0].get_ydata(), difference_bands(result, "true_nps")["mean"])
+    assert "difference (NPS points)" in nps_axis.get_ylabel() and nps_axis.get_xlabel() == "week"
+
+
+@pytest.mark.e2e
+def test_export_is_a_normal_comparison_that_its_own_command_reproduces(result: WhatIfResult, tmp_path: Path) -> None:
+    comparison = export_whatif(result, tmp_path / "outputs")
+    out = comparison.out
+    assert out.parent == tmp_path / "outputs" / "comparisons"
+    for name in ("report.html", "report.pptx", "summary.xlsx", "summary.csv", "comparison.json", "runs.csv"):
+        assert (out / name).exists(), name
+    scenario_file = (out / "scenarios" / "siloed_scorecards_what_if.yaml").read_text()
+    assert scenario_file.startswith("# @package _global_\n") and "capacity: 20" in scenario_file
+    meta = json.loads((out / "comparison.json").read_text())
+    assert meta["titles"]["siloed_scorecards_what_if"] == "Siloed scorecards, with your changes"
+    # the command in comparison.json reruns the same A/B with silosim-compare: the same metrics, byte for byte
+    command = shlex.split(meta["command"])
+    assert command[0] == "silosim-compare"
+    done = run_command("silosim-compare", *command[1:], "launcher=basic", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rerun = Path(next(a for a in command if a.startswith("out=")).split("=", 1)[1])
+    for run in sorted((out / "runs").iterdir()):
+        assert (run / "metrics.parquet").read_bytes() == (rerun / "runs" / run.name / "metrics.parquet").read_bytes()
+    summary, again = pd.read_csv(out / "summary.csv"), pd.read_csv(rerun / "summary.csv")
+    pd.testing.assert_frame_equal(summary, again)
+    # the Results page lists both, newest first, and opens one with its answer, table, figures and downloads
+    listed = list_comparisons(tmp_path / "outputs")
+    assert {e.path for e in listed} == {out, rerun}
+    view = open_comparison(out)
+    assert view.entry.title.startswith("What-if: Siloed scorecards, with your changes")
+    assert len(view.figures) == 6 and [a.title for a in view.answers] == ["Siloed scorecards, with your changes"]
+    assert {p.name for p, _, _ in view.downloads} >= {"report.html", "report.pptx", "summary.xlsx", "summary.csv"}
+
+
+def test_a_cancelled_whatif_keeps_nothing(tmp_path: Path) -> None:
+    spec, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {}, **{**SMALL, "replications": "4"})
+    with pytest.raises(CancelledError):
+        run_whatif(spec, cancelled=lambda: True, staging=tmp_path / "staging")
+    assert not (tmp_path / "staging").exists()
+
+
+def test_results_listing_skips_what_is_not_a_comparison(tmp_path: Path) -> None:
+    (tmp_path / "a" / "runs").mkdir(parents=True)
+    (tmp_path / "a" / "comparison.json").write_text("{not json")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "comparison.json").write_text(json.dumps({"name": "x"}))  # no runs/
+    assert list_comparisons(tmp_path) == [] and list_comparisons(tmp_path / "missing") == []
+    with pytest.raises(ValueError, match="not a readable comparison"):
+        open_comparison(tmp_path / "a")
