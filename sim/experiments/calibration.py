@@ -329,8 +329,20 @@ def _base(model: DictConfig) -> tuple[SiloConfig, dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------ fitting
-def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int]) -> dict[str, Interval]:
-    cfg = with_values(spec.base, params)
+FROZEN_SEARCH = {"org.review_weeks": 10**9}  # no review within any horizon: the levers stay where they start
+
+
+def _simulate(
+    spec: CalibrationSpec, params: dict[str, float], seeds: list[int], *, search: bool = True
+) -> dict[str, Interval]:
+    """The targets' outcomes over ``seeds`` at ``params``.
+
+    With ``search=False`` (the trials) the departments' levers stay at their settled settings: their local
+    search keeps or reverts moves on noisy scorecards, so any change of a parameter would change which moves
+    they keep and add noise that common random numbers cannot remove, which misleads the optimiser. The
+    reported fit (``search=True``) is the model as every run simulates it.
+    """
+    cfg = with_values(spec.base, params if search else {**params, **FROZEN_SEARCH})
     validate(cfg)
     outcomes = {name: TARGETS[name][0] for name in spec.targets}
     runs = run_replications(cfg, seeds, measuring(list(outcomes.values())), jobs=spec.jobs)
@@ -370,7 +382,7 @@ class _Evaluator:
         spec = self.spec
         if len(self.history) >= spec.trials or self.close_enough:
             raise _BudgetSpentError
-        sim = _simulate(spec, params, spec.fit_seeds)
+        sim = _simulate(spec, params, spec.fit_seeds, search=False)
         loss = _loss(spec, sim)
         self.history.append(
             {"trial": len(self.history), **params, **{f"sim_{k}": v.mean for k, v in sim.items()}, "loss": loss}
@@ -407,8 +419,10 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
     Parameters are mapped to [0, 1] (log-scaled where declared); the Jacobian is taken by finite
     differences of 10% of each range, which common random numbers keep smooth enough. The departments'
     local search still makes the response slightly rough (a changed parameter changes which lever moves
-    they keep), so when the solver stops early it restarts from the best trial so far, alternating
-    wider and narrower difference steps, until the trial budget is spent.
+    they keep), so trials hold the levers at their settled settings, and when the solver stops early it
+    restarts from the best trial so far, alternating wider and narrower difference steps, until the trial
+    budget is spent or every target is within half its tolerance. A weak pull toward the starting values
+    (``PRIOR_WEIGHT``) keeps parameters that no target needs at their defaults.
     """
     import numpy as np
     from scipy.optimize import least_squares
@@ -432,16 +446,18 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
             ]
         )
 
+    u = start = np.clip(to_unit(_start(spec)), 0.0, 1.0)
+
     def residuals(u: np.ndarray) -> np.ndarray:
         sim = evaluate(to_params(u))
-        return np.array(
-            [
-                (sim[k].mean - t) / spec.tolerance[k] if math.isfinite(sim[k].mean) else 1e6
-                for k, t in spec.targets.items()
-            ]
-        )
+        misses = [
+            (sim[k].mean - t) / spec.tolerance[k] if math.isfinite(sim[k].mean) else 1e6
+            for k, t in spec.targets.items()
+        ]
+        # a weak pull toward the starting values: with fewer targets than free parameters, the ones no target
+        # needs stay where they were (moving one across its whole range costs a quarter of a tolerance squared)
+        return np.concatenate([misses, PRIOR_WEIGHT * (np.clip(u, 0.0, 1.0) - start)])
 
-    u = np.clip(to_unit(_start(spec)), 0.0, 1.0)
     with contextlib.suppress(_BudgetSpentError):
         for step in itertools.cycle(DIFF_STEPS):  # until the trial budget is spent
             least_squares(residuals, u, bounds=(0.0, 1.0), method="trf", diff_step=step, max_nfev=spec.trials)
@@ -477,6 +493,7 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
             study.optimize(objective, n_trials=spec.trials)
 
 
+PRIOR_WEIGHT = 0.5  # least squares: residual per free parameter, per unit of its range, toward its start
 DIFF_STEPS = (0.1, 0.05, 0.2)  # finite-difference steps of the successive least-squares restarts (share of range)
 METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
 
