@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config.errors import ConfigError
 from sim.experiments.files import atomic_directory
 from sim.experiments.outcomes import run_summary
+from sim.experiments.provenance import provenance
 
 if TYPE_CHECKING:
     from sim.engine.model import SiloModel
@@ -296,7 +297,8 @@ def write_run(
         (tmp / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))))
         if hydra_config is not None:
             (tmp / ".hydra" / "hydra.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_config})))
-        (tmp / "summary.json").write_text(json.dumps(_json_safe(run_summary(model)), indent=2) + "\n")
+        summary = {**run_summary(model), "provenance": provenance()}
+        (tmp / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
         parameters = _json_safe(swept_parameters(config, list(overrides or [])))
         (tmp / "parameters.json").write_text(json.dumps(parameters, indent=2) + "\n")
         # The marker last: it lists every file with its size; the rename makes the run visible.
