@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +40,7 @@ from sim.config.compose import (
     register_user_dirs_from_environment,
     split_user_dirs,
 )
+from sim.experiments.launcher import PARENT_ENV
 from sim.experiments.outcomes import run_summary
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
 from sim.experiments.sweeps.plan import plan_multirun
@@ -52,6 +55,7 @@ __all__ = ["main"]
 PROG = "silosim"
 # Set by ``silosim -m`` for its jobs (which may run in other processes): how many jobs the sweep has.
 SWEEP_JOBS_ENV = "SILOSIM_SWEEP_JOBS"
+PARENT_POLL_SECONDS = 0.5
 
 HELP = """\
 silosim: run one what-if scenario of the silo model and write its run directory.
@@ -169,9 +173,29 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
     return overrides
 
 
+def _stop_with_parent() -> None:
+    """A sweep started by another silosim command stops its process group (its workers) if that command dies.
+
+    Only a sweep that leads its own process group (as :func:`sim.experiments.launcher.launch_multirun` starts
+    it) does this, so a user's shell is never signalled. Without it, a sweep whose command was killed would
+    go on writing runs while the rerun of that command resumes the same directory.
+    """
+    parent = os.environ.pop(PARENT_ENV, None)
+    if not parent or not parent.isdigit() or os.getpgrp() != os.getpid():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(PARENT_POLL_SECONDS)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="silosim-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``silosim`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _stop_with_parent()
     if wants_help(argv):
         print(HELP.format(scenarios=", ".join(group_options("scenario"))))
         return
