@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out) if args.out else sweep
     table = atomic_write(out / INDICES_FILE, lambda tmp: indices.to_csv(tmp, index=False, float_format="%.6g"))
     name = "Sobol indices" if design.method == "sobol" else "Morris screening"
-    title = f"{name}: experiment {args.experiment}, {rows} design rows, {len(runs)} runs"
-    figure = plot_indices(indices, design.method, out / FIGURE_FILE, title)
+    subtitle = f"{name} of experiment {args.experiment}: {rows} design rows, {len(runs)} runs"
+    figure = plot_indices(indices, design.method, out / FIGURE_FILE, subtitle)
     _print_indices(indices, design.method)
     print(f"\nIndices: {table}\nFigure:  {figure}")
 
