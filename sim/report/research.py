@@ -30,6 +30,8 @@ from sim.experiments.sweeps.sensitivity import CONF_LEVEL
 from sim.report.figures import OKABE_ITO, RC
 
 __all__ = [
+    "discovery_markdown",
+    "discovery_question",
     "outcome_label",
     "parameter_label",
     "plot_discovery",
@@ -254,6 +256,21 @@ def policy_front(
 
 
 # ------------------------------------------------------------------------------ discovery
+def _clearest(limits: pd.DataFrame) -> str:
+    """The restriction least likely to be noise (the smallest quasi-p-value), in words."""
+    if limits.empty:
+        return "no parameter is restricted"
+    qp = limits[["qp_low", "qp_high"]].min(axis=1, skipna=True)
+    row = limits.loc[qp.fillna(np.inf).idxmin()]
+    name = parameter_label(str(row["parameter"])).split(" (")[0]
+    p = qp.loc[row.name]
+    more = f" ({len(limits) - 1} more restricted, see the right panel)" if len(limits) > 1 else ""
+    return (
+        f"the clearest condition: {name[:1].lower()}{name[1:]} between {row['low']:.3g} and {row['high']:.3g}"
+        f"{f' (quasi-p {p:.2g})' if np.isfinite(p) else ''}{more}"
+    )
+
+
 def plot_discovery(trajectory: pd.DataFrame, chosen: int, limits: pd.DataFrame, question: str, path: Path) -> Path:
     """PRIM's peeling trajectory (coverage against density) and the chosen box's limits, as PNG and SVG.
 
@@ -275,7 +292,7 @@ def plot_discovery(trajectory: pd.DataFrame, chosen: int, limits: pd.DataFrame, 
     box = trajectory.iloc[chosen]
     ax.plot([box["coverage"]], [box["density"]], marker="*", ms=18, color=_ORANGE, mec="black", ls="none",
             zorder=4, label=f"chosen box: coverage {box['coverage']:.0%}, density {box['density']:.0%}")  # fmt: skip
-    colourbar = fig.colorbar(points, ax=ax)
+    colourbar = fig.colorbar(points, ax=ax, ticks=sorted(set(dims)))
     colourbar.set_label("parameters restricted")
     ax.set_xlabel("coverage: share of all cases of interest inside the box")
     ax.set_ylabel("density: share of runs inside the box that are cases")
@@ -294,16 +311,88 @@ def plot_discovery(trajectory: pd.DataFrame, chosen: int, limits: pd.DataFrame, 
     bx.set_yticks(range(n), [parameter_label(p, 40) for p in limits["parameter"]])
     bx.set_xlim(-0.05, 1.05)
     bx.set_ylim(n - 0.5, -0.7)
-    bx.set_xlabel("position in the sampled range (0 = low end, 1 = high end)")
+    bx.set_xlabel("position in the range sampled (0 lowest, 1 highest)")
     bx.set_title("Where the box lies in each restricted parameter's range", fontsize=10)
     bx.grid(axis="x", alpha=0.3)
-    restricted = ", ".join(parameter_label(p).split(" (")[0].lower() for p in limits["parameter"]) or "nothing"
     fig.suptitle(
         textwrap.fill(
             f"{question}: {box['density']:.0%} of the runs in the box are such cases, and the box holds "
-            f"{box['coverage']:.0%} of all of them; it restricts {restricted}",
+            f"{box['coverage']:.0%} of all of them; {_clearest(limits)}",
             130,
         ),
         fontsize=11,
     )
     return _save(fig, path, (".png", ".svg"))
+
+
+def discovery_question(outcome: str, threshold: float, above: bool, scenario: str | None, versus: str | None) -> str:
+    """The cases of interest in words: "Closed loop followup raises annual retention, last year by more than 0.02"."""
+    label = outcome_label(outcome).split(" (")[0]
+    label = label[:1].lower() + label[1:]
+    unit = outcome_label(outcome)[len(outcome_label(outcome).split(" (")[0]) :].strip(" ()")
+    amount = f"{abs(threshold):g}{f' {unit}' if unit and unit != 'share' else ''}"
+    if versus is not None:
+        who = (scenario or "the scenario").replace("_", " ")
+        against = versus.replace("_", " ")
+        if above and threshold >= 0:
+            return f"{who[:1].upper()}{who[1:]} raises {label} by more than {amount} over {against}"
+        if not above and threshold <= 0:
+            return f"{who[:1].upper()}{who[1:]} lowers {label} by more than {amount} against {against}"
+        side = "above" if above else "below"
+        return f"{label[:1].upper()}{label[1:]} of {who} minus {against} is {side} {threshold:g}"
+    where = f" ({scenario.replace('_', ' ')})" if scenario else ""
+    return f"{label[:1].upper()}{label[1:]}{where} is {'above' if above else 'below'} {threshold:g}"
+
+
+def discovery_markdown(question: str, result: Any, settings: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
+    """The discovery as a Markdown report: the question, the chosen box, its restrictions and the provenance.
+
+    Args:
+        question: :func:`discovery_question`'s words.
+        result: The :class:`sim.experiments.sweeps.discovery.Discovery`.
+        settings: The sweep directory, the outcome, the threshold and PRIM's settings.
+        provenance: :func:`sim.experiments.provenance.provenance` with the EMA workbench's version.
+
+    Returns:
+        The report.
+    """
+    box = result.box
+    unit = "pairs of runs" if settings.get("versus") else "runs"
+    lines = [
+        f"# Scenario discovery: {question}",
+        "",
+        f"Sweep `{settings['sweep']}`: {result.runs} {unit}, of which {result.cases} are cases of interest "
+        f"({result.base_rate:.0%}, the density of the whole sampled space).",
+        "",
+        f"PRIM (EMA workbench {provenance['packages'].get('ema-workbench')}; peel_alpha {settings['peel_alpha']:g}, "
+        f"paste_alpha {settings['paste_alpha']:g}, mass_min {settings['mass_min']:g}) peeled {len(result.trajectory)} "
+        f"boxes; the chosen one (box {result.chosen}: "
+        + (
+            f"the highest coverage at a density of at least {settings['min_density']:.0%}"
+            if result.dense_enough
+            else f"no box reaches a density of {settings['min_density']:.0%}, so the densest"
+        )
+        + f") has **coverage {box['coverage']:.0%}** (share of all cases "
+        f"inside it), **density {box['density']:.0%}** (share of its runs that are cases) and mass "
+        f"{box['mass']:.0%} (share of all runs inside it).",
+        "",
+        "| parameter | meaning (unit) | box low | box high | sampled range | quasi-p (low, high) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result.limits.itertuples():
+        qp = ", ".join("-" if not np.isfinite(v) else f"{v:.2g}" for v in (row.qp_low, row.qp_high))
+        lines.append(
+            f"| `{row.parameter}` | {parameter_label(row.parameter)} | {row.low:.4g} | {row.high:.4g} | "
+            f"{row.range_low:.4g} to {row.range_high:.4g} | {qp} |"
+        )
+    if result.limits.empty:
+        lines.append("| (none) | the box is the whole sampled space | | | | |")
+    lines += [
+        "",
+        "A quasi-p-value above about 0.05 marks a restriction that noise alone could explain.",
+        "",
+        f"Provenance: silosim {provenance['silosim']}, commit {provenance['git_commit'] or 'n/a'}"
+        f"{' (dirty tree)' if provenance.get('git_dirty') else ''}, Python {provenance['python']}, "
+        f"{provenance['platform']}.",
+    ]
+    return "\n".join(lines) + "\n"
