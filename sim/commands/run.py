@@ -43,6 +43,7 @@ from sim.config.compose import (
 from sim.experiments.launcher import PARENT_ENV
 from sim.experiments.outcomes import run_summary
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
+from sim.experiments.sweeps.launching import register_plugins
 from sim.experiments.sweeps.plan import plan_multirun
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ def _app(cfg: DictConfig) -> None:
     overrides = list(hc.overrides.task)
     try:
         progress = bool(cfg.output.progress) and sys.stderr.isatty() and not multirun
-        model = execute_run(cfg, run_dir, overrides, hydra_config=hc, progress=progress)
+        # a sweep's jobs share their Hydra configuration (the sweep's multirun.yaml): only a single run writes its own
+        model = execute_run(cfg, run_dir, overrides, hydra_config=None if multirun else hc, progress=progress)
     except ConfigError as exc:  # a user error (bad value, a directory holding another run): stop, in a sweep too
         with contextlib.suppress(OSError):
             run_dir.rmdir()  # the empty directory Hydra created
@@ -144,7 +146,7 @@ def _app(cfg: DictConfig) -> None:
     elif multirun:
         final = run_summary(model)["final"]
         elapsed = time.perf_counter() - started
-        print(f"{PROG}: {label} done in {elapsed:.1f} s (true NPS {final['true_nps']:+.1f}): {run_dir}", flush=True)
+        print(f"{PROG}: {label} done in {elapsed:.2f} s (true NPS {final['true_nps']:+.1f}): {run_dir}", flush=True)
     else:
         _print_summary(model, run_dir)
 
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
 # A launcher's worker imports this module to run the task: it needs these before it composes or names a job.
 register_user_dirs_from_environment()
 register_resolvers()
+register_plugins()
 
 if __name__ == "__main__":
     main()
