@@ -147,3 +147,30 @@ def test_bad_policy_input_is_one_paragraph_exit_2_and_no_output(
     out = run_command("silosim-policy", *args, "out_dir=search", cwd=tmp_path)
     assert_user_error(out, "silosim-policy", expected)
     assert not (tmp_path / "search").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    """Two processes running the same command with the same out_dir (as SLURM array tasks would) share the study:
+    together they run the requested trials once (each may finish the trial it started when the other reached the
+    count), and both leave the same outputs."""
+    import subprocess as sp
+
+    from conftest import BIN
+
+    args = [
+        "model.customers=800", "model.weeks=26", "replications=2", "trials=6", "startup_trials=3", "jobs=1",
+        "policy.budget=100", "out_dir=shared",
+    ]  # fmt: skip
+    workers = [
+        sp.Popen([str(BIN / "silosim-policy"), *args], cwd=tmp_path, stdout=sp.PIPE, stderr=sp.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [w.communicate(timeout=600) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [o[1][-2000:] for o in outs]
+    ran = [sum(line.startswith("trial ") for line in o[0].splitlines()) for o in outs]
+    assert all(r >= 1 for r in ran), ran  # both did some of the work
+    trials = pd.read_csv(tmp_path / "shared" / "trials.csv")
+    assert 6 <= len(trials) - 1 <= 7 and trials["trial"].iloc[1:].astype(int).is_unique
+    assert len(trials) - 1 == sum(ran)  # every trial run once, by one of the two

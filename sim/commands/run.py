@@ -81,7 +81,7 @@ Outputs: metrics.parquet, departments.parquet, customers.parquet, summary.json, 
 (README, "Outputs"). Exit status: 0 done, 1 a run failed, 2 bad input (nothing written).
 
 Other commands: silosim-compare (scenarios x replications, with a report), silosim-calibrate,
-silosim-policy, silosim-sensitivity, silosim-collect. Docs: README.md, docs/odd.md (the model),
+silosim-policy, silosim-sensitivity, silosim-collect, silosim-discover. Docs: README.md, docs/odd.md (the model),
 docs/parameters.md (every parameter), docs/architecture.md (the code).
 Hydra's own help: silosim --hydra-help."""
 

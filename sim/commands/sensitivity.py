@@ -84,7 +84,8 @@ def _run_sweep(experiment: str, overrides: list[str], sweep: Path, total: int) -
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``silosim-sensitivity`` console script."""
-    args = _parser().parse_args(argv)
+    # intermixed: `hydra.sweep.dir=DIR` or any override may follow an option such as --analyse-only
+    args = _parser().parse_intermixed_args(argv)
     with user_errors(PROG):
         run_overrides, dirs = split_user_dirs(args.overrides)
         for group, directory in dirs.items():
