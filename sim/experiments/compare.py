@@ -67,6 +67,7 @@ __all__ = [
 PROG = "silosim-compare"
 # launcher -> the Hydra launcher config it selects (conf/hydra/launcher/ and Hydra's own basic and joblib).
 LAUNCHERS = {
+    "local": "local",
     "joblib": "joblib",
     "basic": "basic",
     "slurm": "slurm",
@@ -93,8 +94,9 @@ class CompareConf:
         weeks: Horizon of every run.
         overrides: Model overrides applied to every scenario, e.g. ``[governance.communication=0.9]``.
         scenario_dir: A directory of the user's own scenario files.
-        n_jobs: Parallel runs with the joblib launcher (-1: all cores).
-        launcher: Hydra launcher: ``joblib`` (this machine's cores, default), ``basic`` (one run at a time),
+        n_jobs: Parallel runs with the local or joblib launcher (-1: all cores).
+        launcher: Hydra launcher: ``local`` (this machine's cores, silosim's launcher, default), ``joblib``
+            (the same through Hydra's joblib launcher), ``basic`` (one run at a time),
             ``slurm`` (a SLURM cluster through submitit), ``slurm_local`` (submitit's local executor) or
             ``ray_local`` (Ray; the optional ``ray`` extra).
         launcher_options: ``hydra.launcher.KEY=VALUE`` settings of that launcher (``hydra.launcher.partition=gpu``).
@@ -114,7 +116,7 @@ class CompareConf:
     overrides: list[str] = field(default_factory=list)
     scenario_dir: str | None = None
     n_jobs: int = -1
-    launcher: str = "joblib"
+    launcher: str = "local"
     launcher_options: list[str] = field(default_factory=list)
     out: str | None = None
     confidence: float = 0.95
@@ -342,7 +344,7 @@ def _launcher_arguments(conf: CompareConf) -> list[str]:
             "in a virtual environment of its own (README, 'Running on many cores and on a cluster': make test-ray)."
         )
     arguments = [f"hydra/launcher={LAUNCHERS[conf.launcher]}"]
-    if conf.launcher == "joblib":
+    if conf.launcher in ("local", "joblib"):
         arguments.append(f"hydra.launcher.n_jobs={conf.n_jobs}")
     arguments += conf.launcher_options
     try:
@@ -495,7 +497,8 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
 def _announce(p: Plan, reused: int) -> None:
     conf = p.conf
     workers = os.cpu_count() if conf.n_jobs == -1 else conf.n_jobs
-    how = {"joblib": f"{workers} parallel", "basic": "one at a time"}.get(conf.launcher, f"launcher {conf.launcher}")
+    parallel = f"{workers} parallel"
+    how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
     print(
         f"{PROG}: {len(conf.scenarios)} scenarios x {conf.replications} replications = {p.total} runs of "
         f"{conf.customers:,} customers x {conf.weeks} weeks ({how})",
