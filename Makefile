@@ -17,11 +17,12 @@ DASHBOARD_PORT ?= 8765
 
 .PHONY: demo test test-ray dashboard lint bench install notebooks clean
 
-$(STAMP): pyproject.toml
+# Installed with the lock (constraints.txt): the versions the tests passed with (README, "Reproducible installs").
+$(STAMP): pyproject.toml constraints.txt
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
 	@echo "Creating $(VENV) with $(PY312) and installing silosim ..."
 	@test -x $(BIN)/python || $(PY312) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@$(BIN)/python -m pip install --quiet -e ".[dev]" -c constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -44,6 +45,7 @@ dashboard: $(STAMP)
 		--host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT)
 
 # Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (README, "Running on many cores").
+# Not installed with constraints.txt: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
 test-ray:
 	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
 	@.venv-ray/bin/python -m pip install --quiet -e ".[dev,ray]"

@@ -243,3 +243,54 @@ def test_a_target_given_overrides_the_industry_figure() -> None:
     spec = load_spec(["model.industry=telecom", "target.nps=10", "out_dir=/nonexistent/never-written"])
     assert spec.targets == {"nps": 10.0, "annual_retention": 0.78}
     assert spec.base.customer.rating_bias_mean == pytest.approx(-0.2399)  # the fit starts from the preset
+
+
+RESUMABLE = ["target.nps=12", "target.annual_retention=0.86", "trials=6", "replications=2", "model.customers=800",
+             "model.weeks=13", "report_replications=2"]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_sigkilled_calibration_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from conftest import BIN
+
+    whole = run_command("silosim-calibrate", *RESUMABLE, "out_dir=whole", cwd=tmp_path)
+    assert whole.returncode in (0, 3), whole.stderr  # met, or a closest fit (six trials of a small book)
+    proc = subprocess.Popen(
+        [str(BIN / "silosim-calibrate"), *RESUMABLE, "out_dir=cut"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("trial 3/6"):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)  # no clean-up of any kind
+    proc.wait(timeout=30)
+    assert not (tmp_path / "cut" / "fit.json").exists()  # no result yet: only the study
+    resumed = run_command("silosim-calibrate", *RESUMABLE, "out_dir=cut", cwd=tmp_path)
+    assert resumed.returncode == whole.returncode, resumed.stderr
+    assert "resuming the study in cut: 3 of 6 trials done" in resumed.stdout
+    assert sum(line.startswith("trial ") for line in resumed.stdout.splitlines()) == 3  # only the rest is run
+    # the least-squares path is deterministic: the resumed study holds the uninterrupted one's trials
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "cut" / "trials.csv"), pd.read_csv(tmp_path / "whole" / "trials.csv")
+    )
+    assert (tmp_path / "cut" / "calibrated.yaml").exists() == (tmp_path / "whole" / "calibrated.yaml").exists()
+    fit = json.loads((tmp_path / "cut" / "fit.json").read_text())
+    assert fit["fit"] == json.loads((tmp_path / "whole" / "fit.json").read_text())["fit"]
+    assert fit["provenance"]["packages"]["optuna"] and fit["provenance"]["python"]
+
+
+def test_an_out_dir_holding_other_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "notes.txt").write_text("mine")
+    out = run_command("silosim-calibrate", "target.nps=10", "out_dir=fit", cwd=tmp_path)
+    assert_user_error(out, "silosim-calibrate", ["`out_dir`", "not a silosim-calibrate study", "never overwritten"])
+    assert [p.name for p in (tmp_path / "fit").iterdir()] == ["notes.txt"]

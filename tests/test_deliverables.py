@@ -143,7 +143,8 @@ def test_slides_have_a_title_the_answer_every_figure_the_table_and_the_method(
         "Closed-loop follow-up (our_plan)",
     ]
     method = " ".join(sh.text_frame.text for sh in slides[-1].shapes if sh.has_text_frame)
-    assert "Provenance of the runs: not recorded" in method and "silosim-compare" in method
+    # the runs' provenance (recorded by every comparison) and the command that reproduces them
+    assert "Provenance of the runs: silosim 0.1.0; git_commit" in method and "silosim-compare" in method
     for slide in slides:  # nothing hangs off the slide
         for sh in slide.shapes:
             assert sh.left >= 0 and sh.top >= 0, (titles[slides.index(slide)], sh.name)
@@ -189,7 +190,8 @@ def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
     runs = book["Runs"]
     assert runs.max_row == 1 + 3 * len(SCENARIOS)
     about = {r[0]: r[1] for r in book["About"].iter_rows(min_row=2, values_only=True)}
-    assert about["Client"] == "O'Brien & Co <Insurance>" and about["Provenance"] == "not recorded"
+    assert about["Client"] == "O'Brien & Co <Insurance>" and "Provenance" not in about
+    assert about["Provenance: silosim"] == "0.1.0" and about["Provenance: git_commit"]
     assert about["Multiple-comparison adjustment"] == "bonferroni"
     assert book["About"]._images  # the logo
     assert book["Summary"]["A1"].font.name == "Georgia" and book["Summary"]["A1"].fill.fgColor.rgb.endswith("AA3377")
@@ -203,7 +205,7 @@ def test_html_escapes_every_value_and_carries_the_theme(made: tuple[Path, subpro
     assert '<img class="logo" src="data:image/png;base64,' in page  # the logo, embedded
     assert "@page { size: A4;" in page and "@media print" in page
     assert "Closed-loop follow-up (our_plan)" in page and "our_plan" in page
-    assert "Provenance of the runs.</b>\nNot recorded" in page
+    assert '<table class="text provenance">' in page and "<code>git_commit</code>" in page  # recorded
 
 
 @pytest.mark.skipif(not HAS_CHROMIUM, reason=f"{CHROMIUM} is not installed (the PDF needs Chromium)")

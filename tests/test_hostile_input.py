@@ -85,7 +85,7 @@ CASES = [
     ("silosim-policy", ["policy.budget=-1"], ["`policy.budget`", "-1", "positive"]),
     ("silosim-policy", ["model.scenario=nope"], ["`scenario`", "'nope'", "siloed_scorecards"]),
     ("silosim-policy", ["model.calibration={dir}"], ["`calibration`", "directory"]),
-    ("silosim-policy", ["hydra.sweep.dir={file}"], ["`hydra.sweep.dir`", "a_file.txt", "a file"]),
+    ("silosim-policy", ["out_dir={file}"], ["`out_dir`", "a_file.txt", "a file"]),
     # --- silosim-sensitivity
     ("silosim-sensitivity", ["nope"], ["`experiment`", "'nope'", "sobol_example"]),
     ("silosim-sensitivity", ["lhs_example"], ["`design.method`", "'lhs'", "sobol"]),
@@ -115,8 +115,8 @@ def test_hostile_input_is_one_clear_paragraph(
         arguments += [*SMALL, "replications=2"] + ([] if any(a.startswith("out=") for a in arguments) else ["out=cmp"])
     elif program == "silosim-calibrate" and not any(a.startswith("out_dir=") for a in arguments):
         arguments.append("out_dir=fit")
-    elif program == "silosim-policy" and not any(a.startswith("hydra.sweep.dir=") for a in arguments):
-        arguments.append("hydra.sweep.dir=search")
+    elif program == "silosim-policy" and not any(a.startswith("out_dir=") for a in arguments):
+        arguments.append("out_dir=search")
     elif program == "silosim-sensitivity" and "--sweep-dir" not in arguments:
         arguments += ["--sweep-dir", "sweep"]
     out = run_command(program, *arguments, cwd=tmp_path, timeout=120)

@@ -115,3 +115,34 @@ def test_sensitivity_needs_a_sobol_or_morris_design(tmp_path: Path) -> None:
     out = _run(tmp_path, "lhs", 4)
     assert_user_error(out, "silosim-sensitivity", ["'lhs'", "sobol"])
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_sweep_directory_the_user_names_is_the_one_used(tmp_path: Path) -> None:
+    """`hydra.sweep.dir=DIR` wins over the experiment's own directory (here: analysing an empty one says so)."""
+    out = _run(tmp_path, "morris", 3, "--analyse-only", "hydra.sweep.dir=elsewhere")
+    assert_user_error(out, "silosim-sensitivity", ["'elsewhere'", "does not exist"])
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_the_figure_states_the_finding_in_the_parameters_documented_words(tmp_path: Path) -> None:
+    from sim.report.research import parameter_label, plot_indices, sensitivity_finding
+
+    indices = pd.DataFrame(
+        [
+            {"outcome": o, "parameter": p, "index": "mu_star", "value": v, "conf": c, "ci_low": max(v - c, 0),
+             "ci_high": v + c}
+            for o, p, v, c in (
+                ("final.true_nps", "journey.handoff_failure_prob", 6.0, 1.0),
+                ("final.true_nps", "market.value_mean", 0.0, 0.0),
+                ("total.revenue", "journey.handoff_failure_prob", 40_000.0, 9_000.0),
+                ("total.revenue", "market.value_mean", 2_500_000.0, 100_000.0),
+            )
+        ]
+    )  # fmt: skip
+    finding = sensitivity_finding(indices, "morris")
+    assert finding.startswith("Most influential: True NPS, final week: probability that a hand-off")
+    assert "Cumulative revenue: mean revenue per active customer per week (mu* 2,500,000)" in finding
+    assert parameter_label("journey.handoff_failure_prob").endswith("(probability)")
+    assert parameter_label("not.a.key") == "not.a.key"
+    figure = plot_indices(indices, "morris", tmp_path / "s.png", "Morris screening of a test")
+    assert figure.stat().st_size > 10_000

@@ -26,7 +26,8 @@ TINY = ["customers=500", "weeks=8", "warmup_weeks=4", "output.customers=false"]
 
 
 def complete_runs(sweep: Path) -> list[Path]:
-    return sorted(p for p in sweep.iterdir() if p.is_dir() and is_complete(p))
+    """The visible complete runs (a run being renamed into place is still a hidden ``.<name>.tmp-<pid>``)."""
+    return sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".") and is_complete(p))
 
 
 def temp_leftovers(sweep: Path) -> list[Path]:

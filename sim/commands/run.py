@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,8 +40,10 @@ from sim.config.compose import (
     register_user_dirs_from_environment,
     split_user_dirs,
 )
+from sim.experiments.launcher import PARENT_ENV
 from sim.experiments.outcomes import run_summary
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
+from sim.experiments.sweeps.launching import register_plugins
 from sim.experiments.sweeps.plan import plan_multirun
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ __all__ = ["main"]
 PROG = "silosim"
 # Set by ``silosim -m`` for its jobs (which may run in other processes): how many jobs the sweep has.
 SWEEP_JOBS_ENV = "SILOSIM_SWEEP_JOBS"
+PARENT_POLL_SECONDS = 0.5
 
 HELP = """\
 silosim: run one what-if scenario of the silo model and write its run directory.
@@ -76,7 +81,7 @@ Outputs: metrics.parquet, departments.parquet, customers.parquet, summary.json, 
 (README, "Outputs"). Exit status: 0 done, 1 a run failed, 2 bad input (nothing written).
 
 Other commands: silosim-compare (scenarios x replications, with a report), silosim-calibrate,
-silosim-policy, silosim-sensitivity, silosim-collect. Docs: README.md, docs/odd.md (the model),
+silosim-policy, silosim-sensitivity, silosim-collect, silosim-discover. Docs: README.md, docs/odd.md (the model),
 docs/parameters.md (every parameter), docs/architecture.md (the code).
 Hydra's own help: silosim --hydra-help."""
 
@@ -123,7 +128,8 @@ def _app(cfg: DictConfig) -> None:
     overrides = list(hc.overrides.task)
     try:
         progress = bool(cfg.output.progress) and sys.stderr.isatty() and not multirun
-        model = execute_run(cfg, run_dir, overrides, hydra_config=hc, progress=progress)
+        # a sweep's jobs share their Hydra configuration (the sweep's multirun.yaml): only a single run writes its own
+        model = execute_run(cfg, run_dir, overrides, hydra_config=None if multirun else hc, progress=progress)
     except ConfigError as exc:  # a user error (bad value, a directory holding another run): stop, in a sweep too
         with contextlib.suppress(OSError):
             run_dir.rmdir()  # the empty directory Hydra created
@@ -140,7 +146,7 @@ def _app(cfg: DictConfig) -> None:
     elif multirun:
         final = run_summary(model)["final"]
         elapsed = time.perf_counter() - started
-        print(f"{PROG}: {label} done in {elapsed:.1f} s (true NPS {final['true_nps']:+.1f}): {run_dir}", flush=True)
+        print(f"{PROG}: {label} done in {elapsed:.2f} s (true NPS {final['true_nps']:+.1f}): {run_dir}", flush=True)
     else:
         _print_summary(model, run_dir)
 
@@ -169,9 +175,29 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
     return overrides
 
 
+def _stop_with_parent() -> None:
+    """A sweep started by another silosim command stops its process group (its workers) if that command dies.
+
+    Only a sweep that leads its own process group (as :func:`sim.experiments.launcher.launch_multirun` starts
+    it) does this, so a user's shell is never signalled. Without it, a sweep whose command was killed would
+    go on writing runs while the rerun of that command resumes the same directory.
+    """
+    parent = os.environ.pop(PARENT_ENV, None)
+    if not parent or not parent.isdigit() or os.getpgrp() != os.getpid():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(PARENT_POLL_SECONDS)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="silosim-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``silosim`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _stop_with_parent()
     if wants_help(argv):
         print(HELP.format(scenarios=", ".join(group_options("scenario"))))
         return
@@ -189,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
 # A launcher's worker imports this module to run the task: it needs these before it composes or names a job.
 register_user_dirs_from_environment()
 register_resolvers()
+register_plugins()
 
 if __name__ == "__main__":
     main()

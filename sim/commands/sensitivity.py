@@ -84,7 +84,8 @@ def _run_sweep(experiment: str, overrides: list[str], sweep: Path, total: int) -
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``silosim-sensitivity`` console script."""
-    args = _parser().parse_args(argv)
+    # intermixed: `hydra.sweep.dir=DIR` or any override may follow an option such as --analyse-only
+    args = _parser().parse_intermixed_args(argv)
     with user_errors(PROG):
         run_overrides, dirs = split_user_dirs(args.overrides)
         for group, directory in dirs.items():
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out) if args.out else sweep
     table = atomic_write(out / INDICES_FILE, lambda tmp: indices.to_csv(tmp, index=False, float_format="%.6g"))
     name = "Sobol indices" if design.method == "sobol" else "Morris screening"
-    title = f"{name}: experiment {args.experiment}, {rows} design rows, {len(runs)} runs"
-    figure = plot_indices(indices, design.method, out / FIGURE_FILE, title)
+    subtitle = f"{name} of experiment {args.experiment}: {rows} design rows, {len(runs)} runs"
+    figure = plot_indices(indices, design.method, out / FIGURE_FILE, subtitle)
     _print_indices(indices, design.method)
     print(f"\nIndices: {table}\nFigure:  {figure}")
 

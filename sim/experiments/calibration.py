@@ -4,15 +4,19 @@
     silosim-calibrate target.nps=30 target.annual_churn=0.1 target.first_contact_resolution=0.75 trials=60
 
 The command is configured by Hydra (``conf/calibrate.yaml`` and the ``calibrate`` group, which
-declares the free parameters and their bounds). Each Optuna trial runs the baseline over the
-same seeds (common random numbers) and scores the squared misses of the replication means in
-units of each target's tolerance. The best trial is then re-run on fresh seeds to report target
-vs simulated mean with a 95% confidence interval.
+declares the free parameters and their bounds). Each trial runs the baseline over the same seeds
+(common random numbers; the replications in parallel, ``jobs``) and scores the squared misses of
+the replication means in units of each target's tolerance. Every trial is kept in an Optuna study
+whose journal is in ``out_dir`` (:mod:`sim.experiments.studies`): the same command run again
+resumes it (a least-squares fit replays its path through the trials it holds and goes on), and
+several workers can share a TPE study. The best trial is then re-run on fresh seeds to report
+target vs simulated mean with a 95% confidence interval.
 
-Outputs (written atomically into ``out_dir``): ``calibrated.yaml`` (``closest_fit.yaml`` when a
-target could not be met), ``fit.csv``, ``fit.md``, ``fit.json``, ``trials.csv`` and
-``config.yaml`` (the resolved calibration settings). ``silosim calibration=PATH`` (and every
-other command that composes a model configuration) applies the calibrated file.
+Outputs (each written atomically into ``out_dir``, beside ``study.json`` and ``study.journal``):
+``fit.csv``, ``fit.md``, ``fit.json`` (with the provenance), ``trials.csv``, ``config.yaml`` (the
+resolved calibration settings) and, last, ``calibrated.yaml`` (``closest_fit.yaml`` when a target
+could not be met). ``silosim calibration=PATH`` (and every other command that composes a model
+configuration) applies the calibrated file.
 
 Exit status: 0 all targets met; 2 bad input (nothing written); 3 a target could not be met (the
 closest fit is written, labelled as such, and a paragraph names the target and the closest
@@ -38,9 +42,11 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
 from sim.experiments.analysis import Interval
-from sim.experiments.files import atomic_directory, require_fresh
+from sim.experiments.files import atomic_write
 from sim.experiments.outcomes import OUTCOMES
+from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
+from sim.experiments.studies import RECORD, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,6 +66,10 @@ __all__ = [
 ]
 
 REPORT_SEED_OFFSET = 10_000
+STUDY_NAME = "silosim-calibrate"
+FINISHED_FILE = "fit.json"  # written by a finished calibration (with calibrated.yaml or closest_fit.yaml)
+# Settings that do not change a calibration's results: a study resumed with other values of these continues.
+_FREE_SETTINGS = ("out_dir", "trials", "jobs")
 BOUND_MARGIN = 0.05  # a fitted value this close to a bound (share of the range) counts as "at the bound"
 
 # Targets a client can give: the outcome (of the registry) each one is, and whether its bounds are allowed
@@ -114,6 +124,8 @@ class CalibrationSpec:
     jobs: int
     out_dir: Path
     config: DictConfig
+    resumed: bool = False
+    command: str = ""
 
     @property
     def fit_seeds(self) -> list[int]:
@@ -153,6 +165,19 @@ def _count(value: Any, key: str, least: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigError(f"`{key}` is {value!r}, but it must be a whole number of at least {least}.")
     return int(value)
+
+
+def parallel_jobs(value: Any, key: str = "jobs") -> int:
+    """A number of parallel processes: -1 (all cores) or at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and value != -1):
+        raise ConfigError(f"`{key}` is {value!r}, but it must be -1 (all cores) or a whole number of at least 1.")
+    return int(value)
+
+
+def _settings(cfg: DictConfig) -> dict[str, Any]:
+    """The calibration's settings that decide its results (the study's fingerprint covers these)."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in plain.items() if k not in _FREE_SETTINGS}  # type: ignore[union-attr]
 
 
 def _check_target(name: str, value: float) -> None:
@@ -238,8 +263,10 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
     method = str(cfg.method)
     if method not in METHODS:
         raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}.")
-    out_dir = Path(str(cfg.out_dir)).expanduser()
-    require_fresh(out_dir, "out_dir", "calibrations")
+    given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
+    place = place_study(
+        given, Path(str(cfg.out_dir)).expanduser(), _settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
+    )
     return CalibrationSpec(
         targets=targets,
         tolerance=tolerance,
@@ -251,9 +278,11 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         report_replications=_count(cfg.report_replications, "report_replications", 2),
         sampler_seed=_count(cfg.sampler_seed, "sampler_seed", 0),
         method=method,
-        jobs=_count(cfg.jobs, "jobs", 1),
-        out_dir=out_dir,
+        jobs=parallel_jobs(cfg.jobs),
+        out_dir=place.directory,
         config=cfg,
+        resumed=place.resumed,
+        command=" ".join(["silosim-calibrate", *overrides]),
     )
 
 
@@ -370,29 +399,80 @@ class _BudgetSpentError(Exception):
     """Raised inside the optimiser when every allowed trial has been run."""
 
 
-class _Evaluator:
-    """Runs trials, keeps the history and prints a progress line per trial."""
+def _interval(payload: dict[str, float]) -> Interval:
+    return Interval(payload["mean"], payload["low"], payload["high"], int(payload["n"]))
 
-    def __init__(self, spec: CalibrationSpec, progress: Callable[[str], None]) -> None:
+
+class _Evaluator:
+    """Runs trials against the study (the history), reuses trials it already holds, prints a line per trial.
+
+    Every simulated setting is a complete trial of the study, with the replications' means and
+    intervals as user attributes. A setting the study already holds is not simulated again: a resumed
+    least-squares fit replays its deterministic path through the finished trials at no cost, and carries
+    on where the interrupted one stopped.
+    """
+
+    def __init__(self, spec: CalibrationSpec, study: Any, progress: Callable[[str], None]) -> None:
         self.spec = spec
+        self.study = study
         self.progress = progress
         self.history: list[dict[str, Any]] = []
+        self._known: dict[tuple[float, ...], dict[str, Interval]] = {}
+        self.reload()
 
-    def __call__(self, params: dict[str, float]) -> dict[str, Interval]:
-        spec = self.spec
-        if len(self.history) >= spec.trials or self.close_enough:
-            raise _BudgetSpentError
-        sim = _simulate(spec, params, spec.fit_seeds, search=False)
-        loss = _loss(spec, sim)
-        self.history.append(
-            {"trial": len(self.history), **params, **{f"sim_{k}": v.mean for k, v in sim.items()}, "loss": loss}
-        )
-        best = self.best
+    def reload(self) -> None:
+        """Read the complete trials of the study (other workers may have added some)."""
+        complete, _ = trials_in(self.study)
+        self.history = [self._row(t.number, t.user_attrs) for t in complete]
+        for t in complete:
+            params = t.user_attrs["params"]
+            self._known[self._key(params)] = {k: _interval(v) for k, v in t.user_attrs["sim"].items()}
+
+    def _key(self, params: dict[str, float]) -> tuple[float, ...]:
+        return tuple(float(params[f.key]) for f in self.spec.free)
+
+    def _row(self, number: int, attrs: dict[str, Any]) -> dict[str, Any]:
+        sims = {f"sim_{k}": v["mean"] for k, v in attrs["sim"].items()}
+        return {"trial": number, **attrs["params"], **sims, "loss": attrs["loss"]}
+
+    def cached(self, params: dict[str, float]) -> dict[str, Interval] | None:
+        """The simulated figures of a setting the study already holds, or None."""
+        return self._known.get(self._key(params))
+
+    def simulate(self, params: dict[str, float]) -> tuple[dict[str, Interval], float, dict[str, Any]]:
+        """Simulate one setting; returns its figures, its loss and the trial's user attributes."""
+        sim = _simulate(self.spec, params, self.spec.fit_seeds, search=False)
+        loss = _loss(self.spec, sim)
+        attrs = {"params": params, "sim": {k: dataclasses.asdict(v) for k, v in sim.items()}, "loss": loss}
+        return sim, loss, attrs
+
+    def record(self, number: int, attrs: dict[str, Any]) -> None:
+        """Add a finished trial to the history and print its progress line."""
+        self._known[self._key(attrs["params"])] = {k: _interval(v) for k, v in attrs["sim"].items()}
+        self.history.append(self._row(number, attrs))
+        best, spec = self.best, self.spec
         shown = ", ".join(f"{k} {fmt_target(k, best[f'sim_{k}'])}" for k in spec.targets)
         self.progress(
-            f"trial {len(self.history)}/{spec.trials}  loss {loss:8.3f}  |  best so far: trial "
+            f"trial {len(self.history)}/{spec.trials}  loss {attrs['loss']:8.3f}  |  best so far: trial "
             f"{best['trial'] + 1}, loss {best['loss']:.3f} ({shown})"
         )
+
+    def __call__(self, params: dict[str, float]) -> dict[str, Interval]:
+        """A least-squares evaluation: from the study if it holds the setting, else simulated and added to it."""
+        import optuna
+
+        known = self.cached(params)
+        if known is not None:
+            return known
+        if len(self.history) >= self.spec.trials or self.close_enough:
+            raise _BudgetSpentError
+        sim, loss, attrs = self.simulate(params)
+        values = {f.name: params[f.key] for f in self.spec.free}
+        trial = optuna.trial.create_trial(
+            params=values, distributions=_distributions(self.spec), value=loss, user_attrs=attrs
+        )
+        self.study.add_trial(trial)
+        self.record(len(self.study.get_trials(deepcopy=False)) - 1, attrs)
         return sim
 
     @property
@@ -408,6 +488,18 @@ class _Evaluator:
         return all(abs(best[f"sim_{k}"] - t) <= 0.5 * self.spec.tolerance[k] for k, t in self.spec.targets.items())
 
 
+def _distributions(spec: CalibrationSpec) -> dict[str, Any]:
+    """Optuna's search space of the free parameters (named by their ``calibrate.free`` name)."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {
+        f.name: IntDistribution(math.ceil(f.lo), math.floor(f.hi), log=f.log)
+        if f.integer
+        else FloatDistribution(f.lo, f.hi, log=f.log)
+        for f in spec.free
+    }
+
+
 def _start(spec: CalibrationSpec) -> dict[str, float]:
     """The current values of the free parameters, clipped into their bounds."""
     return {f.key: min(max(float(find(spec.base, f.key).value), f.lo), f.hi) for f in spec.free}
@@ -418,11 +510,12 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
 
     Parameters are mapped to [0, 1] (log-scaled where declared); the Jacobian is taken by finite
     differences of 10% of each range, which common random numbers keep smooth enough. The departments'
-    local search still makes the response slightly rough (a changed parameter changes which lever moves
-    they keep), so trials hold the levers at their settled settings, and when the solver stops early it
+    local search still makes the response rough (a changed parameter changes which lever moves they
+    keep), so trials hold the levers at their settled settings, and when the solver stops early it
     restarts from the best trial so far, alternating wider and narrower difference steps, until the trial
     budget is spent or every target is within half its tolerance. A weak pull toward the starting values
-    (``PRIOR_WEIGHT``) keeps parameters that no target needs at their defaults.
+    (``PRIOR_WEIGHT``) keeps parameters that no target needs at their defaults. The path is deterministic,
+    so a resumed fit replays the trials the study holds and continues.
     """
     import numpy as np
     from scipy.optimize import least_squares
@@ -465,16 +558,17 @@ def _fit_least_squares(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
 
 
 def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
-    """Optuna's TPE sampler on the tolerance-scaled loss, starting from the current values."""
-    import optuna
+    """Optuna's TPE sampler on the tolerance-scaled loss, starting from the current values.
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            seed=spec.sampler_seed, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3))
-        )
-        study = optuna.create_study(direction="minimize", sampler=sampler)
+    Several workers may share the study (``out_dir``); each stops when the study holds ``trials``
+    complete trials.
+    """
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    study = evaluate.study
+    if not study.get_trials(deepcopy=False):
         start = _start(spec)
         study.enqueue_trial({f.name: round(start[f.key]) if f.integer else start[f.key] for f in spec.free})
 
@@ -485,12 +579,40 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
                 params[f.key] = trial.suggest_int(f.name, math.ceil(f.lo), math.floor(f.hi), log=f.log)
             else:
                 params[f.key] = trial.suggest_float(f.name, f.lo, f.hi, log=f.log)
-        return _loss(spec, evaluate(params))
+        _, loss, attrs = evaluate.simulate(params)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        evaluate.record(trial.number, attrs)
+        return loss
+
+    remaining = spec.trials - len(evaluate.history)
+    if remaining > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                callbacks=[
+                    MaxTrialsCallback(spec.trials, states=(TrialState.COMPLETE,)),
+                    lambda study, _trial: study.stop() if evaluate.close_enough else None,  # close enough
+                ],
+            )
+    evaluate.reload()
+
+
+def _sampler(spec: CalibrationSpec, done: int) -> Any:
+    """The study's sampler: TPE, seeded by the sampler seed plus the trials already done.
+
+    A resumed TPE study therefore does not repeat its first proposals; the least-squares fit adds
+    its own trials, so the sampler does not matter there.
+    """
+    import optuna
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        with contextlib.suppress(_BudgetSpentError):  # stopped early: close enough
-            study.optimize(objective, n_trials=spec.trials)
+        return optuna.samplers.TPESampler(
+            seed=spec.sampler_seed + done, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3))
+        )
 
 
 PRIOR_WEIGHT = 0.5  # least squares: residual per free parameter, per unit of its range, toward its start
@@ -499,7 +621,7 @@ METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
 
 
 def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) -> CalibrationResult:
-    """Fit the free parameters, then report the best fit on fresh seeds.
+    """Fit the free parameters (resuming the study in ``spec.out_dir``), then report the best fit on fresh seeds.
 
     A target is met when it lies within the 95% CI of the reported mean widened by the target's
     tolerance, the CI counting at most one tolerance (so too few replications cannot make any
@@ -512,7 +634,14 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     Returns:
         The fit, its report and the trial history.
     """
-    evaluate = _Evaluator(spec, progress)
+    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    probe = open_study(spec.out_dir, STUDY_NAME, ["minimize"], _sampler(spec, 0))
+    complete, running = trials_in(probe)
+    if complete or running:
+        note = f"; {running} trial(s) left running by an interrupted worker are not counted" if running else ""
+        progress(f"resuming the study in {spec.out_dir}: {len(complete)} of {spec.trials} trials done{note}")
+    study = open_study(spec.out_dir, STUDY_NAME, ["minimize"], _sampler(spec, len(complete)))
+    evaluate = _Evaluator(spec, study, progress)
     METHODS[spec.method](spec, evaluate)
     best = evaluate.best
     params = {f.key: best[f.key] for f in spec.free}
@@ -622,33 +751,40 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
 
 
 def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
-    """Write the calibrated (or closest-fit) file and the fit report into ``spec.out_dir``, all or nothing.
+    """Write the fit report and the calibrated (or closest-fit) file into ``spec.out_dir``, each file atomically.
+
+    The calibrated file is written last, so a directory holding it holds the whole report. The study
+    (``study.json``, ``study.journal``) stays beside them: rerunning the command with more trials continues it.
 
     Returns:
         The calibrated (or closest-fit) file.
     """
     out = spec.out_dir.resolve()
     name = "calibrated.yaml" if result.reachable else "closest_fit.yaml"
-    with atomic_directory(out) as tmp:
-        (tmp / name).write_text(_calibrated_yaml(spec, result, out / name))
-        fit_table(spec, result).to_csv(tmp / "fit.csv", index=False)
-        (tmp / "fit.md").write_text(markdown_report(spec, result))
-        pd.DataFrame(result.trials).to_csv(tmp / "trials.csv", index=False)
-        (tmp / "config.yaml").write_text(OmegaConf.to_yaml(spec.config))
-        payload = {
-            "status": "met" if result.reachable else "unreachable",
-            "calibrated_file": name,
-            "targets": spec.targets,
-            "tolerance": spec.tolerance,
-            "fit": {k: dataclasses.asdict(v) for k, v in result.report.items()},
-            "met": result.met,
-            "parameters": parameter_rows(spec, result),
-            "fixed": spec.fixed,
-            "best_trial": result.best_trial,
-            "fit_seeds": spec.fit_seeds,
-            "report_seeds": spec.report_seeds,
-        }
-        (tmp / "fit.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    other = "closest_fit.yaml" if result.reachable else "calibrated.yaml"
+    payload = {
+        "status": "met" if result.reachable else "unreachable",
+        "calibrated_file": name,
+        "targets": spec.targets,
+        "tolerance": spec.tolerance,
+        "fit": {k: dataclasses.asdict(v) for k, v in result.report.items()},
+        "met": result.met,
+        "parameters": parameter_rows(spec, result),
+        "fixed": spec.fixed,
+        "best_trial": result.best_trial,
+        "trials": len(result.trials),
+        "fit_seeds": spec.fit_seeds,
+        "report_seeds": spec.report_seeds,
+        "study": RECORD,
+        "provenance": provenance(("optuna", "scipy")),
+    }
+    atomic_write(out / "fit.csv", lambda tmp: fit_table(spec, result).to_csv(tmp, index=False))
+    atomic_write(out / "fit.md", lambda tmp: tmp.write_text(markdown_report(spec, result)))
+    atomic_write(out / "trials.csv", lambda tmp: pd.DataFrame(result.trials).to_csv(tmp, index=False))
+    atomic_write(out / "config.yaml", lambda tmp: tmp.write_text(OmegaConf.to_yaml(spec.config)))
+    atomic_write(out / "fit.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n"))
+    (out / other).unlink(missing_ok=True)  # a continued study may turn a closest fit into a calibration
+    atomic_write(out / name, lambda tmp: tmp.write_text(_calibrated_yaml(spec, result, out / name)))
     return out / name
 
 

@@ -1,11 +1,22 @@
 """Comparisons: scenarios x replications with common random numbers, aggregated into tables.
 
 The runs are one Hydra multirun of the ``silosim`` app (``scenario=a,b,... seed=range(s,s+R)``)
-through the one multirun launcher (:mod:`sim.experiments.launcher`), so replication r of every
+through the one multirun launcher (:mod:`sim.experiments.launcher`), on any of Hydra's launchers
+(joblib on this machine's cores, SLURM through submitit, Ray), so replication r of every
 scenario uses seed s + r: the scenarios see the same random draws wherever their mechanisms
-agree, and the differences against the baseline are paired. The comparison directory is
-assembled under a temporary name and renamed into place when complete; a ``present`` hook
-(the report layer's figures and report) writes its deliverables into it before the rename.
+agree, and the differences against the baseline are paired.
+
+A comparison resumes. Its directory is assembled under the hidden name ``.<out>.partial`` beside
+``out``, which holds ``plan.json`` (the settings and their fingerprint) and the run directories;
+each run is written all or nothing (:mod:`sim.experiments.rundir`). Interrupted at any moment
+(SIGKILL, Ctrl-C, a lost node, a wall-time limit), the same command run again finds the partial
+directory, checks that the settings are the same (a changed setting is refused with the
+differences named), reuses every complete run, runs the rest, and renames the directory into
+place when the deliverables are written (a ``present`` hook, the report layer's figures and
+report, writes them before the rename). Without ``out=`` the newest unfinished comparison of the
+same settings under ``outputs/comparisons/`` is resumed. A lock file keeps two commands from
+working on one comparison at once; the sweep process started for the runs holds it too, and
+stops itself if the command that started it dies.
 
 The command is :mod:`sim.commands.compare`; from Python, :func:`sim.report.compare` runs a
 comparison and writes its report.
@@ -13,12 +24,18 @@ comparison and writes its report.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
 import json
 import os
 import shlex
 import shutil
+import socket
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,8 +56,10 @@ from sim.experiments.analysis import (
     summary_table,
 )
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
-from sim.experiments.files import atomic_directory, require_fresh
+from sim.experiments.files import atomic_directory, atomic_write, fsync_path, require_fresh
 from sim.experiments.launcher import launch_multirun
+from sim.experiments.provenance import provenance
+from sim.experiments.rundir import count_runs
 
 __all__ = [
     "LAUNCHERS",
@@ -63,7 +82,19 @@ __all__ = [
 ]
 
 PROG = "silosim-compare"
-LAUNCHERS = ("joblib", "basic")
+# launcher -> the Hydra launcher config it selects (conf/hydra/launcher/ and Hydra's own basic and joblib).
+LAUNCHERS = {
+    "local": "local",
+    "joblib": "joblib",
+    "basic": "basic",
+    "slurm": "slurm",
+    "slurm_local": "slurm_local",
+    "ray_local": "ray_local",
+}
+PLAN_FILE = "plan.json"
+LOCK_FILE = ".lock"
+DEFAULT_PARENT = Path("outputs/comparisons")
+LOCK_WAIT_SECONDS = 15.0  # a killed command's sweep stops itself within a second; wait that long for its lock
 
 
 @dataclass
@@ -80,9 +111,14 @@ class CompareConf:
         weeks: Horizon of every run.
         overrides: Model overrides applied to every scenario, e.g. ``[governance.communication=0.9]``.
         scenario_dir: A directory of the user's own scenario files.
-        n_jobs: Parallel runs (-1: all cores).
-        launcher: Hydra launcher: ``joblib`` (parallel, default) or ``basic`` (one run at a time).
-        out: Output directory (default ``outputs/comparisons/<time>_<name>``); must not exist.
+        n_jobs: Parallel runs with the local or joblib launcher (-1: all cores).
+        launcher: Hydra launcher: ``local`` (this machine's cores, silosim's launcher, default), ``joblib``
+            (the same through Hydra's joblib launcher), ``basic`` (one run at a time),
+            ``slurm`` (a SLURM cluster through submitit), ``slurm_local`` (submitit's local executor) or
+            ``ray_local`` (Ray; the optional ``ray`` extra).
+        launcher_options: ``hydra.launcher.KEY=VALUE`` settings of that launcher (``hydra.launcher.partition=gpu``).
+        out: Output directory (default ``outputs/comparisons/<time>_<name>``); must not exist, unless the same
+            comparison was interrupted there (then it is resumed).
         confidence: Confidence level of every interval.
         clv_discount_rate: Annual discount rate of the customer lifetime value.
         multiple_comparisons: How the intervals the verdicts rest on allow for the number of comparisons:
@@ -100,7 +136,8 @@ class CompareConf:
     overrides: list[str] = field(default_factory=list)
     scenario_dir: str | None = None
     n_jobs: int = -1
-    launcher: str = "joblib"
+    launcher: str = "local"
+    launcher_options: list[str] = field(default_factory=list)
     out: str | None = None
     confidence: float = 0.95
     clv_discount_rate: float = 0.10
@@ -151,7 +188,7 @@ def split_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
             mine.append(quoted(arg))
         elif key == "calibration":  # a calibrated file from silosim-calibrate, applied to every scenario
             model.append(f"calibration={Path(value).expanduser().resolve()}")
-        elif key.split(".", 1)[0] in model_top:
+        elif key.split(".", 1)[0] in model_top or key.startswith("hydra.launcher."):
             model.append(arg)
         elif key in ("seed", "scenario"):
             raise ConfigError(
@@ -160,8 +197,8 @@ def split_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
             )
         else:
             raise ConfigError(
-                f"`{key}` is neither a setting of {PROG} ({', '.join(sorted(own))}) nor a model "
-                "parameter (docs/parameters.md lists them)"
+                f"`{key}` is neither a setting of {PROG} ({', '.join(sorted(own))}), a launcher option "
+                "(hydra.launcher.KEY=VALUE) nor a model parameter (docs/parameters.md lists them)"
             )
     return mine, model
 
@@ -176,7 +213,8 @@ def prepare(arguments: Sequence[str]) -> CompareConf:
     """
     mine, model = split_arguments(arguments)
     conf = compose_compare(mine)
-    conf.overrides = [*conf.overrides, *model]
+    conf.launcher_options = [*conf.launcher_options, *(a for a in model if a.startswith("hydra.launcher."))]
+    conf.overrides = [*conf.overrides, *(a for a in model if not a.startswith("hydra.launcher."))]
     if conf.scenario_dir:
         register_group_dir("scenario", conf.scenario_dir)
     return conf
@@ -184,18 +222,34 @@ def prepare(arguments: Sequence[str]) -> CompareConf:
 
 @dataclass
 class Plan:
-    """A validated comparison: the settings, each scenario's resolved configuration, the multirun."""
+    """A validated comparison: the settings, each scenario's resolved configuration, the multirun.
+
+    ``partial`` is the hidden directory the comparison is assembled in (``.<out>.partial``), which an
+    interrupted attempt leaves behind for the same command to resume; ``fingerprint`` identifies the
+    settings that decide the results (not the launcher, its options or the parallelism).
+    """
 
     conf: CompareConf
     baseline: str
     configs: dict[str, dict[str, Any]]
     arguments: list[str]
     out: Path
+    fingerprint: str = ""
 
     @property
     def total(self) -> int:
         """Runs the comparison holds."""
         return len(self.conf.scenarios) * self.conf.replications
+
+    @property
+    def partial(self) -> Path:
+        """Where the comparison is assembled (and where an interrupted one waits to be resumed)."""
+        return partial_dir(self.out)
+
+
+def partial_dir(out: Path) -> Path:
+    """``<parent>/.<name>.partial``: the directory a comparison is assembled in before it is renamed to ``out``."""
+    return out.parent / f".{out.name}.partial"
 
 
 def _model_overrides(conf: CompareConf) -> list[str]:
@@ -243,7 +297,10 @@ def _number_errors(conf: CompareConf) -> list[str]:
             conf.n_jobs == 0 or conf.n_jobs < -1,
             f"`n_jobs` is {conf.n_jobs}, but it must be -1 (all cores) or a positive number of parallel runs",
         ),
-        (conf.launcher not in LAUNCHERS, f"`launcher` is {conf.launcher!r}, but it must be one of {list(LAUNCHERS)}"),
+        (
+            conf.launcher not in LAUNCHERS,
+            f"`launcher` is {conf.launcher!r}, but it must be one of {', '.join(LAUNCHERS)}",
+        ),
         (
             not 0 < conf.confidence < 1,
             f"`confidence` is {conf.confidence}, but it must be between 0 and 1 (e.g. 0.95)",
@@ -256,6 +313,9 @@ def _number_errors(conf: CompareConf) -> list[str]:
 def plan(conf: CompareConf) -> Plan:
     """Check every setting and every scenario's configuration before anything runs.
 
+    An ``out`` (or, without one, an unfinished comparison under ``outputs/comparisons/``) whose
+    partial directory holds the same settings is resumed; one holding other settings is refused.
+
     Args:
         conf: The comparison settings.
 
@@ -265,13 +325,12 @@ def plan(conf: CompareConf) -> Plan:
     Raises:
         ConfigError: With one paragraph naming the setting, its value and what is allowed.
     """
-    stamp = f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{conf.name}"
-    out = Path(conf.out) if conf.out else Path("outputs/comparisons") / stamp
     errors = _setting_errors(conf)
-    try:
-        require_fresh(out, "out", "comparisons")
-    except ConfigError as exc:
-        errors.append(str(exc).rstrip("."))
+    if conf.out:
+        try:
+            require_fresh(Path(conf.out), "out", "comparisons")
+        except ConfigError as exc:
+            errors.append(str(exc).rstrip("."))
     if errors:
         raise ConfigError("; ".join(errors) + ".")
     configs: dict[str, dict[str, Any]] = {}
@@ -281,6 +340,10 @@ def plan(conf: CompareConf) -> Plan:
         except ConfigError as exc:
             raise ConfigError(f"Scenario '{scenario}' with overrides {conf.overrides}: {exc}") from None
         configs[scenario] = OmegaConf.to_container(OmegaConf.structured(typed), resolve=True)  # type: ignore[assignment]
+    baseline = conf.baseline or conf.scenarios[0]
+    settings = _plan_settings(conf, baseline)
+    fingerprint = _fingerprint(settings, configs)
+    out = _output_dir(conf, settings, fingerprint)
     arguments = [
         f"scenario={','.join(conf.scenarios)}",
         f"seed=range({conf.first_seed},{conf.first_seed + conf.replications})",
@@ -288,15 +351,97 @@ def plan(conf: CompareConf) -> Plan:
         "output.customers=false",
         "output.progress=false",
         "hydra.sweep.subdir=${hydra:runtime.choices.scenario}_s${seed}",
+        *_launcher_arguments(conf),
     ]
-    if conf.launcher == "joblib":
-        arguments += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={conf.n_jobs}"]
-    else:
-        arguments.append("hydra/launcher=basic")
     if conf.scenario_dir:
         arguments.append(f"scenario_dir={Path(conf.scenario_dir).resolve()}")
-    baseline = conf.baseline or conf.scenarios[0]
-    return Plan(conf, baseline, configs, arguments, out)
+    return Plan(conf, baseline, configs, arguments, out, fingerprint)
+
+
+def _launcher_arguments(conf: CompareConf) -> list[str]:
+    """The multirun's launcher choice and options, checked by composing them (before anything runs)."""
+    if conf.launcher == "ray_local" and importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
+        raise ConfigError(
+            "`launcher` is 'ray_local', but hydra-ray-launcher is not installed in this environment; Ray runs "
+            "in a virtual environment of its own (README, 'Running on many cores and on a cluster': make test-ray)."
+        )
+    arguments = [f"hydra/launcher={LAUNCHERS[conf.launcher]}"]
+    if conf.launcher in ("local", "joblib"):
+        arguments.append(f"hydra.launcher.n_jobs={conf.n_jobs}")
+    arguments += conf.launcher_options
+    try:
+        compose("config", arguments, return_hydra_config=True)
+    except ConfigError as exc:
+        raise ConfigError(f"The launcher settings {arguments} are invalid: {exc}") from None
+    return arguments
+
+
+def _plan_settings(conf: CompareConf, baseline: str) -> dict[str, Any]:
+    """The settings that decide a comparison's results (resuming needs them unchanged)."""
+    return {
+        "name": conf.name,
+        "scenarios": list(conf.scenarios),
+        "baseline": baseline,
+        "seeds": list(range(conf.first_seed, conf.first_seed + conf.replications)),
+        "customers": conf.customers,
+        "weeks": conf.weeks,
+        "overrides": list(conf.overrides),
+        "confidence": conf.confidence,
+        "clv_discount_rate": conf.clv_discount_rate,
+    }
+
+
+def _fingerprint(settings: dict[str, Any], configs: dict[str, dict[str, Any]]) -> str:
+    """A digest of the settings and every scenario's resolved configuration."""
+    text = json.dumps({"settings": settings, "configs": configs}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_plan(partial: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((partial / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _output_dir(conf: CompareConf, settings: dict[str, Any], fingerprint: str) -> Path:
+    """``out``, or the unfinished comparison of the same settings to resume, or a new time-stamped directory.
+
+    Raises:
+        ConfigError: If ``out``'s partial directory holds a comparison of other settings.
+    """
+    if conf.out:
+        out = Path(conf.out)
+        stored = _read_plan(partial_dir(out))
+        if partial_dir(out).exists() and (stored is None or stored.get("fingerprint") != fingerprint):
+            raise ConfigError(_changed_settings_message(out, settings, stored))
+        return out
+    unfinished = sorted(
+        (p for p in DEFAULT_PARENT.glob(f".*_{conf.name}.partial") if p.is_dir()),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    for partial in unfinished:
+        stored = _read_plan(partial)
+        if stored is not None and stored.get("fingerprint") == fingerprint:
+            return partial.parent / partial.name[1 : -len(".partial")]
+    return DEFAULT_PARENT / f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{conf.name}"
+
+
+def _changed_settings_message(out: Path, settings: dict[str, Any], stored: dict[str, Any] | None) -> str:
+    where = f"`out` is '{out}', where an interrupted comparison waits to be resumed ({partial_dir(out)})"
+    if stored is None:
+        return f"{where}, but its plan cannot be read; choose another `out`, or delete {partial_dir(out)}."
+    before = stored.get("settings", {})
+    changed = [
+        f"{key} {before.get(key)!r} then, {value!r} now" for key, value in settings.items() if before.get(key) != value
+    ]
+    what = "; ".join(changed) if changed else "a scenario's or a model parameter's configuration differs"
+    return (
+        f"{where}, but with other settings ({what}); runs of different configurations are never mixed. Rerun "
+        f"it with its own settings ({stored.get('command', 'see its plan.json')}) to finish it, or choose "
+        f"another `out`, or delete {partial_dir(out)} to start afresh."
+    )
 
 
 def _presentation_errors(conf: CompareConf) -> list[str]:
@@ -351,7 +496,7 @@ Present = Callable[[Path, Comparison], None]
 
 
 def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = None) -> Comparison:
-    """Run the plan and write the comparison directory.
+    """Run (or resume) the plan and write the comparison directory.
 
     Args:
         p: A validated plan.
@@ -363,39 +508,127 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
         The comparison.
 
     Raises:
-        RuntimeError: If no run completed, or every run of the baseline failed.
+        ConfigError: If another command is working on the same comparison.
+        RuntimeError: If no run completed, or every run of the baseline failed (the complete runs are kept
+            for the same command to resume).
     """
     conf = p.conf
+    command = " ".join([PROG, *(shlex.quote(a) for a in arguments)])
+    with _locked(p.partial) as lock_fd:
+        if _read_plan(p.partial) is None:
+            record = {"fingerprint": p.fingerprint, "settings": _plan_settings(conf, p.baseline), "command": command}
+            atomic_write(p.partial / PLAN_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+        reused, _ = count_runs(p.partial / "runs")
+        _announce(p, reused)
+        try:
+            launched = launch_multirun(
+                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=(lock_fd,)
+            )
+        except KeyboardInterrupt:
+            done, _ = count_runs(p.partial / "runs")
+            print(f"{PROG}: interrupted; {done} of {p.total} runs are kept: {_resume_hint(p)}", file=sys.stderr)
+            raise
+        comparison = _assemble(p, launched, reused, command, present)
+        _finish(p)
+    comparison.out = p.out
+    # the run directories moved with the comparison; point the table at their final place
+    comparison.runs.runs["path"] = [str(p.out / "runs" / Path(x).name) for x in comparison.runs.runs["path"]]
+    return comparison
+
+
+def _announce(p: Plan, reused: int) -> None:
+    conf = p.conf
     workers = os.cpu_count() if conf.n_jobs == -1 else conf.n_jobs
-    how = f"{workers} parallel" if conf.launcher == "joblib" else "one at a time"
+    parallel = f"{workers} parallel"
+    how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
     print(
         f"{PROG}: {len(conf.scenarios)} scenarios x {conf.replications} replications = {p.total} runs of "
         f"{conf.customers:,} customers x {conf.weeks} weeks ({how})",
         file=sys.stderr,
     )
-    with atomic_directory(p.out) as work:
-        launched = launch_multirun(p.arguments, work / "runs", p.total, work / "logs" / "runs.log")
-        runs = load_runs(work / "runs", conf.clv_discount_rate)
-        if runs.outcomes.empty:
-            tail = (work / "logs" / "runs.log").read_text().splitlines()[-15:]
-            raise RuntimeError(
-                f"no run completed (exit status {launched.returncode}); last lines of the run log:\n" + "\n".join(tail)
-            )
-        if p.baseline not in set(runs.outcomes["scenario"]):
-            raise RuntimeError(f"every run of the baseline '{p.baseline}' failed; nothing to compare against")
-        meta = _meta(p, runs, launched.wall_seconds, arguments)
-        comparison = Comparison(work, runs, pd.DataFrame(), meta, p.configs)
-        comparison.summary = summarise(comparison)
-        _write_tables(work, comparison)
-        if present is not None:
-            present(work, comparison)
-    comparison.out = p.out
-    # the run directories moved with the comparison; point the table at their final place
-    runs.runs["path"] = [str(p.out / "runs" / Path(x).name) for x in runs.runs["path"]]
+    if reused:
+        print(
+            f"{PROG}: resuming the interrupted comparison in {p.partial}: {reused} of {p.total} runs are "
+            "complete and reused",
+            file=sys.stderr,
+        )
+
+
+def _resume_hint(p: Plan) -> str:
+    return f"run the same command again to resume ({p.partial})"
+
+
+def _assemble(p: Plan, launched: Any, reused: int, command: str, present: Present | None) -> Comparison:
+    """Load the runs and write the tables and deliverables into the partial directory."""
+    work, conf = p.partial, p.conf
+    runs = load_runs(work / "runs", conf.clv_discount_rate)
+    if runs.outcomes.empty:
+        tail = (work / "logs" / "runs.log").read_text().splitlines()[-15:]
+        raise RuntimeError(
+            f"no run completed (exit status {launched.returncode}); {_resume_hint(p)} after fixing the cause. "
+            "Last lines of the run log:\n" + "\n".join(tail)
+        )
+    if p.baseline not in set(runs.outcomes["scenario"]):
+        raise RuntimeError(
+            f"every run of the baseline '{p.baseline}' failed; nothing to compare against ({_resume_hint(p)})"
+        )
+    meta = _meta(p, runs, launched.wall_seconds, command)
+    meta["runs_reused"] = reused
+    comparison = Comparison(work, runs, pd.DataFrame(), meta, p.configs)
+    comparison.summary = summarise(comparison)
+    _write_tables(work, comparison)
+    if present is not None:
+        present(work, comparison)
     return comparison
 
 
-def _meta(p: Plan, runs: RunSet, wall_seconds: float, arguments: Sequence[str]) -> dict[str, Any]:
+def _finish(p: Plan) -> None:
+    """Rename the partial directory into place (``out`` may be an empty directory), durably."""
+    (p.partial / LOCK_FILE).unlink(missing_ok=True)  # the lock itself is held until the rename is done
+    fsync_path(p.partial)
+    try:
+        p.partial.rename(p.out)  # POSIX rename replaces an empty directory atomically
+    except OSError:
+        p.out.rmdir()
+        p.partial.rename(p.out)
+    fsync_path(p.out.parent)
+
+
+@contextlib.contextmanager
+def _locked(partial: Path) -> Iterator[int]:
+    """Hold the comparison's lock (``flock`` on ``.lock`` in the partial directory) while working on it.
+
+    Yields:
+        The lock's file descriptor (the sweep process inherits it, so a sweep that outlives a killed
+        command still holds the lock until it has stopped).
+
+    Raises:
+        ConfigError: If another command holds the lock for longer than :data:`LOCK_WAIT_SECONDS`.
+    """
+    partial.mkdir(parents=True, exist_ok=True)
+    fd = os.open(partial / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = (partial / LOCK_FILE).read_text().strip() or "another process"
+                    raise ConfigError(
+                        f"The comparison in '{partial}' is being worked on by {holder}; wait for it to finish "
+                        "(or stop it), then run the same command again."
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"silosim-compare process {os.getpid()} on host {socket.gethostname()}\n".encode())
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _meta(p: Plan, runs: RunSet, wall_seconds: float, command: str) -> dict[str, Any]:
     conf = p.conf
     return {
         "name": conf.name,
@@ -412,7 +645,9 @@ def _meta(p: Plan, runs: RunSet, wall_seconds: float, arguments: Sequence[str]) 
         "launcher": conf.launcher,
         "n_jobs": conf.n_jobs,
         "failed_runs": runs.failures[["scenario", "seed", "error"]].to_dict("records"),
-        "command": " ".join([PROG, *(shlex.quote(a) for a in arguments)]),
+        "command": command,
+        "fingerprint": p.fingerprint,
+        "provenance": provenance(),
         **_presentation_meta(p),
     }
 

@@ -5,7 +5,10 @@
 this machine's cores by default, SLURM through submitit, Ray), write complete run directories or
 nothing, and resume when the same sweep directory is run again. While the sweep works this prints
 how many runs are complete and how many failed, the elapsed time and an estimate of the time left;
-interrupting it (Ctrl-C) stops the whole process group, workers included.
+interrupting it (Ctrl-C) stops the whole process group, workers included. If this process dies
+without a chance to clean up (SIGKILL, a closed laptop, a lost node), the sweep notices within a
+second (``SILOSIM_PARENT_PID``, watched by :mod:`sim.commands.run`) and stops its process group, so
+a rerun never races the remains of the attempt it resumes.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sim.experiments.rundir import count_runs
 
-__all__ = ["LaunchResult", "fmt_duration", "launch_multirun"]
+__all__ = ["PARENT_ENV", "LaunchResult", "fmt_duration", "launch_multirun"]
+
+# Set for a sweep started by launch_multirun: the pid of the process that started it (see sim.commands.run).
+PARENT_ENV = "SILOSIM_PARENT_PID"
 
 POLL_SECONDS = 0.5
 PRINT_EVERY_SECONDS = 10.0  # when stderr is not a terminal: a line at most this often (and every 10% of runs)
@@ -44,7 +51,9 @@ def fmt_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def launch_multirun(arguments: list[str], sweep_dir: Path, total: int, log: Path) -> LaunchResult:
+def launch_multirun(
+    arguments: list[str], sweep_dir: Path, total: int, log: Path, keep_open: Sequence[int] = ()
+) -> LaunchResult:
     """Run ``silosim -m ARGUMENTS hydra.sweep.dir=SWEEP_DIR`` and report progress on stderr until it ends.
 
     Args:
@@ -52,17 +61,18 @@ def launch_multirun(arguments: list[str], sweep_dir: Path, total: int, log: Path
         sweep_dir: The sweep directory (a stable one resumes an interrupted sweep).
         total: Runs the sweep holds, for the progress lines.
         log: File the sweep's own output is appended to.
+        keep_open: File descriptors the sweep process inherits (a lock it holds as long as it runs).
 
     Returns:
         The exit status and the complete and failed runs in the sweep directory.
     """
     command = [sys.executable, "-m", "sim.commands.run", "-m", *arguments, f"hydra.sweep.dir={sweep_dir.resolve()}"]
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
     started = time.monotonic()
     with log.open("a") as handle:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True, pass_fds=tuple(keep_open)
         )
         try:
             returncode = _watch(process, sweep_dir, total, started)

@@ -1,17 +1,24 @@
-"""Policy search: governance levers for the best three-year retention or CLV under a budget.
+"""Policy search: governance levers for the best three-year retention or net value under a budget.
 
     silosim-policy
-    silosim-policy objective=net_value policy.budget=300 hydra.sweeper.n_trials=40
-    silosim-policy model.calibration=outputs/calibrate/acme/calibrated.yaml
+    silosim-policy objective=net_value policy.budget=300 trials=40
+    silosim-policy model.calibration=outputs/calibrate/acme/calibrated.yaml out_dir=outputs/policy/acme
     silosim-policy 'lever.followup_capacity=interval(0, 5)' 'lever.communication=choice(0.7, 0.9)'
 
-A Hydra app run as a multirun with hydra-optuna-sweeper (``conf/policy.yaml``; the levers, their
-costs and the budget in the ``policy`` group). Each Optuna trial is one lever setting, run over
-the same seeds (common random numbers). A setting over budget is not simulated: it scores
-``-(cost - budget) / budget``, below every feasible setting, so the sampler learns to stay inside.
-After the sweep the trials are gathered into ``trials.csv``, ``frontier.csv`` (the settings no
-cheaper setting beats: cost vs objective with 95% CI, including the unchanged baseline at cost 0),
-``best.json`` and ``frontier.png``/``frontier.svg``.
+Configured by Hydra (``conf/policy.yaml``; the levers, their costs and the budget in the ``policy``
+group) and run with Optuna directly: a two-objective study (maximise the objective, minimise the
+programme cost) with the budget as a constraint (``cost - budget <= 0``), sampled by Optuna's
+constrained multi-objective TPE. Each trial is one lever setting, run over the same seeds (common
+random numbers), its replications in parallel (``jobs``). The study's journal is in ``out_dir``
+(:mod:`sim.experiments.studies`): the same command run again resumes it, and several workers (SLURM
+array tasks) can share it. Every setting is simulated, over budget too, so the front shows what a
+larger budget would buy; the best setting is chosen within the budget.
+
+Outputs (each written atomically into ``out_dir``, beside ``study.json`` and ``study.journal``):
+``baseline.json`` (the unchanged baseline, cost 0), ``trials.csv``, ``front.csv`` (the settings that
+no other setting beats on both objectives: at most the cost and a higher objective; the baseline
+included), ``best.json`` (with its paired difference from the baseline and the provenance) and the
+figure ``front.png``/``front.svg`` (written by :mod:`sim.report.research`).
 
 Objectives (measured on each replication, averaged):
 
@@ -25,7 +32,9 @@ from __future__ import annotations
 
 import json
 import math
-import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +42,38 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, RunConfig, compose, find, to_config, validate, with_values
-from sim.config.compose import CONF_MODULE
+from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
-from sim.experiments.files import atomic_write, require_fresh
+from sim.experiments.analysis import mean_ci as paired_ci
+from sim.experiments.calibration import parallel_jobs
+from sim.experiments.files import atomic_write
 from sim.experiments.outcomes import OUTCOMES, RunContext
+from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
+from sim.experiments.studies import open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
+    import optuna
+
     from sim.config.schema import SiloConfig
 
-__all__ = ["OBJECTIVES", "frontier", "lever_cost", "load", "search", "summarise"]
+__all__ = ["OBJECTIVES", "PolicySearch", "frontier", "lever_cost", "load", "objective_label", "search", "summarise"]
 
 # Objective -> the outcome of the registry it is (measured on each replication, averaged).
 OBJECTIVES = {"retention_3y": "initial_book_retention", "net_value": "net_value"}
 REPORTED = ("initial_book_retention", "net_value", "true_nps")  # recorded for every trial
+STUDY_NAME = "silosim-policy"
+FINISHED_FILE = "best.json"
+# Settings that do not change a search's results: a study resumed with other values of these continues.
+_FREE_SETTINGS = ("out_dir", "trials", "jobs")
+# Keys of the old Hydra-sweeper version, and what replaced them.
+_RENAMED = {
+    "hydra.sweeper.n_trials": "trials=N",
+    "hydra.sweeper.sampler.n_startup_trials": "startup_trials=N",
+    "hydra.sweeper.sampler.seed": "sampler_seed=N",
+    "hydra.sweeper.params": "lever.NAME=interval(lo, hi)",
+    "hydra.sweep.dir": "out_dir=DIR",
+}
 
 
 # ------------------------------------------------------------------------------ measures
@@ -66,122 +92,15 @@ def lever_cost(settings: dict[str, float], levers: DictConfig | dict[str, Any]) 
     )
 
 
-def _evaluate(
-    base: SiloConfig,
-    keys: dict[str, str],
-    settings: dict[str, float],
-    cost: float,
-    seeds: list[int],
-    discount_rate: float,
-) -> list[dict[str, float]]:
-    cfg = with_values(base, {keys[n]: float(v) for n, v in settings.items()})
-    validate(cfg)
-    context = RunContext(customers=cfg.customers, discount_rate=discount_rate, programme_cost_per_week=cost)
-    return run_replications(cfg, seeds, measuring(REPORTED, context))
-
-
-def _seeds(cfg: DictConfig) -> list[int]:
-    return [int(cfg.model.seed) + r for r in range(int(cfg.replications))]
-
-
-def _record(
-    cfg: DictConfig, settings: dict[str, float], runs: list[dict[str, float]] | None, cost: float, trial: int | str
-) -> dict[str, Any]:
-    objective = str(cfg.objective)
-    outcome = OBJECTIVES[objective]
-    row: dict[str, Any] = {
-        "trial": trial,
-        **{f"lever.{k}": v for k, v in settings.items()},
-        "cost": cost,
-        "budget": float(cfg.policy.budget),
-        "feasible": runs is not None,
-    }
-    if runs is not None:
-        ci = mean_ci(r[outcome] for r in runs)
-        row.update(
-            {
-                "objective": objective,
-                "mean": ci.mean,
-                "ci95_low": ci.low,
-                "ci95_high": ci.high,
-                "replications": ci.n,
-                "values": [r[outcome] for r in runs],
-                **{f"mean_{k}": float(np.mean([r[k] for r in runs])) for k in runs[0]},
-            }
-        )
-    else:
-        row.update(
-            {
-                "objective": objective,
-                "mean": float("nan"),
-                "ci95_low": float("nan"),
-                "ci95_high": float("nan"),
-                "replications": 0,
-                "values": [],
-            }
-        )
-    return row
-
-
-# ---------------------------------------------------------------------------- the trial
-def _trial(cfg: DictConfig) -> float:
-    """Hydra task: evaluate one lever setting; returns the value Optuna maximises."""
-    from hydra.core.hydra_config import HydraConfig
-
-    hc = HydraConfig.get()
-    out_dir = Path(hc.runtime.output_dir)
-    settings = {k: float(v) for k, v in cfg.lever.items()}
-    levers = cfg.policy.levers
-    cost = lever_cost(settings, levers)
-    budget = float(cfg.policy.budget)
-    feasible = cost <= budget
-    runs = None
-    if feasible:
-        base = to_config(OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(cfg.base_config)))
-        runs = _evaluate(
-            base, {n: str(lv.key) for n, lv in levers.items()}, settings, cost, _seeds(cfg), float(cfg.discount_rate)
-        )
-    num = int(hc.job.num) + 1  # trials count from 1, like the progress lines
-    row = _record(cfg, settings, runs, cost, num)
-    (out_dir / "trial.json").write_text(json.dumps(row, indent=2) + "\n")
-    value = row["mean"] if feasible else -(cost - budget) / budget
-    best = _best(out_dir.parent)
-    shown = ", ".join(f"{k} {v:.3g}" for k, v in settings.items())
-    result = (
-        f"{row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to {row['ci95_high']:.4g})"
-        if feasible
-        else "over budget, not simulated"
-    )
-    best_text = (
-        f"best so far: trial {best['trial']}, {best['mean']:.4g} at cost {best['cost']:.0f}"
-        if best
-        else "best so far: none within budget"
-    )
-    print(
-        f"trial {num}/{hc.sweeper.n_trials}  cost {cost:7.1f}/{budget:.0f}  {result}  [{shown}]  |  {best_text}",
-        flush=True,
-    )
-    return float(value)
-
-
-def _trials(sweep_dir: Path) -> list[dict[str, Any]]:
-    rows = []
-    for path in sorted(sweep_dir.glob("trial_*/trial.json"), key=lambda p: int(p.parent.name.split("_")[1])):
-        rows.append(json.loads(path.read_text()))
-    return rows
-
-
-def _best(sweep_dir: Path) -> dict[str, Any] | None:
-    feasible = [r for r in _trials(sweep_dir) if r["feasible"]]
-    return max(feasible, key=lambda r: (r["mean"], -r["cost"])) if feasible else None
-
-
-# ------------------------------------------------------------------------------ results
 def frontier(points: pd.DataFrame) -> pd.DataFrame:
-    """The trade-off frontier: feasible points that no cheaper-or-equal point matches or beats.
+    """The two-objective front of cost (lower is better) and objective (higher is better), feasible points only.
+
+    A point is on the front if no other point costs at most as much and reaches a higher objective
+    (or the same objective for less). Optuna's own Pareto front of the study (``study.best_trials``) is
+    this front without the baseline, which is not a trial.
 
     Args:
-        points: Rows with ``cost`` and ``mean`` (higher is better) and ``feasible``.
+        points: Rows with ``cost``, ``mean`` (the objective) and ``feasible``.
 
     Returns:
         The non-dominated rows, by increasing cost (objective strictly increasing).
@@ -195,27 +114,6 @@ def frontier(points: pd.DataFrame) -> pd.DataFrame:
     return ok.loc[keep].reset_index(drop=True)
 
 
-def summarise(sweep_dir: Path, cfg: DictConfig) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Gather the trials of a finished sweep into the table, the frontier and the best setting.
-
-    Args:
-        sweep_dir: The sweep directory (``trial_*/trial.json`` and ``baseline.json``).
-        cfg: The resolved policy configuration.
-
-    Returns:
-        The best setting's record, every point (baseline and trials) and the frontier.
-    """
-    rows = [json.loads((sweep_dir / "baseline.json").read_text()), *_trials(sweep_dir)]
-    points = pd.DataFrame(rows).drop(columns=["values"])
-    front = frontier(points)
-    best = front.iloc[-1]  # the highest objective, at the lowest cost that reaches it
-    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
-    atomic_write(sweep_dir / "trials.csv", lambda tmp: points.to_csv(tmp, index=False))
-    atomic_write(sweep_dir / "frontier.csv", lambda tmp: front.to_csv(tmp, index=False))
-    atomic_write(sweep_dir / "best.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
-    return record, points, front
-
-
 def objective_label(cfg: DictConfig) -> tuple[str, str]:
     """The objective's label and unit, naming the horizon actually simulated."""
     outcome = OUTCOMES[OBJECTIVES[str(cfg.objective)]]
@@ -224,51 +122,301 @@ def objective_label(cfg: DictConfig) -> tuple[str, str]:
     return outcome.label, outcome.unit
 
 
-# ---------------------------------------------------------------------------- validation
-def _bounds(spec: str, key: str) -> list[float]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+# ---------------------------------------------------------------------------- the search
+@dataclass
+class PolicySearch:
+    """A validated policy search: its settings, the model it starts from, the search space and its place."""
 
-    value = OverridesParser.create().parse_override(f"{key}={spec}").value()
-    if isinstance(value, IntervalSweep):
-        return [float(value.start), float(value.end)]
-    if isinstance(value, ChoiceSweep):
-        return [float(v) for v in value.list]
-    if isinstance(value, RangeSweep):
-        return [float(value.start), float(value.stop)]
-    return [float(value)]
+    cfg: DictConfig
+    base: SiloConfig
+    space: dict[str, Any]
+    """Lever name -> Optuna distribution (levers not searched keep their ``lever.NAME`` value)."""
+    out_dir: Path
+    resumed: bool
+    command: str
+    jobs: int
+
+    @property
+    def levers(self) -> DictConfig:
+        """The declared levers: model key, baseline, cost per unit, unit."""
+        return self.cfg.policy.levers
+
+    @property
+    def budget(self) -> float:
+        """Programme budget, currency per week per 1,000 initial customers."""
+        return float(self.cfg.policy.budget)
+
+    @property
+    def trials(self) -> int:
+        """Trials (lever settings) the study is to hold."""
+        return int(self.cfg.trials)
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of every setting's replications (common random numbers)."""
+        return [int(self.cfg.model.seed) + r for r in range(int(self.cfg.replications))]
 
 
-def load(overrides: list[str], sweep_dir: Path) -> tuple[DictConfig, SiloConfig]:
-    """Compose and validate the policy configuration and the model configuration it starts from.
+def _evaluate(search: PolicySearch, settings: dict[str, float], cost: float) -> list[dict[str, float]]:
+    keys = {n: str(lv.key) for n, lv in search.levers.items()}
+    cfg = with_values(search.base, {keys[n]: float(v) for n, v in settings.items()})
+    validate(cfg)
+    context = RunContext(
+        customers=cfg.customers, discount_rate=float(search.cfg.discount_rate), programme_cost_per_week=cost
+    )
+    return run_replications(cfg, search.seeds, measuring(REPORTED, context), jobs=search.jobs)
 
-    Raises:
-        ConfigError: One paragraph naming the key, the value and what is allowed.
+
+def _record(search: PolicySearch, settings: dict[str, float], runs: list[dict[str, float]], cost: float) -> dict:
+    """A setting's row: levers, cost, feasibility, the objective's mean and 95% CI, every replication's value."""
+    objective = str(search.cfg.objective)
+    outcome = OBJECTIVES[objective]
+    ci = mean_ci(r[outcome] for r in runs)
+    return {
+        **{f"lever.{k}": float(v) for k, v in settings.items()},
+        "cost": cost,
+        "budget": search.budget,
+        "feasible": cost <= search.budget,
+        "objective": objective,
+        "mean": ci.mean,
+        "ci95_low": ci.low,
+        "ci95_high": ci.high,
+        "replications": ci.n,
+        "values": [r[outcome] for r in runs],
+        **{f"mean_{k}": float(np.mean([r[k] for r in runs])) for k in runs[0]},
+    }
+
+
+def _settings_of(search: PolicySearch, trial: optuna.Trial) -> dict[str, float]:
+    """Every lever's setting for a trial: sampled where searched, fixed elsewhere."""
+    from optuna.distributions import CategoricalDistribution
+
+    settings = {name: float(search.cfg.lever[name]) for name in search.levers}
+    for name, distribution in search.space.items():
+        if isinstance(distribution, CategoricalDistribution):
+            settings[name] = float(trial.suggest_categorical(name, distribution.choices))
+        else:
+            settings[name] = trial.suggest_float(name, distribution.low, distribution.high)
+    return settings
+
+
+def _sampler(search: PolicySearch, done: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=int(search.cfg.sampler_seed) + done,
+            n_startup_trials=int(search.cfg.startup_trials),
+            multivariate=True,
+        )
+
+
+def _baseline(search: PolicySearch, progress: Callable[[str], None]) -> dict[str, Any]:
+    """The unchanged baseline (every lever at its baseline, cost 0): from ``baseline.json`` or simulated."""
+    path = search.out_dir / "baseline.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    start = {n: float(lv.baseline) for n, lv in search.levers.items()}
+    row = {"trial": "baseline", **_record(search, start, _evaluate(search, start, 0.0), 0.0)}
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(row, indent=2) + "\n"))
+    progress(
+        f"baseline (no programme, cost 0)  {row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to "
+        f"{row['ci95_high']:.4g})"
+    )
+    return row
+
+
+def search(search: PolicySearch, progress: Callable[[str], None] = print) -> optuna.Study:
+    """Evaluate the baseline, then run (or resume) the study until it holds ``trials`` complete trials.
+
+    Args:
+        search: The validated search (:func:`load`).
+        progress: Called with one line per trial (trial k/n, its cost, objective and the best so far).
+
+    Returns:
+        The study.
     """
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    write_record(search.out_dir, _settings(search.cfg), search.command)
+    _baseline(search, progress)
+    directions = ["maximize", "minimize"]
+    probe = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search, 0))
+    complete, running = trials_in(probe)
+    if complete or running:
+        note = f"; {running} trial(s) running or left running by an interrupted worker" if running else ""
+        progress(f"resuming the study in {search.out_dir}: {len(complete)} of {search.trials} trials done{note}")
+    study = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search, len(complete)))
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        settings = _settings_of(search, trial)
+        cost = lever_cost(settings, search.levers)
+        trial.set_constraint("budget", cost - search.budget)  # feasible when at most 0
+        row = _record(search, settings, _evaluate(search, settings, cost), cost)
+        for key in ("cost", "budget", "feasible", "mean", "ci95_low", "ci95_high", "values", "replications"):
+            trial.set_user_attr(key, row[key])
+        trial.set_user_attr("settings", settings)
+        trial.set_user_attr("means", {k: v for k, v in row.items() if k.startswith("mean_")})
+        _progress_line(search, trial.number, row, study, progress)
+        return row["mean"], cost
+
+    remaining = search.trials - len(complete)
+    if remaining > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                callbacks=[MaxTrialsCallback(search.trials, states=(TrialState.COMPLETE,))],
+            )
+    return study
+
+
+def _progress_line(
+    search: PolicySearch, number: int, row: dict[str, Any], study: optuna.Study, progress: Callable[[str], None]
+) -> None:
+    done, _ = trials_in(study)
+    feasible = [t.user_attrs for t in done if t.user_attrs.get("feasible")]
+    if row["feasible"]:
+        feasible.append(row)
+    best = max(feasible, key=lambda r: (r["mean"], -r["cost"]), default=None)
+    shown = ", ".join(f"{k[6:]} {v:.3g}" for k, v in row.items() if k.startswith("lever."))
+    budget = "" if row["feasible"] else " OVER BUDGET"
+    best_text = (
+        f"best within budget: {best['mean']:.4g} at cost {best['cost']:.0f}" if best else "none within budget yet"
+    )
+    progress(
+        f"trial {len(done) + 1}/{search.trials} (#{number})  cost {row['cost']:7.1f}/{search.budget:.0f}{budget}  "
+        f"{row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to {row['ci95_high']:.4g})  "
+        f"[{shown}]  |  {best_text}"
+    )
+
+
+# ------------------------------------------------------------------------------ results
+def _trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    complete, _ = trials_in(study)
+    rows = []
+    for t in complete:
+        a = t.user_attrs
+        rows.append(
+            {
+                "trial": t.number,
+                **{f"lever.{k}": v for k, v in a["settings"].items()},
+                **{k: a[k] for k in ("cost", "budget", "feasible")},
+                "objective": None,
+                **{k: a[k] for k in ("mean", "ci95_low", "ci95_high", "replications")},
+                **a["means"],
+            }
+        )
+    return rows
+
+
+def summarise(search: PolicySearch, study: optuna.Study) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Gather the study into the table of every setting, the front and the best setting within budget.
+
+    Writes ``trials.csv``, ``front.csv`` and ``best.json`` (each atomically) into the output directory.
+
+    Returns:
+        The best setting's record (with its paired difference from the baseline), every point (baseline
+        and trials) and the front.
+    """
+    baseline = json.loads((search.out_dir / "baseline.json").read_text())
+    rows = [{k: v for k, v in baseline.items() if k != "values"}, *_trial_rows(study)]
+    points = pd.DataFrame(rows).assign(objective=str(search.cfg.objective))
+    front = frontier(points)
+    best = front.iloc[-1]  # the highest objective within budget, at the lowest cost that reaches it
+    record: dict[str, Any] = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
+    record.update(_versus_baseline(study, record, baseline))
+    record["provenance"] = provenance(("optuna",))
+    pareto = {t.number for t in study.best_trials}
+    points["optuna_pareto"] = [t in pareto for t in points["trial"]]
+    atomic_write(search.out_dir / "trials.csv", lambda tmp: points.to_csv(tmp, index=False))
+    atomic_write(search.out_dir / "front.csv", lambda tmp: front.to_csv(tmp, index=False))
+    atomic_write(search.out_dir / FINISHED_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+    return record, points, front
+
+
+def _versus_baseline(study: optuna.Study, best: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """The best setting's objective minus the baseline's, paired by seed, with its 95% CI."""
+    if best["trial"] == "baseline":
+        return {"diff_vs_baseline": 0.0, "diff_ci95_low": 0.0, "diff_ci95_high": 0.0}
+    values = next(t.user_attrs["values"] for t in study.get_trials(deepcopy=False) if t.number == best["trial"])
+    diff = paired_ci(np.subtract(values, baseline["values"]))
+    return {"diff_vs_baseline": diff.mean, "diff_ci95_low": diff.low, "diff_ci95_high": diff.high}
+
+
+# ---------------------------------------------------------------------------- validation
+def _settings(cfg: DictConfig) -> dict[str, Any]:
+    """The search's settings that decide its results (the study's fingerprint covers these)."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in plain.items() if k not in _FREE_SETTINGS}  # type: ignore[union-attr]
+
+
+def _split(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Plain overrides, and the search-space ones (``lever.NAME=interval(..)``/``choice(..)``/``range(..)``)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    # search-space arguments (lever.x=interval(0, 5)) go to the sweeper; compose without them
-    sweeps: dict[str, str] = {}
-    plain = []
+    for arg in overrides:
+        key = arg.split("=", 1)[0].lstrip("+~")
+        for old, new in _RENAMED.items():
+            if key == old or key.startswith(f"{old}."):
+                raise ConfigError(
+                    f"`{key}` is not a setting of silosim-policy any more (it calls Optuna directly, without "
+                    f"Hydra's sweeper); use {new} instead (conf/policy.yaml lists the settings)."
+                )
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except (HydraException, ValueError) as exc:
         raise ConfigError(f"The policy settings could not be parsed: {' '.join(str(exc).split()[:30])}") from None
+    plain, space = [], {}
     for arg, override in zip(overrides, parsed, strict=True):
         if override.is_sweep_override():
-            sweeps[override.key_or_group] = arg.split("=", 1)[1]
+            space[override.key_or_group] = arg.split("=", 1)[1]
         else:
             plain.append(arg)
-    cfg = compose("policy", plain, return_hydra_config=True)
+    return plain, space
+
+
+def load(overrides: list[str]) -> PolicySearch:
+    """Compose and validate the policy configuration, the model it starts from and its output directory.
+
+    ``lever.NAME=interval(lo, hi)`` or ``choice(a, b, ...)`` sets a lever's search space; ``lever.NAME=VALUE``
+    fixes it (it is not searched).
+
+    Raises:
+        ConfigError: One paragraph naming the key, the value and what is allowed.
+    """
+    plain, swept = _split(overrides)
+    fixed = {a.split("=", 1)[0][len("lever.") :] for a in plain if a.startswith("lever.")}
+    cfg = compose("policy", plain)
     OmegaConf.set_struct(cfg, False)
-    for key, value in sweeps.items():
-        cfg.hydra.sweeper.params[key] = value
+    for key, value in swept.items():
+        if not key.startswith("lever."):
+            raise ConfigError(f"`{key}` is swept as '{value}', but only levers (lever.NAME=...) are searched.")
+        cfg.space[key[len("lever.") :]] = value
+    for name in fixed:
+        cfg.space.pop(name, None)
+    OmegaConf.resolve(cfg)
     _check_settings(cfg)
     base = base_configuration(cfg.model, "policy search")
-    _check_levers(cfg, base)
-    require_fresh(sweep_dir, "hydra.sweep.dir", "searches")
-    return cfg, base
+    space = _check_levers(cfg, base)
+    given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
+    place = place_study(
+        given, Path(str(cfg.out_dir)).expanduser(), _settings(cfg), "out_dir", "silosim-policy", FINISHED_FILE
+    )
+    return PolicySearch(
+        cfg, base, space, place.directory, place.resumed, " ".join(["silosim-policy", *overrides]), cfg.jobs
+    )
+
+
+def _whole(value: Any, key: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"`{key}` is {value!r}, but it must be a whole number of at least {least}.")
+    return int(value)
 
 
 def _check_settings(cfg: DictConfig) -> None:
@@ -280,15 +428,54 @@ def _check_settings(cfg: DictConfig) -> None:
             f"`policy.budget` is {budget!r}, but it must be a positive number (currency per week per "
             "1,000 initial customers)."
         )
-    if isinstance(cfg.replications, bool) or not isinstance(cfg.replications, int) or cfg.replications < 2:
-        raise ConfigError(f"`replications` is {cfg.replications!r}, but it must be a whole number of at least 2.")
-    trials = cfg.hydra.sweeper.n_trials
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ConfigError(f"`hydra.sweeper.n_trials` is {trials!r}, but it must be a whole number of at least 1.")
+    _whole(cfg.replications, "replications", 2)
+    _whole(cfg.trials, "trials", 1)
+    _whole(cfg.startup_trials, "startup_trials", 1)
+    _whole(cfg.sampler_seed, "sampler_seed", 0)
+    cfg.jobs = parallel_jobs(cfg.jobs)
 
 
-def _check_levers(cfg: DictConfig, base: SiloConfig) -> None:
+def _distribution(name: str, spec: str, param: Any, declared: str) -> Any:
+    """An Optuna distribution from ``interval(lo, hi)``, ``choice(a, b)`` or ``range(a, b[, step])``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    value = OverridesParser.create().parse_override(f"lever.{name}={spec}").value()
+    if isinstance(value, IntervalSweep):
+        values = [float(value.start), float(value.end)]
+    elif isinstance(value, ChoiceSweep):
+        values = [float(v) for v in value.list]
+    elif isinstance(value, RangeSweep):
+        values = [float(v) for v in np.arange(value.start, value.stop, value.step)]
+    else:
+        raise ConfigError(
+            f"The search space of `lever.{name}` is '{spec}', but it must be interval(lo, hi), choice(a, b, ...) "
+            "or range(start, stop, step)."
+        )
+    if not values or any(range_error(param, v) for v in values):
+        raise ConfigError(
+            f"The search space of `lever.{name}` is '{spec}', but `{param.key}` is declared in {declared}."
+        )
+    if isinstance(value, IntervalSweep):
+        if values[0] >= values[1]:
+            raise ConfigError(
+                f"The search space of `lever.{name}` is '{spec}', but its lower bound must be below its upper."
+            )
+        return FloatDistribution(values[0], values[1])
+    return CategoricalDistribution(sorted(set(values)))
+
+
+def _check_levers(cfg: DictConfig, base: SiloConfig) -> dict[str, Any]:
+    """Every lever names a model parameter, has a cost, a fixed value and a search space inside its range."""
     levers = cfg.policy.levers
+    unknown = [n for n in cfg.space if n not in levers]
+    if unknown:
+        raise ConfigError(
+            f"The search space names {[f'lever.{n}' for n in unknown]}, but only the levers declared in "
+            f"`policy.levers` ({', '.join(f'lever.{n}' for n in levers)}) have a cost."
+        )
+    space = {}
     for name, lever in levers.items():
         where = f"policy.levers.{name}"
         param = find(base, str(lever.key))
@@ -304,59 +491,11 @@ def _check_levers(cfg: DictConfig, base: SiloConfig) -> None:
         if name not in cfg.lever:
             raise ConfigError(f"`{where}` has no setting `lever.{name}`; add it to `lever:` in conf/policy.yaml.")
         declared = f"{param.declared} ({param.doc})"
-        fixed = float(cfg.lever[name])
-        if range_error(param, fixed):
-            raise ConfigError(f"`lever.{name}` is {fixed:g}, but `{lever.key}` is declared in {declared}.")
-        swept = cfg.hydra.sweeper.params.get(f"lever.{name}")
-        values = _bounds(str(swept), f"lever.{name}") if swept is not None else []
-        if any(range_error(param, v) for v in values):
-            raise ConfigError(
-                f"The search space of `lever.{name}` is '{swept}', but `{lever.key}` is declared in {declared}."
-            )
-    unknown = [k for k in cfg.hydra.sweeper.params if not k.startswith("lever.") or k[6:] not in levers]
-    if unknown:
-        raise ConfigError(
-            f"The search space sweeps {unknown}, but only the levers declared in "
-            f"`policy.levers` ({', '.join(f'lever.{n}' for n in levers)}) have a cost."
-        )
-
-
-# ---------------------------------------------------------------------------------- search
-def search(cfg: DictConfig, base: SiloConfig, overrides: list[str], sweep_dir: Path) -> dict[str, Any]:
-    """Evaluate the baseline, sweep the levers with Optuna (the hydra-optuna-sweeper), summarise.
-
-    Args:
-        cfg: The validated policy configuration (:func:`load`).
-        base: The model configuration every trial starts from.
-        overrides: The policy overrides (search-space arguments included; ``hydra.sweep.dir`` set).
-        sweep_dir: The sweep directory.
-
-    Returns:
-        The baseline's record.
-    """
-    import hydra
-    import optuna
-
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    base_path = sweep_dir / "base_config.yaml"
-    base_path.write_text(OmegaConf.to_yaml(OmegaConf.structured(base)))
-    levers = cfg.policy.levers
-    keys = {n: str(lv.key) for n, lv in levers.items()}
-    start = {n: float(lv.baseline) for n, lv in levers.items()}
-    runs = _evaluate(base, keys, start, 0.0, _seeds(cfg), float(cfg.discount_rate))
-    row = _record(cfg, start, runs, 0.0, "baseline")
-    atomic_write(sweep_dir / "baseline.json", lambda tmp: tmp.write_text(json.dumps(row, indent=2) + "\n"))
-    print(
-        f"baseline (no programme, cost 0)  {row['objective']} {row['mean']:.4g} (95% CI {row['ci95_low']:.4g} to "
-        f"{row['ci95_high']:.4g})",
-        flush=True,
-    )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    app = hydra.main(config_path=f"pkg://{CONF_MODULE}", config_name="policy", version_base="1.3")(_trial)
-    saved = sys.argv
-    sys.argv = [saved[0] if saved else "silosim-policy", *overrides, f"base_config={base_path}"]
-    try:
-        app()
-    finally:
-        sys.argv = saved
-    return row
+        fixed = cfg.lever[name]
+        if isinstance(fixed, bool) or not isinstance(fixed, int | float) or range_error(param, float(fixed)):
+            raise ConfigError(f"`lever.{name}` is {fixed!r}, but `{lever.key}` is declared in {declared}.")
+        if name in cfg.space:
+            space[name] = _distribution(name, str(cfg.space[name]), param, declared)
+    if not space:
+        raise ConfigError("The search space is empty: every lever is fixed. Search at least one (conf/policy.yaml).")
+    return space

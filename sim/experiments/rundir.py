@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config.errors import ConfigError
 from sim.experiments.files import atomic_directory
 from sim.experiments.outcomes import run_summary
+from sim.experiments.provenance import provenance
 
 if TYPE_CHECKING:
     from sim.engine.model import SiloModel
@@ -167,7 +168,7 @@ def _resolved_yaml(config: DictConfig) -> str:
     return OmegaConf.to_yaml(config, resolve=True)
 
 
-def prepare_run_dir(run_dir: Path, config: DictConfig) -> bool:
+def prepare_run_dir(run_dir: Path, config: DictConfig, resolved: str | None = None) -> bool:
     """Make ``run_dir`` ready for a run, or report that it already holds this very run.
 
     Leftover temporary directories of interrupted attempts at the same run are removed; Hydra's own
@@ -177,6 +178,7 @@ def prepare_run_dir(run_dir: Path, config: DictConfig) -> bool:
     Args:
         run_dir: The run directory.
         config: The configuration the run would use.
+        resolved: Its resolved YAML, if already made (``.hydra/config.yaml``'s content).
 
     Returns:
         True if ``run_dir`` already holds a complete run of the same configuration (nothing to do),
@@ -195,7 +197,7 @@ def prepare_run_dir(run_dir: Path, config: DictConfig) -> bool:
         return False
     if is_complete(run_dir):
         stored = (run_dir / ".hydra" / "config.yaml").read_text()
-        if stored == _resolved_yaml(config):
+        if stored == (resolved if resolved is not None else _resolved_yaml(config)):
             return True
         raise ConfigError(
             f"The run directory '{run_dir}' already holds a complete run of a different "
@@ -263,6 +265,7 @@ def write_run(
     config: DictConfig,
     overrides: list[str] | None = None,
     hydra_config: DictConfig | None = None,
+    resolved: str | None = None,
 ) -> Path:
     """Write one run directory atomically, with its ``COMPLETE`` marker last.
 
@@ -271,7 +274,9 @@ def write_run(
         run_dir: Target directory; must not exist or be empty.
         config: The composed configuration (written resolved to ``.hydra/config.yaml``).
         overrides: The command-line overrides (``.hydra/overrides.yaml``).
-        hydra_config: Hydra's own configuration (``.hydra/hydra.yaml``), if any.
+        hydra_config: Hydra's own configuration (``.hydra/hydra.yaml``), if any (a single run writes it; a
+            sweep's jobs do not, as the sweep's ``multirun.yaml`` holds it once for all of them).
+        resolved: The configuration's resolved YAML, if already made.
 
     Returns:
         The run directory.
@@ -292,11 +297,12 @@ def write_run(
         _parquet(model.departments_frame(), tmp / "departments.parquet")
         if write_customers:
             _parquet(model.customers_frame(), tmp / "customers.parquet")
-        (tmp / ".hydra" / "config.yaml").write_text(_resolved_yaml(config))
+        (tmp / ".hydra" / "config.yaml").write_text(resolved if resolved is not None else _resolved_yaml(config))
         (tmp / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))))
         if hydra_config is not None:
             (tmp / ".hydra" / "hydra.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_config})))
-        (tmp / "summary.json").write_text(json.dumps(_json_safe(run_summary(model)), indent=2) + "\n")
+        summary = {**run_summary(model), "provenance": provenance()}
+        (tmp / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
         parameters = _json_safe(swept_parameters(config, list(overrides or [])))
         (tmp / "parameters.json").write_text(json.dumps(parameters, indent=2) + "\n")
         # The marker last: it lists every file with its size; the rename makes the run visible.
@@ -351,14 +357,15 @@ def execute_run(
         ConfigError: For a user error (an invalid design row, a directory that holds another run).
     """
     from sim.engine.model import SiloModel
-    from sim.experiments.sweeps.design import apply_row
+    from sim.experiments.sweeps.design import apply_row_typed
 
-    cfg = apply_row(cfg)
-    if prepare_run_dir(run_dir, cfg):
+    cfg, typed = apply_row_typed(cfg)  # the typed tree once: converting it costs as much as a small run
+    resolved = _resolved_yaml(cfg)
+    if prepare_run_dir(run_dir, cfg, resolved):
         return None
-    model = SiloModel(cfg)
+    model = SiloModel(typed)
     model.run(progress=progress)
-    write_run(model, run_dir, cfg, overrides=overrides, hydra_config=hydra_config)
+    write_run(model, run_dir, cfg, overrides=overrides, hydra_config=hydra_config, resolved=resolved)
     return model
 
 

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from sim.config import ConfigError, find, to_config, validate_design
+from sim.config import ConfigError, find, to_config, validate_design, with_values
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-    from sim.config import DesignConf
+    from sim.config import DesignConf, RunConfig
 
-__all__ = ["apply_row", "design_matrix", "design_size", "problem"]
+__all__ = ["apply_row", "apply_row_typed", "design_matrix", "design_size", "problem"]
 
 
 def problem(design: DesignConf) -> dict[str, Any]:
@@ -101,10 +101,25 @@ def apply_row(cfg: DictConfig) -> DictConfig:
     Raises:
         ConfigError: If the design is invalid or the row is beyond its last row.
     """
+    return apply_row_typed(cfg)[0]
+
+
+def apply_row_typed(cfg: DictConfig) -> tuple[DictConfig, RunConfig]:
+    """:func:`apply_row`, also returning the typed configuration (converted once: a sweep's job pays for one).
+
+    Args:
+        cfg: A composed configuration.
+
+    Returns:
+        The configuration with the row's values written into their keys, and its typed dataclass tree.
+
+    Raises:
+        ConfigError: If the design is invalid or the row is beyond its last row.
+    """
     typed = to_config(cfg)
     design = typed.design
     if design.row is None:
-        return cfg
+        return cfg, typed
     validate_design(typed)
     n = design_size(design)
     if design.method == "none" or design.row >= n:
@@ -112,8 +127,9 @@ def apply_row(cfg: DictConfig) -> DictConfig:
             f"`design.row` is {design.row}, but design method {design.method!r} with these "
             f"settings has {n} rows (0 to {n - 1})."
         )
-    values = design_matrix(design)[design.row]
-    for key, value in zip(design.parameters, values, strict=True):
+    values = {}
+    for key, value in zip(design.parameters, design_matrix(design)[design.row], strict=True):
         integer = find(typed, key).kind is int  # a numeric parameter: checked by validate_design
-        OmegaConf.update(cfg, key, round(float(value)) if integer else float(value), merge=False)
-    return cfg
+        values[key] = round(float(value)) if integer else float(value)
+        OmegaConf.update(cfg, key, values[key], merge=False)
+    return cfg, with_values(typed, values)
