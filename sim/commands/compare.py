@@ -17,7 +17,8 @@ in place, without running anything: with another client, title, logo or theme (r
 confidence level, multiple-comparison adjustment or baseline among the scenarios run.
 
 Exit status: 0 done, 1 some runs failed (reported and left out), 2 bad input (nothing run or
-written), 130 interrupted (nothing written).
+written), 130 interrupted (no comparison is published; the complete runs are kept in the hidden
+.<out>.partial directory and the same command resumes from them).
 """
 
 from __future__ import annotations
