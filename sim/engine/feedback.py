@@ -38,6 +38,7 @@ class Survey:
 
     Attributes:
         responses: Responses this week.
+        annoyed: Rows pressed for a ten this week (their satisfaction fell).
         detractor_rows: Rows of this week's detractor responses (by measured score).
         causes: Root causes (touchpoint index, -1 none) of this week's responses.
     """
@@ -59,6 +60,7 @@ class Survey:
         self.inflated = 0
         self.detractor_rows = np.empty(0, dtype=np.int64)
         self.causes = np.empty(0, dtype=np.int16)
+        self.annoyed = np.empty(0, dtype=np.int64)  # rows pressed for a ten this week (their satisfaction fell)
 
     def run(self, store: CustomerStore, streams: Streams, intensity: float) -> None:
         """Survey this week's touched customers.
@@ -80,13 +82,14 @@ class Survey:
         rows = rows[streams.uniform("survey:respond", rows) < self.cfg.response_rate]
         score = store.true_ltr[rows].astype(np.int16)
         self.inflated = 0
+        self.annoyed = rows[:0]
         if intensity > 0 and rows.size:
             pressured = streams.uniform("survey:pressure", rows) < gaming.pressure_prob * intensity
             inflate = pressured & (streams.uniform("survey:inflate", rows) < gaming.inflate_prob)
             score = np.where(inflate, np.minimum(10, score + gaming.inflate_points), score)
             self.inflated = int(inflate.sum())
             # being pressed for a ten annoys: the respondent's own satisfaction falls (its score is already given)
-            annoyed = rows[pressured]
+            self.annoyed = annoyed = rows[pressured]
             store.satisfaction[annoyed] = np.maximum(0.0, store.satisfaction[annoyed] - gaming.pressure_annoyance)
         store.measured_ltr[rows] = score
         detractors = self.tally(score, store.stage[rows], store.last_failure_tp[rows])

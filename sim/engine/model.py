@@ -249,7 +249,8 @@ class SiloModel(mesa.Model):
             self.streams,
         )
         self.fixed_touchpoints += [(self.week, self.journey.names[tp]) for tp in fixed]
-        self._update_ltr(recovered)  # only the recovered changed satisfaction since the last update
+        # only the recovered and the respondents pressed for a ten changed satisfaction since the last update
+        self._update_ltr(np.union1d(recovered, self.survey.annoyed))
         return open_problems
 
     def _churn(self, not_renewed: np.ndarray) -> tuple[np.ndarray, int]:
