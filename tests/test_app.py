@@ -47,7 +47,7 @@ def test_controls_at_baseline_keep_the_scenario_and_changed_controls_override_it
         3,
         shared_stage_weight=0.25,
         followup_capacity=5.0,
-        response_rate=0.15000000000000002,
+        response_rate=0.13000000000000003,
         patience_weeks=40,
     )
     assert overrides[4:] == [
@@ -80,7 +80,12 @@ def test_the_model_is_built_from_the_controls_as_the_cli_would() -> None:
     )
     g, f = changed.cfg.governance, changed.cfg.feedback
     assert (g.scorecard.shared_stage, f.inner_loop.capacity, f.inner_loop.max_wait_weeks) == (1.5, 2.5, 3)
-    assert (f.survey.response_rate, g.executive_engagement, g.communication, g.patience_weeks) == (0.3, 0.2, 0.4, 52)
+    assert (f.survey.relationship_response_rate, g.executive_engagement, g.communication, g.patience_weeks) == (
+        0.3,
+        0.2,
+        0.4,
+        52,
+    )
     assert (changed.cfg.seed, changed.cfg.customers, changed.cfg.weeks) == (7, 1000, 12)
     assert set(changed.control_source.values()) == {"control"}
 
@@ -98,7 +103,7 @@ def test_model_params_match_the_constructor_and_the_scenarios() -> None:
     params = model_params()
     signature = inspect.signature(DashboardModel.__init__).parameters
     assert set(params) == set(signature) - {"self"}
-    assert params["scenario_name"]["values"] == SCENARIOS and "siloed_scorecards" in SCENARIOS and len(SCENARIOS) == 8
+    assert params["scenario_name"]["values"] == SCENARIOS and "siloed_scorecards" in SCENARIOS and len(SCENARIOS) == 9
     for name, control in CONTROLS.items():
         p = params[name]
         assert p["min"] <= p["value"] <= p["max"], name

@@ -134,5 +134,5 @@ def test_the_packaged_conf_holds_every_scenario() -> None:
     packaged = Path(str(importlib.resources.files("sim._conf")))
     names = {p.relative_to(packaged).as_posix() for p in (*packaged.glob("*.yaml"), *packaged.glob("*/*.yaml"))}
     scenarios = {f"scenario/{p.name}" for p in (REPO / "scenarios").glob("*.yaml")}
-    assert len(scenarios) == 8 and scenarios <= names and "config.yaml" in names
+    assert len(scenarios) == 9 and scenarios <= names and "config.yaml" in names
     assert (REPO / "conf" / "scenario").resolve() == (REPO / "scenarios").resolve()

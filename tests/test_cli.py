@@ -46,7 +46,7 @@ def test_run_writes_the_output_contract(run_dir: Path) -> None:
     # one row per customer active at some point of the run: those active at its start plus everyone acquired
     assert len(customers) == metrics["active_before"].iloc[0] + metrics["acquired"].sum()
     assert (customers["left_step"] >= -1).all()
-    assert set(customers["problem_resolution"].astype(str)) <= {"none", "quick", "slow", "unresolved"}
+    assert set(customers["problem_resolution"].astype(str)) <= {"none", "quick", "slow", "unresolved", "silent"}
     still_active = customers["left_step"].eq(-1).sum()
     assert still_active == metrics["active_customers"].iloc[-1]
 
@@ -81,7 +81,10 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path) -> N
     ("override", "expected"),
     [
         ("scenario=no_such_scenario", ["`scenario`", "no_such_scenario", "siloed_scorecards"]),
-        ("feedback.survey.response_rate=1.5", ["feedback.survey.response_rate", "1.5", "between 0 and 1"]),
+        (
+            "feedback.survey.relationship_response_rate=1.5",
+            ["feedback.survey.relationship_response_rate", "1.5", "between 0 and 1"],
+        ),
         ("org.departments.Service.capacity=-5", ["org.departments.Service.capacity", "-5", "at least 0"]),
         ("journey.stages=[]", ["journey.stages", "empty"]),
         ("journey.touchpoints.setup.owner=Legal", ["journey.touchpoints.setup.owner", "Legal", "Operations"]),

@@ -115,7 +115,7 @@ def test_a_named_comparison_is_selected(tmp_path: Path) -> None:
 
     mine, model = split_arguments(["comparison=all_scenarios", "replications=2"])
     conf = compose_compare(mine)
-    assert conf.name == "all_scenarios" and len(conf.scenarios) == 8 and conf.replications == 2 and model == []
+    assert conf.name == "all_scenarios" and len(conf.scenarios) == 9 and conf.replications == 2 and model == []
 
 
 @pytest.mark.e2e
@@ -163,7 +163,7 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
         (["baseline=shared_stage_metrics", "scenarios=[siloed_scorecards,closed_loop_followup]"], ["`baseline`"]),
         (["replications=1"], ["`replications`", "at least 2"]),
         (["replicates=5"], ["`replicates`", "replications"]),
-        (["feedback.survey.response_rate=1.5"], ["response_rate", "1.5", "between 0 and 1"]),
+        (["feedback.survey.relationship_response_rate=1.5"], ["response_rate", "1.5", "between 0 and 1"]),
         (["seed=3"], ["`seed`", "first_seed"]),
         (["comparison=no_such"], ["no_such", "all_scenarios", "headline"]),
         (["scenario_dir=/no/such/dir"], ["scenario_dir", "/no/such/dir"]),

@@ -17,6 +17,7 @@ SCENARIO_NAMES = {
     "siloed_scorecards",
     "shared_stage_metrics",
     "closed_loop_followup",
+    "closed_loop_bucketing",
     "inner_loop_only",
     "full_transformation",
     "score_chasing",
@@ -30,7 +31,7 @@ def checked(overrides: list[str]) -> SiloConfig:
     return checked_config(overrides)
 
 
-def test_the_eight_scenarios_are_there() -> None:
+def test_the_nine_scenarios_are_there() -> None:
     assert set(SCENARIOS) == SCENARIO_NAMES
 
 
@@ -57,7 +58,8 @@ def test_baseline_is_the_default_and_scenarios_override_only_what_they_change() 
 def test_impatient_ceo_builds_on_full_transformation() -> None:
     full, impatient = checked(["scenario=full_transformation"]), checked(["scenario=impatient_ceo"])
     assert impatient.feedback == full.feedback
-    assert impatient.governance.patience_weeks is not None and full.governance.patience_weeks is None
+    assert impatient.governance.patience_weeks < full.governance.patience_weeks  # impatient: a review in six months
+    assert impatient.governance.patience_target_gain > full.governance.patience_target_gain
 
 
 @pytest.mark.parametrize(
@@ -79,7 +81,10 @@ def test_schema_rejects_misspelt_keys_and_wrong_types(override: str, fragments: 
 @pytest.mark.parametrize(
     ("overrides", "fragments"),
     [
-        (["feedback.survey.response_rate=1.5"], ["feedback.survey.response_rate", "1.5", "between 0 and 1"]),
+        (
+            ["feedback.survey.relationship_response_rate=1.5"],
+            ["feedback.survey.relationship_response_rate", "1.5", "between 0 and 1"],
+        ),
         (["journey.handoff_failure_prob=-0.1"], ["journey.handoff_failure_prob", "-0.1"]),
         (["org.departments.Service.capacity=-5"], ["org.departments.Service.capacity", "at least 0"]),
         (["journey.stages=[]"], ["journey.stages", "empty"]),
@@ -90,7 +95,7 @@ def test_schema_rejects_misspelt_keys_and_wrong_types(override: str, fragments: 
         (["governance.scorecard.own_kpi=-1"], ["governance.scorecard.own_kpi", "at least 0"]),
         (["governance.metric_type=vibes"], ["governance.metric_type", "outcome"]),
         (["network.degree=5"], ["network.degree", "even"]),
-        (["customer.renewal_minor=[0.9,0.8]"], ["customer.renewal_minor", "three"]),
+        (["customer.renewal_minor=[0.9,0.8]"], ["customer.renewal_minor", "four"]),
         (["customers=100", "track_customers=500"], ["track_customers", "500"]),
         (["org.departments.Sales.levers.over_promising.initial=2"], ["over_promising", "min <= initial <= max"]),
     ],
@@ -105,7 +110,7 @@ def test_validation_names_key_value_and_what_is_allowed(overrides: list[str], fr
 
 def test_all_problems_reported_at_once() -> None:
     with pytest.raises(ConfigError) as err:
-        checked(["feedback.survey.response_rate=2", "org.departments.Billing.capacity=-1"])
+        checked(["feedback.survey.relationship_response_rate=2", "org.departments.Billing.capacity=-1"])
     assert "response_rate" in str(err.value) and "Billing.capacity" in str(err.value)
 
 

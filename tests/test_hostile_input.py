@@ -41,7 +41,11 @@ CASES = [
     ("silosim", ["scenario=nope"], ["`scenario`", "'nope'", "closed_loop_followup"]),
     ("silosim", ["customers=abc"], ["`customers`", "'abc'", "whole number"]),
     ("silosim", ["seed=-1"], ["`seed`", "-1", "at least 0"]),
-    ("silosim", ["feedback.survey.response_rate=1.5"], ["`feedback.survey.response_rate`", "1.5", "between 0 and 1"]),
+    (
+        "silosim",
+        ["feedback.survey.relationship_response_rate=1.5"],
+        ["`feedback.survey.relationship_response_rate`", "1.5", "between 0 and 1"],
+    ),
     ("silosim", ["org.departments.Service.capacity=-5"], ["`org.departments.Service.capacity`", "-5", "at least 0"]),
     ("silosim", ["journey.stages=[]"], ["`journey.stages`", "empty"]),
     ("silosim", ["journey.touchpoints.setup.owner=Legal"], ["`journey.touchpoints.setup.owner`", "'Legal'", "Billing"]),

@@ -64,7 +64,7 @@ def test_the_wheel_ships_the_configuration_and_every_scenario(installed: Path, t
     assert out.returncode == 0, out.stderr
     location, scenarios = out.stdout.splitlines()
     assert Path(location).is_relative_to(installed.parent), f"sim imported from {location}, not the wheel"
-    assert len(eval(scenarios)) == 8  # noqa: S307 - our own printed list
+    assert len(eval(scenarios)) == 9  # noqa: S307 - our own printed list
 
 
 def test_installed_silosim_runs_outside_the_checkout(installed: Path, tmp_path: Path) -> None:

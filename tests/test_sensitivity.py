@@ -26,7 +26,7 @@ design:
   parameters:
     journey.handoff_failure_prob: [0.0, 0.4]
     market.value_mean: [10.0, 30.0]
-    feedback.survey.response_rate: [0.1, 0.3]
+    feedback.survey.relationship_response_rate: [0.1, 0.3]
   outcomes: [final.true_nps, total.revenue]
 hydra:
   sweep:
@@ -81,7 +81,7 @@ def test_sobol_end_to_end_finds_the_dominant_parameter(tmp_path: Path) -> None:
     st = nps.xs("ST", level="index")["value"]
     assert st.idxmax() == "journey.handoff_failure_prob" and st.max() > 0.3
     assert st["market.value_mean"] == pytest.approx(0, abs=1e-9)
-    assert st["feedback.survey.response_rate"] == pytest.approx(0, abs=1e-9)
+    assert st["feedback.survey.relationship_response_rate"] == pytest.approx(0, abs=1e-9)
     s1 = nps.xs("S1", level="index")
     assert s1["value"].sum() <= 1 + s1["conf"].sum()
     revenue = indices[(indices["outcome"] == "total.revenue") & (indices["index"] == "ST")].set_index("parameter")
@@ -98,7 +98,7 @@ def test_morris_end_to_end_screens_and_resumes_after_a_lost_run(tmp_path: Path) 
     mu_star = indices[(indices["outcome"] == "final.true_nps") & (indices["index"] == "mu_star")]
     mu_star = mu_star.set_index("parameter")["value"]
     assert mu_star.idxmax() == "journey.handoff_failure_prob" and mu_star.max() > 1.0  # NPS points over the range
-    assert mu_star["feedback.survey.response_rate"] == 0 and mu_star["market.value_mean"] == 0
+    assert mu_star["feedback.survey.relationship_response_rate"] == 0 and mu_star["market.value_mean"] == 0
     # A run lost: analysing alone says which rows are missing; the same command again reruns just that one.
     lost = sorted((tmp_path / "runs").glob("design.row=*"))[5]
     shutil.rmtree(lost)

@@ -220,7 +220,7 @@ class CustomerConf:
         "Assumption: expectations adapt slowly to experience.",
     )
     rating_bias_mean: float = param(
-        -0.35,
+        0.0,
         "How far likelihood to recommend sits from satisfaction on average: customers' general readiness to "
         "recommend in this market (people recommend an airline more readily than a utility).",
         "0-10 scale",
@@ -316,14 +316,17 @@ class CustomerConf:
         "Assumption.",
     )
     attitude_dent: list[float] = param(
-        [0.3, 1.0, 2.0],
-        "Grudge a problem leaves when it is resolved quickly, slowly or never: points of likelihood to recommend "
-        "lost, fading with `grudge_half_life_weeks` (customers remember, then forget).",
+        [0.3, 1.0, 2.0, 2.3],
+        "Grudge a problem leaves when it is resolved quickly, slowly, never (the customer complained and gave up) "
+        "or when the customer never complained about it (silent): points of likelihood to recommend lost, fading "
+        "with `grudge_half_life_weeks` (customers remember, then forget).",
         "points",
         0.0,
         10.0,
-        "TARP via Barlow & Moller: repurchase falls from 95% (quick) to 70% (slow) and 46% (never) after a minor "
-        "problem; magnitudes assumed in that order.",
+        "TARP via Barlow & Moller: repurchase after a minor problem falls from 95% (quick) to 70% (slow), 46% "
+        "(complained, never resolved) and 37% (never complained; TARP as reported by Fast Company, 2003); "
+        "magnitudes assumed in that order, the fourth on the line through the first three (0.3 + 0.035 x the "
+        "points of repurchase lost from 95%).",
     )
     grudge_half_life_weeks: float = param(
         26.0,
@@ -336,9 +339,23 @@ class CustomerConf:
     major_problem_share: float = param(
         0.3, "Share of problems that are major.", "probability", 0.0, 1.0, "TARP distinguishes minor and major."
     )
+    complain_prob: list[float] = param(
+        [0.3, 0.7],
+        "Probability that a customer with a new problem will ever contact the firm about it, for a minor and a "
+        "major problem; drawn when the problem opens. The others stay silent: they never contact the firm about "
+        "it, and the problem closes as `silent` after `give_up_weeks`.",
+        "probability",
+        0.0,
+        1.0,
+        "TARP (Goodman, 'Basic facts on customer complaint behavior', 1999; Quality Progress letter, Nov. 2005): on "
+        "average about 50% complain to a front-line person; quality, mistreatment and incompetence problems draw "
+        "5-30%, problems with money lost 50-75%; Goodman & Newman (Quality Progress, 2003): 69% complained about a "
+        "problem costing $142. Minor 0.3 (the top of the quality range), major 0.7; 0.42 on average at the "
+        "default major share. Escalation beyond the front line (1-5%) is not modelled.",
+    )
     help_contact_prob: float = param(
         0.7,
-        "Weekly probability that a customer with an open problem contacts the support touchpoint.",
+        "Weekly probability that a customer with an open problem who complains contacts the support touchpoint.",
         "1/week",
         0.0,
         1.0,
@@ -353,10 +370,27 @@ class CustomerConf:
         "TARP via Barlow & Moller; threshold assumed.",
     )
     give_up_weeks: int = param(
-        8, "A problem still open after this many weeks is abandoned as unresolved.", "weeks", 1, None, "Assumption."
+        8,
+        "A problem still open after this many weeks is abandoned: as unresolved if the customer complained about "
+        "it, as silent if not.",
+        "weeks",
+        1,
+        None,
+        "Assumption.",
+    )
+    give_up_contacts: int = param(
+        2,
+        "A customer who has contacted support this many times about a problem without getting it resolved gives up "
+        "on it (unresolved).",
+        "contacts",
+        1,
+        None,
+        "TARP's 'trained hopelessness' (Barlow & Moller, A Complaint Is a Gift, ch. 4); CCMC National Customer Rage "
+        "Study 2015: 63% of complainants felt they got nothing. Assumption: the second contact that fails is the "
+        "last, which leaves about one complainant in ten unresolved, fewer than the Rage study finds.",
     )
     base_weekly_churn: float = param(
-        0.001,
+        0.0003,
         "Weekly churn hazard of a customer at the reference likelihood to recommend with no problem.",
         "1/week",
         0.0,
@@ -392,6 +426,27 @@ class CustomerConf:
         None,
         "Seeds: the conflicting contact must hurt; magnitude assumed.",
     )
+    cancellation_conflict_penalty: float = param(
+        3.0,
+        "Experience lost, on top of the conflicting-contact penalty, when a cross-sell offer reaches a customer in "
+        "the week the firm sent them a cancellation notice (a cancellation conflict).",
+        "points",
+        0.0,
+        10.0,
+        "Seeds: the insurer that sent a cancellation notice and a cross-sell offer on the same day; assumption: "
+        "being courted while being cancelled hurts twice as much as an ordinary conflicting contact (6 points in "
+        "all).",
+    )
+    cancellation_conflict_churn: float = param(
+        5.0,
+        "Churn hazard multiplier added, on top of the conflicting-contact one, in the week of a cancellation conflict.",
+        "ratio",
+        0.0,
+        None,
+        "Seeds (the conflicting contact must hurt); magnitude assumed: with the conflicting-contact multiplier the "
+        "week's hazard is 24 times the customer's usual, about 0.7% for a passive and 1-3% for a detractor at the "
+        "default base churn; the penalty's lasting loss of likelihood to recommend weighs more (renewal follows it).",
+    )
     max_weekly_churn: float = param(0.3, "Cap on the weekly churn hazard.", "1/week", 0.0, 1.0, "Numerical guard.")
     renewal_ltr_mid: float = param(
         3.0,
@@ -405,7 +460,7 @@ class CustomerConf:
         0.8, "Steepness of the attitude factor of renewal.", "1/point", 0.0, 10.0, "Calibrated."
     )
     renewal_no_problem: float = param(
-        0.97,
+        0.975,
         "Renewal probability of a fully satisfied customer with no problem in the past year.",
         "probability",
         0.0,
@@ -413,20 +468,24 @@ class CustomerConf:
         "Assumption, consistent with TARP's quick-resolution minor figure.",
     )
     renewal_minor: list[float] = param(
-        [0.95, 0.70, 0.46],
-        "Repurchase after a minor problem: resolved quickly, slowly, never.",
+        [0.95, 0.70, 0.46, 0.37],
+        "Repurchase after a minor problem: resolved quickly, slowly, never (complained, not resolved), and never "
+        "complained about (silent).",
         "probability",
         0.0,
         1.0,
-        "TARP, via Barlow & Moller, A Complaint Is a Gift.",
+        "TARP, via Barlow & Moller, A Complaint Is a Gift; the silent figure is TARP's for customers who did not "
+        "complain about a problem costing under $5 (Fast Company, 'What makes us loyal II', 2003).",
     )
     renewal_major: list[float] = param(
-        [0.82, 0.54, 0.19],
-        "Repurchase after a major problem: resolved quickly, slowly, never.",
+        [0.82, 0.54, 0.19, 0.09],
+        "Repurchase after a major problem: resolved quickly, slowly, never (complained, not resolved), and never "
+        "complained about (silent).",
         "probability",
         0.0,
         1.0,
-        "TARP, via Barlow & Moller, A Complaint Is a Gift.",
+        "TARP, via Barlow & Moller, A Complaint Is a Gift; the silent figure is TARP's for customers who did not "
+        "complain about a problem costing over $100 (Fast Company, 'What makes us loyal II', 2003).",
     )
 
 
@@ -521,6 +580,26 @@ class JourneyConf:
         1.0,
         "Assumption.",
     )
+    cancellation_after_dunning: float = param(
+        0.25,
+        "Probability that a late payer who got a dunning notice and still did not pay within the period gets a "
+        "cancellation notice at their next bill.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption: a policy may be cancelled for non-payment only after a written notice (New York DFS: 15 "
+        "days' notice stating the amount due), but most dunned customers pay after a further reminder; one in four "
+        "reaches the cancellation notice, about 4% of customers a year at the defaults.",
+    )
+    risk_review_prob: float = param(
+        0.0004,
+        "Weekly probability that an active customer gets a cancellation (non-renewal) notice from a risk review.",
+        "1/week",
+        0.0,
+        1.0,
+        "Seeds: the insurer's cancellation notice came from the actuarial department; assumption: about 2% of "
+        "customers a year.",
+    )
     offer_max_prob: float = param(
         0.06, "Weekly probability of a cross-sell offer at cross-sell pressure 1.", "1/week", 0.0, 1.0, "Assumption."
     )
@@ -536,7 +615,7 @@ class JourneyConf:
         "Reichheld 2003: promoters buy more; magnitudes assumed.",
     )
     handoff_failure_prob: float = param(
-        0.04,
+        0.016,
         "Probability that a hand-off between departments fails, with no shared customer view.",
         "probability",
         0.0,
@@ -547,7 +626,7 @@ class JourneyConf:
         0.2, "Probability that a failed hand-off opens a problem.", "probability", 0.0, 1.0, "Assumption."
     )
     first_contact_resolution: float = param(
-        0.78,
+        0.79,
         "First-contact resolution of the support touchpoint with no handle-time push.",
         "probability",
         0.0,
@@ -753,26 +832,76 @@ class OrgConf:
 # ---------------------------------------------------------------------- feedback
 @dataclass
 class SurveyConf:
-    """Who is asked the recommendation question and who answers."""
+    """Who is asked the recommendation question, when, and who answers.
 
-    invite_prob: float = param(
-        0.3,
-        "Probability that a customer with a touch this week is invited.",
-        "probability",
+    A relationship survey and transactional surveys after defined touches, under one contact-frequency rule.
+    """
+
+    relationship_invite_prob: float = param(
+        0.25,
+        "Probability that an active customer is invited to the relationship survey (the company's NPS) in a "
+        "quarter; the invitations are spread evenly over the quarter's weeks and reach a customer at most once a "
+        "quarter.",
+        "1/quarter",
         0.0,
         1.0,
-        "Assumption: transactional survey after a share of touches.",
+        "Assumption: a quarter of the book is sampled each quarter, so each customer is asked about once a year, "
+        "in a trickle (AskNicely's send scheduler; OCX Cognition: no relationship survey to one person more often "
+        "than every six months, so once a year on average leaves room for the transactional ones).",
     )
-    response_rate: float = param(
-        0.15,
-        "Probability that an invited customer responds.",
+    relationship_response_rate: float = param(
+        0.13,
+        "Probability that a customer invited to the relationship survey responds.",
         "probability",
         0.0,
         1.0,
-        "Vendor range 15-25% for email surveys.",
+        "Satmetrix (Eastman, 'Improving response rates for email based surveys', 2015): average email response "
+        "13% for B2C relationship surveys (32% B2B).",
+    )
+    transactional_touchpoints: list[str] = param(
+        ["support", "onboarding"],
+        "Touchpoint kinds after which a transactional survey may be sent (the customer had such a touch this week).",
+        "",
+        None,
+        None,
+        "Common practice: a survey after a closed support contact and after onboarding.",
+    )
+    transactional_invite_prob: float = param(
+        1.0,
+        "Probability that a customer with a touch of a transactional kind this week is invited to a transactional "
+        "survey (if the contact-frequency rule allows).",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption: help desks send a satisfaction survey on every solved ticket by default; the contact-frequency "
+        "rule is what thins them.",
+    )
+    transactional_response_rate: float = param(
+        0.16,
+        "Probability that a customer invited to a transactional survey responds.",
+        "probability",
+        0.0,
+        1.0,
+        "Satmetrix (Eastman 2015): average email response 16% for B2C transactional surveys (23% B2B).",
+    )
+    min_weeks_between_invitations: int = param(
+        13,
+        "Contact-frequency rule: no customer is invited to any survey again within this many weeks of an invitation.",
+        "weeks",
+        0,
+        None,
+        "Vendors' survey throttles: AskNicely recommends a 90-day global contact rule for NPS, LoyaltyLoop holds "
+        "customers surveyed in the prior 90 days, Promoter.io matches the throttle to a 90-day cadence (13 weeks "
+        "= 91 days). No Qualtrics, Medallia or Bain figure was found.",
     )
     window_weeks: int = param(
-        4, "Rolling window over which measured NPS is reported.", "weeks", 1, None, "Monthly reporting."
+        13,
+        "Rolling window over which measured NPS (relationship responses) and stage NPS (transactional responses) "
+        "are pooled.",
+        "weeks",
+        1,
+        None,
+        "Quarterly reporting of a relationship NPS that is sampled continuously (a quarter of the book each quarter).",
     )
 
 
@@ -868,6 +997,16 @@ class InnerLoopConf:
     recovery_lift: float = param(
         1.5, "Satisfaction gained by a recovered customer.", "points", 0.0, 10.0, "Assumption."
     )
+    touches_per_followup: float = param(
+        2.0,
+        "Support capacity one follow-up uses (in support contacts), taken from the owner of the support "
+        "touchpoint (Service) in the following week: the capability trap's cost of the inner loop.",
+        "touches per follow-up",
+        0.0,
+        None,
+        "Assumption: a call-back means reading the case, calling and acting on it, about twice a support contact; "
+        "Repenning & Sterman 2001 (improvement work draws on the same people as the daily work).",
+    )
 
 
 @dataclass
@@ -892,12 +1031,52 @@ class OuterLoopConf:
         "Assumption.",
     )
     quarter_weeks: int = param(13, "Weeks between improvement rounds.", "weeks", 1, None, "A quarter.")
+    fix_weeks: int = param(
+        13,
+        "Weeks a root-cause fix takes from the decision to the lower failure rate; meanwhile it uses part of the "
+        "owning department's capacity.",
+        "weeks",
+        0,
+        None,
+        "Assumption: one improvement round (a quarter) per fix; Repenning & Sterman 2001: improvement pays only "
+        "after a delay, while its cost comes at once.",
+    )
+    fix_capacity_share: float = param(
+        0.05,
+        "Share of the owning department's weekly capacity that one fix in progress uses: the capability trap's "
+        "cost of the outer loop.",
+        "share of capacity",
+        0.0,
+        1.0,
+        "Assumption: a small improvement team, about one person in twenty of the department, for the duration "
+        "of the fix; Repenning & Sterman 2001 (improvement draws on the staff who also fight fires).",
+    )
+    contact_bucketing: bool = param(
+        False,
+        "Call-centre bucketing: each support contact by a customer with a problem is classified by its cause (the "
+        "problem's touchpoint) and counts in the root-cause trend beside the survey responses' causes.",
+        "",
+        None,
+        None,
+        "Seeds: call centres bucket every contact by issue, the cheapest root-cause signal a company owns.",
+        programme=True,
+    )
+    misclassification: float = param(
+        0.2,
+        "Share of bucketed contacts filed under a wrong cause (another touchpoint, uniformly).",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption: no published miscoding rate was found; contact centres audit wrap codes because agents "
+        "miscode (Call Centre Helper, 'The ultimate guide to call disposition codes'); one in five assumed.",
+    )
     trend_half_life_weeks: float = param(
         8.0, "Half-life of the exponentially weighted root-cause counts.", "weeks", 0.01, None, "Assumption."
     )
     backlog_free: float = param(
         10.0,
-        "Open problems per 1,000 customers below which improvement capacity is not starved.",
+        "Open complaints (problems the customer has contacted the firm about) per 1,000 customers below which "
+        "improvement capacity is not starved.",
         "per 1000 customers",
         0.0,
         None,
@@ -905,7 +1084,7 @@ class OuterLoopConf:
     )
     backlog_full: float = param(
         40.0,
-        "Open problems per 1,000 customers at which firefighting takes all improvement capacity.",
+        "Open complaints per 1,000 customers at which firefighting takes all improvement capacity.",
         "per 1000 customers",
         0.0,
         None,
@@ -1011,19 +1190,35 @@ class GovernanceConf:
     )
     executive_engagement: float = param(
         0.5,
-        "How engaged executives are; sets how fast the programme is adopted.",
+        "How engaged executives are (0-1). Each week adoption gains engagement / `adoption_weeks_full_engagement` "
+        "of its gap to full adoption and loses (1 - engagement) / `adoption_decay_weeks` of itself, so engagement "
+        "sets how fast the programme is adopted, the level it settles at (engagement / (engagement + (1 - "
+        "engagement) x adoption_weeks_full_engagement / adoption_decay_weeks)) and how fast it fades.",
         "0-1",
         0.0,
         1.0,
-        "Seeds: executives personally involved.",
+        "Seeds: without executives personally involved 'it is hard to sustain this work'.",
     )
     adoption_weeks_full_engagement: float = param(
-        26.0,
-        "Weeks to full adoption at engagement 1 (time scales as 1/engagement).",
+        13.0,
+        "Time constant of adoption at full engagement: at engagement 1 adoption closes 1 - 1/e (63%) of its gap "
+        "to full adoption in this many weeks; the gain per week scales with engagement.",
         "weeks",
         0.01,
         None,
-        "Assumption.",
+        "Assumption: a fully engaged leadership team gets most of the organisation working the new way within a "
+        "quarter or two (McKinsey: gains within two or three years).",
+    )
+    adoption_decay_weeks: float = param(
+        26.0,
+        "Time constant of the decay of adoption without executive attention: at engagement 0 adoption loses 1/e "
+        "(37%) of itself in this many weeks; the loss per week scales with 1 - engagement.",
+        "weeks",
+        0.01,
+        None,
+        "Assumption: improvement programmes erode within months once management attention moves on (Keating, "
+        "Oliva, Repenning, Rockart & Sterman 1999, 'Overcoming the improvement paradox'; Repenning & Sterman "
+        "2001). At the defaults adoption settles at 2E / (1 + E): 0.33 at engagement 0.2, 0.75 at 0.6, 0.95 at 0.9.",
     )
     communication: float = param(
         0.7,
@@ -1035,15 +1230,41 @@ class GovernanceConf:
     )
     patience_weeks: int | None = param(
         None,
-        "Weeks after the start by which measured NPS must have gained the target, or the programme is "
-        "abandoned (null = unlimited patience).",
+        "Weeks after the start from which the CEO reviews the programme every quarter (13 weeks) against the trend "
+        "of measured NPS since the start, and abandons it when the trend falls short of `patience_target_gain` "
+        "(null = never reviewed: unlimited patience).",
         "weeks",
         1,
         None,
-        "Seeds: corporate patience.",
+        "Seeds: corporate patience ('CEOs can't bail in the first year'; 'we have been programmed to worry about "
+        "lack of results in increments of quarters').",
     )
     patience_target_gain: float = param(
-        5.0, "Measured-NPS gain the CEO expects by the patience deadline.", "NPS points", None, None, "Assumption."
+        5.0,
+        "Gain in measured NPS the CEO expects: at a review the programme is kept if the least-squares slope of weekly "
+        "measured NPS since the start, times the weeks elapsed, reaches this.",
+        "NPS points",
+        None,
+        None,
+        "Assumption; Satmetrix: leaders gain a few points a year.",
+    )
+    relaunch_after_weeks: int | None = param(
+        None,
+        "Weeks after an abandonment at which the programme is launched again (null = never relaunched).",
+        "weeks",
+        1,
+        None,
+        "Scenario choice.",
+    )
+    cynicism: float = param(
+        0.5,
+        "Share of the adoption speed a relaunched programme loses per earlier abandonment: its weekly gain is "
+        "multiplied by (1 - cynicism) per abandonment ('one more empty promise').",
+        "ratio",
+        0.0,
+        1.0,
+        "Seeds: after a failed effort 'the corporate nay-sayers will be quick to point out that this is yet one "
+        "more empty promise'; magnitude assumed.",
     )
     silo_projects_capacity: float = param(
         0.0,

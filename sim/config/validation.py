@@ -154,22 +154,40 @@ def _other_errors(cfg: SiloConfig) -> list[str]:
             f"`feedback.outer_loop.backlog_full` is {outer.backlog_full}, but it must exceed "
             f"`feedback.outer_loop.backlog_free` ({outer.backlog_free})"
         )
+    errors += _list_errors(cfg)
+    if cfg.track_customers > cfg.customers:
+        errors.append(
+            f"`track_customers` is {cfg.track_customers}, but it must be at most `customers` ({cfg.customers})"
+        )
+    return errors
+
+
+def _list_errors(cfg: SiloConfig) -> list[str]:
+    """Lists with one value per resolution class, severity or NPS category, and the transactional survey kinds."""
+    errors = []
     for key in ("renewal_minor", "renewal_major", "attitude_dent"):
-        if len(getattr(cfg.customer, key)) != 3:
+        if len(getattr(cfg.customer, key)) != 4:
             errors.append(
-                f"`customer.{key}` is {getattr(cfg.customer, key)}, but it must list three "
-                "values: resolved quickly, slowly, never"
+                f"`customer.{key}` is {getattr(cfg.customer, key)}, but it must list four "
+                "values: resolved quickly, slowly, never, and never complained about (silent)"
             )
+    if len(cfg.customer.complain_prob) != 2:
+        errors.append(
+            f"`customer.complain_prob` is {cfg.customer.complain_prob}, but it must list two values: "
+            "for a minor and for a major problem"
+        )
+    unknown = [k for k in cfg.feedback.survey.transactional_touchpoints if k not in TOUCHPOINT_KINDS]
+    if unknown:
+        errors.append(
+            f"`feedback.survey.transactional_touchpoints` names {unknown[0]!r}, but each entry must be a touchpoint "
+            f"kind, one of {list(TOUCHPOINT_KINDS)}"
+        )
     for section, key in (("journey", "offer_accept_by_category"), ("market", "spend_by_category")):
         if len(getattr(getattr(cfg, section), key)) != 3:
             errors.append(
                 f"`{section}.{key}` is {getattr(getattr(cfg, section), key)}, but it must list three "
                 "values: for a detractor, a passive and a promoter"
             )
-    if cfg.track_customers > cfg.customers:
-        errors.append(
-            f"`track_customers` is {cfg.track_customers}, but it must be at most `customers` ({cfg.customers})"
-        )
     return errors
 
 

@@ -33,13 +33,14 @@ TOUCHPOINT_KINDS = (
     "offer",  # cross-sell offers (outbound)
     "support",  # contacts with an open problem or a question
     "billing",  # the periodic bill
-    "notice",  # dunning / cancellation notices to late payers (outbound)
+    "notice",  # dunning notices to late payers (outbound)
+    "cancellation",  # firm-initiated cancellation (non-renewal) notices: unpaid after dunning, risk review (outbound)
     "renewal",  # the annual renewal decision
 )
-OUTBOUND_KINDS = ("acquisition", "offer", "notice")  # the firm initiates them: no hand-off into them
+OUTBOUND_KINDS = ("acquisition", "offer", "notice", "cancellation")  # the firm initiates them: no hand-off into them
 # contacts that are themselves a sign something went wrong: the stage metric counts a bill that needed a dunning
-# notice as a bill that did not go right ("bills paid without escalation")
-ESCALATION_KINDS = ("notice",)
+# notice, or a cancellation notice, as a bill that did not go right ("bills paid without escalation")
+ESCALATION_KINDS = ("notice", "cancellation")
 LEVER_MECHANISMS = (
     "campaign_volume",
     "cross_sell",

@@ -125,10 +125,10 @@ CONTROLS: dict[str, Control] = {
         1,
     ),
     "response_rate": Control(
-        "feedback.survey.response_rate",
+        "feedback.survey.relationship_response_rate",
         "Survey response rate",
-        "Share of invited customers who answer the survey (probability)",
-        _fb.survey.response_rate,
+        "Share of customers invited to the relationship survey (the company's NPS) who answer it (probability)",
+        _fb.survey.relationship_response_rate,
         0.01,
         0.6,
         0.01,
@@ -136,7 +136,7 @@ CONTROLS: dict[str, Control] = {
     "executive_engagement": Control(
         "governance.executive_engagement",
         "Executive engagement",
-        "Executive engagement, 0-1: sets how fast the programme is adopted",
+        "Executive engagement, 0-1: sets how fast the programme is adopted, how far and how long it holds",
         _gov.executive_engagement,
         0.0,
         1.0,
@@ -154,7 +154,8 @@ CONTROLS: dict[str, Control] = {
     "patience_weeks": Control(
         "governance.patience_weeks",
         "Patience (weeks)",
-        "Corporate patience: weeks until measured NPS must have gained the target (0 = the scenario's)",
+        "Corporate patience: weeks before the CEO's quarterly reviews of the measured-NPS trend start (0 = the "
+        "scenario's)",
         0,
         0,
         PATIENCE_MAX_WEEKS,
@@ -277,7 +278,7 @@ class DashboardModel(SiloModel):
             shared_stage_weight: ``governance.scorecard.shared_stage``.
             followup_capacity: ``feedback.inner_loop.capacity``.
             followup_max_wait_weeks: ``feedback.inner_loop.max_wait_weeks``.
-            response_rate: ``feedback.survey.response_rate``.
+            response_rate: ``feedback.survey.relationship_response_rate``.
             executive_engagement: ``governance.executive_engagement``.
             communication: ``governance.communication``.
             patience_weeks: ``governance.patience_weeks`` (0 keeps the scenario's setting).
@@ -317,7 +318,7 @@ def settings_html(model: DashboardModel) -> str:
         "shared_stage_weight": cfg.governance.scorecard.shared_stage,
         "followup_capacity": cfg.feedback.inner_loop.capacity,
         "followup_max_wait_weeks": cfg.feedback.inner_loop.max_wait_weeks,
-        "response_rate": cfg.feedback.survey.response_rate,
+        "response_rate": cfg.feedback.survey.relationship_response_rate,
         "executive_engagement": cfg.governance.executive_engagement,
         "communication": cfg.governance.communication,
         "patience_weeks": "unlimited" if cfg.governance.patience_weeks is None else cfg.governance.patience_weeks,

@@ -17,11 +17,13 @@ import numpy as np
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf, MarketConf
 
-__all__ = ["RESOLUTION_NAMES", "Customer", "CustomerStore"]
+__all__ = ["NEVER_INVITED", "RESOLUTION_NAMES", "WEEKLY_FLAGS", "Customer", "CustomerStore"]
 
-# problem_resolution codes, worst outcome a customer has had (ordered by badness)
-RESOLUTION_NAMES = ("none", "quick", "slow", "unresolved")
-NO_PROBLEM, QUICK, SLOW, UNRESOLVED = range(4)
+# problem_resolution codes, worst outcome a customer has had (ordered by badness): resolved quickly, slowly,
+# complained and gave up (unresolved), never complained (silent: TARP's least loyal)
+RESOLUTION_NAMES = ("none", "quick", "slow", "unresolved", "silent")
+NO_PROBLEM, QUICK, SLOW, UNRESOLVED, SILENT = range(5)
+NEVER_INVITED = -(10**6)  # week of the last survey invitation of a customer never invited
 
 # name -> (dtype, fill value for a new row)
 _COLUMNS: dict[str, tuple[Any, Any]] = {
@@ -42,7 +44,15 @@ _COLUMNS: dict[str, tuple[Any, Any]] = {
     "problem_age": (np.int16, 0),
     "problem_contacts": (np.int16, 0),
     "problem_major": (np.bool_, False),
+    "problem_complains": (np.bool_, False),  # the customer will contact the firm about the open problem
     "problems": (np.int16, 0),  # problems ever opened
+    "complained": (np.bool_, False),  # ever contacted the firm about a problem
+    "unpaid": (np.bool_, False),  # dunned at the last bill and still did not pay
+    "cancellation_notice": (np.bool_, False),  # ever got a cancellation notice
+    "cancellation_conflict": (np.bool_, False),  # ever got a cross-sell offer in the week of a cancellation notice
+    "last_invited": (np.int32, NEVER_INVITED),  # week of the last survey invitation, of either kind
+    "last_relationship": (np.int32, NEVER_INVITED),  # week of the last relationship-survey invitation
+    "transaction_stage": (np.int8, 0),  # stage of this week's last touch of a transactional kind
     "resolution": (np.int8, NO_PROBLEM),  # worst resolution ever
     "year_resolution": (np.int8, NO_PROBLEM),  # worst resolution since the last renewal
     "year_major": (np.bool_, False),  # that worst problem was major
@@ -59,7 +69,11 @@ _COLUMNS: dict[str, tuple[Any, Any]] = {
     "conflict": (np.bool_, False),  # had a conflicting contact this week
     "notice": (np.bool_, False),  # got a dunning notice this week
     "complaint": (np.bool_, False),  # contacted support about an open problem this week
+    "cancel_notice": (np.bool_, False),  # got a cancellation notice this week
+    "cancel_conflict": (np.bool_, False),  # had a cancellation conflict this week
+    "transaction": (np.bool_, False),  # had a touch of a transactional-survey kind this week
 }
+WEEKLY_FLAGS = ("touched", "conflict", "notice", "complaint", "cancel_notice", "cancel_conflict", "transaction")
 
 
 class CustomerStore:
@@ -100,7 +114,15 @@ class CustomerStore:
     problem_age: np.ndarray
     problem_contacts: np.ndarray
     problem_major: np.ndarray
+    problem_complains: np.ndarray
     problems: np.ndarray
+    complained: np.ndarray
+    unpaid: np.ndarray
+    cancellation_notice: np.ndarray
+    cancellation_conflict: np.ndarray
+    last_invited: np.ndarray
+    last_relationship: np.ndarray
+    transaction_stage: np.ndarray
     resolution: np.ndarray
     year_resolution: np.ndarray
     year_major: np.ndarray
@@ -117,6 +139,9 @@ class CustomerStore:
     conflict: np.ndarray
     notice: np.ndarray
     complaint: np.ndarray
+    cancel_notice: np.ndarray
+    cancel_conflict: np.ndarray
+    transaction: np.ndarray
 
     def _grow(self, needed: int) -> None:
         new_cap = max(needed, int(self.capacity * 1.25) + 1024)

@@ -17,6 +17,7 @@ every touchpoint looks fine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,11 @@ class WeekCounts:
     late_payers: int = 0
     late_paid: int = 0
     notices: int = 0
+    cancellation_notices: int = 0
+    cancellation_conflicts: int = 0
+    cancellation_conflicts_suppressed: int = 0
+    problem_contacts: int = 0
+    overloaded: int = 0  # inbound touches beyond their department's capacity (handled badly: they count as failed)
     offers: int = 0
     offers_accepted: int = 0
     touches: np.ndarray = field(init=False)
@@ -61,10 +67,12 @@ class WeekCounts:
     stage_successes: np.ndarray = field(init=False)
     renewals: np.ndarray = field(init=False)  # renewal decisions by the resolution of the year's worst problem
     renewed: np.ndarray = field(init=False)  # of which renewed
+    problems_by_cause: np.ndarray = field(init=False)  # problems opened, by the touchpoint that caused them
 
     def __post_init__(self) -> None:
         """Allocate per-touchpoint, per-stage and per-resolution counters."""
         self.touches = np.zeros(self.n_tp, dtype=np.int64)
+        self.problems_by_cause = np.zeros(self.n_tp, dtype=np.int64)
         self.failures = np.zeros(self.n_tp, dtype=np.int64)
         self.recorded_sum = np.zeros(self.n_tp, dtype=np.float64)
         self.stage_attempts = np.zeros(self.n_stages, dtype=np.int64)
@@ -86,13 +94,18 @@ class WeekCounts:
             "touches": touches,
             "mean_touchpoint_score": float(self.recorded_sum.sum() / touches) if touches else float("nan"),
             "notices": self.notices,
+            "cancellation_notices": self.cancellation_notices,
+            "cancellation_conflicts": self.cancellation_conflicts,
+            "cancellation_conflicts_suppressed": self.cancellation_conflicts_suppressed,
+            "problem_contacts": self.problem_contacts,
+            "overload_failures": self.overloaded,
             "offers": self.offers,
             **{f"renewals_{name}": int(n) for name, n in zip(RESOLUTION_NAMES, self.renewals, strict=True)},
             **{f"renewed_{name}": int(n) for name, n in zip(RESOLUTION_NAMES, self.renewed, strict=True)},
         }
 
 
-_TOUCH_STREAMS = ("handoff", "failure", "noise", "problem", "severity")  # stream of each draw in a touch
+_TOUCH_STREAMS = ("handoff", "failure", "noise", "problem", "severity", "voice")  # stream of each draw in a touch
 _NO_BOOL = np.zeros(0, dtype=np.bool_)
 _NO_FLOAT = np.zeros(0, dtype=np.float32)
 
@@ -108,6 +121,7 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     bases,
     failed_extra,
     conflict,
+    cancel_conflict,
     repeats,
     last_owner,
     last_stage,
@@ -123,6 +137,7 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     problem_age,
     problem_contacts,
     problem_major,
+    problem_complains,
     problems,
     handoff_factor,
     sender_attempts,
@@ -134,8 +149,9 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
 
     ``params``: hand-off failure probability, own failure probability, quality, noise sd, expectation-gap
     weight, failure, hand-off, conflict and repeat penalties, positive and negative learning rates,
-    expectation adaptation, probability a failed hand-off opens a problem, major-problem share.
-    ``bases``: the streams of the hand-off, failure, noise, problem and severity draws.
+    expectation adaptation, probability a failed hand-off opens a problem, major-problem share, probabilities that
+    the customer will complain about a minor and a major problem, the extra penalty of a cancellation conflict.
+    ``bases``: the streams of the hand-off, failure, noise, problem, severity and voice draws.
     ``handoff_factor``: per department, what its hand-off care leaves of the failure of hand-offs out of it.
     Writes ``failed`` (the touch's own failure, or ``failed_extra``), ``counts`` (hand-offs, failed
     hand-offs, problems opened, failed touches, unsuccessful touches) and, by the stage a hand-off leaves,
@@ -145,14 +161,17 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     gap_weight, failure_penalty, handoff_penalty, conflict_penalty = params[4], params[5], params[6], params[7]
     repeat_penalty, rate_up, rate_down, adaptation = params[8], params[9], params[10], params[11]
     p_opens_problem, p_major = params[12], params[13]
-    handoff_stream, failure_stream, noise_stream, problem_stream, severity_stream = (
+    p_complain_minor, p_complain_major, cancel_penalty = params[14], params[15], params[16]
+    handoff_stream, failure_stream, noise_stream, problem_stream, severity_stream, voice_stream = (
         bases[0],
         bases[1],
         bases[2],
         bases[3],
         bases[4],
+        bases[5],
     )
     has_extra, has_conflict, has_repeats = failed_extra.size > 0, conflict.size > 0, repeats.size > 0
+    has_cancel = cancel_conflict.size > 0
     recorded_sum = 0.0
     for i in range(rows.size):
         row = rows[i]
@@ -182,6 +201,8 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
         in_conflict = has_conflict and conflict[i]
         if in_conflict:
             experience -= conflict_penalty
+        if has_cancel and cancel_conflict[i]:
+            experience -= cancel_penalty
         if has_repeats:
             experience -= repeat_penalty * repeats[i]
         recorded = min(max(recorded, 0.0), 10.0)
@@ -200,7 +221,10 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
             problem_cause[row] = touchpoint
             problem_age[row] = 0
             problem_contacts[row] = 0
-            problem_major[row] = draw_uniform(severity_stream, row) < p_major
+            major = draw_uniform(severity_stream, row) < p_major
+            problem_major[row] = major
+            # will the customer ever contact the firm about it? (TARP: most never do, fewer still for minor ones)
+            problem_complains[row] = draw_uniform(voice_stream, row) < (p_complain_major if major else p_complain_minor)
             problems[row] += 1
             counts[2] += 1
         # bookkeeping
@@ -239,6 +263,7 @@ class Journey:
         customer_conf: CustomerConf,
         department_names: list[str],
         handoff_reduction: float,
+        transactional_kinds: Sequence[str] = (),
     ) -> None:
         """Build the touchpoint tables.
 
@@ -247,6 +272,8 @@ class Journey:
             customer_conf: Customer configuration (experience and satisfaction parameters).
             department_names: Department names in model order.
             handoff_reduction: How much a fully effective shared customer view cuts hand-off failure.
+            transactional_kinds: Touchpoint kinds after which a transactional survey may follow
+                (``feedback.survey.transactional_touchpoints``): a touch of one marks the customer this week.
         """
         self.handoff_reduction = handoff_reduction
         self.cfg = journey_conf
@@ -263,6 +290,8 @@ class Journey:
         self.inbound = np.array([t.kind not in OUTBOUND_KINDS for t in touchpoints])
         # contacts that are themselves a sign something went wrong (a dunning notice): never a stage success
         self.escalation = np.array([t.kind in ESCALATION_KINDS for t in touchpoints])
+        # touches after which a transactional survey may follow
+        self.transactional = np.array([t.kind in transactional_kinds for t in touchpoints])
         self.defect = np.ones(len(touchpoints), dtype=np.float64)
         self.failure_multiplier = np.ones(len(touchpoints), dtype=np.float64)
         self.handoff_factor = np.ones(len(department_names), dtype=np.float64)
@@ -272,6 +301,8 @@ class Journey:
         self.uplift = 0.0
         self.week = WeekCounts(len(touchpoints), len(self.stages))
         self.accepted_offers = np.empty(0, dtype=np.int64)
+        self.contact_rows = np.empty(0, dtype=np.int64)  # this week's support contacts about a problem
+        self.contact_causes = np.empty(0, dtype=np.int16)  # and the cause of each one's problem
 
     # ----------------------------------------------------------------- a week
     def begin_week(
@@ -317,7 +348,10 @@ class Journey:
         self.remaining[department] = max(0.0, room - wanted)
         if wanted <= room or wanted == 0:
             return np.zeros(wanted, dtype=bool)
-        return streams.uniform(f"capacity:{self.names[touchpoint]}", rows) >= room / wanted
+        over = streams.uniform(f"capacity:{self.names[touchpoint]}", rows) >= room / wanted
+        if self.inbound[touchpoint]:  # an outbound touch beyond capacity is not sent, not failed
+            self.week.overloaded += int(over.sum())
+        return over
 
     def handoff_failure_prob(self, touchpoint: int) -> float:
         """Probability that a hand-off into ``touchpoint`` fails this week (shared view and fixes applied)."""
@@ -337,6 +371,7 @@ class Journey:
         *,
         failed_extra: np.ndarray | None = None,
         conflict: np.ndarray | None = None,
+        cancel_conflict: np.ndarray | None = None,
         repeats: np.ndarray | None = None,
     ) -> np.ndarray:
         """Apply a touchpoint to customers ``rows``.
@@ -351,6 +386,7 @@ class Journey:
             streams: Random streams.
             failed_extra: Extra failure mask over ``rows`` (capacity overload, unresolved contact).
             conflict: Mask over ``rows``: this contact conflicts with another department's.
+            cancel_conflict: Mask over ``rows``: the conflict is with a cancellation notice (an extra penalty).
             repeats: Earlier contacts about the same problem, per row.
 
         Returns:
@@ -377,6 +413,9 @@ class Journey:
                 customer.expectation_adaptation,
                 self.cfg.handoff_problem_prob,
                 customer.major_problem_share,
+                customer.complain_prob[0],
+                customer.complain_prob[1],
+                customer.cancellation_conflict_penalty,
             ],
             dtype=np.float64,
         )
@@ -395,6 +434,7 @@ class Journey:
             bases,
             _NO_BOOL if failed_extra is None else failed_extra,
             _NO_BOOL if conflict is None else conflict,
+            _NO_BOOL if cancel_conflict is None else cancel_conflict,
             _NO_FLOAT if repeats is None else repeats,
             store.last_owner,
             store.last_stage,
@@ -410,6 +450,7 @@ class Journey:
             store.problem_age,
             store.problem_contacts,
             store.problem_major,
+            store.problem_complains,
             store.problems,
             self.handoff_factor,
             sender_attempts,
@@ -421,6 +462,7 @@ class Journey:
         counts.handoffs += handoffs
         counts.handoff_failures += handoff_failures
         counts.problems_opened += opened
+        counts.problems_by_cause[touchpoint] += opened
         counts.touches[touchpoint] += touched
         counts.failures[touchpoint] += touches_failed
         counts.recorded_sum[touchpoint] += recorded_sum
@@ -430,6 +472,9 @@ class Journey:
         # a hand-off belongs to the stage it leaves too: its success counts there as well
         counts.stage_attempts += sender_attempts
         counts.stage_successes += sender_attempts - sender_failures
+        if self.transactional[touchpoint]:  # a transactional survey may follow this touch
+            store.transaction[rows] = True
+            store.transaction_stage[rows] = stage
         return failed
 
     def record_renewals(self, resolution: np.ndarray, renewed: np.ndarray) -> None:
@@ -477,7 +522,12 @@ class Journey:
         return self.touch(store, rows, touchpoint, streams, failed_extra=over)
 
     def billing_touches(self, store: CustomerStore, week: int, streams: Streams, collections: float) -> None:
-        """Bills every ``billing_period_weeks``; late payers may get a dunning notice.
+        """Bills every ``billing_period_weeks``; late payers may get a dunning notice; cancellation notices.
+
+        A customer dunned at the last bill who still did not pay gets a cancellation notice at this bill with
+        ``cancellation_after_dunning``; a risk review sends one to any active customer with ``risk_review_prob``
+        a week (the insurer's actuarial department in the seeds). Notices and cancellation notices beyond
+        Billing's capacity are not sent.
 
         Args:
             store: Customer store.
@@ -488,6 +538,8 @@ class Journey:
         cfg, counts = self.cfg, self.week
         notice = self.touchpoint_of_kind["notice"]
         due = store.anniversaries(week, cfg.billing_period_weeks)
+        unpaid = due[store.unpaid[due]]  # dunned last time and still not paid: a cancellation notice now
+        store.unpaid[due] = False
         self._inbound(store, due, self.touchpoint_of_kind["billing"], streams)
         late = due[streams.uniform("billing:late", due) < cfg.late_payment_prob]
         noticed = streams.uniform("billing:notice", late) < collections  # mask over late
@@ -498,14 +550,37 @@ class Journey:
         if send.size:
             self.touch(store, send, notice, streams)
             store.notice[send] = True
-        paid_draw = streams.uniform("billing:paid", late)
-        p_pay = np.where(noticed, cfg.late_pay_with_notice, cfg.late_pay_without_notice)
+        paid = streams.uniform("billing:paid", late) < np.where(
+            noticed, cfg.late_pay_with_notice, cfg.late_pay_without_notice
+        )
+        store.unpaid[late[noticed & ~paid]] = True
         counts.late_payers += int(late.size)
-        counts.late_paid += int((paid_draw < p_pay).sum())
+        counts.late_paid += int(paid.sum())
         counts.notices += int(send.size)
+        self._cancellation_notices(store, unpaid, streams)
+
+    def _cancellation_notices(self, store: CustomerStore, unpaid: np.ndarray, streams: Streams) -> None:
+        """Cancellation notices: to dunned non-payers at their next bill, and from the week's risk review."""
+        cfg, n = self.cfg, store.n
+        cancellation = self.touchpoint_of_kind["cancellation"]
+        lapsed = unpaid[streams.uniform("billing:cancel", unpaid) < cfg.cancellation_after_dunning]
+        reviewed = streams.dense_bernoulli("billing:risk_review", n, cfg.risk_review_prob)
+        reviewed &= store.active[:n]
+        reviewed[lapsed] = True
+        rows = np.flatnonzero(reviewed)
+        rows = rows[~self.overloaded(rows, cancellation, streams)]
+        if rows.size:
+            self.touch(store, rows, cancellation, streams)
+            store.cancel_notice[rows] = True
+            store.cancellation_notice[rows] = True
+        self.week.cancellation_notices += int(rows.size)
 
     def support_touches(self, store: CustomerStore, streams: Streams, fcr: float) -> np.ndarray:
-        """Contacts with the support touchpoint: customers with an open problem, and questions.
+        """Contacts with the support touchpoint: customers with an open problem who complain, and questions.
+
+        Only a customer who will complain about the open problem (``problem_complains``, drawn when it opened)
+        contacts support about it; a silent problem holder never does, and may ask a question like anyone else.
+        The causes of this week's problem contacts are kept in ``contact_causes`` (for call-centre bucketing).
 
         Args:
             store: Customer store.
@@ -517,6 +592,7 @@ class Journey:
         """
         cfg, n, counts, support = self.cfg, store.n, self.week, self.touchpoint_of_kind["support"]
         has_problem = store.active[:n] & (store.problem_cause[:n] >= 0)
+        has_problem &= store.problem_complains[:n]  # only complainers contact the firm about their problem
         contacts = streams.dense_bernoulli("support:question", n, cfg.question_prob)
         contacts &= store.active[:n]
         contacts &= ~has_problem
@@ -533,13 +609,22 @@ class Journey:
         first = problem & (store.problem_contacts[rows] == 0)
         counts.support_first_contacts += int(first.sum())
         counts.support_first_resolved += int((first & resolved).sum())
-        store.complaint[rows[problem]] = True
+        counts.problem_contacts += int(problem.sum())
+        complainers = rows[problem]
+        self.contact_rows, self.contact_causes = complainers, store.problem_cause[complainers].copy()
+        store.complaint[complainers] = True
+        store.complained[complainers] = True
         self.touch(store, rows, support, streams, failed_extra=unresolved | (over & ~problem), repeats=repeats)
-        store.problem_contacts[rows[problem]] += 1
+        store.problem_contacts[complainers] += 1
         return rows[resolved]
 
     def offer_touches(self, store: CustomerStore, streams: Streams, offer_prob: float, suppression: float) -> None:
-        """Cross-sell offers; an offer to a customer in a complaint or with a notice this week conflicts.
+        """Cross-sell offers; an offer to a customer in a complaint, with a problem or a notice this week conflicts.
+
+        An offer in the week of a cancellation notice is a cancellation conflict too (the seeds' insurance case):
+        it costs an extra ``cancellation_conflict_penalty`` and raises the week's churn further. A shared customer
+        view stops a conflicting offer with probability ``suppression``, but only when the firm knows of the
+        collision: a problem the customer never complained about is not on record.
 
         A conflicting offer fails the contact it collides with too: it counts against the conflict-free
         contacts of the notice's stage (pay) or the complaint's (get_help), as well as the offer's own, so
@@ -550,22 +635,35 @@ class Journey:
             store: Customer store.
             streams: Random streams.
             offer_prob: Weekly probability of an offer (cross-sell pressure x maximum rate).
-            suppression: Probability that the shared customer view stops a conflicting offer.
+            suppression: Probability that the shared customer view stops a conflicting offer it can see.
         """
         n, counts, offer = store.n, self.week, self.touchpoint_of_kind["offer"]
         targeted = streams.dense_bernoulli("offer:target", n, offer_prob)
         targeted &= store.active[:n]
         rows = np.flatnonzero(targeted)
-        noticed = store.notice[rows]
-        in_conflict = (store.problem_cause[rows] >= 0) | noticed | store.complaint[rows]
-        stopped = in_conflict & (streams.uniform("offer:suppress", rows) < suppression)
+        noticed = store.notice[rows] | store.cancel_notice[rows]
+        holding = store.problem_cause[rows] >= 0
+        on_record = (holding & store.problem_complains[rows]) | noticed | store.complaint[rows]
+        in_conflict = holding | on_record
+        stopped = on_record & (streams.uniform("offer:suppress", rows) < suppression)
+        counts.cancellation_conflicts_suppressed += int((stopped & store.cancel_notice[rows]).sum())
         keep = ~stopped
         rows, in_conflict, noticed = rows[keep], in_conflict[keep], noticed[keep]
         over = self.overloaded(rows, offer, streams)
         rows, in_conflict, noticed = rows[~over], in_conflict[~over], noticed[~over]
-        self.touch(store, rows, offer, streams, conflict=in_conflict)
+        cancelling = store.cancel_notice[rows]  # a cancellation notice this week: always a conflict
+        self.touch(store, rows, offer, streams, conflict=in_conflict, cancel_conflict=cancelling)
         store.conflict[rows[in_conflict]] = True
-        self._spoilt_contacts(int((in_conflict & noticed).sum()), int((in_conflict & ~noticed).sum()))
+        store.cancel_conflict[rows[cancelling]] = True
+        store.cancellation_conflict[rows[cancelling]] = True
+        dunned = in_conflict & ~cancelling & store.notice[rows]
+        self._spoilt_contacts(
+            {
+                "cancellation": int(cancelling.sum()),
+                "notice": int(dunned.sum()),
+                "support": int((in_conflict & ~noticed).sum()),
+            }
+        )
         ltr = store.true_ltr[rows]
         category = np.where(ltr >= PROMOTER_MIN, 2, np.where(ltr <= DETRACTOR_MAX, 0, 1))
         p_accept = self.cfg.offer_accept_prob * np.asarray(self.cfg.offer_accept_by_category)[category]
@@ -573,12 +671,17 @@ class Journey:
         counts.offers += int(rows.size)
         counts.offers_accepted += int(accepted.size)
         counts.conflicting_contacts += int(in_conflict.sum())
+        counts.cancellation_conflicts += int(cancelling.sum())
         counts.conflicts_suppressed += int(stopped.sum())
         self.accepted_offers = accepted
 
-    def _spoilt_contacts(self, with_notice: int, with_complaint: int) -> None:
-        """Conflicting offers count as failed contacts in the stage of the contact they collide with."""
+    def _spoilt_contacts(self, spoilt: dict[str, int]) -> None:
+        """Conflicting offers count as failed contacts in the stage of the contact they collide with.
+
+        Args:
+            spoilt: Conflicting offers by the kind of contact they collide with: a cancellation notice, a dunning
+                notice, or a complaint or open problem (``support``).
+        """
         counts = self.week
-        for kind, spoilt in (("notice", with_notice), ("support", with_complaint)):
-            stage = int(self.stage_of[self.touchpoint_of_kind[kind]])
-            counts.stage_attempts[stage] += spoilt
+        for kind, count in spoilt.items():
+            counts.stage_attempts[int(self.stage_of[self.touchpoint_of_kind[kind]])] += count

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.config.vocabularies import WEEKS_PER_YEAR
-from sim.engine.customers import QUICK, SLOW, UNRESOLVED
+from sim.engine.customers import QUICK, SILENT, SLOW, UNRESOLVED
 
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf
@@ -32,6 +32,7 @@ __all__ = [
     "close_problems",
     "fade_grudges",
     "initial_book",
+    "problem_renewal_loss",
     "renewal_probability",
     "renewals",
     "resolve",
@@ -52,9 +53,9 @@ def close_problems(
     Args:
         store: Customer store.
         rows: Customers whose problem closes (each must have one open).
-        outcome: QUICK, SLOW or UNRESOLVED, per row or for all.
+        outcome: QUICK, SLOW, UNRESOLVED or SILENT, per row or for all.
         lift: Satisfaction change on closing (positive for a resolution, negative for giving up).
-        dents: Attitude lost after a problem resolved quickly, slowly, never.
+        dents: Attitude lost after a problem resolved quickly, slowly, never, and never complained about.
     """
     if rows.size == 0:
         return
@@ -68,6 +69,7 @@ def close_problems(
     store.problem_cause[rows] = -1
     store.problem_age[rows] = 0
     store.problem_contacts[rows] = 0
+    store.problem_complains[rows] = False
     store.satisfaction[rows] = np.clip(store.satisfaction[rows] + lift, 0.0, 10.0)
 
 
@@ -80,15 +82,21 @@ def resolve(store: CustomerStore, rows: np.ndarray, customer: CustomerConf, lift
 def age_problems(store: CustomerStore, customer: CustomerConf) -> int:
     """Age open problems by a week, drag satisfaction, and let customers give up on old ones.
 
+    A problem older than ``give_up_weeks`` closes: as unresolved if the customer complained about it, as silent
+    if they never did (TARP's least loyal customers); either way the customer gives up on it. A customer who has
+    contacted support ``give_up_contacts`` times about it without a resolution gives up too (unresolved).
+
     Returns:
-        Problems given up as unresolved this week.
+        Problems given up this week (unresolved and silent).
     """
     n = store.n
     open_rows = np.flatnonzero(store.active[:n] & (store.problem_cause[:n] >= 0))
     store.problem_age[open_rows] += 1
     store.satisfaction[open_rows] = np.maximum(0.0, store.satisfaction[open_rows] - customer.open_problem_drag)
-    given_up = open_rows[store.problem_age[open_rows] > customer.give_up_weeks]
-    close_problems(store, given_up, UNRESOLVED, -customer.unresolved_penalty, customer.attitude_dent)
+    hopeless = store.problem_contacts[open_rows] >= customer.give_up_contacts  # only complainers contact support
+    given_up = open_rows[(store.problem_age[open_rows] > customer.give_up_weeks) | hopeless]
+    outcome = np.where(store.problem_complains[given_up], UNRESOLVED, SILENT)
+    close_problems(store, given_up, outcome, -customer.unresolved_penalty, customer.attitude_dent)
     return int(given_up.size)
 
 
@@ -110,9 +118,13 @@ def retire(store: CustomerStore, rows: np.ndarray, week: int) -> None:
 
 
 def renewal_class(store: CustomerStore, rows: np.ndarray) -> np.ndarray:
-    """Resolution class of each customer's worst problem of the year (a problem still open: at best slow)."""
+    """Resolution class of each customer's worst problem of the year.
+
+    A problem still open counts as at best slow if the customer complained about it, and as silent if not.
+    """
     code = store.year_resolution[rows].astype(np.int64)
-    return np.where(store.problem_cause[rows] >= 0, np.maximum(code, SLOW), code)
+    still_open = np.where(store.problem_complains[rows], SLOW, SILENT)
+    return np.where(store.problem_cause[rows] >= 0, np.maximum(code, still_open), code)
 
 
 def renewal_probability(store: CustomerStore, rows: np.ndarray, customer: CustomerConf) -> np.ndarray:
@@ -179,6 +191,7 @@ def weekly_churn(
     hazard *= np.float32(customer.base_weekly_churn)
     hazard[np.flatnonzero(store.problem_cause[:n] >= 0)] *= np.float32(1.0 + customer.open_problem_churn)
     hazard[np.flatnonzero(store.conflict[:n])] *= np.float32(1.0 + customer.conflicting_contact_churn)
+    hazard[np.flatnonzero(store.cancel_conflict[:n])] *= np.float32(1.0 + customer.cancellation_conflict_churn)
     exposed_rows, neighbours = exposed
     hazard[exposed_rows] *= (1.0 + wom_churn * neighbours).astype(np.float32)
     np.minimum(hazard, np.float32(customer.max_weekly_churn), out=hazard)
@@ -199,22 +212,52 @@ class InitialBook:
     expectation: np.ndarray
 
 
-def survival(ltr: np.ndarray, tenure_weeks: np.ndarray, customer: CustomerConf) -> np.ndarray:
+def problem_renewal_loss(customer: CustomerConf, weekly_problem_rate: float) -> float:
+    """Share of a settled customer's renewals lost each year to problems, whatever their likelihood to recommend.
+
+    A year with a problem (probability ``1 - exp(-52 x weekly_problem_rate)``) renews at TARP's rate of the
+    problem's class instead of ``renewal_no_problem``: resolved quickly if the customer complains (most complaints
+    are), silent if not, by severity (``complain_prob``, ``major_problem_share``).
+
+    >>> from sim.config.schema import CustomerConf
+    >>> round(problem_renewal_loss(CustomerConf(), 0.005), 3)
+    0.097
+    """
+    p_year = 1.0 - np.exp(-WEEKS_PER_YEAR * weekly_problem_rate)
+    base = 0.0
+    for share, complain, table in (
+        (1.0 - customer.major_problem_share, customer.complain_prob[0], customer.renewal_minor),
+        (customer.major_problem_share, customer.complain_prob[1], customer.renewal_major),
+    ):
+        base += share * (complain * table[QUICK - 1] + (1.0 - complain) * table[SILENT - 1])
+    return float(p_year * max(0.0, 1.0 - base / customer.renewal_no_problem)) if customer.renewal_no_problem else 0.0
+
+
+def survival(
+    ltr: np.ndarray, tenure_weeks: np.ndarray, customer: CustomerConf, problem_loss: float = 0.0
+) -> np.ndarray:
     """Probability that a customer at a steady likelihood to recommend stays ``tenure_weeks`` weeks.
 
     The model's own weekly hazard and annual renewal (:func:`weekly_churn`, :func:`renewal_probability`) for a
-    customer without problems, conflicts or detractor neighbours.
+    customer without conflicts or detractor neighbours, whose renewals lose ``problem_loss`` a year to problems
+    (:func:`problem_renewal_loss`).
     """
     ltr = np.asarray(ltr, dtype=np.float64)
     weekly = customer.base_weekly_churn * np.exp(customer.churn_ltr_slope * (customer.churn_reference_ltr - ltr))
     weekly = np.minimum(weekly, customer.max_weekly_churn)
     renew = customer.renewal_no_problem / (1.0 + np.exp(-customer.renewal_ltr_slope * (ltr - customer.renewal_ltr_mid)))
+    renew = renew * (1.0 - problem_loss)
     tenure = np.asarray(tenure_weeks, dtype=np.float64)
     return (1.0 - weekly) ** tenure * renew ** np.floor(tenure / WEEKS_PER_YEAR)
 
 
 def initial_book(
-    count: int, rng: np.random.Generator, customer: CustomerConf, max_tenure_weeks: int, touches_per_week: float
+    count: int,
+    rng: np.random.Generator,
+    customer: CustomerConf,
+    max_tenure_weeks: int,
+    touches_per_week: float,
+    problem_loss: float = 0.0,
 ) -> InitialBook:
     """The book at the start: the survivors among customers who joined at a steady rate over ``max_tenure_weeks``.
 
@@ -232,6 +275,8 @@ def initial_book(
         customer: Customer parameters.
         max_tenure_weeks: The longest tenure on the book.
         touches_per_week: Touches a settled customer has per week (how fast expectations have adapted).
+        problem_loss: Share of renewals lost each year to problems (:func:`problem_renewal_loss`); it shortens the
+            tenures the book holds, hence how strongly years of loyalty have selected it.
 
     Returns:
         The book.
@@ -245,7 +290,7 @@ def initial_book(
         tenure = rng.integers(1, max_tenure_weeks, candidates)
         settled = np.clip(customer.initial_satisfaction_mean + fit, 0.0, 10.0)
         ltr = np.clip(np.rint(settled + bias), 0, 10)
-        keep = rng.random(candidates) < survival(ltr, tenure, customer)
+        keep = rng.random(candidates) < survival(ltr, tenure, customer, problem_loss)
         parts.append((fit[keep], bias[keep], tenure[keep], settled[keep]))
         kept += int(keep.sum())
     fit, bias, tenure, settled = (np.concatenate(column)[:count] for column in zip(*parts, strict=True))

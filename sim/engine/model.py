@@ -18,7 +18,7 @@ from numba import njit
 from sim.config.compose import to_config
 from sim.config.validation import validate
 from sim.engine import loyalty
-from sim.engine.customers import RESOLUTION_NAMES, Customer, CustomerStore
+from sim.engine.customers import RESOLUTION_NAMES, WEEKLY_FLAGS, Customer, CustomerStore
 from sim.engine.departments import Department
 from sim.engine.feedback import InnerLoop, OuterLoop, Survey
 from sim.engine.governance import Programme
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from sim.config.schema import SiloConfig
 
-__all__ = ["INITIAL_TENURE_WEEKS", "SiloModel"]
+__all__ = ["INITIAL_TENURE_WEEKS", "SiloModel", "settled_problem_rate"]
 
 INITIAL_TENURE_WEEKS = 20 * 52  # the initial book: survivors of 20 years of joining (few stay longer)
 
@@ -75,7 +75,13 @@ class SiloModel(mesa.Model):
         self.streams.week = self.week
         scale = cfg.customers / 1000.0
 
-        self.journey = Journey(cfg.journey, cfg.customer, list(cfg.org.departments), cfg.governance.handoff_reduction)
+        self.journey = Journey(
+            cfg.journey,
+            cfg.customer,
+            list(cfg.org.departments),
+            cfg.governance.handoff_reduction,
+            cfg.feedback.survey.transactional_touchpoints,
+        )
         self.organisation = Organisation(self, cfg, self.journey)
         self.store = self._create_initial_book()
         self.network = Network(cfg.network.degree, cfg.network.rewire_prob)
@@ -105,6 +111,7 @@ class SiloModel(mesa.Model):
         self.records: list[dict[str, Any]] = []
         self._initial_book_rows = 0  # rows of the customers on the book at the start of week 0 (set then)
         self._leaving = np.empty(0, dtype=np.int64)  # this week's leavers
+        self.open_complaints = 0  # open problems the customers have complained about (the firm's backlog)
         self.week += 1
         while self.week < 0:  # warm-up under siloed practice: departments search, nothing recorded, no programme
             self._simulate_week()
@@ -116,7 +123,12 @@ class SiloModel(mesa.Model):
         store = CustomerStore(capacity=int(cfg.customers * 1.3) + 1024)
         rows = store.add(cfg.customers, 0, self.streams.rng("demographics"), cfg.customer, cfg.market)
         book = loyalty.initial_book(
-            cfg.customers, self.streams.rng("initial_book"), cfg.customer, INITIAL_TENURE_WEEKS, self._touch_rate()
+            cfg.customers,
+            self.streams.rng("initial_book"),
+            cfg.customer,
+            INITIAL_TENURE_WEEKS,
+            self._touch_rate(),
+            loyalty.problem_renewal_loss(cfg.customer, settled_problem_rate(self.journey, self.organisation)),
         )
         store.joined_step[rows] = -cfg.warmup_weeks - book.tenure  # tenure at the start of the warm-up
         store.fit[rows], store.bias[rows] = book.fit, book.bias
@@ -148,19 +160,19 @@ class SiloModel(mesa.Model):
         cfg, store, journey, organisation, week = self.cfg, self.store, self.journey, self.organisation, self.week
         effects = cfg.org.lever_effects
         self.streams.week = week
-        for flag in (store.touched, store.conflict, store.notice, store.complaint):
-            flag[: store.n] = False
+        for flag in WEEKLY_FLAGS:
+            getattr(store, flag)[: store.n] = False
         active_before = self.active_count()
         if week == 0:  # rows are never reused: the book at the start of week 0 is every row created before it
             self._initial_book_rows = store.n
             start = store.active[: store.n]
             store.initial_ltr[: store.n] = np.where(start, store.true_ltr[: store.n], -1)
 
-        # 1. governance: adoption, patience, the regime in force this week
+        # 1. governance: adoption, the CEO's review, the regime in force this week; improvement work takes capacity
         if week >= 0:
-            self.programme.update(week, self.survey.measured_nps, cfg.feedback.survey.window_weeks)
+            self.programme.update(week, self.survey.measured_nps)
         programme = self.programme
-        organisation.open_week(programme)
+        organisation.open_week(programme, self.inner_loop.followups, [tp for tp, _ in self.outer_loop.in_progress])
 
         # 2. word of mouth and acquisition
         referrals = self.market.referrals(store, self.streams)
@@ -174,7 +186,7 @@ class SiloModel(mesa.Model):
         )
         self._acquisition_touches(acquired.total, acquired.marketing)
 
-        # 3. the journey this week: onboarding, use, bills and notices, support, offers
+        # 3. the journey this week: onboarding, use, bills, dunning and cancellation notices, support, offers
         journey.onboarding_touches(store, week, self.streams)
         journey.usage_touches(store, self.streams)
         journey.billing_touches(store, week, self.streams, collections=organisation.lever("collections"))
@@ -229,8 +241,8 @@ class SiloModel(mesa.Model):
 
     def _feedback_loops(self) -> int:
         """The survey, the inner loop's recoveries and the outer loop's fixes; returns the open problems."""
-        cfg, store, programme = self.cfg, self.store, self.programme
-        self.survey.run(store, self.streams, programme.gaming_intensity)
+        cfg, store, programme, journey = self.cfg, self.store, self.programme, self.journey
+        self.survey.run(store, self.streams, programme.gaming_intensity, self.week)
         recovered = self.inner_loop.step(
             store, self.week, self.survey.detractor_rows, programme.followups, self.streams
         )
@@ -239,14 +251,24 @@ class SiloModel(mesa.Model):
         lift = cfg.feedback.inner_loop.recovery_lift
         store.satisfaction[recovered] = np.minimum(10.0, store.satisfaction[recovered] + lift)
         active_now = max(self.active_count(), 1)
-        open_problems = int(np.count_nonzero(store.active[: store.n] & (store.problem_cause[: store.n] >= 0)))
+        holding = store.active[: store.n] & (store.problem_cause[: store.n] >= 0)
+        open_problems = int(np.count_nonzero(holding))
+        self.open_complaints = int(np.count_nonzero(holding & store.problem_complains[: store.n]))
+        bucketing = programme.bucketing
+        filed = (
+            self.outer_loop.bucket(journey.contact_rows, journey.contact_causes, self.streams)
+            if bucketing > 0
+            else None
+        )
         fixed = self.outer_loop.step(
             self.week,
             self.survey.causes,
             programme.fixes,
-            1000.0 * open_problems / active_now,
-            self.journey.defect,
+            1000.0 * self.open_complaints / active_now,  # the firefighting backlog: the problems the firm has heard of
+            journey.defect,
             self.streams,
+            contact_causes=filed,
+            bucketing=bucketing,
         )
         self.fixed_touchpoints += [(self.week, self.journey.names[tp]) for tp in fixed]
         # only the recovered and the respondents pressed for a ten changed satisfaction since the last update
@@ -328,6 +350,7 @@ class SiloModel(mesa.Model):
                 "churned_at_renewal": not_renewed,
                 "problems_given_up": given_up,
                 "open_problems": open_problems,
+                "open_complaints": self.open_complaints,
                 "active_detractors": active_detractors,
                 "initial_book_active": int(np.count_nonzero(store.active[: self._initial_book_rows])),
                 "mean_expectation": expectation / n_active if n_active else float("nan"),
@@ -399,6 +422,9 @@ class SiloModel(mesa.Model):
                     store.resolution[rows], categories=list(RESOLUTION_NAMES)
                 ),
                 "followed_up": store.followed_up[rows],
+                "complained": store.complained[rows],
+                "cancellation_notice": store.cancellation_notice[rows],
+                "cancellation_conflict": store.cancellation_conflict[rows],
                 "referrals_made": store.referrals_made[rows],
                 "value_per_week": store.value[rows],
                 "initial_true_ltr": pd.array(
@@ -407,6 +433,27 @@ class SiloModel(mesa.Model):
                 "revenue": store.revenue[rows],
             }
         )
+
+
+def settled_problem_rate(journey: Journey, organisation: Organisation) -> float:
+    """Problems a settled customer opens per week, at the departments' initial levers (for the initial book).
+
+    Failed usage touches and bills, and failed hand-offs between them and questions that open a problem: a
+    customer's inbound touches are independent streams (usage, bills, questions), so a touch follows one of
+    another department with probability 1 - sum of the squared shares of the streams.
+    """
+    cfg = journey.cfg
+    multiplier = organisation.failure_multipliers()
+    rates = {"usage": cfg.usage_touch_prob, "billing": 1.0 / cfg.billing_period_weeks, "support": cfg.question_prob}
+    total = sum(rates.values())
+    failures = sum(
+        rate * journey.failure_prob[tp] * multiplier[tp]
+        for kind, rate in rates.items()
+        for tp in (journey.touchpoint_of_kind[kind],)
+    )
+    handoff_share = 1.0 - sum((rate / total) ** 2 for rate in rates.values()) if total else 0.0
+    handoffs = total * handoff_share * min(1.0, cfg.handoff_failure_prob * cfg.failure_scale) * cfg.handoff_problem_prob
+    return float(failures + handoffs)
 
 
 @njit(cache=True)

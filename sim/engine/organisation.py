@@ -43,6 +43,8 @@ from sim.engine.governance import rebalance_capacity
 from sim.engine.kpis import KPIS, WeekFacts
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sim.config.schema import SiloConfig
     from sim.engine.feedback import Survey
     from sim.engine.governance import Programme
@@ -78,6 +80,7 @@ class Organisation:
             rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(zlib.crc32(name.encode()),)))
             self.departments.append(Department(model, name, i, cfg.org.departments[name], scale, stages, rng))
         self.records: list[dict[str, Any]] = []
+        self.improvement = np.zeros(len(self.departments))  # capacity improvement work takes this week (touches)
         self._staffed_for = 0  # active customers the departments were last staffed for
         # weekly (attempts, successes) per stage, kept for the reporting lag
         self._stage_counts: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=cfg.org.stage_metric_lag_weeks + 1)
@@ -120,10 +123,42 @@ class Organisation:
         loss = self.effects.handle_time_fcr_loss * self.lever("handle_time")
         return self.cfg.journey.first_contact_resolution * (1 - loss)
 
-    def open_week(self, programme: Programme) -> None:
-        """Start the journey's week with this week's capacities, lever-driven failure rates and shared view."""
+    def improvement_load(self, capacity: np.ndarray, followups: float, fixes: Sequence[int]) -> np.ndarray:
+        """Capacity improvement work takes from each department this week (touches): the capability trap.
+
+        Each of last week's inner-loop follow-ups takes ``feedback.inner_loop.touches_per_followup`` from the owner
+        of the support touchpoint; each root-cause fix in progress takes ``feedback.outer_loop.fix_capacity_share``
+        of the capacity of the department that owns the touchpoint being fixed (Repenning & Sterman 2001).
+
+        Args:
+            capacity: Each department's effective capacity this week.
+            followups: Follow-ups the inner loop made last week.
+            fixes: Touchpoints whose fix is in progress.
+        """
+        feedback, owner_of = self.cfg.feedback, self.journey.owner_of
+        load = np.zeros(len(self.departments))
+        service = owner_of[self.journey.touchpoint_of_kind["support"]]
+        load[service] += followups * feedback.inner_loop.touches_per_followup
+        for tp in fixes:
+            owner = owner_of[tp]
+            load[owner] += feedback.outer_loop.fix_capacity_share * capacity[owner]
+        return np.minimum(load, capacity)
+
+    def available_capacity(self, diverted: float) -> np.ndarray:
+        """Each department's capacity for touches this week: effective capacity less this week's improvement load."""
+        return np.maximum(self.effective_capacity(diverted) - self.improvement, 0.0)
+
+    def open_week(self, programme: Programme, followups: float = 0.0, fixes: Sequence[int] = ()) -> None:
+        """Start the journey's week with this week's capacities, lever-driven failure rates and shared view.
+
+        Args:
+            programme: The programme (capacity diverted to silo projects, shared view, uplift).
+            followups: Follow-ups the inner loop made last week (they use support capacity this week).
+            fixes: Touchpoints whose root-cause fix is in progress (each uses part of its owner's capacity).
+        """
+        self.improvement = self.improvement_load(self.effective_capacity(programme.capacity_diverted), followups, fixes)
         self.journey.begin_week(
-            self.effective_capacity(programme.capacity_diverted),
+            self.available_capacity(programme.capacity_diverted),
             self.failure_multipliers(),
             programme.shared_view,
             programme.silo_uplift,
@@ -153,7 +188,7 @@ class Organisation:
         journey = self.journey
         facts = WeekFacts(max(active, 1), acquired.marketing, acquired.total, journey.week, self.effects)
         measured, weights = survey.measured_nps, programme.weights
-        capacity = self.effective_capacity(programme.capacity_diverted)
+        capacity = self.available_capacity(programme.capacity_diverted)
         shared_metric = self._shared_stage_metric(survey)
         for department, cap in zip(self.departments, capacity, strict=True):
             own = self.own_kpi(department, facts)
@@ -168,6 +203,7 @@ class Organisation:
                         "scorecard": department.scorecard,
                         "shared_stage_metric": shared,
                         "capacity": float(cap),
+                        "improvement_load": float(self.improvement[department.index]),
                         "demand": department.demand,
                         "utilisation": department.demand / cap if cap > 0 else float("nan"),
                         **{f"lever_{k}": v for k, v in department.levers.items()},
@@ -178,7 +214,7 @@ class Organisation:
                 department.review(weights)
             self._staff_to_book(active)
             if programme.resource_planning:
-                effective = self.effective_capacity(programme.capacity_diverted)  # as re-staffed
+                effective = self.available_capacity(programme.capacity_diverted)  # as re-staffed
                 rebalance_capacity(self.departments, effective, self.cfg.governance.flex_share)
 
     def _staff_to_book(self, active: int) -> None:

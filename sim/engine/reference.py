@@ -36,15 +36,15 @@ import pandas as pd
 
 from sim.config.compose import to_config
 from sim.config.validation import validate
-from sim.config.vocabularies import WEEKS_PER_YEAR
-from sim.engine.customers import NO_PROBLEM, QUICK, SLOW, UNRESOLVED
+from sim.config.vocabularies import WEEKS_PER_QUARTER, WEEKS_PER_YEAR
+from sim.engine.customers import NEVER_INVITED, NO_PROBLEM, QUICK, SILENT, SLOW, UNRESOLVED
 from sim.engine.feedback import OuterLoop, Survey
 from sim.engine.governance import Programme
 from sim.engine.journey import Journey
-from sim.engine.loyalty import initial_book
+from sim.engine.loyalty import initial_book, problem_renewal_loss
 from sim.engine.market import Market, Referrals
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, annual_retention, nps_from_counts
-from sim.engine.model import INITIAL_TENURE_WEEKS
+from sim.engine.model import INITIAL_TENURE_WEEKS, settled_problem_rate
 from sim.engine.network import Network
 from sim.engine.organisation import Organisation
 from sim.engine.streams import Streams
@@ -93,7 +93,13 @@ class ReferenceCustomer(mesa.Agent):
         self.problem_age = 0
         self.problem_contacts = 0
         self.problem_major = False
+        self.problem_complains = False
         self.problems = 0
+        self.complained = False
+        self.unpaid = False
+        self.cancellation_notice = self.cancellation_conflict = False
+        self.last_invited = self.last_relationship = NEVER_INVITED
+        self.transaction_stage = 0
         self.resolution = NO_PROBLEM
         self.year_resolution = NO_PROBLEM
         self.year_major = False
@@ -105,6 +111,7 @@ class ReferenceCustomer(mesa.Agent):
         self.followed_up = False
         self.referrals_made = 0
         self.touched = self.conflict = self.notice = self.complaint = False
+        self.cancel_notice = self.cancel_conflict = self.transaction = False
         self.neighbours: list[ReferenceCustomer] = []
         self.initial_ltr = -1
         self.revenue = 0.0
@@ -115,6 +122,11 @@ class ReferenceCustomer(mesa.Agent):
     def has_problem(self) -> bool:
         """Whether a problem is open."""
         return self.problem_cause >= 0
+
+    @property
+    def complaining(self) -> bool:
+        """A problem is open and the customer complains about it (the firm knows of it)."""
+        return self.has_problem and self.problem_complains
 
     @property
     def promoter(self) -> bool:
@@ -138,13 +150,21 @@ class ReferenceCustomer(mesa.Agent):
     def begin_week(self) -> None:
         """Forget last week's contacts."""
         self.touched = self.conflict = self.notice = self.complaint = False
+        self.cancel_notice = self.cancel_conflict = self.transaction = False
 
     def update_ltr(self) -> None:
         """True likelihood to recommend: satisfaction plus attitude less grudge, rounded (half to even), 0-10."""
         self.true_ltr = min(10, max(0, round(self.satisfaction + self.bias - self.grudge)))
 
     # ------------------------------------------------------------------ touch
-    def touch(self, touchpoint: int, failed_extra: bool = False, conflict: bool = False, repeats: int = 0) -> bool:
+    def touch(
+        self,
+        touchpoint: int,
+        failed_extra: bool = False,
+        conflict: bool = False,
+        repeats: int = 0,
+        cancel_conflict: bool = False,
+    ) -> bool:
         """Live one touch: hand-off, failure, experience, satisfaction, problems.
 
         Args:
@@ -152,6 +172,7 @@ class ReferenceCustomer(mesa.Agent):
             failed_extra: The touch fails for a reason outside it (overload, unresolved contact).
             conflict: The contact conflicts with another department's.
             repeats: Earlier contacts about the same problem.
+            cancel_conflict: The conflict is with a cancellation notice this week (an extra penalty).
 
         Returns:
             Whether the touch itself failed.
@@ -183,6 +204,7 @@ class ReferenceCustomer(mesa.Agent):
             recorded
             - customer.handoff_penalty * handoff_failed
             - customer.conflicting_contact_penalty * conflict
+            - customer.cancellation_conflict_penalty * cancel_conflict
             - customer.repeat_contact_penalty * repeats
         )
         experience, recorded = _clip10(experience), _clip10(recorded)
@@ -197,6 +219,8 @@ class ReferenceCustomer(mesa.Agent):
         if caused and not self.has_problem:
             self.problem_cause, self.problem_age, self.problem_contacts = touchpoint, 0, 0
             self.problem_major = draw.random() < customer.major_problem_share
+            # will the customer ever contact the firm about it? (TARP: most never do, fewer still for minor ones)
+            self.problem_complains = draw.random() < customer.complain_prob[int(self.problem_major)]
             self.problems += 1
             counts.problems_opened += 1
 
@@ -206,6 +230,8 @@ class ReferenceCustomer(mesa.Agent):
         self.stage = stage
         if inbound:
             self.last_owner, self.last_stage = owner, stage
+        if journey.transactional[touchpoint]:  # a transactional survey may follow this touch
+            self.transaction, self.transaction_stage = True, stage
         counts.touches[touchpoint] += 1
         counts.failures[touchpoint] += failed
         counts.recorded_sum[touchpoint] += recorded
@@ -215,13 +241,14 @@ class ReferenceCustomer(mesa.Agent):
 
     # -------------------------------------------------------------- problems
     def close_problem(self, outcome: int, lift: float) -> None:
-        """Close the open problem with ``outcome`` (QUICK, SLOW, UNRESOLVED) and change satisfaction by ``lift``."""
+        """Close the open problem with ``outcome`` (QUICK ... SILENT) and change satisfaction by ``lift``."""
         self.resolution = max(self.resolution, outcome)
         if outcome > self.year_resolution or (outcome == self.year_resolution and self.problem_major):
             self.year_resolution, self.year_major = outcome, self.problem_major
         self.problem_cause, self.problem_age, self.problem_contacts = -1, 0, 0
+        self.problem_complains = False
         self.satisfaction = _clip10(self.satisfaction + lift)
-        self.grudge += self.model.cfg.customer.attitude_dent[outcome - 1]  # customers remember (QUICK=1, SLOW, NEVER)
+        self.grudge += self.model.cfg.customer.attitude_dent[outcome - 1]  # customers remember (QUICK=1, ..., SILENT)
 
     def resolve_problem(self, lift: float) -> None:
         """The problem is resolved: quickly if within ``quick_resolution_weeks`` of opening, slowly otherwise."""
@@ -229,7 +256,10 @@ class ReferenceCustomer(mesa.Agent):
         self.close_problem(QUICK if quick else SLOW, lift)
 
     def age_problem(self) -> bool:
-        """An open problem ages a week and drags satisfaction; after ``give_up_weeks`` the customer gives up.
+        """An open problem ages a week and drags satisfaction; the customer may give up on it.
+
+        The customer gives up after ``give_up_weeks`` (as unresolved if they complained, silent if not) or after
+        ``give_up_contacts`` contacts that did not resolve it.
 
         Returns:
             Whether the customer gave up on it this week.
@@ -239,8 +269,8 @@ class ReferenceCustomer(mesa.Agent):
         if self.has_problem:
             self.problem_age += 1
             self.satisfaction = max(0.0, self.satisfaction - c.open_problem_drag)
-            if self.problem_age > c.give_up_weeks:
-                self.close_problem(UNRESOLVED, -c.unresolved_penalty)
+            if self.problem_age > c.give_up_weeks or self.problem_contacts >= c.give_up_contacts:
+                self.close_problem(UNRESOLVED if self.problem_complains else SILENT, -c.unresolved_penalty)
                 gave_up = True
         self.grudge *= 0.5 ** (1.0 / c.grudge_half_life_weeks)  # a week passes (as loyalty.fade_grudges)
         return gave_up
@@ -276,22 +306,28 @@ class ReferenceCustomer(mesa.Agent):
         return self.model.random.random() < self.model.cfg.journey.late_payment_prob
 
     def contacts_support(self) -> bool:
-        """With an open problem, contacts support with ``help_contact_prob``; otherwise asks a question."""
+        """Contacts support this week: about the problem, or with a question.
+
+        Complaining about an open problem, with ``help_contact_prob``; otherwise (no problem, or a problem the
+        customer keeps silent about) a question with ``question_prob``.
+        """
         r = self.model.random
-        if self.has_problem:
+        if self.complaining:
             return r.random() < self.model.cfg.customer.help_contact_prob
         return r.random() < self.model.cfg.journey.question_prob
 
     def seek_help(self, overloaded: bool, p_resolve: float, touchpoint: int) -> None:
         """One contact with support; a contact about a problem resolves it with ``p_resolve`` unless overloaded."""
         wk = self.model.journey.week
-        problem = self.has_problem
+        problem = self.complaining
         resolved = problem and not overloaded and self.model.random.random() < p_resolve
         first = problem and self.problem_contacts == 0
         wk.support_first_contacts += first
         wk.support_first_resolved += first and resolved
         if problem:
-            self.complaint = True
+            self.complaint = self.complained = True
+            wk.problem_contacts += 1
+            self.model.contacts.append((self.row, self.problem_cause))
         self.touch(
             touchpoint,
             failed_extra=(problem and not resolved) or (overloaded and not problem),
@@ -304,13 +340,23 @@ class ReferenceCustomer(mesa.Agent):
 
     @property
     def in_conflict(self) -> bool:
-        """An offer now would conflict: an open problem, a complaint or a dunning notice this week."""
-        return self.has_problem or self.notice or self.complaint
+        """An offer now would conflict: an open problem, a complaint, a dunning or cancellation notice this week."""
+        return self.has_problem or self.conflict_on_record
+
+    @property
+    def conflict_on_record(self) -> bool:
+        """The firm knows an offer now would conflict: a complained problem, a complaint or a notice this week."""
+        return self.complaining or self.notice or self.complaint or self.cancel_notice
 
     @property
     def renewal_class(self) -> int:
-        """Resolution class of the year's worst problem (a problem still open: at best slow)."""
-        return max(self.year_resolution, SLOW) if self.has_problem else self.year_resolution
+        """Resolution class of the year's worst problem.
+
+        A problem still open counts as at best slow, or as silent if the customer never complained about it.
+        """
+        if not self.has_problem:
+            return self.year_resolution
+        return max(self.year_resolution, SLOW if self.problem_complains else SILENT)
 
     def renews(self) -> bool:
         """The annual decision: TARP's rate for the year's worst problem times an attitude factor (true LTR)."""
@@ -322,17 +368,25 @@ class ReferenceCustomer(mesa.Agent):
         self.year_resolution, self.year_major = NO_PROBLEM, False
         return renew
 
-    def answers_survey(self, invite: float, respond: float, intensity: float) -> bool:
-        """Touched this week: invited with ``invite``, steered away by gaming if unhappy, responds with ``respond``."""
-        if not self.touched:
-            return False
-        r, g = self.model.random, self.model.cfg.feedback.gaming
-        if not r.random() < invite:
-            return False
-        unhappy = self.satisfaction < g.steer_below or self.has_problem
-        if intensity > 0 and unhappy and r.random() < g.steer_prob * intensity:
-            return False
-        return r.random() < respond
+    def invited(self, week: int, relationship_prob: float) -> int:
+        """This week's survey invitation before any steering: 0 none, 1 relationship, 2 transactional.
+
+        Not if invited to either kind in the last ``min_weeks_between_invitations`` weeks; the relationship survey
+        (at most once a quarter) with its weekly probability; otherwise, after a touch of a transactional kind this
+        week, a transactional survey with ``transactional_invite_prob``.
+        """
+        cfg, r = self.model.cfg.feedback.survey, self.model.random
+        if week - self.last_invited < cfg.min_weeks_between_invitations:
+            return 0
+        if week - self.last_relationship >= WEEKS_PER_QUARTER and r.random() < relationship_prob:
+            return 1
+        return 2 if self.transaction and r.random() < cfg.transactional_invite_prob else 0
+
+    def steered(self, intensity: float) -> bool:
+        """Kept out of the survey by a gaming front line: looks unhappy (low satisfaction or a complained problem)."""
+        g = self.model.cfg.feedback.gaming
+        unhappy = self.satisfaction < g.steer_below or self.complaining
+        return intensity > 0 and unhappy and self.model.random.random() < g.steer_prob * intensity
 
     def survey_score(self, intensity: float) -> tuple[int, bool]:
         """The answer (true LTR, inflated by gaming if pressured) and whether it was inflated.
@@ -365,6 +419,7 @@ class ReferenceCustomer(mesa.Agent):
         hazard = c.base_weekly_churn * math.exp(c.churn_ltr_slope * (c.churn_reference_ltr - self.true_ltr))
         hazard *= 1.0 + c.open_problem_churn * self.has_problem
         hazard *= 1.0 + c.conflicting_contact_churn * self.conflict
+        hazard *= 1.0 + c.cancellation_conflict_churn * self.cancel_conflict
         hazard *= 1.0 + wom * detractor_neighbours
         return self.model.random.random() < min(hazard, c.max_weekly_churn)
 
@@ -400,8 +455,16 @@ class ReferenceModel(mesa.Model):
         self.streams.week = self.week
         self.scale = cfg.customers / 1000.0
         names = list(cfg.org.departments)
-        self.journey = Journey(cfg.journey, cfg.customer, names, cfg.governance.handoff_reduction)
+        self.journey = Journey(
+            cfg.journey,
+            cfg.customer,
+            names,
+            cfg.governance.handoff_reduction,
+            cfg.feedback.survey.transactional_touchpoints,
+        )
         self.organisation = Organisation(self, cfg, self.journey)
+        self.contacts: list[tuple[int, int]] = []  # this week's support contacts about a problem: (row, cause)
+        self.open_complaints = 0
 
         self.everyone: list[ReferenceCustomer] = []
         self.customers: list[ReferenceCustomer] = []
@@ -410,8 +473,9 @@ class ReferenceModel(mesa.Model):
         book = self._join(cfg.customers, 0)
         journey = cfg.journey
         touch_rate = journey.usage_touch_prob + 1.0 / journey.billing_period_weeks + journey.question_prob
+        loss = problem_renewal_loss(cfg.customer, settled_problem_rate(self.journey, self.organisation))
         start = initial_book(
-            cfg.customers, self.streams.rng("initial_book"), cfg.customer, INITIAL_TENURE_WEEKS, touch_rate
+            cfg.customers, self.streams.rng("initial_book"), cfg.customer, INITIAL_TENURE_WEEKS, touch_rate, loss
         )
         for i, a in enumerate(book):  # the survivors of twenty years of joining, in the use stage (as the engine's)
             a.joined_step = -cfg.warmup_weeks - int(start.tenure[i])
@@ -465,7 +529,10 @@ class ReferenceModel(mesa.Model):
         if wanted <= room:
             return [False] * wanted
         share = room / wanted
-        return [self.random.random() >= share for _ in customers]
+        over = [self.random.random() >= share for _ in customers]
+        if journey.inbound[touchpoint]:  # an outbound touch beyond capacity is not sent, not failed
+            journey.week.overloaded += sum(over)
+        return over
 
     def _touch_all(self, customers: list[ReferenceCustomer], kind: str) -> None:
         """A stage of inbound touches of the touchpoint of ``kind``: ask for capacity, then touch each customer."""
@@ -495,11 +562,11 @@ class ReferenceModel(mesa.Model):
             for a in everyone:
                 a.initial_ltr = a.true_ltr
 
-        # 1. governance
+        # 1. governance (improvement work takes capacity: last week's follow-ups, the fixes in progress)
         if week >= 0:
-            self.programme.update(week, self.survey.measured_nps, cfg.feedback.survey.window_weeks)
+            self.programme.update(week, self.survey.measured_nps)
         programme = self.programme
-        organisation.open_week(programme)
+        organisation.open_week(programme, self.followups, [tp for tp, _ in self.outer_loop.in_progress])
 
         # 2. word of mouth and acquisition
         referrers = [a for a in everyone if a.refer()]
@@ -518,11 +585,12 @@ class ReferenceModel(mesa.Model):
         self._touch_all(new[: acquired.marketing], "acquisition")
         self._touch_all(new, "purchase")
 
-        # 3. the journey: onboarding, use, bills and notices, support, offers
+        # 3. the journey: onboarding, use, bills, dunning and cancellation notices, support, offers
         self._touch_all([a for a in everyone if a.wants_onboarding(week)], "onboarding")
         self._touch_all([a for a in everyone if a.wants_usage()], "usage")
         self._bills(everyone)
         support = journey.touchpoint_of_kind["support"]
+        self.contacts = []
         contacts = [a for a in everyone if a.contacts_support()]
         p_resolve = 1.0 - (1.0 - organisation.first_contact_resolution) * float(journey.defect[support])
         for a, over in zip(contacts, self._serve(contacts, support), strict=True):
@@ -546,8 +614,22 @@ class ReferenceModel(mesa.Model):
                 a.resolve_problem(0.0)
             a.satisfaction = min(10.0, a.satisfaction + cfg.feedback.inner_loop.recovery_lift)
         open_problems = sum(a.has_problem for a in everyone)
-        backlog = 1000.0 * open_problems / max(len(everyone), 1)
-        self.outer_loop.step(week, self.survey.causes, programme.fixes, backlog, journey.defect, self.streams)
+        self.open_complaints = sum(a.complaining for a in everyone)
+        backlog = 1000.0 * self.open_complaints / max(len(everyone), 1)  # the problems the firm has heard of
+        filed = None
+        if programme.bucketing > 0 and self.contacts:
+            rows, causes = (np.array(x, dtype=np.int64) for x in zip(*self.contacts, strict=True))
+            filed = self.outer_loop.bucket(rows, causes, self.streams)
+        self.outer_loop.step(
+            week,
+            self.survey.causes,
+            programme.fixes,
+            backlog,
+            journey.defect,
+            self.streams,
+            contact_causes=filed,
+            bucketing=programme.bucketing,
+        )
         self._do(everyone, "update_ltr")
 
         # 6. churn: the weekly hazard, plus those who did not renew
@@ -565,9 +647,12 @@ class ReferenceModel(mesa.Model):
         self.week += 1
 
     def _bills(self, everyone: list[ReferenceCustomer]) -> None:
-        """Bills, late payers and the dunning notices Billing sends them."""
+        """Bills, late payers, the dunning notices Billing sends them, and cancellation notices."""
         cfg, journey, draw = self.cfg, self.journey, self.random
         billed = [a for a in everyone if a.billed(self.week)]
+        unpaid = [a for a in billed if a.unpaid]  # dunned at the last bill and still not paid
+        for a in billed:
+            a.unpaid = False
         self._touch_all(billed, "billing")
         late = [a for a in billed if a.pays_late()]
         collections = self.organisation.lever("collections")
@@ -579,12 +664,25 @@ class ReferenceModel(mesa.Model):
             a.notice = True
         for a in late:
             p_pay = cfg.journey.late_pay_with_notice if a.notice else cfg.journey.late_pay_without_notice
-            journey.week.late_paid += draw.random() < p_pay
+            paid = draw.random() < p_pay
+            journey.week.late_paid += paid
+            a.unpaid = a.notice and not paid
         journey.week.late_payers += len(late)
         journey.week.notices += len(sent)
+        lapsed = {a.row for a in unpaid if draw.random() < cfg.journey.cancellation_after_dunning}
+        reviewed = [a for a in everyone if a.row in lapsed or draw.random() < cfg.journey.risk_review_prob]
+        cancellation = journey.touchpoint_of_kind["cancellation"]
+        cancelled = [a for a, over in zip(reviewed, self._serve(reviewed, cancellation), strict=True) if not over]
+        for a in cancelled:
+            a.touch(cancellation)
+            a.cancel_notice = a.cancellation_notice = True
+        journey.week.cancellation_notices += len(cancelled)
 
     def _offers(self, everyone: list[ReferenceCustomer]) -> None:
-        """Cross-sell offers; one to a customer in a complaint or with a notice conflicts."""
+        """Cross-sell offers; one to a customer with a problem, a complaint or a notice conflicts.
+
+        One in the week of a cancellation notice is a cancellation conflict; the shared view stops those it can see.
+        """
         cfg, journey, draw = self.cfg, self.journey, self.random
         counts, offer = journey.week, journey.touchpoint_of_kind["offer"]
         offer_prob = cfg.journey.offer_max_prob * self.organisation.lever("cross_sell")
@@ -592,21 +690,24 @@ class ReferenceModel(mesa.Model):
         targeted = [a for a in everyone if draw.random() < offer_prob]
         offered: list[tuple[ReferenceCustomer, bool]] = []
         for a in targeted:
-            conflict = a.in_conflict
-            if conflict and draw.random() < suppression:
+            if a.conflict_on_record and draw.random() < suppression:
                 counts.conflicts_suppressed += 1
+                counts.cancellation_conflicts_suppressed += a.cancel_notice
             else:
-                offered.append((a, conflict))
+                offered.append((a, a.in_conflict))
         overloaded = self._serve([a for a, _ in offered], offer)
         served = [(a, c) for (a, c), over in zip(offered, overloaded, strict=True) if not over]
-        spoilt = {"notice": 0, "support": 0}
+        spoilt = {"cancellation": 0, "notice": 0, "support": 0}
         for a, conflict in served:
-            noticed = a.notice  # before the touch: the collision is with this week's notice or complaint
-            a.touch(offer, conflict=conflict)
+            cancelling, noticed = a.cancel_notice, a.notice  # the collision is with this week's notice or complaint
+            a.touch(offer, conflict=conflict, cancel_conflict=cancelling)
             if conflict:
                 a.conflict = True
                 counts.conflicting_contacts += 1
-                spoilt["notice" if noticed else "support"] += 1
+                spoilt["cancellation" if cancelling else "notice" if noticed else "support"] += 1
+                if cancelling:
+                    a.cancel_conflict = a.cancellation_conflict = True
+                    counts.cancellation_conflicts += 1
             elif draw.random() < cfg.journey.offer_accept_prob * cfg.journey.offer_accept_by_category[a.category]:
                 a.value *= 1.0 + cfg.market.cross_sell_value_uplift
                 counts.offers_accepted += 1
@@ -615,20 +716,28 @@ class ReferenceModel(mesa.Model):
             counts.stage_attempts[int(journey.stage_of[journey.touchpoint_of_kind[kind]])] += count
 
     def _survey(self, everyone: list[ReferenceCustomer]) -> list[ReferenceCustomer]:
-        """Survey this week's touched customers; returns the detractor respondents."""
-        survey_cfg, intensity = self.cfg.feedback.survey, self.programme.gaming_intensity
-        respondents = [
-            a for a in everyone if a.answers_survey(survey_cfg.invite_prob, survey_cfg.response_rate, intensity)
-        ]
-        answers = [a.survey_score(intensity) for a in respondents]
-        scores = np.array([s for s, _ in answers], dtype=np.int16)
+        """The relationship and transactional surveys (as :meth:`Survey.run`); returns the detractor respondents."""
+        survey_cfg, intensity, week = self.cfg.feedback.survey, self.programme.gaming_intensity, self.week
+        invited = [(a, kind) for a in everyone if (kind := a.invited(week, self.survey.weekly_relationship_prob))]
+        invited = [(a, kind) for a, kind in invited if not a.steered(intensity)]
+        rates = {1: survey_cfg.relationship_response_rate, 2: survey_cfg.transactional_response_rate}
+        respondents = []
+        for a, kind in invited:
+            a.last_invited = week
+            if kind == 1:
+                a.last_relationship = week
+            if self.random.random() < rates[kind]:
+                respondents.append((a, kind == 1))
+        self.survey.invitations = len(invited)
+        answers = [a.survey_score(intensity) for a, _ in respondents]
         detractor = self.survey.tally(
-            scores,
-            np.array([a.stage for a in respondents], dtype=np.int64),
-            np.array([a.last_failure_tp for a in respondents], dtype=np.int16),
+            np.array([s for s, _ in answers], dtype=np.int16),
+            np.array([a.transaction_stage for a, _ in respondents], dtype=np.int64),
+            np.array([a.last_failure_tp for a, _ in respondents], dtype=np.int16),
+            np.array([relationship for _, relationship in respondents], dtype=bool),
         )
         self.survey.inflated = sum(inflated for _, inflated in answers)
-        detractors = [a for a, d in zip(respondents, detractor.tolist(), strict=True) if d]
+        detractors = [a for (a, _), d in zip(respondents, detractor.tolist(), strict=True) if d]
         self.survey.detractor_rows = np.array([a.row for a in detractors], dtype=np.int64)
         return detractors
 
@@ -693,6 +802,7 @@ class ReferenceModel(mesa.Model):
                 "churned_at_renewal": not_renewed,
                 "problems_given_up": given_up,
                 "open_problems": open_problems,
+                "open_complaints": self.open_complaints,
                 "active_detractors": sum(a.active_detractor for a in active),
                 "initial_book_active": sum(a.active for a in self.initial_book),
                 "mean_expectation": sum(a.expectation for a in active) / n if n else float("nan"),

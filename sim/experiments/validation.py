@@ -10,7 +10,9 @@ threshold the whole interval must clear:
 * averaged over the seeds of one scenario (Student-t interval), or, with ``against``, paired by seed
   with another scenario (the same seeds in both: common random numbers; paired-t interval),
 * ``holds``: ``{above: x}`` (lower bound above x), ``{below: x}`` (upper bound below x) or
-  ``{within: [a, b]}``.
+  ``{within: [a, b]}``;
+* optionally ``overrides``: model parameters applied to the check's own scenario only (not to ``against``),
+  so a check can compare a scenario with a variant of itself (low against high executive engagement).
 
 Every scenario x seed a fact needs is run once, whatever the number of facts reading it.
 """
@@ -46,6 +48,7 @@ __all__ = [
     "judge",
     "load_spec",
     "measure_run",
+    "run_label",
     "run_validation",
     "write_outputs",
 ]
@@ -85,7 +88,33 @@ MEASURES: dict[str, Measure] = {
     "share_five_or_below": Measure("Customers scoring 5 or below at the end", "share"),
     "annual_retention": Measure("Annual retention", "share"),
     "first_contact_resolution": Measure("First-contact resolution, last 52 weeks", "share"),
+    "renewal_silent_minus_unresolved": Measure("Renewal rate: silent (never complained) less unresolved", "share"),
+    "share_quick": Measure("Problem holders at renewal: resolved quickly", "share"),
+    "share_slow": Measure("Problem holders at renewal: resolved slowly", "share"),
+    "share_unresolved": Measure("Problem holders at renewal: complained, unresolved", "share"),
+    "share_silent": Measure("Problem holders at renewal: never complained (silent)", "share"),
+    "invitations_per_customer_year": Measure("Survey invitations per customer-year", "per customer-year"),
+    "responses_per_customer_year": Measure("Survey responses per customer-year", "per customer-year"),
+    "time_to_fix_top_cause": Measure("Weeks until the first quarter's top problem cause is fixed", "weeks"),
+    "cancellation_conflict_churn_gap": Measure(
+        "Customers who left: cancellation notice and offer less notice only", "share"
+    ),
+    "cancellation_conflict_ltr_gap": Measure(
+        "True likelihood to recommend: cancellation notice and offer less notice only", "points (0-10)"
+    ),
+    "cancellation_conflicts_suppressed_share_y3": Measure(
+        "Cancellation conflicts the shared view stopped, last 52 weeks", "share"
+    ),
+    "first_contact_resolution_y1": Measure("First-contact resolution, year 1", "share"),
+    "overload_failures_y1": Measure(
+        "Inbound touches failed for lack of capacity, year 1, per 1,000 customers a week", "per 1,000 customer-weeks"
+    ),
+    "true_nps_y23": Measure("True NPS, years 2-3", "NPS points"),
+    "programme_adoption_y3": Measure("Programme adoption, last 52 weeks", "0-1"),
+    "programme_abandoned": Measure("Programme abandoned (share of runs)", "share"),
 }
+CLASSES = ("quick", "slow", "unresolved", "silent")  # resolution classes of problem holders at renewal
+QUARTER = 13  # weeks: the quarter whose problems name the top cause
 DISTRIBUTION = ("share_detractors", "share_passives", "share_promoters", "share_tens", "share_five_or_below")
 HOLDS = ("above", "below", "within")
 
@@ -99,11 +128,17 @@ class Check:
     scenario: str
     against: str | None
     holds: dict[str, Any]
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The run the check reads: its scenario, with its own model overrides if any."""
+        return run_label(self.scenario, self.overrides)
 
     @property
     def scenarios(self) -> tuple[str, ...]:
-        """The scenarios the check reads."""
-        return (self.scenario,) if self.against is None else (self.scenario, self.against)
+        """The runs the check reads (labels: a scenario, with overrides if any)."""
+        return (self.label,) if self.against is None else (self.label, self.against)
 
     def threshold_text(self) -> str:
         """The threshold in words, e.g. ``above 0.8`` or ``within [-1, 1]``."""
@@ -115,8 +150,17 @@ class Check:
     def statistic_text(self) -> str:
         """What the interval is of: a mean over seeds or a paired difference."""
         if self.against is None:
-            return f"{self.scenario}, mean over seeds"
-        return f"{self.scenario} less {self.against}, paired by seed"
+            return f"{self.label}, mean over seeds"
+        return f"{self.label} less {self.against}, paired by seed"
+
+
+def run_label(scenario: str, overrides: Sequence[str] = ()) -> str:
+    """The name of a run: the scenario, and its check-level overrides in brackets.
+
+    >>> run_label("full_transformation", ["governance.executive_engagement=0.2"])
+    'full_transformation [governance.executive_engagement=0.2]'
+    """
+    return f"{scenario} [{', '.join(overrides)}]" if overrides else scenario
 
 
 @dataclass(frozen=True)
@@ -145,12 +189,19 @@ class ValidationSpec:
 
     @property
     def scenarios(self) -> list[str]:
-        """Every scenario a fact reads, in the order the facts name them."""
-        seen: dict[str, None] = {}
+        """Every run (scenario, with check-level overrides if any) a fact reads, in the order the facts name them."""
+        return list(self.runs_of)
+
+    @property
+    def runs_of(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Each run label: its scenario and its check-level overrides."""
+        seen: dict[str, tuple[str, tuple[str, ...]]] = {}
         for fact in self.facts:
             for check in fact.checks:
-                seen.update(dict.fromkeys(check.scenarios))
-        return list(seen)
+                seen.setdefault(check.label, (check.scenario, check.overrides))
+                if check.against is not None:
+                    seen.setdefault(check.against, (check.against, ()))
+        return seen
 
 
 def _integer(cfg: DictConfig, key: str, least: int) -> int:
@@ -180,18 +231,29 @@ def _holds(value: Any, where: str) -> dict[str, Any]:
 def _check(entry: Any, where: str) -> Check:
     if not isinstance(entry, dict):
         raise ConfigError(f"`{where}` is {entry!r}, but a check is a mapping with measure, scenario and holds.")
-    unknown = sorted(set(entry) - {"measure", "scenario", "against", "holds"})
+    unknown = sorted(set(entry) - {"measure", "scenario", "against", "holds", "overrides"})
     if unknown:
-        raise ConfigError(f"`{where}.{unknown[0]}` is not a check setting; use measure, scenario, against, holds.")
+        raise ConfigError(
+            f"`{where}.{unknown[0]}` is not a check setting; use measure, scenario, against, holds, overrides."
+        )
     measure = entry.get("measure")
     if measure not in MEASURES:
         raise ConfigError(f"`{where}.measure` is {measure!r}, but it must be one of {', '.join(MEASURES)}.")
     scenario, against = entry.get("scenario"), entry.get("against")
     if not isinstance(scenario, str) or not scenario:
         raise ConfigError(f"`{where}.scenario` is {scenario!r}, but it must name a scenario.")
-    if against is not None and (not isinstance(against, str) or against == scenario):
-        raise ConfigError(f"`{where}.against` is {against!r}, but it must name another scenario (or be left out).")
-    return Check(measure, scenario, against, _holds(entry.get("holds"), f"{where}.holds"))
+    overrides = entry.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) and "=" in o for o in overrides):
+        raise ConfigError(
+            f"`{where}.overrides` is {overrides!r}, but it must be a list of model settings key=value, "
+            "e.g. [governance.executive_engagement=0.2]."
+        )
+    if against is not None and (not isinstance(against, str) or (against == scenario and not overrides)):
+        raise ConfigError(
+            f"`{where}.against` is {against!r}, but it must name another scenario, or the same one when the "
+            "check has overrides (or be left out)."
+        )
+    return Check(measure, scenario, against, _holds(entry.get("holds"), f"{where}.holds"), tuple(overrides))
 
 
 def _fact(name: str, entry: Any) -> Fact:
@@ -255,13 +317,14 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         overrides=model_overrides,
         config=raw,
     )
-    for scenario in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
-        checked_config(_run_overrides(spec, scenario, spec.seeds[0]))
+    for label in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
+        checked_config(_run_overrides(spec, label, spec.seeds[0]))
     require_fresh(spec.out, "out", "validation results")
     return spec
 
 
-def _run_overrides(spec: ValidationSpec, scenario: str, seed: int) -> list[str]:
+def _run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
+    scenario, own = spec.runs_of[label]
     return [
         f"scenario={scenario}",
         f"seed={seed}",
@@ -270,6 +333,7 @@ def _run_overrides(spec: ValidationSpec, scenario: str, seed: int) -> list[str]:
         "track_customers=0",
         "output.progress=false",
         *spec.overrides,
+        *own,
     ]
 
 
@@ -288,14 +352,57 @@ def measure_run(overrides: Sequence[str]) -> dict[str, float]:
     model = SiloModel(checked_config(list(overrides)))
     store, weeks = model.store, model.cfg.weeks
     start = (store.touch_score_sum[: store.n].copy(), store.touch_count[: store.n].copy())
+    noticed_before = store.cancellation_notice[: store.n].copy()  # notices of the warm-up: not compared
     spend = _CategorySpend()
     snapshot: dict[str, np.ndarray] = {}
+    first_quarter_problems = np.zeros(len(model.journey.names), dtype=np.int64)
     for week in range(weeks):
         model.step()
         spend.add(model)
+        if week < QUARTER:
+            first_quarter_problems += model.journey.week.problems_by_cause
         if week == WINDOW - 1:
             snapshot = _journey_snapshot(model, start)
-    return _measures(model, snapshot, spend)
+    return {
+        **_measures(model, snapshot, spend),
+        "time_to_fix_top_cause": _time_to_fix(model, first_quarter_problems),
+        **_cancellation_gaps(model, noticed_before),
+    }
+
+
+def _time_to_fix(model: Any, first_quarter_problems: np.ndarray) -> float:
+    """Weeks from the programme's start until the first quarter's top problem cause is first fixed.
+
+    The top cause is the touchpoint that caused the most problems in weeks 0-12; fixed means its fix took effect.
+    The horizon if it never is.
+    """
+    top = model.journey.names[int(np.argmax(first_quarter_problems))]
+    weeks = [week for week, name in model.fixed_touchpoints if name == top]
+    start = model.cfg.governance.program_start_week
+    return float(min(weeks) - start) if weeks else float(model.cfg.weeks - start)
+
+
+def _cancellation_gaps(model: Any, noticed_before: np.ndarray) -> dict[str, float]:
+    """Customers with a cancellation notice in the recorded weeks: with a cancellation conflict less without.
+
+    Those who also got a cross-sell offer in a notice's week (a cancellation conflict) less those who got only
+    notices, in the share who left during the recorded weeks and in true likelihood to recommend at the end (or
+    when they left).
+    """
+    store = model.store
+    n = store.n
+    fresh = store.cancellation_notice[:n].copy()
+    fresh[: noticed_before.size] &= ~noticed_before
+    both = fresh & store.cancellation_conflict[:n]
+    only = fresh & ~store.cancellation_conflict[:n]
+    if not both.any() or not only.any():
+        return {"cancellation_conflict_churn_gap": math.nan, "cancellation_conflict_ltr_gap": math.nan}
+    left = store.left_step[:n] >= 0
+    ltr = store.true_ltr[:n].astype(np.float64)
+    return {
+        "cancellation_conflict_churn_gap": float(left[both].mean() - left[only].mean()),
+        "cancellation_conflict_ltr_gap": float(ltr[both].mean() - ltr[only].mean()),
+    }
 
 
 class _CategorySpend:
@@ -361,6 +468,26 @@ def _rate(metrics: pd.DataFrame, name: str) -> float:
     return float(metrics[f"renewed_{name}"].sum() / decisions) if decisions > 0 else float("nan")
 
 
+def _class_shares(metrics: pd.DataFrame) -> dict[str, float]:
+    """Renewal decisions of customers with a problem in the year, by the resolution class of the worst one."""
+    counts = {name: float(metrics[f"renewals_{name}"].sum()) for name in CLASSES}
+    total = sum(counts.values())
+    return {f"share_{name}": counts[name] / total if total else math.nan for name in CLASSES}
+
+
+def _per_customer_year(metrics: pd.DataFrame, column: str) -> float:
+    """A weekly count summed over the run, per customer-year (active customers summed over the weeks / 52)."""
+    exposure = metrics["active_customers"].sum() / 52.0
+    return float(metrics[column].sum() / exposure) if exposure > 0 else math.nan
+
+
+def _suppressed_share(metrics: pd.DataFrame) -> float:
+    """Of the cancellation conflicts that would have happened in the last 52 weeks, the share the view stopped."""
+    stopped = metrics["cancellation_conflicts_suppressed"].sum()
+    total = stopped + metrics["cancellation_conflicts"].sum()
+    return float(stopped / total) if total > 0 else math.nan
+
+
 def _lever_pressure(model: Any) -> float:
     """Mean year-3 setting of the silo levers less the mean hand-off care (higher: more silo)."""
     frame = model.departments_frame()
@@ -413,6 +540,16 @@ def _measures(model: Any, snapshot: dict[str, np.ndarray], spend: _CategorySpend
         "share_five_or_below": float((ltr <= 5).mean()),
         "annual_retention": float(annual_retention(f["active_before"], f["churned"])),
         "first_contact_resolution": float(year3["first_contact_resolution"].mean()),
+        "renewal_silent_minus_unresolved": _rate(f, "silent") - _rate(f, "unresolved"),
+        **_class_shares(f),
+        "invitations_per_customer_year": _per_customer_year(f, "survey_invitations"),
+        "responses_per_customer_year": _per_customer_year(f, "survey_responses"),
+        "cancellation_conflicts_suppressed_share_y3": _suppressed_share(year3),
+        "first_contact_resolution_y1": float(year1["first_contact_resolution"].mean()),
+        "overload_failures_y1": 1000.0 * _per_customer_year(year1, "overload_failures") / 52.0,
+        "true_nps_y23": float(f.iloc[WINDOW:]["true_nps"].mean()),
+        "programme_adoption_y3": float(year3["programme_adoption"].mean()),
+        "programme_abandoned": float(model.programme.abandonments > 0),
     }
 
 
@@ -450,8 +587,8 @@ def statistic(check: Check, runs: pd.DataFrame, confidence: float) -> Interval:
     """
     values = runs.set_index(["scenario", "seed"])[check.measure]
     if check.against is None:
-        return mean_ci(values.loc[check.scenario], confidence)
-    return paired_difference(values.loc[check.scenario], values.loc[check.against], confidence)
+        return mean_ci(values.loc[check.label], confidence)
+    return paired_difference(values.loc[check.label], values.loc[check.against], confidence)
 
 
 def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
