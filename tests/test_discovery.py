@@ -74,7 +74,7 @@ design:
   parameters:
     journey.handoff_failure_prob: [0.0, 0.4]
     market.value_mean: [10.0, 30.0]
-    feedback.survey.response_rate: [0.1, 0.3]
+    feedback.survey.relationship_response_rate: [0.05, 0.3]
 hydra:
   sweep:
     dir: runs
