@@ -32,7 +32,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@.ci/ensure_chromium
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n auto
 
 notebooks: $(STAMP)
 	@$(BIN)/python notebooks/build.py --execute outputs/notebooks
