@@ -91,6 +91,8 @@ class WeekCounts:
             "conflicts_suppressed": self.conflicts_suppressed,
             "problems_opened": self.problems_opened,
             "first_contact_resolution": self.support_first_resolved / first if first else float("nan"),
+            "first_contacts": first,
+            "first_contacts_resolved": self.support_first_resolved,
             "touches": touches,
             "mean_touchpoint_score": float(self.recorded_sum.sum() / touches) if touches else float("nan"),
             "notices": self.notices,
