@@ -1,6 +1,6 @@
 """Scenario snapshot: every scenario's effect against the siloed baseline (the table in docs/odd.md, section 1.2).
 
-    python benchmarks/scenarios.py               # 8 scenarios x 10 seeds, 20,000 customers, 156 weeks
+    python benchmarks/scenarios.py               # 9 scenarios x 10 seeds, 20,000 customers, 156 weeks
     python benchmarks/scenarios.py --seeds 3 --customers 5000
 
 Every scenario runs on the same seeds as the baseline (common random numbers), so each effect is a
@@ -24,6 +24,7 @@ SCENARIOS = (
     "siloed_scorecards",
     "shared_stage_metrics",
     "closed_loop_followup",
+    "closed_loop_bucketing",
     "inner_loop_only",
     "full_transformation",
     "score_chasing",
