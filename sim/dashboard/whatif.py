@@ -350,6 +350,9 @@ def _wait(
     except BaseException:
         for future in pending:
             future.cancel()
+        # a run already going cannot be cancelled: let it end before removing the staging directory, or it would
+        # write its run directory back into it
+        wait(pending)
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
