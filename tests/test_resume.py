@@ -34,7 +34,15 @@ def complete_runs(runs: Path) -> dict[str, int]:
     """Complete run directories -> the modification time of their marker."""
     if not runs.is_dir():
         return {}
-    return {p.name: (p / MARKER).stat().st_mtime_ns for p in runs.iterdir() if p.is_dir() and is_complete(p)}
+    found = {}
+    for p in runs.iterdir():  # a run's hidden temporary directory is renamed into place while this looks
+        if p.name.startswith(".") or not p.is_dir() or not is_complete(p):
+            continue
+        try:
+            found[p.name] = (p / MARKER).stat().st_mtime_ns
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def leftovers(root: Path) -> list[Path]:
