@@ -405,13 +405,14 @@ def logistic_7(customer: object) -> float:
 
 
 CHURN_ROWS = 400_000
-NO_NEIGHBOURS = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
 
-def churners(wom: float = 0.0, exposed: tuple[np.ndarray, np.ndarray] = NO_NEIGHBOURS, **columns: object) -> np.ndarray:
-    """Rows that churn this week among CHURN_ROWS crafted customers (true LTR 7 unless given), fixed streams."""
+def churners(wom: float = 0.0, neighbours: int = 0, **columns: object) -> np.ndarray:
+    """Rows that churn this week among CHURN_ROWS crafted customers (true LTR 7 unless given), each with
+    ``neighbours`` active-detractor neighbours, fixed streams."""
     store = store_of(CHURN_ROWS, **{"true_ltr": 7, **columns})
-    return weekly_churn(store, streams_at(5), config().customer, exposed, wom)
+    exposure = np.full(store.n, neighbours, dtype=np.int32)
+    return weekly_churn(store, streams_at(5), config().customer, exposure, wom)
 
 
 def test_weekly_churn_rises_as_true_ltr_falls() -> None:
@@ -441,8 +442,7 @@ def test_weekly_churn_rises_with_problems_conflicts_and_detractor_neighbours(con
     elif condition == "conflict":
         rows, factor = churners(conflict=True), 1 + customer.conflicting_contact_churn
     else:
-        everyone = np.arange(CHURN_ROWS, dtype=np.int64)
-        rows = churners(market.negative_wom_churn, (everyone, np.full(CHURN_ROWS, 2, dtype=np.int64)))
+        rows = churners(market.negative_wom_churn, neighbours=2)
         factor = 1 + 2 * market.negative_wom_churn
     assert np.isin(base, rows).all()
     assert rows.size / base.size == pytest.approx(factor, rel=0.12)
@@ -452,7 +452,7 @@ def test_only_active_customers_churn() -> None:
     """weekly_churn never returns a customer who has already left."""
     store = store_of(10_000, true_ltr=0)
     store.active[::2] = False
-    rows = weekly_churn(store, streams_at(5), config().customer, NO_NEIGHBOURS, 0.0)
+    rows = weekly_churn(store, streams_at(5), config().customer, np.zeros(store.n, dtype=np.int32), 0.0)
     assert rows.size > 0 and store.active[rows].all()
 
 

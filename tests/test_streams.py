@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from sim.engine.streams import _GAMMA, Streams, splitmix64
+from sim.engine.streams import _GAMMA, Streams, compact, splitmix64
 
 
 @njit
@@ -86,3 +86,25 @@ def test_dense_draws_are_a_prefix_whatever_the_length() -> None:
     where = np.arange(200_000) % 2 == 0
     masked = s.dense_bernoulli("usage", 200_000, 0.25, where=where)
     assert np.array_equal(masked, hits & where)
+
+
+def test_bernoulli_rows_are_the_dense_draws_rows() -> None:
+    """bernoulli_rows gives the rows of dense_bernoulli's successes inside ``where`` (the same draws), and a later
+    call, which reuses the work arrays, leaves the rows an earlier call returned as they were."""
+    s = at_week(5, 2)
+    where = np.random.default_rng(0).random(100_003) < 0.7
+    for p in (0.0, 0.013, 0.25, 1.0):
+        rows = s.bernoulli_rows("usage", p, where)
+        assert np.array_equal(rows, np.flatnonzero(s.dense_bernoulli("usage", where.size, p, where=where)))
+    first = s.bernoulli_rows("usage", 0.25, where)
+    kept = first.copy()
+    s.bernoulli_rows("offer", 0.5, where)
+    assert np.array_equal(first, kept)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.5, 1.0])
+def test_compact_is_flatnonzero(density: float) -> None:
+    mask = np.random.default_rng(1).random(10_007) < density
+    out = np.empty(mask.size, dtype=np.int64)
+    k = compact(mask, out)
+    assert np.array_equal(out[:k], np.flatnonzero(mask))

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
+from numba import njit
+
+from sim.engine.streams import compact
 
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf, MarketConf
@@ -93,6 +96,8 @@ class CustomerStore:
         self.n = 0
         self.capacity = max(int(capacity), 1)
         self._phases: dict[int, tuple[np.ndarray, int]] = {}  # period -> (joined_step % period, rows done)
+        self._rows = np.empty(0, dtype=np.int64)  # work arrays of the kernel that finds anniversaries
+        self._mask = np.empty(0, dtype=np.bool_)
         for name, (dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
 
@@ -212,10 +217,11 @@ class CustomerStore:
                 phase = grown
             phase[done:n] = np.remainder(self.joined_step[done:n], period)
             self._phases[period] = (phase, n)
-        due = phase[:n] == week % period
-        due &= self.active[:n]
-        rows = np.flatnonzero(due)
-        return rows[self.joined_step[rows] < week]
+        if self._rows.size < n:  # work arrays for the kernel (fresh ones per call would cost page faults)
+            self._rows, self._mask = np.empty(self.capacity, dtype=np.int64), np.empty(self.capacity, dtype=np.bool_)
+        k = _in_phase(phase[:n], week % period, self.active[:n], self.joined_step[:n], week, self._mask[:n], self._rows)
+        rows = self._rows
+        return rows[:k].copy()
 
     def view(self, name: str) -> np.ndarray:
         """The used part of a column."""
@@ -286,3 +292,11 @@ class Customer(mesa.Agent):
     def network_neighbours(self) -> list[int]:
         """Rows of the customer's network neighbours."""
         return self.model.network.neighbours(self.row).tolist()
+
+
+@njit(cache=True)
+def _in_phase(phase, target, active, joined_step, week, mask, out):
+    """Active rows whose phase is ``target`` and who joined before ``week``, written to ``out``; returns how many."""
+    for i in range(phase.size):
+        mask[i] = (phase[i] == target) & active[i] & (joined_step[i] < week)
+    return compact(mask, out)

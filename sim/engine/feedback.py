@@ -25,9 +25,11 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from sim.config.vocabularies import WEEKS_PER_QUARTER
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, nps_from_counts
+from sim.engine.streams import compact, draw_bits, draw_uniform
 
 if TYPE_CHECKING:
     from sim.config.schema import GamingConf, InnerLoopConf, OuterLoopConf, SurveyConf
@@ -81,16 +83,23 @@ class Survey:
         survey with ``transactional_invite_prob``.
         """
         cfg, n = self.cfg, store.n
-        free = store.active[:n] & (week - store.last_invited[:n] >= cfg.min_weeks_between_invitations)
-        relationship = streams.dense_bernoulli("survey:relationship", n, self.weekly_relationship_prob)
-        relationship &= free
-        relationship &= week - store.last_relationship[:n] >= WEEKS_PER_QUARTER
-        transactional = np.flatnonzero(store.transaction[:n] & free & ~relationship)
-        transactional = transactional[streams.uniform("survey:invite", transactional) < cfg.transactional_invite_prob]
-        invited = relationship.copy()
-        invited[transactional] = True
-        rows = np.flatnonzero(invited)
-        return rows, relationship[rows]
+        rows, relationship = streams.scratch("rows", n, np.int64), streams.scratch("flags", n, np.bool_)
+        k = _invitations(
+            week,
+            np.array([cfg.min_weeks_between_invitations, WEEKS_PER_QUARTER], dtype=np.int64),
+            streams.base("survey:relationship"),
+            np.float64(self.weekly_relationship_prob),
+            streams.base("survey:invite"),
+            np.float32(cfg.transactional_invite_prob),
+            store.active[:n],
+            store.last_invited[:n],
+            store.last_relationship[:n],
+            store.transaction[:n],
+            streams.scratch("mask", n, np.bool_),
+            rows,
+            relationship,
+        )
+        return rows[:k].copy(), relationship[:k].copy()
 
     def run(self, store: CustomerStore, streams: Streams, intensity: float, week: int) -> None:
         """Invite, steer, collect and tally this week's responses.
@@ -382,3 +391,31 @@ class OuterLoop:
             defect[tp] *= 1.0 - cfg.fix_effect
         self.fixes += len(started)
         return started
+
+
+@njit(cache=True)
+def _invitations(
+    week, gaps, relationship_stream, relationship_prob, invite_stream, invite_prob, active, last_invited,
+    last_relationship, transaction, mask, rows, relationship,
+):  # fmt: skip
+    """This week's invitations (the rule of :meth:`Survey.invite`); returns how many.
+
+    Writes the rows and whether each is to the relationship survey. ``gaps``: the weeks between any two
+    invitations, and between two relationship invitations, of a customer. Branch-free, so the first loop
+    vectorises (:func:`sim.engine.streams.compact`).
+    """
+    threshold = relationship_prob * 4294967296.0
+    for i in range(active.size):
+        free = active[i] & (week - last_invited[i] >= gaps[0])
+        to_relationship = (
+            free
+            & (week - last_relationship[i] >= gaps[1])
+            & (np.float64(draw_bits(relationship_stream, i)) < threshold)
+        )
+        to_transactional = free & transaction[i] & (draw_uniform(invite_stream, i) < invite_prob)
+        mask[i] = to_relationship | to_transactional
+        relationship[i] = to_relationship
+    k = compact(mask, rows)
+    for j in range(k):
+        relationship[j] = relationship[rows[j]]
+    return k

@@ -27,7 +27,7 @@ from numba import njit
 from sim.config.vocabularies import ESCALATION_KINDS, OUTBOUND_KINDS
 from sim.engine.customers import RESOLUTION_NAMES
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN
-from sim.engine.streams import draw_normal, draw_uniform
+from sim.engine.streams import compact, draw_bits, draw_normal, draw_uniform
 
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf, JourneyConf
@@ -244,6 +244,28 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
         if touch_failed or handoff_failed or in_conflict:
             counts[4] += 1
     return recorded_sum
+
+
+@njit(cache=True)
+def _support_contacts(contact_stream, contact_prob, question_stream, question_prob, active, problem_cause, complains,
+                      mask, rows, problem):  # fmt: skip
+    """This week's support contacts (the rule of :meth:`Journey.support_touches`); returns how many.
+
+    An active customer with an open problem they complain about calls with ``contact_prob``; any other active
+    customer asks a question with ``question_prob``. Writes the rows and whether each is about a problem.
+    Branch-free, so the first loop vectorises (:func:`sim.engine.streams.compact`).
+    """
+    question_threshold = question_prob * 4294967296.0
+    for i in range(active.size):
+        holding = active[i] & (problem_cause[i] >= 0) & complains[i]
+        calls = holding & (draw_uniform(contact_stream, i) < contact_prob)
+        asks = active[i] & ~holding & (np.float64(draw_bits(question_stream, i)) < question_threshold)
+        mask[i] = calls | asks
+        problem[i] = holding
+    k = compact(mask, rows)
+    for j in range(k):
+        problem[j] = problem[rows[j]]
+    return k
 
 
 class Journey:
@@ -514,9 +536,8 @@ class Journey:
     def usage_touches(self, store: CustomerStore, streams: Streams) -> None:
         """Usage touches: each active customer uses the product with ``usage_touch_prob`` a week."""
         n = store.n
-        due = streams.dense_bernoulli("rhythm:usage", n, self.cfg.usage_touch_prob)
-        due &= store.active[:n]
-        self._inbound(store, np.flatnonzero(due), self.touchpoint_of_kind["usage"], streams)
+        due = streams.bernoulli_rows("rhythm:usage", self.cfg.usage_touch_prob, store.active[:n])
+        self._inbound(store, due, self.touchpoint_of_kind["usage"], streams)
 
     def _inbound(self, store: CustomerStore, rows: np.ndarray, touchpoint: int, streams: Streams) -> np.ndarray:
         """An inbound touch where touches beyond the owner's capacity count as failures."""
@@ -566,10 +587,8 @@ class Journey:
         cfg, n = self.cfg, store.n
         cancellation = self.touchpoint_of_kind["cancellation"]
         lapsed = unpaid[streams.uniform("billing:cancel", unpaid) < cfg.cancellation_after_dunning]
-        reviewed = streams.dense_bernoulli("billing:risk_review", n, cfg.risk_review_prob)
-        reviewed &= store.active[:n]
-        reviewed[lapsed] = True
-        rows = np.flatnonzero(reviewed)
+        reviewed = streams.bernoulli_rows("billing:risk_review", cfg.risk_review_prob, store.active[:n])
+        rows = np.union1d(reviewed, lapsed) if lapsed.size else reviewed
         rows = rows[~self.overloaded(rows, cancellation, streams)]
         if rows.size:
             self.touch(store, rows, cancellation, streams)
@@ -593,17 +612,21 @@ class Journey:
             Rows whose problem was resolved this week.
         """
         cfg, n, counts, support = self.cfg, store.n, self.week, self.touchpoint_of_kind["support"]
-        has_problem = store.active[:n] & (store.problem_cause[:n] >= 0)
-        has_problem &= store.problem_complains[:n]  # only complainers contact the firm about their problem
-        contacts = streams.dense_bernoulli("support:question", n, cfg.question_prob)
-        contacts &= store.active[:n]
-        contacts &= ~has_problem
-        with_problem = np.flatnonzero(has_problem)
-        calls = streams.uniform("support:contact", with_problem) < self.customer_cfg.help_contact_prob
-        contacts[with_problem[calls]] = True
-        rows = np.flatnonzero(contacts)
+        rows, problem = streams.scratch("rows", n, np.int64), streams.scratch("flags", n, np.bool_)
+        k = _support_contacts(
+            streams.base("support:contact"),
+            np.float32(self.customer_cfg.help_contact_prob),
+            streams.base("support:question"),
+            np.float64(cfg.question_prob),
+            store.active[:n],
+            store.problem_cause[:n],
+            store.problem_complains[:n],
+            streams.scratch("mask", n, np.bool_),
+            rows,
+            problem,
+        )
+        rows, problem = rows[:k].copy(), problem[:k].copy()
         over = self.overloaded(rows, support, streams)
-        problem = has_problem[rows]
         p_resolve = 1.0 - (1.0 - fcr) * self.defect[support]
         resolved = problem & ~over & (streams.uniform("support:resolve", rows) < p_resolve)
         unresolved = problem & ~resolved
@@ -640,9 +663,7 @@ class Journey:
             suppression: Probability that the shared customer view stops a conflicting offer it can see.
         """
         n, counts, offer = store.n, self.week, self.touchpoint_of_kind["offer"]
-        targeted = streams.dense_bernoulli("offer:target", n, offer_prob)
-        targeted &= store.active[:n]
-        rows = np.flatnonzero(targeted)
+        rows = streams.bernoulli_rows("offer:target", offer_prob, store.active[:n])
         noticed = store.notice[rows] | store.cancel_notice[rows]
         holding = store.problem_cause[rows] >= 0
         on_record = (holding & store.problem_complains[rows]) | noticed | store.complaint[rows]

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from sim.config.vocabularies import WEEKS_PER_YEAR
 from sim.engine.customers import QUICK, SILENT, SLOW, UNRESOLVED
+from sim.engine.streams import compact, draw_bits
 
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf
@@ -106,9 +108,14 @@ def fade_grudges(store: CustomerStore, half_life_weeks: float) -> None:
     A departed customer's grudge stays as it was, so the score they left with stays theirs.
     """
     n = store.n
-    np.multiply(
-        store.grudge[:n], np.float32(0.5 ** (1.0 / half_life_weeks)), out=store.grudge[:n], where=store.active[:n]
-    )
+    _fade(store.grudge[:n], store.active[:n], np.float32(0.5 ** (1.0 / half_life_weeks)))
+
+
+@njit(cache=True)
+def _fade(grudge: np.ndarray, active: np.ndarray, factor: np.float32) -> None:
+    """Grudge *= factor where active (float32; only rows holding a grudge change)."""
+    for i in range(grudge.size):
+        grudge[i] = grudge[i] * factor if active[i] else grudge[i]
 
 
 def retire(store: CustomerStore, rows: np.ndarray, week: int) -> None:
@@ -167,37 +174,80 @@ def weekly_churn(
     store: CustomerStore,
     streams: Streams,
     customer: CustomerConf,
-    exposed: tuple[np.ndarray, np.ndarray],
+    exposure: np.ndarray,
     wom_churn: float,
 ) -> np.ndarray:
     """The weekly churn decision of every active customer (the hazard follows true likelihood to recommend).
+
+    A customer's hazard is ``base_weekly_churn x exp(churn_ltr_slope x (churn_reference_ltr - true LTR))``, so
+    detractors churn most, times ``1 + open_problem_churn`` with an open problem, ``1 + conflicting_contact_churn``
+    after a conflicting contact this week, ``1 + cancellation_conflict_churn`` after a cancellation conflict, and
+    ``1 + wom_churn x k`` with ``k`` active-detractor neighbours; at most ``max_weekly_churn``. The hazard is
+    float32, multiplied in that order.
 
     Args:
         store: Customer store.
         streams: Random streams.
         customer: Customer parameters.
-        exposed: Rows with active-detractor neighbours and how many each has (sparse).
+        exposure: Per row, how many active-detractor neighbours it has.
         wom_churn: Hazard multiplier added per active-detractor neighbour.
 
     Returns:
         Rows that churn this week.
     """
     n = store.n
-    # the hazard of every row in float32, in place; the multipliers touch only the rows they apply to.
-    # It follows the customer's attitude (true likelihood to recommend), so detractors churn most.
-    hazard = np.subtract(np.float32(customer.churn_reference_ltr), store.true_ltr[:n], dtype=np.float32)
-    hazard *= np.float32(customer.churn_ltr_slope)
-    np.exp(hazard, out=hazard)
-    hazard *= np.float32(customer.base_weekly_churn)
-    hazard[np.flatnonzero(store.problem_cause[:n] >= 0)] *= np.float32(1.0 + customer.open_problem_churn)
-    hazard[np.flatnonzero(store.conflict[:n])] *= np.float32(1.0 + customer.conflicting_contact_churn)
-    hazard[np.flatnonzero(store.cancel_conflict[:n])] *= np.float32(1.0 + customer.cancellation_conflict_churn)
-    exposed_rows, neighbours = exposed
-    hazard[exposed_rows] *= (1.0 + wom_churn * neighbours).astype(np.float32)
-    np.minimum(hazard, np.float32(customer.max_weekly_churn), out=hazard)
-    churns = streams.dense_bernoulli("churn", n, hazard)
-    churns &= store.active[:n]
-    return np.flatnonzero(churns)
+    # the attitude term takes one value per likelihood-to-recommend score (an int8): a table of all 256
+    ltr = np.arange(-128, 128, dtype=np.int8)
+    by_ltr = np.subtract(np.float32(customer.churn_reference_ltr), ltr, dtype=np.float32)
+    by_ltr *= np.float32(customer.churn_ltr_slope)
+    np.exp(by_ltr, out=by_ltr)
+    by_ltr *= np.float32(customer.base_weekly_churn)
+    multipliers = np.array(
+        [
+            1.0 + customer.open_problem_churn,
+            1.0 + customer.conflicting_contact_churn,
+            1.0 + customer.cancellation_conflict_churn,
+            customer.max_weekly_churn,
+        ],
+        dtype=np.float32,
+    )
+    out = streams.scratch("rows", n, np.int64)
+    k = _churners(
+        streams.base("churn"),
+        by_ltr,
+        multipliers,
+        np.float64(wom_churn),
+        store.active[:n],
+        store.true_ltr[:n],
+        store.problem_cause[:n],
+        store.conflict[:n],
+        store.cancel_conflict[:n],
+        exposure[:n],
+        streams.scratch("mask", n, np.bool_),
+        out,
+    )
+    return out[:k].copy()
+
+
+@njit(cache=True)
+def _churners(
+    base, by_ltr, multipliers, wom_churn, active, ltr, problem_cause, conflict, cancel_conflict, exposure, mask, out
+):
+    """The rows that churn (the rule of :func:`weekly_churn`); writes them to ``out``, returns how many.
+
+    Branch-free, so the loop vectorises: a multiplier that does not apply is 1, and x * 1 is x exactly.
+    """
+    one = np.float32(1.0)
+    problem, conflicting, cancelling, cap = multipliers[0], multipliers[1], multipliers[2], multipliers[3]
+    for i in range(active.size):
+        hazard = by_ltr[np.int64(ltr[i]) + 128]
+        hazard *= problem if problem_cause[i] >= 0 else one
+        hazard *= conflicting if conflict[i] else one
+        hazard *= cancelling if cancel_conflict[i] else one
+        hazard *= np.float32(1.0 + wom_churn * np.float64(exposure[i]))
+        hazard = min(hazard, cap)
+        mask[i] = active[i] & (np.float64(draw_bits(base, i)) < np.float64(hazard) * 4294967296.0)
+    return compact(mask, out)
 
 
 # --------------------------------------------------------------------------- the initial book

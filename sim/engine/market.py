@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from sim.engine.metrics import DETRACTOR_MAX, categories
 
@@ -83,9 +84,10 @@ class Market:
     def active_detractors(self, store: CustomerStore) -> np.ndarray:
         """Active customers who are detractors and vocal: they spread negative word of mouth."""
         n = store.n
-        flag = store.true_ltr[:n] <= DETRACTOR_MAX
-        flag &= store.active[:n]
-        flag &= store.vocal[:n] < self.cfg.active_detractor_share
+        flag = np.empty(n, dtype=np.bool_)
+        _active_detractors(
+            store.active[:n], store.true_ltr[:n], store.vocal[:n], np.float32(self.cfg.active_detractor_share), flag
+        )
         return flag
 
     def referrals(self, store: CustomerStore, streams: Streams) -> Referrals:
@@ -148,3 +150,10 @@ class Market:
     def returned(self, churned: int) -> None:
         """Churned customers go back to the prospect pool."""
         self.prospects += churned
+
+
+@njit(cache=True)
+def _active_detractors(active, ltr, vocal, share, out):
+    """out[i]: row i is active, a detractor and vocal (``vocal`` below ``share``, compared in float32)."""
+    for i in range(active.size):
+        out[i] = active[i] & (ltr[i] <= DETRACTOR_MAX) & (vocal[i] < share)

@@ -279,8 +279,8 @@ class SiloModel(mesa.Model):
         """The weekly churn hazard, plus those who did not renew, leave; returns them and the active detractors left."""
         cfg, store = self.cfg, self.store
         detractor_flag = self.market.active_detractors(store)
-        exposed = self.network.neighbour_counts(detractor_flag)
-        churners = loyalty.weekly_churn(store, self.streams, cfg.customer, exposed, cfg.market.negative_wom_churn)
+        exposure = self.network.exposure(detractor_flag)
+        churners = loyalty.weekly_churn(store, self.streams, cfg.customer, exposure, cfg.market.negative_wom_churn)
         leaving = np.sort(np.concatenate([churners, not_renewed]))  # both sorted; a customer may be in both
         leaving = leaving[np.diff(leaving, prepend=-1) != 0]
         loyalty.retire(store, leaving, self.week)
@@ -469,24 +469,24 @@ def _census(active, ltr, satisfaction, expectation, value, problem_cause, revenu
         (counts: active, promoters, detractors, promoters with an open problem, detractors with one;
         sums: satisfaction, expectation, revenue)
     """
-    counts = np.zeros(5, dtype=np.int64)
-    sums = np.zeros(3, dtype=np.float64)
+    # branch-free (active rows and categories are in random order, so branches mispredict): a departed row adds
+    # zero to every count and sum (x + 0.0 is x exactly; the columns are finite)
+    n_active = promoters = detractors = promoters_open = detractors_open = 0
+    satisfaction_sum = expectation_sum = revenue_sum = 0.0
     for i in range(active.size):
-        if not active[i]:
-            continue
-        score = ltr[i]
-        category = 2 if score >= 9 else (0 if score <= 6 else 1)
-        counts[0] += 1
-        holding = problem_cause[i] >= 0
-        if category == 2:
-            counts[1] += 1
-            counts[3] += holding
-        elif category == 0:
-            counts[2] += 1
-            counts[4] += holding
-        sums[0] += satisfaction[i]
-        sums[1] += expectation[i]
-        spend = np.float64(value[i] * spend_by_category[category])
+        on = np.int64(active[i])
+        promoter, detractor = on & np.int64(ltr[i] >= 9), on & np.int64(ltr[i] <= 6)
+        holding = np.int64(problem_cause[i] >= 0)
+        n_active += on
+        promoters += promoter
+        detractors += detractor
+        promoters_open += promoter & holding
+        detractors_open += detractor & holding
+        satisfaction_sum += np.float64(satisfaction[i]) if on else 0.0
+        expectation_sum += np.float64(expectation[i]) if on else 0.0
+        # detractor 0, passive 1, promoter 2
+        spend = np.float64(value[i] * spend_by_category[1 + promoter - detractor]) if on else 0.0
         revenue[i] += spend
-        sums[2] += spend
-    return counts, sums
+        revenue_sum += spend
+    counts = np.array([n_active, promoters, detractors, promoters_open, detractors_open], dtype=np.int64)
+    return counts, np.array([satisfaction_sum, expectation_sum, revenue_sum])

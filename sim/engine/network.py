@@ -11,6 +11,7 @@ linear time and memory (no networkx, which does not scale to a million nodes).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["Network"]
 
@@ -108,8 +109,7 @@ class Network:
         # new links count towards the tracked neighbour counts at once
         top = int(max(src.max(initial=-1), dst.max(initial=-1))) + 1
         self._grow_tracking(top)
-        np.add.at(self._counts, dst, self._flag[src])
-        np.add.at(self._counts, src, self._flag[dst])
+        _count_new_links(src, dst, self._flag, self._counts)
 
     def _grow_tracking(self, n: int) -> None:
         """Make the tracked flag and counts cover ``n`` nodes."""
@@ -122,51 +122,45 @@ class Network:
 
     def _reindex(self) -> None:
         """Build the adjacency index over all current edges."""
-        src, dst, n = self.src, self.dst, self.n
-        self._out_ptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
-        order = np.argsort(dst, kind="stable")  # dst is nearly sorted (a ring), which timsort exploits
-        self._in_src = src[order]
-        self._in_ptr = np.concatenate([[0], np.cumsum(np.bincount(dst, minlength=n))])
+        n = self.n
+        self._out_ptr = np.zeros(n + 1, dtype=np.int64)
+        self._in_ptr = np.zeros(n + 1, dtype=np.int64)
+        self._in_src = np.empty(self.m, dtype=np.int32)
+        _build_index(self.src, self.dst, self._out_ptr, self._in_ptr, self._in_src)
         self._edges_indexed, self._nodes_indexed = self.m, n
 
-    @staticmethod
-    def _ranges(ptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions ptr[v] .. ptr[v+1]-1 for every v in ``nodes``, concatenated, and each v's count."""
-        begin, end = ptr[nodes], ptr[nodes + 1]
-        lens = end - begin
-        total = int(lens.sum())
-        if total == 0:
-            return np.empty(0, dtype=np.int64), lens
-        shift = np.repeat(begin - (np.cumsum(lens) - lens), lens)
-        return shift + np.arange(total), lens
+    def exposure(self, flag: np.ndarray) -> np.ndarray:
+        """How many flagged neighbours every node has (a view, valid until the next call).
 
-    def _neighbours_of(self, nodes: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every link end of ``nodes`` through the index and the pending links, each with its node's weight."""
-        pending = self.m - self._edges_indexed
-        if pending > self._REINDEX_SHARE * self._edges_indexed:
+        Costs a pass over ``flag`` plus time in proportion to the links of the nodes whose flag
+        changed since the previous call (and a pass over the links added since the index was built).
+
+        Args:
+            flag: Boolean array over rows (length at least ``n``).
+
+        Returns:
+            int32 counts over rows ``0 .. n-1``.
+        """
+        n = self.n
+        self._grow_tracking(n)
+        if self.m - self._edges_indexed > self._REINDEX_SHARE * self._edges_indexed:
             self._reindex()
-            pending = 0
-        indexed = nodes < self._nodes_indexed
-        nodes_i, weight_i = nodes[indexed], weight[indexed]
-        out_pos, out_lens = self._ranges(self._out_ptr, nodes_i)
-        in_pos, in_lens = self._ranges(self._in_ptr, nodes_i)
-        ends = [self._dst[out_pos], self._in_src[in_pos]]
-        weights = [np.repeat(weight_i, out_lens), np.repeat(weight_i, in_lens)]
-        if pending:
-            w = np.zeros(self.n, dtype=np.int32)
-            w[nodes] = weight
-            src, dst = self._src[self._edges_indexed : self.m], self._dst[self._edges_indexed : self.m]
-            for a, b in ((src, dst), (dst, src)):
-                hit = np.flatnonzero(w[a])
-                ends.append(b[hit])
-                weights.append(w[a[hit]])
-        return np.concatenate(ends), np.concatenate(weights)
+        _update_counts(
+            flag[:n],
+            self._flag[:n],
+            self._counts,
+            self._nodes_indexed,
+            self._out_ptr,
+            self._dst,
+            self._in_ptr,
+            self._in_src,
+            self._src[self._edges_indexed : self.m],
+            self._dst[self._edges_indexed : self.m],
+        )
+        return self._counts[:n]
 
     def neighbour_counts(self, flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows with at least one flagged neighbour, and how many they have (sparse, sorted by row).
-
-        Costs a pass over ``flag`` plus time in proportion to the links of the nodes whose flag
-        changed since the previous call.
 
         Args:
             flag: Boolean array over rows (length at least ``n``).
@@ -174,16 +168,7 @@ class Network:
         Returns:
             (rows, counts): the rows and their counts of flagged neighbours.
         """
-        n = self.n
-        self._grow_tracking(n)
-        f = flag[:n]
-        changed = np.flatnonzero(f != self._flag[:n])
-        if changed.size:
-            sign = np.where(f[changed], 1, -1).astype(np.int32)
-            ends, weights = self._neighbours_of(changed, sign)
-            np.add.at(self._counts, ends, weights)
-            self._flag[changed] = f[changed]
-        counts = self._counts[:n]
+        counts = self.exposure(flag)
         rows = np.flatnonzero(counts)
         return rows, counts[rows].astype(np.int64)
 
@@ -208,3 +193,58 @@ class Network:
     def degrees(self) -> np.ndarray:
         """Degree of every node."""
         return np.bincount(self.src, minlength=self.n) + np.bincount(self.dst, minlength=self.n)
+
+
+@njit(cache=True)
+def _count_new_links(src, dst, flag, counts):
+    """New links count towards the tracked neighbour counts: each end gains the other's flag."""
+    for e in range(src.size):
+        a, b = src[e], dst[e]
+        counts[b] += flag[a]
+        counts[a] += flag[b]
+
+
+@njit(cache=True)
+def _build_index(src, dst, out_ptr, in_ptr, in_src):
+    """The adjacency index (CSR) in both directions, in time linear in the edges.
+
+    Out-edges of v are out_ptr[v]..out_ptr[v+1] (src is non-decreasing), and in_src[in_ptr[v]..in_ptr[v+1]]
+    are the sources of the edges into v, in edge order (a stable counting sort).
+    """
+    for e in range(src.size):
+        out_ptr[src[e] + 1] += 1
+        in_ptr[dst[e] + 1] += 1
+    for v in range(out_ptr.size - 1):
+        out_ptr[v + 1] += out_ptr[v]
+        in_ptr[v + 1] += in_ptr[v]
+    fill = in_ptr[:-1].copy()
+    for e in range(src.size):
+        v = dst[e]
+        in_src[fill[v]] = src[e]
+        fill[v] += 1
+
+
+@njit(cache=True)
+def _update_counts(flag, tracked, counts, nodes_indexed, out_ptr, dst, in_ptr, in_src, pending_src, pending_dst):
+    """Bring every node's count of flagged neighbours from the ``tracked`` flags to ``flag`` (and track it).
+
+    A node whose flag changed adds +1 or -1 to each neighbour: through the index for the links it covers,
+    and by a scan of the links added since (``pending_src``, ``pending_dst``).
+    """
+    if pending_src.size:
+        for e in range(pending_src.size):
+            a, b = pending_src[e], pending_dst[e]
+            if flag[a] != tracked[a]:
+                counts[b] += 1 if flag[a] else -1
+            if flag[b] != tracked[b]:
+                counts[a] += 1 if flag[b] else -1
+    for v in range(flag.size):
+        if flag[v] == tracked[v]:
+            continue
+        sign = 1 if flag[v] else -1
+        tracked[v] = flag[v]
+        if v < nodes_indexed:
+            for e in range(out_ptr[v], out_ptr[v + 1]):
+                counts[dst[e]] += sign
+            for e in range(in_ptr[v], in_ptr[v + 1]):
+                counts[in_src[e]] += sign

@@ -12,9 +12,14 @@ wherever their mechanisms agree: common random numbers, so scenario
 differences are paired and their variance is small.
 
 Mechanisms that draw for every customer every week (usage, questions, offers,
-survey invitations, referrals, churn) ask for rows ``0 .. n-1`` without
-building the row array (:meth:`Streams.dense_bits`, :meth:`Streams.dense_bernoulli`);
-they are the same counter-based numbers.
+survey invitations, referrals, churn) draw for rows ``0 .. n-1`` without
+building a row array (:meth:`Streams.bernoulli_rows`, :meth:`Streams.dense_bits`,
+or a mechanism's own kernel); they are the same counter-based numbers. Such a
+kernel first computes a mask without branches, a loop the compiler vectorises,
+and then compacts it to rows (:func:`compact`): a loop that branches per row on
+random data runs several times slower. Work arrays for the rows come from
+:meth:`Streams.scratch`, since a fresh array of a million rows costs more in
+page faults than the kernel filling it.
 
 The hashing runs in small numba kernels (one pass, no temporaries): a numpy
 version needs seven array operations per draw, whose fixed cost dominated a
@@ -30,7 +35,7 @@ import zlib
 import numpy as np
 from numba import njit
 
-__all__ = ["Streams", "draw_bits", "draw_normal", "draw_uniform", "splitmix64"]
+__all__ = ["Streams", "compact", "draw_bits", "draw_normal", "draw_uniform", "splitmix64"]
 
 _WEEK_OFFSET = 1_000_000  # keeps the week term non-negative; warm-up and set-up weeks are negative
 _MASK = (1 << 64) - 1
@@ -117,6 +122,30 @@ def _bernoulli_prefix(base: np.uint64, p: np.ndarray, where: np.ndarray, out: np
 
 
 @njit(cache=True)
+def compact(mask: np.ndarray, out: np.ndarray) -> int:
+    """Writes the indices where ``mask`` is set to ``out``, in order; returns how many (np.flatnonzero in place).
+
+    Branch-free (every index is written, the count advances by the mask), so random masks cost no mispredictions.
+    Kernels over the whole book compute a mask in a first loop without branches, which the compiler vectorises,
+    and compact it with this: a loop that branches per row on random data runs several times slower.
+    """
+    k = 0
+    for i in range(mask.size):
+        out[k] = i
+        k += mask[i]
+    return k
+
+
+@njit(cache=True)
+def _bernoulli_rows(base: np.uint64, p: np.float64, where: np.ndarray, mask: np.ndarray, out: np.ndarray) -> int:
+    """The rows ``i`` of ``where`` whose bits(i) < p * 2**32, written to ``out`` in order; returns how many."""
+    threshold = p * _TWO32
+    for i in range(where.size):
+        mask[i] = where[i] & (np.float64(draw_bits(base, i)) < threshold)
+    return compact(mask, out)
+
+
+@njit(cache=True)
 def _week_bases(root: np.uint64, hashes: np.ndarray, week_term: np.uint64, out: np.ndarray) -> None:
     """Stream bases (key + gamma) of every mechanism in ``hashes`` for one week (the rule of :meth:`Streams.key`)."""
     for i in range(hashes.size):
@@ -140,6 +169,7 @@ class Streams:
         self._names: dict[str, int] = {}  # mechanism -> hash of its name
         self._bases: dict[str, np.uint64] = {}  # this week's stream bases by mechanism (all computed at once)
         self._generators: dict[str, np.random.Generator] = {}
+        self._scratch: dict[tuple[str, str], np.ndarray] = {}
         self.week = -1  # the model sets the week before each step; warm-up weeks are negative
 
     @property
@@ -250,3 +280,36 @@ class Streams:
         probs = np.asarray(p, dtype=np.float32).reshape(-1) if np.ndim(p) else np.array([p], dtype=np.float64)
         _bernoulli_prefix(self.base(name), probs, _NO_MASK if where is None else where[:n], out)
         return out
+
+    def bernoulli_rows(self, name: str, p: float, where: np.ndarray) -> np.ndarray:
+        """The rows of ``where`` that succeed a Bernoulli draw with probability ``p``, sorted.
+
+        The same draws as :meth:`dense_bernoulli` with a scalar ``p`` (row *i* succeeds if its 32 random
+        bits are below p * 2**32), without the boolean array and its scan: one pass for the draws of the
+        rows in ``where``.
+
+        Args:
+            name: Mechanism name.
+            p: Success probability of every row.
+            where: Boolean mask over rows ``0 .. n-1``: the rows that draw.
+
+        Returns:
+            The successful rows (int64, ascending).
+        """
+        n = where.size
+        out = self.scratch("rows", n, np.int64)
+        k = _bernoulli_rows(self.base(name), np.float64(p), where, self.scratch("mask", n, np.bool_), out)
+        return out[:k].copy()
+
+    def scratch(self, slot: str, n: int, dtype: type) -> np.ndarray:
+        """A work array of ``n`` elements for a kernel's output, reused from call to call (contents undefined).
+
+        A fresh array of a million rows costs more in page faults on its first writes than the kernel that
+        fills it; the run's draws go through this one object, so it keeps the work arrays. A caller copies
+        out what it keeps before the slot is used again.
+        """
+        key = (slot, np.dtype(dtype).str)
+        buffer = self._scratch.get(key)
+        if buffer is None or buffer.size < n:
+            buffer = self._scratch[key] = np.empty(max(n, int(n * 1.25) + 1024), dtype=dtype)
+        return buffer[:n]
