@@ -142,8 +142,13 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     problem_complains,
     problems,
     handoff_factor,
-    sender_attempts,
-    sender_failures,
+    escalation,
+    week_touches,
+    week_failures,
+    week_recorded,
+    week_problems,
+    stage_attempts,
+    stage_successes,
     failed,
     counts,
 ):
@@ -155,9 +160,11 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     the customer will complain about a minor and a major problem, the extra penalty of a cancellation conflict.
     ``bases``: the streams of the hand-off, failure, noise, problem, severity and voice draws.
     ``handoff_factor``: per department, what its hand-off care leaves of the failure of hand-offs out of it.
-    Writes ``failed`` (the touch's own failure, or ``failed_extra``), ``counts`` (hand-offs, failed
-    hand-offs, problems opened, failed touches, unsuccessful touches) and, by the stage a hand-off leaves,
-    ``sender_attempts`` and ``sender_failures``; returns the sum of recorded scores.
+    ``escalation``: the touchpoint is an escalation (its touches do not count as the stage's successes).
+    Writes ``failed`` (the touch's own failure, or ``failed_extra``) and ``counts`` (hand-offs, failed
+    hand-offs, problems opened), and adds the week's counts: the touchpoint's touches, failed touches, recorded
+    scores and problems opened (``week_*``, by touchpoint), and the attempts and successes of its stage and, for
+    a hand-off, of the stage the hand-off leaves (``stage_attempts``, ``stage_successes``).
     """
     p_handoff_fails, p_touch_fails, quality, noise_sd = params[0], params[1], params[2], params[3]
     gap_weight, failure_penalty, handoff_penalty, conflict_penalty = params[4], params[5], params[6], params[7]
@@ -175,17 +182,19 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     has_extra, has_conflict, has_repeats = failed_extra.size > 0, conflict.size > 0, repeats.size > 0
     has_cancel = cancel_conflict.size > 0
     recorded_sum = 0.0
+    touches_failed = unsuccessful = 0
     for i in range(rows.size):
         row = rows[i]
         # hand-off: the previous journey touch was owned by another department, in another stage
         handoff_failed = False
         if inbound and last_owner[row] >= 0 and last_owner[row] != owner and last_stage[row] != stage:
             counts[0] += 1
-            sender_attempts[last_stage[row]] += 1
+            stage_attempts[last_stage[row]] += 1  # a hand-off belongs to the stage it leaves too
             if draw_uniform(handoff_stream, row) < p_handoff_fails * handoff_factor[last_owner[row]]:
                 handoff_failed = True
                 counts[1] += 1
-                sender_failures[last_stage[row]] += 1
+            else:
+                stage_successes[last_stage[row]] += 1
         # the touch's own failure
         touch_failed = p_touch_fails > 0.0 and draw_uniform(failure_stream, row) < p_touch_fails
         if has_extra and failed_extra[i]:
@@ -240,10 +249,16 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
             last_owner[row] = owner
             last_stage[row] = stage
         if touch_failed:
-            counts[3] += 1
+            touches_failed += 1
         if touch_failed or handoff_failed or in_conflict:
-            counts[4] += 1
-    return recorded_sum
+            unsuccessful += 1
+    week_touches[touchpoint] += rows.size
+    week_failures[touchpoint] += touches_failed
+    week_recorded[touchpoint] += recorded_sum
+    week_problems[touchpoint] += counts[2]
+    stage_attempts[stage] += rows.size
+    if not escalation:
+        stage_successes[stage] += rows.size - unsuccessful
 
 
 @njit(cache=True)
@@ -325,6 +340,31 @@ class Journey:
         self.uplift = 0.0
         self.week = WeekCounts(len(touchpoints), len(self.stages))
         self.accepted_offers = np.empty(0, dtype=np.int64)
+        # the touch kernel's parameters: three set per touch (hand-off and own failure, quality), the rest fixed
+        c = customer_conf
+        self._touch_params = np.array(
+            [
+                np.nan,
+                np.nan,
+                np.nan,
+                c.touch_noise_sd,
+                c.expectation_gap_weight,
+                c.failure_penalty,
+                c.handoff_penalty,
+                c.conflicting_contact_penalty,
+                c.repeat_contact_penalty,
+                c.learning_rate_positive,
+                c.learning_rate_negative,
+                c.expectation_adaptation,
+                journey_conf.handoff_problem_prob,
+                c.major_problem_share,
+                c.complain_prob[0],
+                c.complain_prob[1],
+                c.cancellation_conflict_penalty,
+            ],
+            dtype=np.float64,
+        )
+        self._touch_streams = [tuple(f"{kind}:{name}" for kind in _TOUCH_STREAMS) for name in self.names]
         self.contact_rows = np.empty(0, dtype=np.int64)  # this week's support contacts about a problem
         self.contact_causes = np.empty(0, dtype=np.int16)  # and the cause of each one's problem
 
@@ -416,46 +456,24 @@ class Journey:
         Returns:
             Mask over ``rows``: the touch failed (its own failure, not a hand-off).
         """
-        customer, counts = self.customer_cfg, self.week
+        counts = self.week
         touched = rows.size
         if touched == 0:
             return np.zeros(0, dtype=bool)
-        name, stage = self.names[touchpoint], int(self.stage_of[touchpoint])
-        params = np.array(
-            [
-                self.handoff_failure_prob(touchpoint),
-                self.touch_failure_prob(touchpoint),
-                self.base_quality[touchpoint] + self.uplift,
-                customer.touch_noise_sd,
-                customer.expectation_gap_weight,
-                customer.failure_penalty,
-                customer.handoff_penalty,
-                customer.conflicting_contact_penalty,
-                customer.repeat_contact_penalty,
-                customer.learning_rate_positive,
-                customer.learning_rate_negative,
-                customer.expectation_adaptation,
-                self.cfg.handoff_problem_prob,
-                customer.major_problem_share,
-                customer.complain_prob[0],
-                customer.complain_prob[1],
-                customer.cancellation_conflict_penalty,
-            ],
-            dtype=np.float64,
-        )
-        bases = np.array([streams.base(f"{kind}:{name}") for kind in _TOUCH_STREAMS], dtype=np.uint64)
+        params = self._touch_params.copy()  # the customer's parameters, set once; this week's conditions here
+        params[0] = self.handoff_failure_prob(touchpoint)
+        params[1] = self.touch_failure_prob(touchpoint)
+        params[2] = self.base_quality[touchpoint] + self.uplift
         failed = np.empty(touched, dtype=np.bool_)
-        tallies = np.zeros(5, dtype=np.int64)
-        sender_attempts = np.zeros(len(self.stages), dtype=np.int64)
-        sender_failures = np.zeros(len(self.stages), dtype=np.int64)
-        recorded_sum = _touch_rows(
+        tallies = np.zeros(3, dtype=np.int64)
+        _touch_rows(
             np.asarray(rows, dtype=np.int64),
             touchpoint,
-            stage,
+            int(self.stage_of[touchpoint]),
             int(self.owner_of[touchpoint]),
             bool(self.inbound[touchpoint]),
             params,
-            bases,
+            streams.bases(self._touch_streams[touchpoint]),
             _NO_BOOL if failed_extra is None else failed_extra,
             _NO_BOOL if conflict is None else conflict,
             _NO_BOOL if cancel_conflict is None else cancel_conflict,
@@ -477,28 +495,22 @@ class Journey:
             store.problem_complains,
             store.problems,
             self.handoff_factor,
-            sender_attempts,
-            sender_failures,
+            bool(self.escalation[touchpoint]),
+            counts.touches,
+            counts.failures,
+            counts.recorded_sum,
+            counts.problems_by_cause,
+            counts.stage_attempts,
+            counts.stage_successes,
             failed,
             tallies,
         )
-        handoffs, handoff_failures, opened, touches_failed, unsuccessful = (int(x) for x in tallies)
-        counts.handoffs += handoffs
-        counts.handoff_failures += handoff_failures
-        counts.problems_opened += opened
-        counts.problems_by_cause[touchpoint] += opened
-        counts.touches[touchpoint] += touched
-        counts.failures[touchpoint] += touches_failed
-        counts.recorded_sum[touchpoint] += recorded_sum
-        counts.stage_attempts[stage] += touched
-        if not self.escalation[touchpoint]:
-            counts.stage_successes[stage] += touched - unsuccessful
-        # a hand-off belongs to the stage it leaves too: its success counts there as well
-        counts.stage_attempts += sender_attempts
-        counts.stage_successes += sender_attempts - sender_failures
+        counts.handoffs += int(tallies[0])
+        counts.handoff_failures += int(tallies[1])
+        counts.problems_opened += int(tallies[2])
         if self.transactional[touchpoint]:  # a transactional survey may follow this touch
             store.transaction[rows] = True
-            store.transaction_stage[rows] = stage
+            store.transaction_stage[rows] = self.stage_of[touchpoint]
         return failed
 
     def record_renewals(self, resolution: np.ndarray, renewed: np.ndarray) -> None:

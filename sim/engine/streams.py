@@ -168,6 +168,7 @@ class Streams:
         self._root = _mix(self.seed * _GAMMA + 0x5EED)
         self._names: dict[str, int] = {}  # mechanism -> hash of its name
         self._bases: dict[str, np.uint64] = {}  # this week's stream bases by mechanism (all computed at once)
+        self._base_arrays: dict[tuple[str, ...], np.ndarray] = {}  # this week's arrays of bases (:meth:`bases`)
         self._generators: dict[str, np.random.Generator] = {}
         self._scratch: dict[tuple[str, str], np.ndarray] = {}
         self.week = -1  # the model sets the week before each step; warm-up weeks are negative
@@ -181,6 +182,7 @@ class Streams:
     def week(self, value: int) -> None:
         self._week = int(value)
         self._bases.clear()
+        self._base_arrays.clear()
 
     def rng(self, name: str) -> np.random.Generator:
         """A generator for mechanism ``name`` in the current week (the same numbers on every call).
@@ -228,6 +230,13 @@ class Streams:
             self._bases = dict(zip(names, out, strict=True))
             b = self._bases[name]
         return b
+
+    def bases(self, names: tuple[str, ...]) -> np.ndarray:
+        """The stream bases of several mechanisms this week, as an array (kept for the week: a kernel's argument)."""
+        out = self._base_arrays.get(names)
+        if out is None:
+            out = self._base_arrays[names] = np.array([self.base(name) for name in names], dtype=np.uint64)
+        return out
 
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Uniform [0, 1) draws (float32) of mechanism ``name`` this week for customer ``rows`` (counter-based).
