@@ -117,4 +117,4 @@ def run_replications(
 def _run_one(cfg: SiloConfig, measure: Callable[[SiloModel], dict[str, float]]) -> dict[str, float]:
     from sim.engine.model import SiloModel
 
-    return measure(SiloModel(cfg).run())
+    return measure(SiloModel(cfg, collect=False).run())

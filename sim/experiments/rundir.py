@@ -363,7 +363,7 @@ def execute_run(
     resolved = _resolved_yaml(cfg)
     if prepare_run_dir(run_dir, cfg, resolved):
         return None
-    model = SiloModel(typed)
+    model = SiloModel(typed, collect=False)  # the run directory keeps no DataCollector panel
     model.run(progress=progress)
     write_run(model, run_dir, cfg, overrides=overrides, hydra_config=hydra_config, resolved=resolved)
     return model

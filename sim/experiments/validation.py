@@ -349,7 +349,7 @@ def measure_run(overrides: Sequence[str]) -> dict[str, float]:
     """
     from sim.engine.model import SiloModel
 
-    model = SiloModel(checked_config(list(overrides)))
+    model = SiloModel(checked_config(list(overrides)), collect=False)
     store, weeks = model.store, model.cfg.weeks
     start = (store.touch_score_sum[: store.n].copy(), store.touch_count[: store.n].copy())
     noticed_before = store.cancellation_notice[: store.n].copy()  # notices of the warm-up: not compared
