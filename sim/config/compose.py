@@ -15,6 +15,7 @@ mappings and registered in Hydra's ConfigStore; nothing in them is imported or r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -139,12 +140,29 @@ def to_config(cfg: DictConfig | RunConfig) -> RunConfig:
         raise ConfigError(explain(exc, [], "config")) from None
     if not isinstance(obj, RunConfig):
         raise ConfigError(f"The configuration is not a silosim configuration (got {type(obj).__name__}).")
-    extra = sorted(
-        _keys(OmegaConf.to_container(cfg, resolve=False)) - _keys(OmegaConf.to_container(OmegaConf.structured(obj)))
-    )
+    extra = sorted(_keys(OmegaConf.to_container(cfg, resolve=False)) - _typed_keys(obj))
     if extra:  # added with Hydra's `+key=value`, which bypasses the schema
         raise ConfigError(_unknown_key(extra[0], "config"))
     return obj
+
+
+def _typed_keys(node: Any, prefix: str = "") -> set[str]:
+    """Every dotted key of a typed configuration: its dataclass fields and the keys of its mappings, nested.
+
+    The keys :func:`_keys` finds in the same tree as a container, read from the dataclasses directly (building the
+    container through ``OmegaConf.structured`` cost as much as a small run).
+    """
+    if dataclasses.is_dataclass(node):
+        items = ((f.name, getattr(node, f.name)) for f in dataclasses.fields(node))
+    elif isinstance(node, dict):
+        items = node.items()
+    else:
+        return set()
+    out = set()
+    for key, value in items:
+        out.add(f"{prefix}{key}")
+        out |= _typed_keys(value, f"{prefix}{key}.")
+    return out
 
 
 def _keys(node: Any, prefix: str = "") -> set[str]:
