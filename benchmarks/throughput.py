@@ -10,7 +10,10 @@ Every run is a fresh subprocess, so its peak resident memory (ru_maxrss) is its 
   ``process_wall_s`` adds interpreter start-up, imports and configuration;
 * ``cpu_s``: process CPU time of the same span (what the machine gave this process, when it is shared);
 * ``customer_steps``: active customers summed over the recorded weeks; ``customer_steps_per_s`` and
-  ``us_per_customer_step`` use the simulated horizon only (``run_s``), so warm-up and set-up do not count.
+  ``us_per_customer_step`` use the simulated horizon only (``run_s``), so warm-up and set-up do not count;
+* the engine's fixed cost per simulated week (horizon only): ``departments_ms_per_week`` (the departments'
+  week: capacities, KPIs, scorecards, reviews) and ``record_ms_per_week`` (the weekly metrics row), beside
+  ``ms_per_week``, the whole week.
 
 A small untimed run first compiles the numba kernels into their on-disk cache, so no timed run compiles.
 
@@ -54,10 +57,20 @@ def one_run(engine: str, customers: int, weeks: int, scenario: str, seed: int) -
     t0, c0 = time.perf_counter(), time.process_time()
     model = Model(cfg)
     t1, c1 = time.perf_counter(), time.process_time()
+    parts: dict[str, float] = {}
+    if engine == "engine":  # the fixed per-week parts: the departments' week and the weekly record
+        for owner, name in ((model.organisation, "open_week"), (model.organisation, "end_week"), (model, "_record")):
+            timed(owner, name, parts)
     model.run()
     t2, c2 = time.perf_counter(), time.process_time()
     steps = int(model.metrics_frame()["active_customers"].sum())
+    per_week = {
+        "departments_ms_per_week": 1e3 * (parts.get("open_week", 0.0) + parts.get("end_week", 0.0)) / weeks,
+        "record_ms_per_week": 1e3 * parts.get("_record", 0.0) / weeks,
+        "ms_per_week": 1e3 * (t2 - t1) / weeks,
+    }
     return {
+        **(per_week if engine == "engine" else {}),
         "model": engine,
         "customers": customers,
         "weeks": weeks,
@@ -72,6 +85,20 @@ def one_run(engine: str, customers: int, weeks: int, scenario: str, seed: int) -
         "us_per_customer_step_cpu": 1e6 * (c2 - c1) / steps,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def timed(owner: Any, name: str, totals: dict[str, float]) -> None:
+    """Wrap ``owner.name`` (on this instance) so that its time adds up in ``totals[name]``."""
+    method = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
+
+    setattr(owner, name, wrapper)
 
 
 def child(engine: str, customers: int, weeks: int, scenario: str, seed: int) -> dict[str, Any]:
@@ -222,6 +249,12 @@ def main() -> None:
                 f"per customer-step (by CPU time {cost_cpu:.3f})"
             )
         checks["marginal"] = marginal
+    for r in engine:
+        print(
+            f"fixed cost per simulated week at {r['customers']:,} customers: departments (their week, scorecards and "
+            f"reviews) {r['departments_ms_per_week']:.3f} ms + weekly record {r['record_ms_per_week']:.3f} ms = "
+            f"{r['departments_ms_per_week'] + r['record_ms_per_week']:.3f} ms, of {r['ms_per_week']:.2f} ms a week"
+        )
     big = by_n.get(1_000_000)
     if big:
         checks["wall_1m_s"], checks["rss_1m_mb"] = big["wall_s"], big["peak_rss_mb"]
