@@ -29,7 +29,7 @@ from numba import njit
 
 from sim.config.vocabularies import WEEKS_PER_QUARTER
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, nps_from_counts
-from sim.engine.streams import compact, draw_bits, draw_uniform
+from sim.engine.streams import compact_flagged, draw_bits, draw_uniform
 
 if TYPE_CHECKING:
     from sim.config.schema import GamingConf, InnerLoopConf, OuterLoopConf, SurveyConf
@@ -83,8 +83,9 @@ class Survey:
         survey with ``transactional_invite_prob``.
         """
         cfg, n = self.cfg, store.n
-        rows, relationship = streams.scratch("rows", n, np.int64), streams.scratch("flags", n, np.bool_)
-        k = _invitations(
+        return streams.select(
+            _invitations,
+            n,
             week,
             np.array([cfg.min_weeks_between_invitations, WEEKS_PER_QUARTER], dtype=np.int64),
             streams.base("survey:relationship"),
@@ -95,11 +96,7 @@ class Survey:
             store.last_invited[:n],
             store.last_relationship[:n],
             store.transaction[:n],
-            streams.scratch("mask", n, np.bool_),
-            rows,
-            relationship,
         )
-        return rows[:k].copy(), relationship[:k].copy()
 
     def run(self, store: CustomerStore, streams: Streams, intensity: float, week: int) -> None:
         """Invite, steer, collect and tally this week's responses.
@@ -415,7 +412,4 @@ def _invitations(
         to_transactional = free & transaction[i] & (draw_uniform(invite_stream, i) < invite_prob)
         mask[i] = to_relationship | to_transactional
         relationship[i] = to_relationship
-    k = compact(mask, rows)
-    for j in range(k):
-        relationship[j] = relationship[rows[j]]
-    return k
+    return compact_flagged(mask, rows, relationship)

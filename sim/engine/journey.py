@@ -27,7 +27,7 @@ from numba import njit
 from sim.config.vocabularies import ESCALATION_KINDS, OUTBOUND_KINDS
 from sim.engine.customers import RESOLUTION_NAMES
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN
-from sim.engine.streams import compact, draw_bits, draw_normal, draw_uniform
+from sim.engine.streams import compact_flagged, draw_bits, draw_normal, draw_uniform
 
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf, JourneyConf
@@ -277,10 +277,7 @@ def _support_contacts(contact_stream, contact_prob, question_stream, question_pr
         asks = active[i] & ~holding & (np.float64(draw_bits(question_stream, i)) < question_threshold)
         mask[i] = calls | asks
         problem[i] = holding
-    k = compact(mask, rows)
-    for j in range(k):
-        problem[j] = problem[rows[j]]
-    return k
+    return compact_flagged(mask, rows, problem)
 
 
 class Journey:
@@ -624,8 +621,9 @@ class Journey:
             Rows whose problem was resolved this week.
         """
         cfg, n, counts, support = self.cfg, store.n, self.week, self.touchpoint_of_kind["support"]
-        rows, problem = streams.scratch("rows", n, np.int64), streams.scratch("flags", n, np.bool_)
-        k = _support_contacts(
+        rows, problem = streams.select(
+            _support_contacts,
+            n,
             streams.base("support:contact"),
             np.float32(self.customer_cfg.help_contact_prob),
             streams.base("support:question"),
@@ -633,11 +631,7 @@ class Journey:
             store.active[:n],
             store.problem_cause[:n],
             store.problem_complains[:n],
-            streams.scratch("mask", n, np.bool_),
-            rows,
-            problem,
         )
-        rows, problem = rows[:k].copy(), problem[:k].copy()
         over = self.overloaded(rows, support, streams)
         p_resolve = 1.0 - (1.0 - fcr) * self.defect[support]
         resolved = problem & ~over & (streams.uniform("support:resolve", rows) < p_resolve)

@@ -31,11 +31,12 @@ draws come from a ``numpy.random.Generator`` keyed the same way (:meth:`Streams.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
 from numba import njit
 
-__all__ = ["Streams", "compact", "draw_bits", "draw_normal", "draw_uniform", "splitmix64"]
+__all__ = ["Streams", "compact", "compact_flagged", "draw_bits", "draw_normal", "draw_uniform", "splitmix64"]
 
 _WEEK_OFFSET = 1_000_000  # keeps the week term non-negative; warm-up and set-up weeks are negative
 _MASK = (1 << 64) - 1
@@ -133,6 +134,19 @@ def compact(mask: np.ndarray, out: np.ndarray) -> int:
     for i in range(mask.size):
         out[k] = i
         k += mask[i]
+    return k
+
+
+@njit(cache=True)
+def compact_flagged(mask: np.ndarray, rows: np.ndarray, flags: np.ndarray) -> int:
+    """:func:`compact` into ``rows``, and each selected row's flag moved to its place in ``flags``; returns how many.
+
+    ``flags`` holds a flag per row on entry and the selected rows' flags, in order, on return (in place: the
+    i-th selected row is at least i).
+    """
+    k = compact(mask, rows)
+    for j in range(k):
+        flags[j] = flags[rows[j]]
     return k
 
 
@@ -309,6 +323,19 @@ class Streams:
         out = self.scratch("rows", n, np.int64)
         k = _bernoulli_rows(self.base(name), np.float64(p), where, self.scratch("mask", n, np.bool_), out)
         return out[:k].copy()
+
+    def select(self, kernel: Any, n: int, *args: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Run a selection kernel over rows ``0 .. n-1``: the rows it selects and a flag of each.
+
+        ``kernel(*args, mask, rows, flags)`` writes a mask of the rows it selects and a flag per row, compacts
+        them (:func:`compact`) into ``rows`` and ``flags``, and returns how many; its work arrays are reused.
+
+        Returns:
+            (rows, flags): copies, int64 and bool, ascending by row.
+        """
+        rows, flags = self.scratch("rows", n, np.int64), self.scratch("flags", n, np.bool_)
+        k = kernel(*args, self.scratch("mask", n, np.bool_), rows, flags)
+        return rows[:k].copy(), flags[:k].copy()
 
     def scratch(self, slot: str, n: int, dtype: type) -> np.ndarray:
         """A work array of ``n`` elements for a kernel's output, reused from call to call (contents undefined).
