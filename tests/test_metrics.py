@@ -123,3 +123,19 @@ def test_annual_retention_skips_empty_weeks_and_handles_extremes() -> None:
     assert math.isnan(annual_retention([0, 0], [0, 0]))
     assert annual_retention([100] * 52, [0] * 52) == pytest.approx(1.0)
     assert annual_retention([100], [100]) == pytest.approx(0.0, abs=1e-300)
+
+
+def test_the_engines_whole_book_pass_is_likelihood_to_recommend() -> None:
+    """The engine's one-pass kernel for every row gives likelihood_to_recommend's scores, ties to even included."""
+    from sim.engine.model import _ltr_of_every_row
+
+    rng = np.random.default_rng(3)
+    n = 200_000
+    sat = rng.uniform(-2.0, 12.0, n).astype(np.float32)
+    sat[::7] = np.round(sat[::7] * 2) / 2  # exact halves: rounding ties
+    bias = rng.normal(0.0, 2.0, n).astype(np.float32)
+    bias[::5] = 0.0
+    grudge = np.where(rng.random(n) < 0.3, rng.uniform(0.0, 3.0, n), 0.0).astype(np.float32)
+    out = np.empty(n, dtype=np.int8)
+    _ltr_of_every_row(sat, bias, grudge, out)
+    assert np.array_equal(out, likelihood_to_recommend(sat, bias, grudge=grudge))

@@ -308,7 +308,7 @@ class SiloModel(mesa.Model):
             return
         # Every row: a customer's satisfaction and grudge are frozen when they leave, right after the weekly
         # updates, so a departed row gets back the score it left with (one pass, no masked writes).
-        likelihood_to_recommend(store.satisfaction[:n], store.bias[:n], out=store.true_ltr[:n], grudge=store.grudge[:n])
+        _ltr_of_every_row(store.satisfaction[:n], store.bias[:n], store.grudge[:n], store.true_ltr[:n])
 
     def _record(
         self,
@@ -459,6 +459,14 @@ def settled_problem_rate(journey: Journey, organisation: Organisation) -> float:
     handoff_share = 1.0 - sum((rate / total) ** 2 for rate in rates.values()) if total else 0.0
     handoffs = total * handoff_share * min(1.0, cfg.handoff_failure_prob * cfg.failure_scale) * cfg.handoff_problem_prob
     return float(failures + handoffs)
+
+
+@njit(cache=True)
+def _ltr_of_every_row(satisfaction, bias, grudge, out):
+    """:func:`likelihood_to_recommend` of every row with its grudge, in one pass (the same float32 operations)."""
+    for i in range(out.size):
+        raw = np.rint((satisfaction[i] + bias[i]) - grudge[i])
+        out[i] = np.int8(min(max(raw, np.float32(0.0)), np.float32(10.0)))
 
 
 @njit(cache=True)
