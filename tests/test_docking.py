@@ -96,16 +96,22 @@ fifth of its margin (the lift does not change how many are recovered). No margin
 about, and no affordable number of runs, tells that apart in the docked year: by these margins it is
 an equivalent model.
 
-Known miss: first-contact resolution under full_transformation does not dock (``KNOWN_MISSES``): the
-reference resolves about 1.3 points more first contacts, a difference no reading of the rules has
-explained yet. Every other figure of every scenario must dock; that one is reported as an expected
-failure, with its table, until it does.
+Known miss: at the test's own seeds, first-contact resolution under full_transformation does not dock
+(``KNOWN_MISSES``): the reference resolves 1.3 points more first contacts (90% CI +0.4 to +2.1 against a
+2-point margin). Two independent replications of the same design dock it (-0.14 and -0.32 points, seeds
+from 1000 and from 2000), and on seeds from 1000 (``SILOSIM_DOCKING_SEEDS=1000``) the whole test passes:
+all 21 figures dock and both alterations are rejected. So it reads as a chance non-equivalence at these
+seeds (with no difference at all, one of the 21 tests fails about one time in ten at this design), not a
+rule the implementations apply differently. Every other figure of every scenario must dock at the test's
+seeds; that one is reported as an expected failure, with its table. The seeds stay as chosen before any
+result.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -129,7 +135,20 @@ SCENARIOS = ("closed_loop_followup", "score_chasing", "full_transformation")
 CUSTOMERS, WEEKS, WARMUP_WEEKS = 3000, 52, 0
 # the survey at Satmetrix's B2B response rates: the same rules, 2.5 times the responses (see the docstring)
 SURVEY = ("feedback.survey.relationship_response_rate=0.32", "feedback.survey.transactional_response_rate=0.23")
-SEEDS = {"reference": range(40), "engine": range(160)}  # the engine's runs are cheap: four times as many
+# The seed block: the test's own is 0. Another (``SILOSIM_DOCKING_SEEDS=1000``) reruns the same design on new seeds,
+# an independent replication, where every figure must dock (the known misses of block 0 included).
+try:
+    SEED_BLOCK = int(os.environ.get("SILOSIM_DOCKING_SEEDS", "0"))
+except ValueError:
+    pytest.exit(
+        f"SILOSIM_DOCKING_SEEDS is {os.environ['SILOSIM_DOCKING_SEEDS']!r}; it must be a whole number (the first seed "
+        "of the block, 0 for the test's own).",
+        returncode=4,
+    )
+SEEDS = {  # the engine's runs are cheap: four times as many
+    "reference": range(SEED_BLOCK, SEED_BLOCK + 40),
+    "engine": range(SEED_BLOCK, SEED_BLOCK + 160),
+}
 ALPHA = 0.05  # each one-sided test; equivalence = the 90% confidence interval inside the margin
 JOBS = 2  # processes (the CI machine has two cores)
 
@@ -261,17 +280,21 @@ def _table(title: str, results: dict[str, Equivalence]) -> str:
     return "\n".join(lines)
 
 
-# A figure the test cannot yet call equivalent, and what is known of it. The runs are seeded, so the outcome is
-# the same on every machine with the locked packages: the test fails if any other figure misses, and reports
-# this one as an expected failure (xfail) until it docks.
-KNOWN_MISSES = {
-    ("full_transformation", "first_contact_resolution"): (
-        "the reference's first-contact resolution is about 1.3 points higher under full_transformation (90% CI "
-        "+0.4 to +2.1 points against a 2-point margin), in no other scenario; a line-by-line reading of both "
-        "implementations found no rule that differs, and the reference's help desk is overloaded slightly less "
-        "often (about 89 against 100 touches a run), which is where the search should continue"
-    ),
-}
+# A figure the test's own seeds cannot call equivalent, and what is known of it. The runs are seeded, so the outcome
+# is the same on every machine with the locked packages: the test fails if any other figure misses, and reports this
+# one as an expected failure (xfail) with its table. The seeds stay as they were chosen, before any result: choosing
+# others after seeing this one would be choosing the answer.
+_FCR_MISS = (
+    "at the test's seeds (reference 0-39, engine 0-159) the reference's first-contact resolution under "
+    "full_transformation is 1.3 points higher (90% CI +0.4 to +2.1 points against a 2-point margin). Two independent "
+    "replications of the same design dock it: seeds from 1000, -0.14 points (90% CI -0.98 to +0.70), where the whole "
+    "test passes (rerun with SILOSIM_DOCKING_SEEDS=1000); from 2000, -0.32 (-1.13 to +0.49). With no difference at "
+    "all, one of the 21 equivalence tests fails by chance about one time in ten at this design (from the figures' "
+    "standard errors; first-contact resolution has the least room). At these seeds the gap runs through the engine's "
+    "first half-year: about 7 more detractor responses a run from as many invited detractors, so more follow-ups, "
+    "which take capacity from a help desk at the edge of it"
+)
+KNOWN_MISSES = {("full_transformation", "first_contact_resolution"): _FCR_MISS} if SEED_BLOCK == 0 else {}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
