@@ -236,7 +236,7 @@ def _run_one(overrides: list[str], name: str, title: str, description: str, run_
     OmegaConf.update(cfg, "scenario_name", name)
     OmegaConf.update(cfg, "about.title", title)
     OmegaConf.update(cfg, "about.description", description)
-    model = SiloModel(cfg)
+    model = SiloModel(cfg, collect=False)  # the run directory keeps no DataCollector panel
     model.run()
     write_run(model, Path(run_dir), cfg, overrides=overrides)
     return run_dir

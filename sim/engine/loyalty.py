@@ -198,10 +198,11 @@ def weekly_churn(
     n = store.n
     # the attitude term takes one value per likelihood-to-recommend score (an int8): a table of all 256
     ltr = np.arange(-128, 128, dtype=np.int8)
-    by_ltr = np.subtract(np.float32(customer.churn_reference_ltr), ltr, dtype=np.float32)
-    by_ltr *= np.float32(customer.churn_ltr_slope)
-    np.exp(by_ltr, out=by_ltr)
-    by_ltr *= np.float32(customer.base_weekly_churn)
+    with np.errstate(over="ignore", invalid="ignore"):  # scores outside 0-10 never occur; their entries may overflow
+        by_ltr = np.subtract(np.float32(customer.churn_reference_ltr), ltr, dtype=np.float32)
+        by_ltr *= np.float32(customer.churn_ltr_slope)
+        np.exp(by_ltr, out=by_ltr)
+        by_ltr *= np.float32(customer.base_weekly_churn)
     multipliers = np.array(
         [
             1.0 + customer.open_problem_churn,

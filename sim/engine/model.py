@@ -62,9 +62,10 @@ class SiloModel(mesa.Model):
 
         Args:
             cfg: A composed configuration (DictConfig from Hydra or the typed dataclass).
-            collect: Collect the tracked panel and the departments with the Mesa DataCollector every week
-                (what the dashboard and notebooks read). A run written to disk keeps none of it, so
-                ``silosim`` runs without (it costs about a fifth of a week at 10,000 customers).
+            collect: Collect the tracked panel and the departments with the Mesa DataCollector every week,
+                Mesa's way of reading a run in a notebook or script (``model.datacollector``). A run written to
+                disk keeps none of it, so every command that writes runs builds its models without (it costs
+                about a fifth of a week at 10,000 customers).
 
         Raises:
             ConfigError: If the configuration is invalid.

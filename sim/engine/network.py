@@ -130,7 +130,7 @@ class Network:
         self._edges_indexed, self._nodes_indexed = self.m, n
 
     def exposure(self, flag: np.ndarray) -> np.ndarray:
-        """How many flagged neighbours every node has (a view, valid until the next call).
+        """How many flagged neighbours every node has (a view, valid until the next call or new nodes).
 
         Costs a pass over ``flag`` plus time in proportion to the links of the nodes whose flag
         changed since the previous call (and a pass over the links added since the index was built).
