@@ -78,24 +78,20 @@ def test_dense_draws_are_a_prefix_whatever_the_length() -> None:
     s = at_week(5, 2)
     short, long = s.dense_bits("usage", 1_001), s.dense_bits("usage", 50_000)
     assert np.array_equal(short, long[:1_001])
-    hits = s.dense_bernoulli("usage", 200_000, 0.25)
-    assert hits.mean() == pytest.approx(0.25, abs=0.005)
-    p = np.linspace(0.0, 1.0, 200_000, dtype=np.float32)
-    assert s.dense_bernoulli("churn", 200_000, p).mean() == pytest.approx(0.5, abs=0.005)
-    assert s.dense_bernoulli("x", 10, 1.0).all() and not s.dense_bernoulli("x", 10, 0.0).any()
-    where = np.arange(200_000) % 2 == 0
-    masked = s.dense_bernoulli("usage", 200_000, 0.25, where=where)
-    assert np.array_equal(masked, hits & where)
+    everyone = np.ones(200_000, dtype=bool)
+    assert s.bernoulli_rows("usage", 0.25, everyone).size / everyone.size == pytest.approx(0.25, abs=0.005)
+    assert s.bernoulli_rows("x", 1.0, everyone[:10]).size == 10 and s.bernoulli_rows("x", 0.0, everyone[:10]).size == 0
 
 
-def test_bernoulli_rows_are_the_dense_draws_rows() -> None:
-    """bernoulli_rows gives the rows of dense_bernoulli's successes inside ``where`` (the same draws), and a later
-    call, which reuses the work arrays, leaves the rows an earlier call returned as they were."""
+def test_bernoulli_rows_are_the_rows_whose_bits_fall_below_p() -> None:
+    """bernoulli_rows: row i of ``where`` succeeds if its 32 bits (dense_bits) are below p * 2**32; a later call,
+    which reuses the work arrays, leaves the rows an earlier call returned as they were."""
     s = at_week(5, 2)
     where = np.random.default_rng(0).random(100_003) < 0.7
+    bits = s.dense_bits("usage", where.size).astype(np.float64)
     for p in (0.0, 0.013, 0.25, 1.0):
         rows = s.bernoulli_rows("usage", p, where)
-        assert np.array_equal(rows, np.flatnonzero(s.dense_bernoulli("usage", where.size, p, where=where)))
+        assert np.array_equal(rows, np.flatnonzero(where & (bits < p * 2.0**32)))
     first = s.bernoulli_rows("usage", 0.25, where)
     kept = first.copy()
     s.bernoulli_rows("offer", 0.5, where)

@@ -19,6 +19,7 @@ from sim.engine.streams import compact
 
 if TYPE_CHECKING:
     from sim.config.schema import CustomerConf, MarketConf
+    from sim.engine.streams import Streams
 
 __all__ = ["NEVER_INVITED", "RESOLUTION_NAMES", "WEEKLY_FLAGS", "Customer", "CustomerStore"]
 
@@ -96,8 +97,6 @@ class CustomerStore:
         self.n = 0
         self.capacity = max(int(capacity), 1)
         self._phases: dict[int, tuple[np.ndarray, int]] = {}  # period -> (joined_step % period, rows done)
-        self._rows = np.empty(0, dtype=np.int64)  # work arrays of the kernel that finds anniversaries
-        self._mask = np.empty(0, dtype=np.bool_)
         for name, (dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
 
@@ -201,12 +200,13 @@ class CustomerStore:
         self.n = stop
         return rows
 
-    def anniversaries(self, week: int, period: int) -> np.ndarray:
+    def anniversaries(self, week: int, period: int, streams: Streams) -> np.ndarray:
         """Rows of active customers whose tenure in ``week`` is a positive multiple of ``period`` weeks.
 
         Each customer's phase (``joined_step`` modulo ``period``) is computed once, the first time it
         is asked for, and kept in a narrow column, so a weekly call is one comparison per row
-        instead of an integer division. ``joined_step`` must not change after that.
+        instead of an integer division. ``joined_step`` must not change after that. ``streams`` lends
+        its work arrays (:meth:`Streams.select_rows`); no draw is made.
         """
         n = self.n
         phase, done = self._phases.get(period, (np.empty(0, dtype=np.int16), 0))
@@ -217,11 +217,7 @@ class CustomerStore:
                 phase = grown
             phase[done:n] = np.remainder(self.joined_step[done:n], period)
             self._phases[period] = (phase, n)
-        if self._rows.size < n:  # work arrays for the kernel (fresh ones per call would cost page faults)
-            self._rows, self._mask = np.empty(self.capacity, dtype=np.int64), np.empty(self.capacity, dtype=np.bool_)
-        k = _in_phase(phase[:n], week % period, self.active[:n], self.joined_step[:n], week, self._mask[:n], self._rows)
-        rows = self._rows
-        return rows[:k].copy()
+        return streams.select_rows(_in_phase, n, phase[:n], week % period, self.active[:n], self.joined_step[:n], week)
 
     def view(self, name: str) -> np.ndarray:
         """The used part of a column."""

@@ -569,7 +569,7 @@ class Journey:
         """
         cfg, counts = self.cfg, self.week
         notice = self.touchpoint_of_kind["notice"]
-        due = store.anniversaries(week, cfg.billing_period_weeks)
+        due = store.anniversaries(week, cfg.billing_period_weeks, streams)
         unpaid = due[store.unpaid[due]]  # dunned last time and still not paid: a cancellation notice now
         store.unpaid[due] = False
         self._inbound(store, due, self.touchpoint_of_kind["billing"], streams)

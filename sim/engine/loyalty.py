@@ -159,7 +159,7 @@ def renewals(store: CustomerStore, week: int, journey: Journey, streams: Streams
     Returns:
         Rows that did not renew (they leave this week).
     """
-    due = store.anniversaries(week, WEEKS_PER_YEAR)
+    due = store.anniversaries(week, WEEKS_PER_YEAR, streams)
     renewal = journey.touchpoint_of_kind["renewal"]
     over = journey.overloaded(due, renewal, streams)
     journey.touch(store, due, renewal, streams, failed_extra=over)
@@ -212,8 +212,9 @@ def weekly_churn(
         ],
         dtype=np.float32,
     )
-    out = streams.scratch("rows", n, np.int64)
-    k = _churners(
+    return streams.select_rows(
+        _churners,
+        n,
         streams.base("churn"),
         by_ltr,
         multipliers,
@@ -224,10 +225,7 @@ def weekly_churn(
         store.conflict[:n],
         store.cancel_conflict[:n],
         exposure[:n],
-        streams.scratch("mask", n, np.bool_),
-        out,
     )
-    return out[:k].copy()
 
 
 @njit(cache=True)

@@ -111,18 +111,6 @@ def _bits_prefix(base: np.uint64, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _bernoulli_prefix(base: np.uint64, p: np.ndarray, where: np.ndarray, out: np.ndarray) -> None:
-    """out[i] = where[i] and bits(i) < p[i] * 2**32 (``p`` of length 1 applies to every row; no ``where``: all)."""
-    scalar = p.size == 1
-    use_where = where.size > 0
-    for i in range(out.size):
-        if use_where and not where[i]:
-            out[i] = False
-        else:
-            out[i] = np.float64(draw_bits(base, i)) < np.float64(p[0] if scalar else p[i]) * _TWO32
-
-
-@njit(cache=True)
 def compact(mask: np.ndarray, out: np.ndarray) -> int:
     """Writes the indices where ``mask`` is set to ``out``, in order; returns how many (np.flatnonzero in place).
 
@@ -164,9 +152,6 @@ def _week_bases(root: np.uint64, hashes: np.ndarray, week_term: np.uint64, out: 
     """Stream bases (key + gamma) of every mechanism in ``hashes`` for one week (the rule of :meth:`Streams.key`)."""
     for i in range(hashes.size):
         out[i] = _finalise((root ^ hashes[i]) + week_term * _U_M1) + _U_GAMMA
-
-
-_NO_MASK = np.zeros(0, dtype=np.bool_)
 
 
 class Streams:
@@ -286,30 +271,11 @@ class Streams:
         _bits_prefix(self.base(name), out)
         return out
 
-    def dense_bernoulli(self, name: str, n: int, p: float | np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-        """Bernoulli draws for rows ``0 .. n-1``: row *i* succeeds if its 32 random bits are below p * 2**32.
-
-        Args:
-            name: Mechanism name.
-            n: Number of rows.
-            p: Success probability, one for all rows or one per row (array of length ``n``);
-                1 always succeeds, 0 never does.
-            where: Optional boolean mask of length ``n``: rows outside it fail without a draw.
-
-        Returns:
-            Boolean array of length ``n``.
-        """
-        out = np.empty(n, dtype=np.bool_)
-        probs = np.asarray(p, dtype=np.float32).reshape(-1) if np.ndim(p) else np.array([p], dtype=np.float64)
-        _bernoulli_prefix(self.base(name), probs, _NO_MASK if where is None else where[:n], out)
-        return out
-
     def bernoulli_rows(self, name: str, p: float, where: np.ndarray) -> np.ndarray:
         """The rows of ``where`` that succeed a Bernoulli draw with probability ``p``, sorted.
 
-        The same draws as :meth:`dense_bernoulli` with a scalar ``p`` (row *i* succeeds if its 32 random
-        bits are below p * 2**32), without the boolean array and its scan: one pass for the draws of the
-        rows in ``where``.
+        Row *i* succeeds if its 32 random bits (:meth:`dense_bits`) are below p * 2**32, so 1 always
+        succeeds and 0 never does.
 
         Args:
             name: Mechanism name.
@@ -319,10 +285,20 @@ class Streams:
         Returns:
             The successful rows (int64, ascending).
         """
-        n = where.size
-        out = self.scratch("rows", n, np.int64)
-        k = _bernoulli_rows(self.base(name), np.float64(p), where, self.scratch("mask", n, np.bool_), out)
-        return out[:k].copy()
+        return self.select_rows(_bernoulli_rows, where.size, self.base(name), np.float64(p), where)
+
+    def select_rows(self, kernel: Any, n: int, *args: Any) -> np.ndarray:
+        """Run a selection kernel over rows ``0 .. n-1``: the rows it selects.
+
+        ``kernel(*args, mask, rows)`` writes a mask of the rows it selects, compacts it (:func:`compact`) into
+        ``rows`` and returns how many; its work arrays are reused.
+
+        Returns:
+            The selected rows (a copy, int64, ascending).
+        """
+        rows = self.scratch("rows", n, np.int64)
+        k = kernel(*args, self.scratch("mask", n, np.bool_), rows)
+        return rows[:k].copy()
 
     def select(self, kernel: Any, n: int, *args: Any) -> tuple[np.ndarray, np.ndarray]:
         """Run a selection kernel over rows ``0 .. n-1``: the rows it selects and a flag of each.
