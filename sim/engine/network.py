@@ -159,21 +159,8 @@ class Network:
         )
         return self._counts[:n]
 
-    def neighbour_counts(self, flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows with at least one flagged neighbour, and how many they have (sparse, sorted by row).
-
-        Args:
-            flag: Boolean array over rows (length at least ``n``).
-
-        Returns:
-            (rows, counts): the rows and their counts of flagged neighbours.
-        """
-        counts = self.exposure(flag)
-        rows = np.flatnonzero(counts)
-        return rows, counts[rows].astype(np.int64)
-
     def count_neighbours(self, flag: np.ndarray) -> np.ndarray:
-        """For every node, how many of its neighbours have ``flag`` set.
+        """For every node, how many of its neighbours have ``flag`` set (a copy of :meth:`exposure`).
 
         Args:
             flag: Boolean array over rows (length at least ``n``).
@@ -181,10 +168,7 @@ class Network:
         Returns:
             Integer counts, one per row.
         """
-        rows, counts = self.neighbour_counts(flag)
-        out = np.zeros(self.n, dtype=np.int64)
-        out[rows] = counts
-        return out
+        return self.exposure(flag).astype(np.int64)
 
     def neighbours(self, row: int) -> np.ndarray:
         """Rows linked to ``row`` (for the tracked panel and the dashboard; O(edges))."""
