@@ -597,7 +597,7 @@ class Journey:
         cancellation = self.touchpoint_of_kind["cancellation"]
         lapsed = unpaid[streams.uniform("billing:cancel", unpaid) < cfg.cancellation_after_dunning]
         reviewed = streams.bernoulli_rows("billing:risk_review", cfg.risk_review_prob, store.active[:n])
-        rows = np.union1d(reviewed, lapsed) if lapsed.size else reviewed
+        rows = np.union1d(reviewed, lapsed)
         rows = rows[~self.overloaded(rows, cancellation, streams)]
         if rows.size:
             self.touch(store, rows, cancellation, streams)
