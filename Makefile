@@ -1,7 +1,8 @@
-# silosim: the commands of the README, each doing all set-up on a fresh machine.
+# silosim: the commands of the README and the docs, each doing all set-up on a fresh machine.
 #   make demo        run the main job
 #   make test        run the whole test suite
 #   make dashboard   serve the interactive dashboard on http://127.0.0.1:8765
+#   make docs        build the documentation site into site/ (make docs-serve: http://127.0.0.1:8000)
 # All create .venv with Python 3.12 and install silosim and its dependencies into it.
 
 SHELL := /bin/bash
@@ -15,9 +16,9 @@ DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test test-ray dashboard lint bench install notebooks clean
+.PHONY: demo test test-ray dashboard docs docs-serve lint bench install notebooks clean
 
-# Installed with the lock (constraints.txt): the versions the tests passed with (README, "Reproducible installs").
+# Installed with the lock (constraints.txt): the versions the tests passed with (docs/how-to/reproducible-installs.md).
 $(STAMP): pyproject.toml constraints.txt
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
 	@echo "Creating $(VENV) with $(PY312) and installing silosim ..."
@@ -44,7 +45,25 @@ dashboard: $(STAMP)
 	@SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run sim.dashboard.page --production --no-check-version \
 		--host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT)
 
-# Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (README, "Running on many cores").
+# The documentation site (mkdocs.yml; docs/hooks.py generates the reference pages from the code at every build).
+# Strict: a broken link or anchor, or a page left out of the navigation, fails the build (tests/test_docs.py too).
+# The docs packages are pinned here until they join pyproject.toml as an extra and the lock.
+DOCS_STAMP := $(VENV)/.docs-stamp
+DOCS_PACKAGES := mkdocs==1.6.1 mkdocs-material==9.8.2 mkdocstrings==1.0.8 mkdocstrings-python==2.0.11
+DOCS_PORT ?= 8000
+
+$(DOCS_STAMP): $(STAMP)
+	@$(BIN)/python -m pip install --quiet $(DOCS_PACKAGES) -c constraints.txt
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	@echo "silosim docs: site/index.html"
+
+docs-serve: $(DOCS_STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+# Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (docs/how-to/cluster.md).
 # Not installed with constraints.txt: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
 test-ray:
 	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
@@ -60,4 +79,4 @@ bench: $(STAMP)
 	@$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) .venv-ray outputs .pytest_cache
+	rm -rf $(VENV) .venv-ray outputs .pytest_cache site

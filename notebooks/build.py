@@ -274,8 +274,8 @@ quasi-p-value above about 0.05 (in the table) could be noise; with this few runs
 a hypothesis to test with a larger sweep (`silosim -m experiment=discovery_example`, 400 runs).
 
 For a full variance-based sensitivity analysis over many parameters at once (Sobol or Morris
-with SALib), and for sweeps of thousands of runs on a cluster, see the README's researcher
-section.
+with SALib), and for sweeps of thousands of runs on a cluster, see the researchers' tutorial,
+docs/tutorials/researcher.md.
 """),
 ]
 # fmt: on

@@ -86,8 +86,8 @@ def test_calibration_recovers_targets_generated_from_a_known_setting(tmp_path: P
     assert {p["key"] for p in payload["parameters"]} == set(KNOWN)
 
 
-# The corners of the range consultants meet, and the parameters silosim-calibrate fitted for them (README,
-# "Researchers: calibrating to a client"): a laggard and a leader. Both fitted from the defaults, trials running the
+# The corners of the range consultants meet, and the parameters silosim-calibrate fitted for them
+# (docs/how-to/calibrate.md): a laggard and a leader. Both fitted from the defaults, trials running the
 # full model (the departments' lever search included) over 6 replications of 4,000 customers (seeds 0-5):
 #   silosim-calibrate target.nps=-30 target.annual_retention=0.70 target.first_contact_resolution=0.55 trials=100
 #       replications=6 jobs=2: stopped after 23 trials (39 s); on 10 fresh seeds (10000-10009) NPS -28.2 (95% CI

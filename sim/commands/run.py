@@ -78,7 +78,7 @@ Common settings:
   any model parameter, e.g. governance.communication=0.9 (docs/parameters.md lists them all)
 
 Outputs: metrics.parquet, departments.parquet, customers.parquet, summary.json, .hydra/config.yaml
-(README, "Outputs"). Exit status: 0 done, 1 a run failed, 2 bad input (nothing written).
+(docs/reference/outputs.md). Exit status: 0 done, 1 a run failed, 2 bad input (nothing written).
 
 Other commands: silosim-compare (scenarios x replications, with a report), silosim-calibrate,
 silosim-policy, silosim-sensitivity, silosim-collect, silosim-discover. Docs: README.md, docs/odd.md (the model),

@@ -363,7 +363,7 @@ def _launcher_arguments(conf: CompareConf) -> list[str]:
     if conf.launcher == "ray_local" and importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
         raise ConfigError(
             "`launcher` is 'ray_local', but hydra-ray-launcher is not installed in this environment; Ray runs "
-            "in a virtual environment of its own (README, 'Running on many cores and on a cluster': make test-ray)."
+            "in a virtual environment of its own (docs/how-to/cluster.md: make test-ray)."
         )
     arguments = [f"hydra/launcher={LAUNCHERS[conf.launcher]}"]
     if conf.launcher in ("local", "joblib"):

@@ -4,7 +4,7 @@ Every run's ``summary.json``, a comparison's ``comparison.json`` (``meta["proven
 table (``runs.parquet``, through each run's summary), calibration (``fit.json``), policy search
 (``study.json``) and scenario discovery (``discovery.json``) record :func:`provenance`. The same
 configuration and seed give byte-identical ``metrics.parquet`` only with the same package versions
-(README, "Reproducibility"), so a figure that does not say which versions made it cannot be checked.
+(docs/explanation/reproducibility.md), so a figure that does not say which versions made it cannot be checked.
 
 The git commit is read only from a source checkout (the package's parent directory is the top of a
 git work tree); an installed wheel records ``null`` and its version. ``dirty`` says whether tracked
@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["PACKAGES", "provenance"]
 
-# The packages whose versions decide a run's numbers or its files (README, "Reproducibility").
+# The packages whose versions decide a run's numbers or its files (docs/explanation/reproducibility.md).
 PACKAGES = ("numpy", "numba", "llvmlite", "pandas", "pyarrow", "mesa", "hydra-core", "omegaconf", "scipy")
 _GIT_TIMEOUT_S = 10.0
 

@@ -62,7 +62,7 @@ FAILURE_FILES = ("error.txt", "job.json")
 _MAX_DIRNAME = 120
 
 CONTRACT_FILES = ("metrics.parquet", "departments.parquet", "customers.parquet", "summary.json", ".hydra/config.yaml")
-# The columns MODEL.md's output contract promises (more are written; README documents all).
+# The columns MODEL.md's output contract promises (more are written; docs/reference/outputs.md documents all).
 METRIC_COLUMNS = (
     "step",
     "active_customers",

@@ -13,7 +13,7 @@ study goes on) and the parallelism may change.
 
 Outputs are written file by file, each through a temporary name (:func:`atomic_write`), after the
 study has finished; a directory with only ``study.json`` and ``study.journal`` is a study under
-way, not a result. ``optuna-dashboard study.journal`` shows it while it runs (README).
+way, not a result. ``optuna-dashboard study.journal`` shows it while it runs (docs/how-to/policy-search.md).
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+"""MkDocs hook: the reference pages that are generated from the code at every build, so they cannot drift.
+
+A page asks for a generated section with a marker comment on a line of its own:
+
+- ``<!-- generated: commands -->``: every console script of ``[project.scripts]`` in pyproject.toml with the
+  help page it prints (``NAME --help``, run as a subprocess of this Python, so a new command appears by itself);
+- ``<!-- generated: config-groups -->``: the primary configurations and every option of every config group under
+  ``conf/`` with the header comment that documents it.
+
+Wired in by ``hooks:`` in mkdocs.yml; ``make docs`` runs it, and ``tests/test_docs.py`` builds the site strictly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
+HELP_TIMEOUT_SECONDS = 120
+
+
+def console_scripts() -> dict[str, str]:
+    """The console scripts of pyproject.toml, name -> ``module:function``."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return dict(tomllib.load(f)["project"]["scripts"])
+
+
+def help_text(target: str) -> str:
+    """What ``main(["--help"])`` of a console script's ``module:function`` prints."""
+    module, function = target.split(":")
+    code = f"import sys; from {module} import {function} as main; sys.argv[0] = 'prog'; main(['--help'])"
+    env = {**os.environ, "COLUMNS": "100", "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed argument list)
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HELP_TIMEOUT_SECONDS, env=env, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{target} --help exited with {done.returncode}:\n{done.stderr}")
+    return done.stdout.strip()
+
+
+def commands_section() -> str:
+    """One section per console script: its name, its entry point and its help page."""
+    out = []
+    for name, target in sorted(console_scripts().items()):
+        text = help_text(target).replace("usage: prog", f"usage: {name}")
+        out += [f"## `{name}`", "", f"Entry point `{target}`. `{name} --help` prints:", "", "```text", text, "```", ""]
+    return "\n".join(out)
+
+
+def header_comment(path: Path) -> str:
+    """The comment block a YAML file opens with, without ``# @package`` lines, as one paragraph."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line[1:].strip()
+        if text.startswith("@package"):
+            continue
+        if not text and lines:
+            break
+        if text:
+            lines.append(text)
+    return " ".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|") or "(no header comment)"
+
+
+def config_groups_section() -> str:
+    """The primary configurations, then each config group with its options and their header comments."""
+    out = ["## Primary configurations", "", "| file | what it configures |", "|---|---|"]
+    out += [f"| `conf/{p.name}` | {_cell(header_comment(p))} |" for p in sorted(CONF.glob("*.yaml"))]
+    groups = sorted({p.parent for p in CONF.rglob("*.yaml")} - {CONF})
+    for group_dir in groups:
+        group = group_dir.relative_to(CONF).as_posix()
+        shown = "scenarios/ (linked as conf/scenario)" if group == "scenario" else f"conf/{group}/"
+        out += ["", f"## `{group}`", "", f"Options in `{shown}`, chosen with `{group}=NAME`.", ""]
+        out += ["| option | what it is |", "|---|---|"]
+        out += [f"| `{p.stem}` | {_cell(header_comment(p))} |" for p in sorted(group_dir.glob("*.yaml"))]
+    return "\n".join(out) + "\n"
+
+
+SECTIONS = {"commands": commands_section, "config-groups": config_groups_section}
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """Replace every generation marker of a page by the section it names."""
+
+    def generate(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in SECTIONS:
+            raise KeyError(f"{page.file.src_path}: unknown generated section '{name}' (known: {', '.join(SECTIONS)})")
+        return SECTIONS[name]()
+
+    return MARKER.sub(generate, markdown)

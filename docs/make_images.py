@@ -1,0 +1,113 @@
+"""Regenerate the pictures of the documentation site (docs/img/) from the current code.
+
+    .venv/bin/python docs/make_images.py              # every picture (a few minutes: runs, a browser)
+    .venv/bin/python docs/make_images.py logo headline
+
+What each picture is and how it is made:
+
+- ``logo``: ``docs/img/acme_logo.png``, the made-up client logo of the consultants' tutorial
+  (``report.logo=docs/img/acme_logo.png``), drawn with matplotlib.
+- ``headline``: ``docs/img/headline_true_nps.png``, the true-NPS figure of the headline comparison,
+  copied from the ``figures/`` of a fresh ``silosim-compare`` (what ``make demo`` runs: 80 runs).
+- ``morris``: ``docs/img/tutorial_morris.png``, the figure of the researchers' tutorial's Morris screening
+  (``silosim-sensitivity morris_example customers=2000 design.samples=4``: 36 runs).
+- ``dashboard``: ``docs/img/dashboard.png``, ``dashboard_ab.png`` and ``dashboard_results.png``, the
+  screenshots the dashboard's browser tests take (``tests/test_app_browser.py`` with
+  ``SILOSIM_SCREENSHOTS=docs/img``), in the Debian Chromium those tests use (``.ci/ensure_chromium``).
+
+``docs/img/validation.png`` is the figure ``silosim-validate`` writes; docs/validation.md says how to
+refresh it with the table it belongs to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch
+
+ROOT = Path(__file__).resolve().parents[1]
+IMG = ROOT / "docs" / "img"
+BIN = Path(sys.executable).parent
+
+
+def logo() -> list[Path]:
+    """The made-up client logo of the consultants' tutorial: a rounded box and a name, 400 x 120 pixels."""
+    path = IMG / "acme_logo.png"
+    fig = plt.figure(figsize=(4, 1.2), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, 4)
+    ax.set_ylim(0, 1.2)
+    ax.add_patch(FancyBboxPatch((0.12, 0.2), 0.8, 0.8, boxstyle="round,pad=0.02,rounding_size=0.15", color="#AA3377"))
+    ax.text(0.52, 0.6, "A", color="white", fontsize=34, fontweight="bold", ha="center", va="center")
+    ax.text(1.1, 0.72, "ACME", color="#1A1A1A", fontsize=26, fontweight="bold", va="center")
+    ax.text(1.12, 0.32, "Insurance", color="#AA3377", fontsize=15, va="center")
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+    return [path]
+
+
+def headline() -> list[Path]:
+    """The headline comparison's true-NPS figure, from a fresh run of what ``make demo`` runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "headline"
+        subprocess.run([str(BIN / "silosim-compare"), f"out={out}", "report.pdf=false"], check=True, cwd=ROOT)  # noqa: S603
+        target = IMG / "headline_true_nps.png"
+        shutil.copyfile(out / "figures" / "true_nps.png", target)
+    return [target]
+
+
+def morris() -> list[Path]:
+    """The Morris screening of the researchers' tutorial, run in a scratch directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [str(BIN / "silosim-sensitivity"), "morris_example", "customers=2000", "design.samples=4"]
+        subprocess.run(command, check=True, cwd=tmp)  # noqa: S603
+        target = IMG / "tutorial_morris.png"
+        shutil.copyfile(Path(tmp) / "outputs" / "sensitivity" / "morris_example" / "sensitivity.png", target)
+    return [target]
+
+
+def dashboard() -> list[Path]:
+    """The dashboard's three pages, as the browser tests screenshot them."""
+    subprocess.run([str(ROOT / ".ci" / "ensure_chromium")], check=True)  # noqa: S603
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "tests/test_app_browser.py"],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "SILOSIM_SCREENSHOTS": str(IMG)},
+    )
+    return [IMG / name for name in ("dashboard.png", "dashboard_ab.png", "dashboard_results.png")]
+
+
+PICTURES: dict[str, Callable[[], list[Path]]] = {
+    "logo": logo,
+    "headline": headline,
+    "morris": morris,
+    "dashboard": dashboard,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Make the pictures named on the command line (default: all of them)."""
+    names = list(sys.argv[1:] if argv is None else argv) or list(PICTURES)
+    unknown = [n for n in names if n not in PICTURES]
+    if unknown:
+        print(f"make_images.py: error: unknown picture(s) {', '.join(unknown)}; known: {', '.join(PICTURES)}.")
+        sys.exit(2)
+    for name in names:
+        for path in PICTURES[name]():
+            print(f"{name}: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
