@@ -51,7 +51,7 @@ __all__ = [
     "unpaired_difference",
 ]
 
-# How the intervals the verdicts rest on allow for the number of comparisons (docs/explanation/statistics.md, "Honest verdicts").
+# How the intervals the verdicts rest on allow for the number of comparisons (docs/explanation/statistics.md).
 ADJUSTMENTS = ("bonferroni", "holm", "none")
 DEFAULT_ADJUSTMENT = "bonferroni"
 
