@@ -1,6 +1,6 @@
 """Regenerate the pictures of the documentation site (docs/img/) from the current code.
 
-    .venv/bin/python docs/make_images.py              # every picture (a few minutes: runs, a browser)
+    .venv/bin/python docs/make_images.py              # every picture (a few minutes: 116 runs)
     .venv/bin/python docs/make_images.py logo headline
 
 What each picture is and how it is made:
@@ -11,17 +11,15 @@ What each picture is and how it is made:
   copied from the ``figures/`` of a fresh ``silosim-compare`` (what ``make demo`` runs: 80 runs).
 - ``morris``: ``docs/img/tutorial_morris.png``, the figure of the researchers' tutorial's Morris screening
   (``silosim-sensitivity morris_example customers=2000 design.samples=4``: 36 runs).
-- ``dashboard``: ``docs/img/dashboard.png``, ``dashboard_ab.png`` and ``dashboard_results.png``, the
-  screenshots the dashboard's browser tests take (``tests/test_app_browser.py`` with
-  ``SILOSIM_SCREENSHOTS=docs/img``), in the Debian Chromium those tests use (``.ci/ensure_chromium``).
 
-``docs/img/validation.png`` is the figure ``silosim-validate`` writes; docs/validation.md says how to
-refresh it with the table it belongs to.
+Not made here: ``docs/img/validation.png`` is the figure ``silosim-validate`` writes (docs/validation.md
+says how to refresh it with the table it belongs to), and the dashboard's screenshots (``dashboard*.png``)
+show settings larger than the browser tests use (``tests/test_app_browser.py`` copies its own screenshots
+there with ``SILOSIM_SCREENSHOTS=docs/img``, at the tests' tiny populations).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -77,23 +75,10 @@ def morris() -> list[Path]:
     return [target]
 
 
-def dashboard() -> list[Path]:
-    """The dashboard's three pages, as the browser tests screenshot them."""
-    subprocess.run([str(ROOT / ".ci" / "ensure_chromium")], check=True)  # noqa: S603
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "tests/test_app_browser.py"],
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, "SILOSIM_SCREENSHOTS": str(IMG)},
-    )
-    return [IMG / name for name in ("dashboard.png", "dashboard_ab.png", "dashboard_results.png")]
-
-
 PICTURES: dict[str, Callable[[], list[Path]]] = {
     "logo": logo,
     "headline": headline,
     "morris": morris,
-    "dashboard": dashboard,
 }
 
 
