@@ -8,7 +8,8 @@ What each picture is and how it is made:
 - ``logo``: ``docs/img/acme_logo.png``, the made-up client logo of the consultants' tutorial
   (``report.logo=docs/img/acme_logo.png``), drawn with matplotlib.
 - ``headline``: ``docs/img/headline_true_nps.png``, the true-NPS figure of the headline comparison,
-  copied from the ``figures/`` of a fresh ``silosim-compare`` (what ``make demo`` runs: 80 runs).
+  copied from the ``figures/`` of a fresh ``silosim-compare`` (what ``make demo`` runs: 80 runs), and
+  ``docs/img/headline_report.png``, the first screen of its ``report.html`` in headless Chromium.
 - ``morris``: ``docs/img/tutorial_morris.png``, the figure of the researchers' tutorial's Morris screening
   (``silosim-sensitivity morris_example customers=2000 design.samples=4``: 36 runs).
 
@@ -20,6 +21,7 @@ there with ``SILOSIM_SCREENSHOTS=docs/img``, at the tests' tiny populations).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
+
+from sim.report.pdf import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
@@ -56,13 +60,28 @@ def logo() -> list[Path]:
 
 
 def headline() -> list[Path]:
-    """The headline comparison's true-NPS figure, from a fresh run of what ``make demo`` runs."""
+    """The headline comparison's true-NPS figure and its report's first screen, from a fresh run of ``make demo``'s."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "headline"
         subprocess.run([str(BIN / "silosim-compare"), f"out={out}", "report.pdf=false"], check=True, cwd=ROOT)  # noqa: S603
-        target = IMG / "headline_true_nps.png"
-        shutil.copyfile(out / "figures" / "true_nps.png", target)
-    return [target]
+        figure = IMG / "headline_true_nps.png"
+        shutil.copyfile(out / "figures" / "true_nps.png", figure)
+        report = IMG / "headline_report.png"
+        screenshot(out / "report.html", report, Path(tmp) / "profile")
+    return [figure, report]
+
+
+def screenshot(html: Path, png: Path, profile: Path, width: int = 1000, height: int = 1300) -> None:
+    """The first ``width`` x ``height`` pixels of a page, as headless Chromium draws it (the browser of report.pdf)."""
+    browser = find_chromium()
+    if browser is None:
+        raise RuntimeError("no Chromium or Chrome found (.ci/ensure_chromium installs Debian's; or SILOSIM_CHROMIUM)")
+    command = [browser, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
+    command += ["--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+    command += [f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--screenshot={png}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.insert(1, "--no-sandbox")  # Chromium refuses to sandbox as root (containers, CI)
+    subprocess.run([*command, html.resolve().as_uri()], check=True, capture_output=True, timeout=180)  # noqa: S603
 
 
 def morris() -> list[Path]:
