@@ -55,7 +55,7 @@ def commands_section() -> str:
 
 
 def header_comment(path: Path) -> str:
-    """The comment block a YAML file opens with, without ``# @package`` lines, as one paragraph."""
+    """The prose a YAML file opens with (its first comment paragraph, without ``# @package`` and example lines)."""
     lines = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
@@ -63,7 +63,7 @@ def header_comment(path: Path) -> str:
         text = line[1:].strip()
         if text.startswith("@package"):
             continue
-        if not text and lines:
+        if lines and (not text or line.startswith("#  ")):  # a blank line, or indented examples: the prose ends
             break
         if text:
             lines.append(text)
@@ -78,11 +78,16 @@ def config_groups_section() -> str:
     """The primary configurations, then each config group with its options and their header comments."""
     out = ["## Primary configurations", "", "| file | what it configures |", "|---|---|"]
     out += [f"| `conf/{p.name}` | {_cell(header_comment(p))} |" for p in sorted(CONF.glob("*.yaml"))]
-    groups = sorted({p.parent for p in CONF.rglob("*.yaml")} - {CONF})
+    # os.walk follows links: conf/scenario is a link to scenarios/ (Path.rglob does not follow it on Python 3.12).
+    groups = sorted(
+        Path(d)
+        for d, _, names in os.walk(CONF, followlinks=True)
+        if Path(d) != CONF and any(n.endswith(".yaml") for n in names)
+    )
     for group_dir in groups:
         group = group_dir.relative_to(CONF).as_posix()
-        shown = "scenarios/ (linked as conf/scenario)" if group == "scenario" else f"conf/{group}/"
-        out += ["", f"## `{group}`", "", f"Options in `{shown}`, chosen with `{group}=NAME`.", ""]
+        shown = "`scenarios/` (linked as `conf/scenario`)" if group == "scenario" else f"`conf/{group}/`"
+        out += ["", f"## `{group}`", "", f"Options in {shown}, chosen with `{group}=NAME`.", ""]
         out += ["| option | what it is |", "|---|---|"]
         out += [f"| `{p.stem}` | {_cell(header_comment(p))} |" for p in sorted(group_dir.glob("*.yaml"))]
     return "\n".join(out) + "\n"

@@ -169,5 +169,6 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     site = tmp_path / "site"
     commands = (site / "reference" / "commands" / "index.html").read_text(encoding="utf-8")
     assert "silosim-compare" in commands and "usage: silosim-collect" in commands
-    assert "closed_loop_followup" in (site / "reference" / "configuration" / "index.html").read_text(encoding="utf-8")
+    groups = (site / "reference" / "configuration" / "index.html").read_text(encoding="utf-8")
+    assert 'id="scenario"' in groups and "closed_loop_bucketing" in groups and 'id="hydralauncher"' in groups
     assert "compose_config" in (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
