@@ -64,15 +64,11 @@ def test_every_link_of_the_readme_reaches_a_file() -> None:
     assert not missing, f"README.md links to files that do not exist: {missing}"
 
 
-def test_bash_blocks_marked_long_are_found() -> None:
+def test_bash_blocks_marked_long_are_found(tmp_path: Path) -> None:
     """The marker is recognised only on the line just before a block (a negative control for the parser)."""
-    page = REPO / "tests" / "golden"  # any directory: the parser is given text through a file
-    sample = page.parent / ".docs-parser-sample.md"
-    try:
-        sample.write_text(f"{LONG_MARKER}\n\n```bash\nmake demo\n```\n\ntext\n\n```bash\necho hi\n```\n")
-        assert bash_blocks(sample) == [(3, "make demo", True), (9, "echo hi", False)]
-    finally:
-        sample.unlink(missing_ok=True)
+    sample = tmp_path / "sample.md"
+    sample.write_text(f"{LONG_MARKER}\n\n```bash\nmake demo\n```\n\ntext\n\n```bash\necho hi\n```\n")
+    assert bash_blocks(sample) == [(3, "make demo", True), (9, "echo hi", False)]
 
 
 @pytest.mark.e2e
