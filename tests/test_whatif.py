@@ -102,7 +102,7 @@ def test_the_answer_and_the_figure_agree_on_the_verdict(result: WhatIfResult) ->
     assert (lo, hi) == (row["true_nps_diff_adj_ci_low"], row["true_nps_diff_adj_ci_high"])
     [answer] = result.answers()
     assert answer.title == "Siloed scorecards, with your changes" and answer.baseline_title == "Siloed scorecards"
-    words = "raise true NPS" if lo > 0 else "lower true NPS" if hi < 0 else "leave true NPS statistically unchanged"
+    words = "raise true NPS" if lo > 0 else "lower true NPS" if hi < 0 else "make no clear difference to true NPS"
     assert words in answer.text
     fig = whatif_figure(result)
     title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()

@@ -49,7 +49,7 @@ from sim.experiments.replications import base_configuration, mean_ci, measuring,
 from sim.experiments.studies import RECORD, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from sim.config.schema import SiloConfig
 
@@ -59,6 +59,7 @@ __all__ = [
     "CalibrationSpec",
     "FreeParameter",
     "calibrate",
+    "calibration_record",
     "load_spec",
     "markdown_report",
     "unreachable_message",
@@ -813,3 +814,41 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
         "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml."
     )
     return text
+
+
+def calibration_record(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What a comparison's deliverables say about the calibration its scenarios carry (None if none does).
+
+    Read from the calibration's ``fit.json`` beside the calibrated file (``calibration_source``): the
+    targets, the simulated means with their intervals, whether each was met, and the fitted parameters
+    with their bounds and whether they sit at one. Only the file's name is kept, not its local path.
+
+    Args:
+        configs: Resolved configuration per scenario.
+
+    Returns:
+        The record, or None when no scenario is calibrated.
+    """
+    carrying = {s: str(c.get("calibration_source") or "") for s, c in configs.items()}
+    sources = sorted({v for v in carrying.values() if v})
+    if not sources:
+        return None
+    source = Path(sources[0])
+    record: dict[str, Any] = {
+        "file": source.name,
+        "scenarios": [s for s, v in carrying.items() if v == sources[0]],
+        "found": False,
+    }
+    try:
+        payload = json.loads((source.parent / FINISHED_FILE).read_text(encoding="utf-8"))
+        record.update(
+            found=True,
+            status=str(payload["status"]),
+            targets=dict(payload["targets"]),
+            fit={k: dict(v) for k, v in payload["fit"].items()},
+            met=dict(payload["met"]),
+            parameters=list(payload["parameters"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return record

@@ -55,6 +55,7 @@ from sim.experiments.analysis import (
     load_runs,
     summary_table,
 )
+from sim.experiments.calibration import calibration_record
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
 from sim.experiments.files import atomic_directory, atomic_write, fsync_path, require_fresh
 from sim.experiments.launcher import launch_multirun
@@ -732,6 +733,7 @@ def _presentation_meta(p: Plan) -> dict[str, Any]:
         "descriptions": descriptions,
         "multiple_comparisons": p.conf.multiple_comparisons,
         "report": _report_meta(p.conf.report),
+        "calibration": calibration_record(p.configs),
     }
 
 
