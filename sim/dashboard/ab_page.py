@@ -39,6 +39,7 @@ from sim.experiments.compare import Comparison
 from sim.experiments.launcher import fmt_duration
 from sim.report.content import summary_text_table
 from sim.report.html import table_html
+from sim.report.wording import number
 
 __all__ = ["DEFAULTS", "ABPage"]
 
@@ -136,10 +137,12 @@ def _difference_text(result: WhatIfResult) -> str:
     parts = []
     for column, label, unit, fmt in DIFFERENCE_PANELS:
         d, lo, hi = final_effect(result, column)
+        digits = 0 if ".0f" in fmt else 1
+        d_, lo_, hi_ = (number(v, digits, sign=True) for v in (d, lo, hi))  # the report's numbers: never -0.0
         parts.append(
-            f"{label}: <b data-value='diff-{column}'>{fmt.format(d)}</b> {unit} (adjusted 95% CI "
-            f"<span data-value='low-{column}'>{fmt.format(lo)}</span> to "
-            f"<span data-value='high-{column}'>{fmt.format(hi)}</span>)"
+            f"{label}: <b data-value='diff-{column}'>{d_}</b> {unit} (adjusted 95% CI "
+            f"<span data-value='low-{column}'>{lo_}</span> to "
+            f"<span data-value='high-{column}'>{hi_}</span>)"
         )
     return f"<p>In week {result.spec.weeks}, alternative minus baseline: " + "; ".join(parts) + ".</p>"
 
