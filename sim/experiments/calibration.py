@@ -58,6 +58,7 @@ __all__ = [
     "CalibrationResult",
     "CalibrationSpec",
     "FreeParameter",
+    "bound_warning",
     "calibrate",
     "calibration_record",
     "load_spec",
@@ -802,18 +803,54 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
         if f.at_bound(result.params[f.key])
     ]
     text = "Target not met: " + "; ".join(parts) + "."
-    if bounds:
-        text += f" Free parameters at a bound: {', '.join(bounds)}."
-    else:
-        text += (
-            f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
-            "still reach it."
-        )
-    text += (
-        f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration). Check the "
-        "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml."
+    budget = (
+        f"run the same command again with a larger budget, trials={2 * spec.trials} (the study resumes from the "
+        f"{len(result.trials)} trials it holds; replications= more per trial steadies the fit)"
     )
+    if bounds:
+        names = {f.key: name for name, f in ((f.name, f) for f in spec.free)}
+        widen = " or ".join(
+            f"calibrate.free.{names[b.split(' = ')[0]]}.{'hi' if 'upper' in b else 'lo'}=..." for b in bounds
+        )
+        text += (
+            f" Free parameters at a bound: {', '.join(bounds)}: the model reaches the target only beyond what the "
+            f"search allows, so check that the targets are plausible together; if they are, widen that bound on "
+            f"the command line ({widen}, inside the parameter's declared range) or {budget}."
+        )
+    else:
+        text += f" No free parameter is at a bound, so the search may simply need more trials: {budget}."
+    text += f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration)."
     return text
+
+
+def bound_warning(spec: CalibrationSpec, result: CalibrationResult) -> str | None:
+    """A paragraph for a fit with a free parameter at a bound of its search range (None if there is none).
+
+    A fit that meets its targets only by pushing a parameter to the edge of its range rests on an extreme
+    value: the warning names the parameter, its value and its range, says what the parameter means, and
+    what to check before relying on the calibrated baseline.
+    """
+    at = [(f, result.params[f.key], f.at_bound(result.params[f.key])) for f in spec.free]
+    at = [(f, value, side) for f, value, side in at if side]
+    if not at:
+        return None
+    parts = []
+    for f, value, side in at:
+        param = find(spec.base, f.key)
+        meaning = str(param.meta.get("doc", "")).rstrip(".") if param is not None else ""
+        what = f" ({meaning[0].lower()}{meaning[1:]})" if meaning else ""
+        parts.append(
+            f"{f.key}{what} was fitted at {value:.5g}, at the {side} bound of its search range [{f.lo:g}, {f.hi:g}]"
+        )
+    met = "meets its targets" if result.reachable else "comes closest to its targets"
+    which = "this parameter" if len(at) == 1 else "these parameters"
+    return (
+        f"Warning: {'; '.join(parts)}. The fit {met} only by pushing {which} as far as the search allows, so the "
+        "calibrated baseline rests on an extreme value there and may behave unrealistically (for example, a book "
+        "that grows or shrinks by itself). Check that the targets are plausible together and for the industry, "
+        "and treat results that hinge on it with care; the fit report "
+        "(fit.md) marks it."
+    )
 
 
 def calibration_record(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
