@@ -20,6 +20,7 @@ from sim.report.content import (
     _calibration,
     _population,
     _revenue,
+    _shown_override,
     client_suffix,
     parameter_name,
     parameter_value,
@@ -126,12 +127,19 @@ def test_the_calibration_shows_its_targets_fits_and_a_parameter_at_a_bound_by_fi
     assert str(tmp_path) not in text  # the file's name, not a local path
     assert "nps target +35.0, simulated +35.4 (95% CI +33.9 to +36.9), met" in text
     assert "annual retention target 0.910, simulated 0.905 (95% CI 0.900 to 0.910), met" in text
-    assert "(`customer.renewal_no_problem`) = 0.9998 (default 0.97)" in text
+    assert "(customer.renewal_no_problem) = 0.9998 (default 0.97)" in text and "`" not in text
     [caution] = [line for line in lines if line.startswith("Caution:")]
     assert "customer.renewal_no_problem was fitted at the upper bound of its search range [0.85, 1]" in caution
     assert calibration_record({"a": {"calibration_source": ""}}) is None
     (tmp_path / "fit.json").unlink()
     assert "was not found" in _calibration(calibration_record(configs))[0]
+
+
+def test_a_calibration_override_is_shown_by_its_file_name() -> None:
+    assert (
+        _shown_override("calibration=/home/me/acme/calibrated.yaml") == "calibration=calibrated.yaml (see Calibration)"
+    )
+    assert _shown_override("governance.communication=0.9") == "governance.communication=0.9"
 
 
 def test_parameters_read_by_their_documented_names_and_values_as_a_person_reads_them() -> None:

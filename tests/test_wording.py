@@ -217,3 +217,30 @@ def test_numbers_and_counts_read_as_a_person_says_them() -> None:
     assert math.isnan(float("nan")) and number(float("nan")) == "—"
     assert count_phrase(0, 5, "department KPIs") == "none of the 5 department KPIs"
     assert count_phrase(2, 2, "department KPIs") == "both department KPIs"
+
+
+def test_several_alternatives_name_the_clear_ones_and_count_the_rest() -> None:
+    rows = [("base", 0.0, 0.0, 0.0), ("alt0", 0.067, 0.009, 0.126), ("alt1", 0.005, -0.076, 0.087)]
+    summary = pd.DataFrame(
+        [
+            {
+                "scenario": s,
+                "annual_retention_mean": 0.851 + d,
+                "annual_retention_diff": d,
+                "annual_retention_diff_adj_ci_low": lo,
+                "annual_retention_diff_adj_ci_high": hi,
+            }
+            for s, d, lo, hi in rows
+        ]
+    )
+    v = Verdicts.from_summary(summary, "base", 156, 0.95, {**TITLES, "alt1": "Shared stage metrics"})
+    assert outcome_headline(v, "annual_retention") == (
+        "Contoso plan ends with higher annual retention than Siloed scorecards (+6.7 points, adjusted 95% CI +0.9 "
+        "to +12.6) after 3 years; 1 of 2 alternatives shows no clear difference"
+    )
+    unclear = summary.assign(annual_retention_diff_adj_ci_low=lambda f: f["annual_retention_diff"] - 0.2)
+    v = Verdicts.from_summary(unclear, "base", 156, 0.95, {**TITLES, "alt1": "Shared stage metrics"})
+    assert outcome_headline(v, "annual_retention") == (
+        "No clear difference in annual retention after 3 years: Contoso plan 91.8%, Shared stage metrics 85.6% vs "
+        "85.1% at baseline; no adjusted 95% CI against Siloed scorecards clears zero"
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -172,7 +173,7 @@ def parameter_name(key: str) -> str:
     whose = whose[:1].upper() + whose[1:]
     if not doc:
         return f"{whose}: {parts[-1].replace('_', ' ')}" if whose else key
-    name = re.split(r"(?<=[a-z0-9)])[.;:](\s|$)| \(|, (?:so|which|as) ", doc, maxsplit=1)[0].strip()
+    name = re.split(r"(?<=[A-Za-z0-9)])[.;:](\s|$)| \(|, (?:so|which|as) ", doc, maxsplit=1)[0].strip()
     if len(name) > 70:
         name = name[:70].rsplit(" ", 1)[0] + "…"
     name = f"{name} ({unit})" if unit and unit not in name else name
@@ -381,7 +382,7 @@ def _revenue(comparison: Comparison, currency: str) -> str:
     unit = currency or "currency units"
     text = (
         f"Revenue: an active customer brings {money(weekly, currency, 2)} a week on average "
-        f"({money(weekly * WEEKS_PER_YEAR, currency)} a year; `market.value_mean`); amounts are in {unit}"
+        f"({money(weekly * WEEKS_PER_YEAR, currency)} a year; market.value_mean); amounts are in {unit}"
     )
     if values == {default}:
         text += (
@@ -417,7 +418,7 @@ def _calibration(record: Mapping[str, Any] | None) -> list[str]:
     lines.append(f"{head}, {status}: {'; '.join(fits)}.")
     fitted, warnings = [], []
     for p in record.get("parameters", []):
-        value = f"{parameter_name(p['key'])} (`{p['key']}`) = {p['fitted']:.4g} (default {p['default']:.4g})"
+        value = f"{parameter_name(p['key'])} ({p['key']}) = {p['fitted']:.4g} (default {p['default']:.4g})"
         fitted.append(value)
         if p.get("at_bound"):
             warnings.append(
@@ -429,12 +430,20 @@ def _calibration(record: Mapping[str, Any] | None) -> list[str]:
     return lines + [f"Caution: {w}" for w in warnings]
 
 
+def _shown_override(override: str) -> str:
+    """An override as the deliverables show it: a calibration by its file's name, not a local path."""
+    key, sep, value = override.partition("=")
+    if sep and key.lstrip("+~") in ("calibration", "model.calibration"):
+        return f"{key}={Path(value).name} (see Calibration)"
+    return override
+
+
 def _assumptions(comparison: Comparison, currency: str) -> list[str]:
     meta, configs, baseline = comparison.meta, comparison.configs, comparison.baseline
     seeds = list(meta.get("seeds") or [])
     seed_text = f", seeds {seeds[0]} to {seeds[-1]}" if seeds else ""
     warmup = configs.get(baseline, {}).get("warmup_weeks", 26)
-    overrides = ", ".join(meta.get("overrides") or []) or "none"
+    overrides = ", ".join(_shown_override(o) for o in meta.get("overrides") or []) or "none"
     lines = [
         _population(comparison),
         f"Horizon: {int(meta['weeks'])} weeks, one step a week, after a {warmup}-week warm-up under siloed practice.",

@@ -101,8 +101,16 @@ class _Builder:
                 run.text = text
                 self._style(run, size, bold=bold)
 
-    def table(self, slide: Slide, table: Table, top: Emu, size: float, widths: Sequence[float] | None = None) -> None:
-        """A native table, header in the theme's primary colour."""
+    def table(
+        self,
+        slide: Slide,
+        table: Table,
+        top: Emu,
+        size: float,
+        widths: Sequence[float] | None = None,
+        text: bool = False,
+    ) -> None:
+        """A native table, header in the theme's primary colour; numbers right-aligned, text (``text``) left."""
         rows, cols = len(table.rows) + 1, len(table.columns)
         height = Inches(0.42) * rows
         shape = slide.shapes.add_table(rows, cols, MARGIN, top, WIDTH - 2 * MARGIN, height)
@@ -117,7 +125,7 @@ class _Builder:
                 cell.text = str(value)
                 cell.margin_left = cell.margin_right = Inches(0.05)
                 for paragraph in cell.text_frame.paragraphs:
-                    paragraph.alignment = PP_ALIGN.LEFT if j == 0 else PP_ALIGN.RIGHT
+                    paragraph.alignment = PP_ALIGN.LEFT if j == 0 or text else PP_ALIGN.RIGHT
                     for run in paragraph.runs:
                         self._style(run, size, bold=i == 0, colour="#FFFFFF" if i == 0 else None)
                 if i == 0:
@@ -200,7 +208,7 @@ class _Builder:
         c = self.content
         slide = self.slide("Scenarios compared")
         scenarios = Table(c.scenarios.columns[:2], [row[:2] for row in c.scenarios.rows])
-        self.table(slide, scenarios, BODY_TOP, 14 if len(scenarios.rows) <= 5 else 11, widths=[1.0, 2.6])
+        self.table(slide, scenarios, BODY_TOP, 14 if len(scenarios.rows) <= 5 else 11, widths=[1.0, 2.6], text=True)
         slide = self.slide("Key assumptions")
         size = 16 if sum(len(a) for a in c.assumptions) <= 900 else 13
         self.text(slide, [[(f"• {a}", False)] for a in c.assumptions], BODY_TOP, FOOTER_TOP - BODY_TOP, size)

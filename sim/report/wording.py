@@ -472,16 +472,29 @@ def outcome_headline(verdicts: Verdicts, outcome: str) -> str:
         )
     n = len(effects)
     if not up and not down:
-        return f"No clear difference in {words.what} {when}: no alternative's {verdicts.label} vs {base} clears zero"
+        levels = ""
+        if n <= 3:
+            shown = ", ".join(f"{e.title} {words.level(e.mean, cur)}" for e in effects)
+            levels = f" {shown} vs {words.level(effects[0].base_mean, cur)} at baseline;"
+        return f"No clear difference in {words.what} {when}:{levels} no {verdicts.label} against {base} clears zero"
     parts = []
     for group, direction in ((up, words.up), (down, words.down)):
         if not group:
             continue
-        who = _names(group) if len(group) <= 2 else f"{len(group)} of {n} alternatives"
-        verb = "ends" if len(group) == 1 else "end"
-        parts.append(f"{who} {verb} with {direction} {words.what} than {base}")
+        if len(group) == 1:
+            e = group[0]
+            digits = shown_digits(words.scale * e.low, words.scale * e.high, words.digits())
+            size = (
+                f" ({words.difference(e.diff, cur, digits)}, {verdicts.label} "
+                f"{interval_text(words.scale * e.low, words.scale * e.high, digits)})"
+            )
+            parts.append(f"{e.title} ends with {direction} {words.what} than {base}{size}")
+            continue
+        who = _names(group) if len(group) == 2 else f"{len(group)} of {n} alternatives"
+        parts.append(f"{who} end with {direction} {words.what} than {base}")
     unclear = n - len(up) - len(down)
-    tail = f"; {count_phrase(unclear, n, 'alternatives')} show no clear difference" if unclear else ""
+    verb = "shows" if unclear == 1 else "show"
+    tail = f"; {count_phrase(unclear, n, 'alternatives')} {verb} no clear difference" if unclear else ""
     return f"{', and '.join(parts)} {when}{tail}"
 
 
