@@ -176,6 +176,24 @@ def test_the_title_slide_is_laid_out_for_16_9_and_the_forest_plot_fills_its_slid
     assert picture.width * picture.height > 0.6 * body_width * body_height  # not a strip across the top
 
 
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (apt-get install libreoffice-impress) missing")
+def test_the_deck_renders_in_libreoffice_one_16_9_page_per_slide(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """The deck opens in another presentation program than PowerPoint, every slide a 16:9 page."""
+    d, _ = made
+    out = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(tmp_path), str(d / "report.pptx")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    pdf = tmp_path / "report.pdf"
+    assert out.returncode == 0 and pdf.exists(), out.stderr
+    assert pdf_pages(pdf) == len(Presentation(str(d / "report.pptx")).slides)
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf.read_bytes())
+    assert box is not None and abs(float(box.group(1)) / float(box.group(2)) - 16 / 9) < 0.01
+
+
 def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
     made: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
