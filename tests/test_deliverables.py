@@ -227,7 +227,7 @@ def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
             r[col["95% CI high"]],
         )
         assert low <= raw_low <= diff <= raw_high <= high  # the adjusted interval is the wider one
-        assert r[col["Verdict"]] == ("higher" if low > 0 else "lower" if high < 0 else "no clear change")
+        assert r[col["Verdict"]] == ("higher" if low > 0 else "lower" if high < 0 else "no clear difference")
         p, p_adj = r[col["p-value (paired t-test)"]], r[col["p-value adjusted (bonferroni)"]]
         assert p_adj == pytest.approx(min(1.0, len(rows) * p))
     runs = book["Runs"]

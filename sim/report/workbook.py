@@ -35,7 +35,7 @@ SHEETS = ("Summary", "Paired differences", "Runs", "Parameters", "About")
 MAX_WIDTH = 60
 _FORMATS = {"NPS points": "+0.0;-0.0;0.0", "share": "0.0%", "customers": "#,##0"}
 P_FORMAT = "0.0000"
-VERDICTS = {1: "higher", -1: "lower", 0: "no clear change"}
+VERDICTS = {1: "higher", -1: "lower", 0: "no clear difference"}  # the words of sim/report/wording.py
 
 
 def number_format(unit: str, difference: bool = False) -> str:
