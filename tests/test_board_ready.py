@@ -127,7 +127,8 @@ def test_the_calibration_shows_its_targets_fits_and_a_parameter_at_a_bound_by_fi
     assert str(tmp_path) not in text  # the file's name, not a local path
     assert "nps target +35.0, simulated +35.4 (95% CI +33.9 to +36.9), met" in text
     assert "annual retention target 0.910, simulated 0.905 (95% CI 0.900 to 0.910), met" in text
-    assert "(customer.renewal_no_problem) = 0.9998 (default 0.97)" in text and "`" not in text
+    assert "(customer.renewal_no_problem) = 0.9998, at the upper bound (default 0.97, searched in [0.85, 1])." in text
+    assert "`" not in text and sum(line.startswith("Fitted: ") for line in lines) == 2
     [caution] = [line for line in lines if line.startswith("Caution:")]
     assert "customer.renewal_no_problem was fitted at the upper bound of its search range [0.85, 1]" in caution
     assert calibration_record({"a": {"calibration_source": ""}}) is None

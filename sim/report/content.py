@@ -418,16 +418,18 @@ def _calibration(record: Mapping[str, Any] | None) -> list[str]:
     lines.append(f"{head}, {status}: {'; '.join(fits)}.")
     fitted, warnings = [], []
     for p in record.get("parameters", []):
-        value = f"{parameter_name(p['key'])} ({p['key']}) = {p['fitted']:.4g} (default {p['default']:.4g})"
-        fitted.append(value)
+        bound = f", at the {p['at_bound']} bound" if p.get("at_bound") else ""
+        fitted.append(
+            f"Fitted: {parameter_name(p['key'])} ({p['key']}) = {p['fitted']:.4g}{bound} (default {p['default']:.4g}, "
+            f"searched in [{p['lo']:g}, {p['hi']:g}])."
+        )
         if p.get("at_bound"):
             warnings.append(
                 f"{p['key']} was fitted at the {p['at_bound']} bound of its search range [{p['lo']:g}, {p['hi']:g}]: "
                 "the targets were reached only by pushing it as far as allowed, so the calibrated baseline may lean "
                 "on an extreme value there; check that the targets are plausible together before relying on it."
             )
-    lines.append(f"Fitted parameters: {'; '.join(fitted)}.")
-    return lines + [f"Caution: {w}" for w in warnings]
+    return lines + fitted + [f"Caution: {w}" for w in warnings]
 
 
 def _shown_override(override: str) -> str:

@@ -210,11 +210,13 @@ class _Builder:
         scenarios = Table(c.scenarios.columns[:2], [row[:2] for row in c.scenarios.rows])
         self.table(slide, scenarios, BODY_TOP, 14 if len(scenarios.rows) <= 5 else 11, widths=[1.0, 2.6], text=True)
         slide = self.slide("Key assumptions")
-        size = 16 if sum(len(a) for a in c.assumptions) <= 900 else 13
+        length = sum(len(a) for a in c.assumptions)
+        size = 16 if length <= 900 else 14 if length <= 1400 else 12
         self.text(slide, [[(f"• {a}", False)] for a in c.assumptions], BODY_TOP, FOOTER_TOP - BODY_TOP, size)
         if c.calibration:
             slide = self.slide("Calibration to the client's figures")
-            size = 14 if sum(len(a) for a in c.calibration) <= 1200 else 11
+            length = sum(len(a) for a in c.calibration)
+            size = 14 if length <= 1400 else 12 if length <= 2000 else 10
             self.text(slide, [[(f"• {a}", False)] for a in c.calibration], BODY_TOP, FOOTER_TOP - BODY_TOP, size)
         if c.parameters is None:
             return
