@@ -1,7 +1,7 @@
 """The report's answer sentences say the direction the numbers show: a reversed verdict fails here.
 
 A summary table with known signs (one alternative clearly better, one clearly worse, one whose
-interval crosses zero) must read "raise", "lower" and "statistically unchanged", with the sizes and
+interval crosses zero) must read "raise", "lower" and "make no clear difference", with the sizes and
 interval bounds of the table, adjusted intervals taking precedence when the table carries them.
 """
 
@@ -50,7 +50,7 @@ def test_verdicts_follow_the_signs_of_the_intervals() -> None:
         "lower annual retention in year 3 by 2.0 points, 95% CI -3.0 to -1.0",
         "lower true NPS by 3.0 points, 95% CI -4.0 to -2.0",
     )
-    assert all("statistically unchanged" in clause for clause in found["unclear"])
+    assert all(clause.startswith("make no clear difference to") for clause in found["unclear"])
 
 
 def test_sentences_name_the_alternative_and_the_baseline_best_first() -> None:
@@ -65,4 +65,4 @@ def test_sentences_name_the_alternative_and_the_baseline_best_first() -> None:
 def test_a_verdict_rests_on_the_adjusted_interval_when_there_is_one() -> None:
     found = {a.scenario: a.clauses for a in answers(_summary(adjusted=True), "siloed_scorecards", 156, 0.95)}
     assert found["better"][1] == "raise true NPS by 6.0 points, adjusted 95% CI +3.0 to +9.0"
-    assert found["worse"][0].startswith("leave annual retention in year 3 statistically unchanged")
+    assert found["worse"][0].startswith("make no clear difference to annual retention in year 3")

@@ -170,6 +170,9 @@ def test_dashboard_controls_steps_and_plots(chromium: str, server: str, tmp_path
             # the page loads with the default model (20,000 customers, siloed baseline), week 0
             week_becomes(0)
             assert "Siloed scorecards, 20,000 customers" in page.locator(".vue-grid-item").first.inner_text()
+            # the app bar's three tabs and nothing else: no stray "Page 0" tab over the cards, no Solara badge
+            expect(page.get_by_role("tab")).to_have_count(3)
+            expect(page.get_by_text("Made with Solara")).to_have_count(0)
             step, reset = page.get_by_role("button", name="Step"), page.get_by_role("button", name="Reset")
 
             # Step advances one render interval (5 weeks)
@@ -271,6 +274,12 @@ def test_ab_whatif_runs_in_the_background_exports_and_opens_in_results(
         page.goto(server + "ab", wait_until="domcontentloaded")
         run = page.get_by_role("button", name="Run A/B")
         expect(run).to_be_visible()
+        # the alternative's levers start at its own settings and show their values (closed-loop follow-up sets 5)
+        expect(page.locator(".v-input", has_text="Follow-up capacity: 5")).to_be_visible()
+        expect(page.locator(".v-input", has_text="Executive engagement: 0.6")).to_be_visible()
+        # three years by default, as the report; a shorter horizon is warned about
+        expect(page.get_by_label("Weeks (horizon)")).to_have_value("156")
+        expect(page.locator(".horizon-warning")).to_have_count(0)
         customers = page.get_by_label("Customers (initial)")
         customers.fill("lots")
         expect(page.locator(".v-messages__message", has_text="Customers is 'lots'")).to_be_visible()
@@ -283,13 +292,16 @@ def test_ab_whatif_runs_in_the_background_exports_and_opens_in_results(
         page.locator(".v-select", has_text="Alternative").click()
         page.locator(".v-menu__content .v-list-item", has_text="Siloed scorecards").click()
         expect(page.locator(".input-message", has_text="The alternative is the baseline itself")).to_be_visible()
+        expect(page.locator(".v-input", has_text="Follow-up capacity: 0")).to_be_visible()  # siloed's own setting
         for lever in ("Follow-up capacity", "Shared stage weight"):
             slider = page.locator(".v-input", has_text=lever).get_by_role("slider")
             slider.focus()
             slider.press("End")
         expect(page.locator(".input-message")).to_have_count(0)
+        expect(page.locator(".v-input", has_text="Follow-up capacity: 20 (scenario: 0)")).to_be_visible()
         customers.fill("300")
         page.get_by_label("Weeks (horizon)").fill("16")
+        expect(page.locator(".horizon-warning")).to_contain_text("shorter than the report's three years")
         page.get_by_label("Replications (runs per arm)").fill("3")
         expect(run).to_be_enabled()
         started = time.monotonic()

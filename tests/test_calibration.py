@@ -12,7 +12,8 @@ import yaml
 from conftest import assert_user_error, run_command
 
 from sim.config import ConfigError, with_values
-from sim.experiments.calibration import TARGETS, calibrate, load_spec, write_outputs
+from sim.experiments.analysis import Interval
+from sim.experiments.calibration import TARGETS, CalibrationResult, bound_warning, calibrate, load_spec, write_outputs
 from sim.experiments.replications import mean_ci, measuring, run_replications
 
 # the calibration's own book and year: with silent customers and the relationship survey, 1,500 customers over 26
@@ -168,6 +169,9 @@ def test_unreachable_target_names_the_target_and_the_closest_value(
     assert paragraph.startswith("silosim-calibrate: Target not met: `target.nps` is +99.0")
     assert "closest_fit.yaml" in paragraph
     assert "customer.rating_bias_mean" in paragraph and "(upper bound)" in paragraph
+    # what to do: a budget setting or a bound on the command line, never an edit of a file inside the package
+    assert "trials=32" in paragraph and "calibrate.free.attitude.hi=" in paragraph
+    assert "conf/calibrate/default.yaml" not in paragraph
     fit = pd.read_csv(fit_dir / "fit.csv").set_index("target")
     assert not fit.loc["nps", "met"]
     assert fit.loc["nps", "simulated_mean"] < 95  # below 99 even at the most favourable attitude the bounds allow
@@ -311,3 +315,18 @@ def test_an_out_dir_holding_other_files_is_refused(tmp_path: Path) -> None:
     out = run_command("silosim-calibrate", "target.nps=10", "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", ["`out_dir`", "not a silosim-calibrate study", "never overwritten"])
     assert [p.name for p in (tmp_path / "fit").iterdir()] == ["notes.txt"]
+
+
+def test_a_fit_at_a_bound_is_warned_about_in_words_that_say_what_it_means() -> None:
+    spec = load_spec(["target.nps=10", "target.annual_retention=0.91"])
+    renewal = next(f for f in spec.free if f.key == "customer.renewal_no_problem")
+    inside = {f.key: (f.lo + f.hi) / 2 for f in spec.free}
+    report = {k: Interval(v, v - 1e-3, v + 1e-3, 10) for k, v in spec.targets.items()}
+    met = dict.fromkeys(spec.targets, True)
+    assert bound_warning(spec, CalibrationResult(inside, report, met, [], 0)) is None
+    at_bound = {**inside, renewal.key: 0.99976}
+    text = bound_warning(spec, CalibrationResult(at_bound, report, met, [], 0))
+    assert text is not None and text.startswith("Warning: customer.renewal_no_problem (")
+    assert f"fitted at 0.99976, at the upper bound of its search range [{renewal.lo:g}, {renewal.hi:g}]" in text
+    assert "meets its targets only by pushing this parameter as far as the search allows" in text
+    assert "plausible" in text

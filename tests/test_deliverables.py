@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.util import Emu, Inches
 
 from sim.experiments.outcomes import comparison_outcomes
 from sim.report.figures import FIGURE_NAMES
@@ -72,6 +73,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Com
         "report.logo=logo.png",
         "report.theme.primary=#AA3377",
         "report.theme.font=Georgia",
+        "report.currency=EUR",
         cwd=tmp,
     )
     assert out.returncode == 0, out.stderr
@@ -111,21 +113,22 @@ def test_slides_have_a_title_the_answer_every_figure_the_table_and_the_method(
     for code, char in unescape.items():
         figure_titles = [t.replace(code, char) for t in figure_titles]
     assert titles == [
-        "What silos cost: headline",
+        "O'Brien & Co <Insurance>: Closed-loop follow-up and Closed-loop follow-up (our_plan) vs Siloed scorecards",
         "The answer",
         *figure_titles,
         "Summary: every scenario against the baseline",
         "Scenarios compared",
         "Key assumptions",
         "Parameters that differ between the scenarios",
-        "Method, provenance and how to reproduce",
+        "Appendix: method, statistics, provenance",
     ]
     title_text = " ".join(sh.text_frame.text for sh in slides[0].shapes if sh.has_text_frame)
     assert "Prepared for O'Brien & Co <Insurance>" in title_text
     assert any(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in slides[0].shapes)  # the logo
     answer = " ".join(sh.text_frame.text for sh in slides[1].shapes if sh.has_text_frame)
     assert "Closed-loop follow-up would" in answer and "compared with Siloed scorecards" in answer
-    assert "Bonferroni" in answer and "adjusted 95% CI" in answer
+    assert "adjusted 95% CI" in answer and "How we know: every scenario was simulated 3 times" in answer
+    assert "Bonferroni" not in answer  # the statistics are in the appendix
     for slide, name in zip(slides[2:8], FIGURE_NAMES, strict=True):
         pictures = [sh for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
         assert len(pictures) == 1
@@ -143,12 +146,52 @@ def test_slides_have_a_title_the_answer_every_figure_the_table_and_the_method(
         "Closed-loop follow-up (our_plan)",
     ]
     method = " ".join(sh.text_frame.text for sh in slides[-1].shapes if sh.has_text_frame)
+    assert "Bonferroni" in method
     # the runs' provenance (recorded by every comparison) and the command that reproduces them
     assert "Provenance of the runs: silosim 0.1.0; git_commit" in method and "silosim-compare" in method
     for slide in slides:  # nothing hangs off the slide
         for sh in slide.shapes:
             assert sh.left >= 0 and sh.top >= 0, (titles[slides.index(slide)], sh.name)
             assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, sh.name
+
+
+def test_the_title_slide_is_laid_out_for_16_9_and_the_forest_plot_fills_its_slide(
+    made: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    d, _ = made
+    deck = Presentation(str(d / "report.pptx"))
+    width, height = deck.slide_width, deck.slide_height
+    assert abs(width / height - 16 / 9) < 0.01
+    first = deck.slides[0]
+    title, subtitle = first.shapes.title, first.placeholders[1]
+    for shape in (title, subtitle):  # centred on the 16:9 slide, not where the 4:3 template puts it
+        assert abs(shape.left + shape.width / 2 - width / 2) < Emu(Inches(0.05)), shape.name
+        assert shape.width > 0.75 * width and shape.top + shape.height <= height
+    assert title.top + title.height <= subtitle.top  # no overlap
+    assert title.top > 0.2 * height  # the block sits in the middle of the slide, not at its top
+    forest = next(s for s in deck.slides if s.shapes.title is not None and "annual retention" in s.shapes.title.text)
+    picture = next(sh for sh in forest.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE)
+    body_width, body_height = width - Inches(1.0), Inches(7.02) - Inches(1.35) - Inches(0.1)
+    assert picture.width > 0.9 * body_width or picture.height > 0.9 * body_height, (picture.width, picture.height)
+    assert picture.width * picture.height > 0.6 * body_width * body_height  # not a strip across the top
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (apt-get install libreoffice-impress) missing")
+def test_the_deck_renders_in_libreoffice_one_16_9_page_per_slide(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """The deck opens in another presentation program than PowerPoint, every slide a 16:9 page."""
+    d, _ = made
+    out = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(tmp_path), str(d / "report.pptx")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    pdf = tmp_path / "report.pdf"
+    assert out.returncode == 0 and pdf.exists(), out.stderr
+    assert pdf_pages(pdf) == len(Presentation(str(d / "report.pptx")).slides)
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf.read_bytes())
+    assert box is not None and abs(float(box.group(1)) / float(box.group(2)) - 16 / 9) < 0.01
 
 
 def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
@@ -184,7 +227,7 @@ def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
             r[col["95% CI high"]],
         )
         assert low <= raw_low <= diff <= raw_high <= high  # the adjusted interval is the wider one
-        assert r[col["Verdict"]] == ("higher" if low > 0 else "lower" if high < 0 else "no clear change")
+        assert r[col["Verdict"]] == ("higher" if low > 0 else "lower" if high < 0 else "no clear difference")
         p, p_adj = r[col["p-value (paired t-test)"]], r[col["p-value adjusted (bonferroni)"]]
         assert p_adj == pytest.approx(min(1.0, len(rows) * p))
     runs = book["Runs"]
@@ -194,6 +237,16 @@ def test_workbook_sheets_headers_formats_and_values_match_summary_csv(
     assert about["Provenance: silosim"] == "0.1.0" and about["Provenance: git_commit"]
     assert about["Multiple-comparison adjustment"] == "bonferroni"
     assert book["About"]._images  # the logo
+    assert any(h == "Cumulative revenue (EUR): mean" for h in header), header
+    params = book["Parameters"]
+    assert [c.value for c in params[1]][:2] == ["Parameter", "Key"]
+    cells = {r[1]: r[2:] for r in params.iter_rows(min_row=2, values_only=True)}
+    assert cells["feedback.inner_loop.capacity"] == (0, 5, 12)  # numbers stored as numbers
+    assert all(isinstance(v, (int, float)) for v in cells["feedback.inner_loop.capacity"])
+    every = [v for r in params.iter_rows(min_row=2, values_only=True) for v in r]
+    assert not any(str(v).lower() in ("nan", "none", "true", "false") for v in every), every
+    names = [r[0] for r in params.iter_rows(min_row=2, values_only=True)]
+    assert "Detractor follow-ups per week per 1,000 initial customers (follow-ups/week/1000 customers)" in names
     assert book["Summary"]["A1"].font.name == "Georgia" and book["Summary"]["A1"].fill.fgColor.rgb.endswith("AA3377")
 
 

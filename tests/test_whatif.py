@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from conftest import run_command
 
-from sim.dashboard.controls import CONTROLS, changed_controls
+from sim.config import checked_config
+from sim.dashboard.controls import CONTROLS, changed_controls, scenario_controls
 from sim.dashboard.plots import whatif_figure
 from sim.dashboard.results import list_comparisons, open_comparison
 from sim.dashboard.whatif import (
@@ -62,8 +63,20 @@ def test_the_alternative_must_differ_from_the_baseline() -> None:
     spec, errors = parse_whatif("siloed_scorecards", "siloed_scorecards", {"followup_capacity": 7.0}, **SMALL)
     assert spec is not None and not errors and spec.alternative_name == "siloed_scorecards_what_if"
     assert spec.lever_overrides() == ["feedback.inner_loop.capacity=7"]
-    same, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {"followup_capacity": 0.0}, **SMALL)
+    # a lever at the alternative's own setting (where its slider starts) changes nothing
+    same, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {"followup_capacity": 5.0}, **SMALL)
     assert same is not None and same.changes == () and same.alternative_name == "closed_loop_followup"
+
+
+def test_a_lever_moves_from_the_alternatives_own_setting() -> None:
+    """Closed-loop follow-up sets capacity 5: its slider starts there, and 4 is a cut, 0 switches it off."""
+    assert scenario_controls("closed_loop_followup")["followup_capacity"] == 5.0
+    assert scenario_controls("siloed_scorecards")["followup_capacity"] == 0.0
+    cut, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {"followup_capacity": 4.0}, **SMALL)
+    assert cut is not None and cut.lever_overrides() == ["feedback.inner_loop.capacity=4"]
+    off, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {"followup_capacity": 0.0}, **SMALL)
+    assert off is not None and off.lever_overrides() == ["feedback.inner_loop.capacity=0"]  # explicit, not dropped
+    assert checked_config(off.overrides("alternative")).feedback.inner_loop.capacity == 0.0
 
 
 def test_an_invalid_combination_is_reported_before_anything_runs() -> None:
@@ -102,12 +115,16 @@ def test_the_answer_and_the_figure_agree_on_the_verdict(result: WhatIfResult) ->
     assert (lo, hi) == (row["true_nps_diff_adj_ci_low"], row["true_nps_diff_adj_ci_high"])
     [answer] = result.answers()
     assert answer.title == "Siloed scorecards, with your changes" and answer.baseline_title == "Siloed scorecards"
-    words = "raise true NPS" if lo > 0 else "lower true NPS" if hi < 0 else "leave true NPS statistically unchanged"
+    words = "raise true NPS" if lo > 0 else "lower true NPS" if hi < 0 else "make no clear difference to true NPS"
     assert words in answer.text
     fig = whatif_figure(result)
     title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()
-    verb = "raises" if lo > 0 else "lowers" if hi < 0 else "does not clearly change"
-    assert f"{verb} true NPS" in title.replace("\n", " ") and f"{d:+.1f} points" in title
+    title = title.replace("\n", " ")
+    if lo > 0 or hi < 0:
+        assert f"with {'higher' if lo > 0 else 'lower'} true NPS than Siloed scorecards" in title
+        assert f"{d:+.1f} points" in title
+    else:
+        assert title.startswith("No clear difference in true NPS") and "higher" not in title and "lower" not in title
     nps_axis = fig.axes[0]
     band = nps_axis.collections[0].get_paths()[0].vertices
     assert np.ptp(band[:, 1]) > 0  # the band has a width

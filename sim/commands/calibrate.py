@@ -20,6 +20,7 @@ import sys
 
 from sim.commands._common import EXIT_UNREACHABLE, paragraph, user_errors, wants_help
 from sim.experiments.calibration import (
+    bound_warning,
     calibrate,
     fmt_target,
     load_spec,
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(markdown_report(spec, result))
     print(f"Output directory: {written.parent}")
+    warning = bound_warning(spec, result)
+    if warning and result.reachable:
+        print(paragraph(PROG, warning, prefix=""), file=sys.stderr)
     if not result.reachable:
         print(paragraph(PROG, unreachable_message(spec, result, written), prefix=""), file=sys.stderr)
         sys.exit(EXIT_UNREACHABLE)

@@ -12,6 +12,7 @@ as it is entered: a bad one is marked in red with its message, and Run waits unt
 from __future__ import annotations
 
 import html
+import math
 import shutil
 import threading
 import time
@@ -21,7 +22,7 @@ import solara
 import solara.lab
 
 from sim.config import ConfigError
-from sim.dashboard.controls import BASELINE_SCENARIO, CONTROLS, scenario_labels
+from sim.dashboard.controls import BASELINE_SCENARIO, CONTROLS, scenario_controls, scenario_labels
 from sim.dashboard.plots import DIFFERENCE_PANELS, whatif_figure
 from sim.dashboard.results_page import Downloads
 from sim.dashboard.tabs_page import Navigation
@@ -39,10 +40,14 @@ from sim.experiments.compare import Comparison
 from sim.experiments.launcher import fmt_duration
 from sim.report.content import summary_text_table
 from sim.report.html import table_html
+from sim.report.wording import number
 
 __all__ = ["DEFAULTS", "ABPage"]
 
-DEFAULTS = {"customers": "2000", "weeks": "52", "replications": "5", "first_seed": "0"}
+# Three years, as the report: effects such as closed-loop follow-up's on retention build over years, and a shorter
+# horizon would call them "no clear difference" in a meeting (a warning says so when the horizon is shorter).
+DEFAULTS = {"customers": "2000", "weeks": "156", "replications": "5", "first_seed": "0"}
+FULL_HORIZON_WEEKS = 156
 DEFAULT_ALTERNATIVE = "closed_loop_followup"
 NUMBER_INPUTS = (
     ("customers", "Customers (initial)"),
@@ -70,6 +75,26 @@ def run_task(spec: WhatIf, status: solara.Reactive[str], cancel: threading.Event
 def export_task(result: WhatIfResult) -> Comparison:
     """Write the what-if as a comparison directory with every deliverable."""
     return export_whatif(result)
+
+
+def _whole_or_none(text: str) -> int | None:
+    """A typed whole number, or None (the input's own message says what is wrong with it)."""
+    try:
+        value = float(str(text).replace(",", "").strip())
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
+
+
+def lever_text(name: str, value: float) -> str:
+    """A lever's value as its slider label shows it (patience 0 is unlimited).
+
+    >>> lever_text("followup_capacity", 5.0), lever_text("patience_weeks", 0), lever_text("response_rate", 0.13)
+    ('5', 'unlimited', '0.13')
+    """
+    if name == "patience_weeks" and value == 0:
+        return "unlimited"
+    return f"{value:g}" if not CONTROLS[name].is_int else str(int(value))
 
 
 @solara.component
@@ -102,11 +127,13 @@ def WhatIfInputs(
             value=labels[baseline.value][0],
             on_value=lambda t: baseline.set(by_title[t]),
         )
+
+        def pick_alternative(title: str) -> None:
+            alternative.set(by_title[title])
+            levers.set(dict(scenario_controls(by_title[title])))  # the levers start at its own settings
+
         solara.Select(
-            "Alternative",
-            values=list(by_title),
-            value=labels[alternative.value][0],
-            on_value=lambda t: alternative.set(by_title[t]),
+            "Alternative", values=list(by_title), value=labels[alternative.value][0], on_value=pick_alternative
         )
         if errors.get("alternative"):
             solara.Error(errors["alternative"], dense=True, classes=["input-message"])
@@ -114,14 +141,21 @@ def WhatIfInputs(
             NumberInput(key, label, numbers, errors)
     with solara.Card("Change the alternative's levers"):
         solara.Text(
-            "A lever left at its default keeps the alternative scenario's own setting; moved, it overrides it.",
+            "Each lever starts at the alternative scenario's own setting; a lever you move overrides it.",
             style={"font-size": "0.85em", "color": "#555"},
         )
+        own = scenario_controls(alternative.value)
         for name, c in CONTROLS.items():
             slider = solara.SliderInt if c.is_int else solara.SliderFloat
+            value = levers.value[name]
+            moved = (
+                ""
+                if math.isclose(value, own[name], abs_tol=c.step / 2)
+                else f" (scenario: {lever_text(name, own[name])})"
+            )
             slider(
-                c.label,
-                value=levers.value[name],
+                f"{c.label}: {lever_text(name, value)}{moved}",
+                value=value,
                 min=c.lo,
                 max=c.hi,
                 step=c.step,
@@ -136,10 +170,12 @@ def _difference_text(result: WhatIfResult) -> str:
     parts = []
     for column, label, unit, fmt in DIFFERENCE_PANELS:
         d, lo, hi = final_effect(result, column)
+        digits = 0 if ".0f" in fmt else 1
+        d_, lo_, hi_ = (number(v, digits, sign=True) for v in (d, lo, hi))  # the report's numbers: never -0.0
         parts.append(
-            f"{label}: <b data-value='diff-{column}'>{fmt.format(d)}</b> {unit} (adjusted 95% CI "
-            f"<span data-value='low-{column}'>{fmt.format(lo)}</span> to "
-            f"<span data-value='high-{column}'>{fmt.format(hi)}</span>)"
+            f"{label}: <b data-value='diff-{column}'>{d_}</b> {unit} (adjusted 95% CI "
+            f"<span data-value='low-{column}'>{lo_}</span> to "
+            f"<span data-value='high-{column}'>{hi_}</span>)"
         )
     return f"<p>In week {result.spec.weeks}, alternative minus baseline: " + "; ".join(parts) + ".</p>"
 
@@ -211,7 +247,7 @@ def ABPage() -> None:
     """The A/B what-if page."""
     baseline = solara.use_reactive(BASELINE_SCENARIO)
     alternative = solara.use_reactive(DEFAULT_ALTERNATIVE)
-    levers = solara.use_reactive({name: c.baseline for name, c in CONTROLS.items()})
+    levers = solara.use_reactive(dict(scenario_controls(DEFAULT_ALTERNATIVE)))
     numbers = solara.use_reactive(dict(DEFAULTS))
     status = solara.use_reactive("")
     cancel = solara.use_memo(threading.Event, [])
@@ -249,4 +285,13 @@ def ABPage() -> None:
             solara.Button("Cancel", on_click=cancel.set, outlined=True)
     if errors:
         solara.Warning("Fix the inputs marked in red in the sidebar to run.", dense=True, classes=["inputs-warning"])
+    weeks = _whole_or_none(numbers.value["weeks"])
+    if weeks is not None and 0 < weeks < FULL_HORIZON_WEEKS:
+        solara.Warning(
+            f"{weeks} weeks is shorter than the report's three years ({FULL_HORIZON_WEEKS} weeks). Effects such "
+            "as closed-loop follow-up's on retention build over years, so a shorter run may show 'no clear "
+            "difference' where the three-year comparison finds one.",
+            dense=True,
+            classes=["horizon-warning"],
+        )
     RunState(previous, status)

@@ -27,9 +27,11 @@ __all__ = [
     "Control",
     "DashboardModel",
     "changed_controls",
+    "control_override",
     "control_overrides",
     "model_params",
     "parse_seed",
+    "scenario_controls",
     "scenario_labels",
     "scenarios",
     "settings_html",
@@ -167,6 +169,39 @@ CONTROLS: dict[str, Control] = {
 def _fmt(value: float) -> str:
     """A control value as Hydra override text."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def control_override(name: str, value: float) -> str:
+    """The Hydra override that sets one control to ``value`` (patience 0 is ``null``: unlimited).
+
+    >>> control_override("followup_capacity", 0.0), control_override("patience_weeks", 0)
+    ('feedback.inner_loop.capacity=0', 'governance.patience_weeks=null')
+    """
+    control = CONTROLS[name]
+    if name == "patience_weeks" and value == 0:
+        return f"{control.key}=null"
+    return f"{control.key}={_fmt(value)}"
+
+
+@functools.cache
+def scenario_controls(scenario: str) -> dict[str, float]:
+    """Every control's value in a scenario as composed (patience ``null`` is 0), so its sliders start there.
+
+    Args:
+        scenario: A scenario name.
+
+    Returns:
+        Control name -> the scenario's own value.
+    """
+    with _COMPOSE_LOCK:
+        cfg = compose_config([f"scenario={scenario}"])
+    values: dict[str, float] = {}
+    for name, control in CONTROLS.items():
+        node: Any = cfg
+        for part in control.key.split("."):
+            node = node[part]
+        values[name] = (0 if node is None else type(control.baseline)(node)) if control.is_int else float(node)
+    return values
 
 
 def changed_controls(controls: Mapping[str, float]) -> tuple[list[str], dict[str, str]]:

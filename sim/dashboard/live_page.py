@@ -16,7 +16,7 @@ from typing import Any
 import solara
 import solara.lab
 from matplotlib.figure import Figure
-from mesa.visualization.solara_viz import ComponentsView
+from mesa.visualization.solara_viz import make_initial_grid_layout
 from mesa.visualization.utils import force_update, update_counter
 
 from sim.config import ConfigError
@@ -200,6 +200,22 @@ def Steps(model: DashboardModel) -> None:
 
 
 @solara.component
+def Cards(components: list[Any], model: DashboardModel) -> None:
+    """The model's cards in Mesa's draggable, resizable grid.
+
+    Mesa's ComponentsView puts a tab bar over even a single page (a stray "PAGE 0" tab); this leaves it out.
+    """
+    layout, set_layout = solara.use_state(make_initial_grid_layout(len(components)))
+    solara.GridDraggable(
+        items=[card(model) for card in components],
+        grid_layout=layout,
+        resizable=True,
+        draggable=True,
+        on_grid_layout=set_layout,
+    )
+
+
+@solara.component
 def LivePage() -> None:
     """The live model page: one DashboardModel per browser session."""
     first = solara.use_memo(DashboardModel, [])
@@ -220,4 +236,4 @@ def LivePage() -> None:
             ModelInputs(values, errors)
         with solara.Card("Information"):
             Steps(model.value)
-    ComponentsView(COMPONENTS, model.value)
+    Cards(COMPONENTS, model.value)

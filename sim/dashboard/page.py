@@ -16,6 +16,7 @@ http://127.0.0.1:8765. The pages, one tab each:
 from __future__ import annotations
 
 import solara
+import solara.server.settings
 
 from sim.dashboard.ab_page import ABPage
 from sim.dashboard.live_page import COMPONENTS, LivePage
@@ -23,6 +24,9 @@ from sim.dashboard.results_page import ResultsPage
 from sim.dashboard.tabs_page import PAGES
 
 __all__ = ["COMPONENTS", "routes"]
+
+# No "Made with Solara" badge: it is fixed over the page's bottom right corner, on a table's last column.
+solara.server.settings.theme.show_banner = False
 
 _COMPONENTS = {"/": LivePage, "/ab": ABPage, "/results": ResultsPage}
 routes = [solara.Route(path=path.strip("/") or "/", component=_COMPONENTS[path], label=label) for path, label in PAGES]

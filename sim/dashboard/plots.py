@@ -19,11 +19,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import StrMethodFormatter
 
 from sim.config.run import scenario_title
-from sim.dashboard.whatif import WhatIfResult, difference_bands, final_effect
+from sim.dashboard.whatif import CONFIDENCE, WhatIfResult, difference_bands
 from sim.engine.kpis import KPIS
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, annual_retention
 from sim.engine.model import SiloModel
 from sim.experiments.outcomes import compute
+from sim.report.wording import Verdicts, outcome_headline
 
 __all__ = [
     "CATEGORY_COLOURS",
@@ -440,10 +441,10 @@ def whatif_figure(result: WhatIfResult) -> Figure:
         _difference_panel(ax, result, column, label, unit)
     axes[0].legend(loc="upper left", fontsize=8)
     spec = result.spec
-    d, lo, hi = final_effect(result, "true_nps")  # the answer's verdict and interval (adjusted), not the band's
-    alt, base = result.titles[spec.alternative_name], result.titles[spec.baseline]
-    verdict = "raises" if lo > 0 else "lowers" if hi < 0 else "does not clearly change"
-    finding = f"{d:+.1f} points in week {spec.weeks} (adjusted 95% CI {lo:+.1f} to {hi:+.1f})"
-    title = textwrap.fill(f"{alt} {verdict} true NPS against {base}: {finding}", 110)
+    # the answer's verdict and interval (final week, adjusted), in the report's words, not the band's
+    verdicts = Verdicts.from_summary(
+        result.summary, spec.baseline, spec.weeks, CONFIDENCE, result.titles, spec.customers
+    )
+    title = textwrap.fill(outcome_headline(verdicts, "true_nps"), 110)
     fig.suptitle(title, fontsize=11, fontweight="bold")
     return fig

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.config.run import scenario_title
-from sim.report.content import Answer, Table, answers, summary_text_table
+from sim.report.content import Answer, Table, answers, client_suffix, report_currency, report_title, summary_text_table
 from sim.report.figures import FIGURE_NAMES
 
 __all__ = ["DOWNLOADS", "Entry", "View", "list_comparisons", "open_comparison"]
@@ -48,7 +48,7 @@ class Entry:
     @property
     def label(self) -> str:
         """How the list shows it: when, what, for whom, how big, and its directory."""
-        client = f" · {self.client}" if self.client else ""
+        client = client_suffix(self.title, self.client, " · ")
         return (
             f"{self.created:%Y-%m-%d %H:%M} · {self.title}{client} · {len(self.scenarios)} scenarios x "
             f"{self.replications} ({self.path.name})"
@@ -63,7 +63,7 @@ def _entry(path: Path) -> Entry | None:
         return Entry(
             path=path,
             name=str(meta["name"]),
-            title=str(report.get("title") or f"What silos cost: {str(meta['name']).replace('_', ' ')}"),
+            title=report_title(meta),
             client=str(report.get("client") or ""),
             created=datetime.fromtimestamp((path / "comparison.json").stat().st_mtime),
             scenarios=tuple(titles.get(s) or scenario_title(s) for s in meta["scenarios"]),
@@ -135,7 +135,7 @@ def open_comparison(path: Path) -> View:
         entry=entry,
         meta=meta,
         answers=answers(summary, baseline, int(meta["weeks"]), level, titles),
-        table=summary_text_table(summary, baseline, level, titles),
+        table=summary_text_table(summary, baseline, level, titles, report_currency(meta)),
         figures=[f for f in figures if f.exists()],
         downloads=[(entry.path / f, label, mime) for f, label, mime in DOWNLOADS if (entry.path / f).exists()],
     )

@@ -15,6 +15,7 @@ import solara
 from sim.dashboard.results import DOWNLOADS, list_comparisons, open_comparison
 from sim.dashboard.tabs_page import Navigation
 from sim.dashboard.whatif import outputs_root
+from sim.report.content import client_suffix
 from sim.report.html import table_html
 
 __all__ = ["Downloads", "ResultsPage"]
@@ -39,7 +40,7 @@ def ComparisonView(path: Path) -> None:
         solara.Error(str(exc))
         return
     e = view.entry
-    client = f" for {html.escape(e.client)}" if e.client else ""
+    client = html.escape(client_suffix(e.title, e.client))
     sentences = "".join(f"<li><b>{html.escape(a.title)}</b>{html.escape(a.predicate)}</li>" for a in view.answers)
     solara.HTML(
         tag="div",

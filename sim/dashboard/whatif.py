@@ -16,6 +16,7 @@ reproduces it.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ from scipy import stats
 
 from sim.config import ConfigError, checked_config, group_options
 from sim.config.run import scenario_title
-from sim.dashboard.controls import CONTROLS, changed_controls
+from sim.dashboard.controls import CONTROLS, control_override, scenario_controls
 from sim.experiments.analysis import DEFAULT_ADJUSTMENT, RunSet, load_runs, summary_table
 from sim.experiments.compare import Comparison, assemble_comparison
 from sim.report import write_deliverables
@@ -95,7 +96,8 @@ class WhatIf:
     Attributes:
         baseline: The baseline scenario.
         alternative: The scenario the alternative starts from.
-        changes: Lever controls moved away from their baseline value (name -> value), applied to the alternative.
+        changes: Lever controls moved away from the alternative scenario's own setting (name -> value), applied
+            to the alternative.
         customers: Initial customers of every run.
         weeks: Horizon of every run.
         replications: Runs per arm.
@@ -126,8 +128,8 @@ class WhatIf:
         return 2 * self.replications
 
     def lever_overrides(self) -> list[str]:
-        """The alternative's changed levers as Hydra overrides."""
-        return changed_controls(dict(self.changes))[0]
+        """The alternative's changed levers as Hydra overrides (each set explicitly, even to the schema default)."""
+        return [control_override(name, value) for name, value in self.changes]
 
     def overrides(self, arm: str) -> list[str]:
         """Every override of a run of ``arm`` (``baseline`` or ``alternative``), seed excluded."""
@@ -171,7 +173,8 @@ def parse_whatif(
     Args:
         baseline: Baseline scenario.
         alternative: Alternative scenario.
-        changes: Value of every lever control (those at their baseline value change nothing).
+        changes: Value of lever controls; one equal to the alternative scenario's own setting
+            (:func:`sim.dashboard.controls.scenario_controls`, where the page's sliders start) changes nothing.
         customers: Initial customers (text from the page).
         weeks: Horizon in weeks.
         replications: Runs per arm.
@@ -197,8 +200,13 @@ def parse_whatif(
     for key, name in (("baseline", baseline), ("alternative", alternative)):
         if name not in known:
             errors[key] = f"'{name}' is not a scenario; pick one of the list."
-    moved = changed_controls(dict(changes))[1]
-    delta = tuple((name, float(changes[name])) for name in CONTROLS if moved.get(name) == "control")
+    # a lever counts as changed when it differs from the alternative scenario's own setting, where its slider starts
+    own = scenario_controls(alternative) if alternative in known else {}
+    delta = tuple(
+        (name, float(changes[name]))
+        for name, control in CONTROLS.items()
+        if name in changes and name in own and not math.isclose(changes[name], own[name], abs_tol=control.step / 2)
+    )
     if baseline == alternative and not delta and "alternative" not in errors:
         errors["alternative"] = "The alternative is the baseline itself: pick another scenario or change a lever below."
     if errors:

@@ -49,7 +49,7 @@ from sim.experiments.replications import base_configuration, mean_ci, measuring,
 from sim.experiments.studies import RECORD, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from sim.config.schema import SiloConfig
 
@@ -58,7 +58,9 @@ __all__ = [
     "CalibrationResult",
     "CalibrationSpec",
     "FreeParameter",
+    "bound_warning",
     "calibrate",
+    "calibration_record",
     "load_spec",
     "markdown_report",
     "unreachable_message",
@@ -801,15 +803,89 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
         if f.at_bound(result.params[f.key])
     ]
     text = "Target not met: " + "; ".join(parts) + "."
-    if bounds:
-        text += f" Free parameters at a bound: {', '.join(bounds)}."
-    else:
-        text += (
-            f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
-            "still reach it."
-        )
-    text += (
-        f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration). Check the "
-        "target, or widen the bounds or add free parameters in conf/calibrate/default.yaml."
+    budget = (
+        f"run the same command again with a larger budget, trials={2 * spec.trials} (the study resumes from the "
+        f"{len(result.trials)} trials it holds; replications= more per trial steadies the fit)"
     )
+    if bounds:
+        names = {f.key: name for name, f in ((f.name, f) for f in spec.free)}
+        widen = " or ".join(
+            f"calibrate.free.{names[b.split(' = ')[0]]}.{'hi' if 'upper' in b else 'lo'}=..." for b in bounds
+        )
+        text += (
+            f" Free parameters at a bound: {', '.join(bounds)}: the model reaches the target only beyond what the "
+            f"search allows, so check that the targets are plausible together; if they are, widen that bound on "
+            f"the command line ({widen}, inside the parameter's declared range) or {budget}."
+        )
+    else:
+        text += f" No free parameter is at a bound, so the search may simply need more trials: {budget}."
+    text += f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration)."
     return text
+
+
+def bound_warning(spec: CalibrationSpec, result: CalibrationResult) -> str | None:
+    """A paragraph for a fit with a free parameter at a bound of its search range (None if there is none).
+
+    A fit that meets its targets only by pushing a parameter to the edge of its range rests on an extreme
+    value: the warning names the parameter, its value and its range, says what the parameter means, and
+    what to check before relying on the calibrated baseline.
+    """
+    at = [(f, result.params[f.key], f.at_bound(result.params[f.key])) for f in spec.free]
+    at = [(f, value, side) for f, value, side in at if side]
+    if not at:
+        return None
+    parts = []
+    for f, value, side in at:
+        param = find(spec.base, f.key)
+        meaning = str(param.meta.get("doc", "")).rstrip(".") if param is not None else ""
+        what = f" ({meaning[0].lower()}{meaning[1:]})" if meaning else ""
+        parts.append(
+            f"{f.key}{what} was fitted at {value:.5g}, at the {side} bound of its search range [{f.lo:g}, {f.hi:g}]"
+        )
+    met = "meets its targets" if result.reachable else "comes closest to its targets"
+    which = "this parameter" if len(at) == 1 else "these parameters"
+    return (
+        f"Warning: {'; '.join(parts)}. The fit {met} only by pushing {which} as far as the search allows, so the "
+        "calibrated baseline rests on an extreme value there and may behave unrealistically (for example, a book "
+        "that grows or shrinks by itself). Check that the targets are plausible together and for the industry, "
+        "and treat results that hinge on it with care; the fit report "
+        "(fit.md) marks it."
+    )
+
+
+def calibration_record(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What a comparison's deliverables say about the calibration its scenarios carry (None if none does).
+
+    Read from the calibration's ``fit.json`` beside the calibrated file (``calibration_source``): the
+    targets, the simulated means with their intervals, whether each was met, and the fitted parameters
+    with their bounds and whether they sit at one. Only the file's name is kept, not its local path.
+
+    Args:
+        configs: Resolved configuration per scenario.
+
+    Returns:
+        The record, or None when no scenario is calibrated.
+    """
+    carrying = {s: str(c.get("calibration_source") or "") for s, c in configs.items()}
+    sources = sorted({v for v in carrying.values() if v})
+    if not sources:
+        return None
+    source = Path(sources[0])
+    record: dict[str, Any] = {
+        "file": source.name,
+        "scenarios": [s for s, v in carrying.items() if v == sources[0]],
+        "found": False,
+    }
+    try:
+        payload = json.loads((source.parent / FINISHED_FILE).read_text(encoding="utf-8"))
+        record.update(
+            found=True,
+            status=str(payload["status"]),
+            targets=dict(payload["targets"]),
+            fit={k: dict(v) for k, v in payload["fit"].items()},
+            met=dict(payload["met"]),
+            parameters=list(payload["parameters"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return record

@@ -55,6 +55,7 @@ from sim.experiments.analysis import (
     load_runs,
     summary_table,
 )
+from sim.experiments.calibration import calibration_record
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
 from sim.experiments.files import atomic_directory, atomic_write, fsync_path, require_fresh
 from sim.experiments.launcher import launch_multirun
@@ -656,7 +657,7 @@ def _write_tables(work: Path, comparison: Comparison) -> None:
     """comparison.parquet, summary.csv, runs.csv and comparison.json."""
     runs = comparison.runs
     runs.metrics.to_parquet(work / "comparison.parquet", index=False, compression="zstd")
-    comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.6g")
+    comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.12g")  # the same numbers read back
     runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]).to_csv(work / "runs.csv", index=False)
     (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
 
@@ -732,6 +733,7 @@ def _presentation_meta(p: Plan) -> dict[str, Any]:
         "descriptions": descriptions,
         "multiple_comparisons": p.conf.multiple_comparisons,
         "report": _report_meta(p.conf.report),
+        "calibration": calibration_record(p.configs),
     }
 
 
@@ -921,7 +923,7 @@ def rebuild_comparison(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.6g")
+        comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.12g")  # the same numbers read back
         present(work, comparison)
         (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
         _swap_in(work, target)

@@ -34,6 +34,7 @@ TEMPLATE_FILES = ("report.html.j2", "report.css")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _FONT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,39}$")  # a family name; it goes into CSS, slides and cells
 MAX_TEXT = 120
+MAX_CURRENCY = 5
 
 
 @dataclass
@@ -59,7 +60,10 @@ class ReportConf:
 
     Attributes:
         client: The client's name, on the title page and slide, and in the workbook (empty: none).
-        title: The report's title (empty: "What silos cost: <comparison name>").
+        title: The report's title (empty: the client and the scenarios' display titles, e.g. "Contoso Ltd: Our
+            plan vs Siloed scorecards").
+        currency: The currency of revenue and lifetime value, a code or a symbol (``EUR``, ``$``; empty: amounts
+            are shown as "currency units", which is what ``market.value_mean`` is in).
         logo: A PNG, JPEG or GIF file shown on the title page, the title slide and the workbook.
         theme: Colours and font.
         paper: ``a4`` or ``letter``: the page size of report.pdf and of the printed report.
@@ -70,6 +74,7 @@ class ReportConf:
 
     client: str = ""
     title: str = ""
+    currency: str = ""
     logo: str | None = None
     theme: ThemeConf = field(default_factory=ThemeConf)
     paper: str = "a4"
@@ -158,6 +163,11 @@ def _text_errors(report: ReportConf) -> list[str]:
             errors.append(
                 f"`report.{key}` is {value[:40]!r}..., but it must be one line of at most {MAX_TEXT} characters"
             )
+    if len(report.currency) > MAX_CURRENCY or any(c.isspace() or c.isdigit() for c in report.currency):
+        errors.append(
+            f"`report.currency` is {report.currency!r}, but it must be a currency code or symbol of at most "
+            f"{MAX_CURRENCY} characters without spaces or digits, e.g. EUR, USD or $"
+        )
     return errors
 
 

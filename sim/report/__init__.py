@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.experiments.compare import Comparison, arguments_of, plan, prepare, run_comparison
-from sim.report.content import build_content
+from sim.report.content import build_content, report_currency
 from sim.report.figures import make_figures
 from sim.report.html import write_report
 from sim.report.pdf import NO_BROWSER, find_chromium, pdf_pages, print_pdf
@@ -92,6 +92,8 @@ def write_deliverables(directory: Path, comparison: Comparison) -> None:
             directory / "figures",
             comparison.confidence,
             comparison.titles,
+            int(comparison.meta["customers"]),
+            report_currency(comparison.meta),
         ),
     )
     content = build_content(comparison, figures)

@@ -10,20 +10,24 @@ The renderers only lay this out, so the report, the slides and the workbook cann
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sim.config import WEEKS_PER_YEAR
-from sim.experiments.analysis import direction
+from sim.config.run import scenario_title
 from sim.experiments.compare import Comparison
 from sim.experiments.deliverables import ReportConf
 from sim.experiments.outcomes import comparison_outcomes
-from sim.report.figures import FigureFile, verdict_columns
+from sim.report.figures import FigureFile
+from sim.report.wording import Answer, answers, ci_name, money, number, verdict_columns
 
 __all__ = [
     "Answer",
@@ -33,41 +37,20 @@ __all__ = [
     "answers",
     "build_content",
     "ci_name",
+    "client_suffix",
     "differing_parameters",
     "flatten",
+    "method_summary",
+    "parameter_name",
+    "parameter_value",
+    "report_currency",
     "report_settings",
+    "report_title",
     "summary_text_table",
 ]
 
 # Keys of the resolved configuration that are labels or bookkeeping, not assumptions of the model.
 _NOT_ASSUMPTIONS = ("scenario_name", "output.", "about.", "seed", "design.", "calibration_source")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One alternative's effect against the baseline, in words.
-
-    Attributes:
-        scenario: The alternative's name.
-        title: Its display title (shown in bold).
-        clauses: What it would do to each outcome, with the number and interval.
-        baseline_title: The baseline's display title.
-    """
-
-    scenario: str
-    title: str
-    clauses: tuple[str, ...]
-    baseline_title: str
-
-    @property
-    def predicate(self) -> str:
-        """The sentence after the scenario's title."""
-        return f" would {', and '.join(self.clauses)}, compared with {self.baseline_title}."
-
-    @property
-    def text(self) -> str:
-        """The whole sentence."""
-        return self.title + self.predicate
 
 
 @dataclass(frozen=True)
@@ -103,6 +86,10 @@ class ReportContent:
     rebuilds: list[dict[str, Any]]
     settings: ReportConf
     generated_by: str
+    footer: str = ""
+    method_summary: str = ""
+    calibration: list[str] = field(default_factory=list)
+    parameter_values: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,64 +99,6 @@ def report_settings(meta: Mapping[str, Any]) -> ReportConf:
 
     merged = OmegaConf.merge(OmegaConf.structured(ReportConf), OmegaConf.create(dict(meta.get("report") or {})))
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
-
-
-def ci_name(level: float, adjusted: bool) -> str:
-    """``95% CI`` or ``adjusted 95% CI``."""
-    return f"{'adjusted ' if adjusted else ''}{round(100 * level)}% CI"
-
-
-def _horizon_words(weeks: int) -> str:
-    if weeks >= WEEKS_PER_YEAR:
-        if weeks % WEEKS_PER_YEAR == 0:
-            return f"annual retention in year {weeks // WEEKS_PER_YEAR}"
-        return "annual retention in the final year"
-    return f"annualised retention over {weeks} weeks"
-
-
-def _clause(row: pd.Series, summary: pd.DataFrame, key: str, what: str, scale: float, label: str) -> str:
-    low_col, high_col = verdict_columns(summary, key)
-    d, lo, hi = (scale * row[c] for c in (f"{key}_diff", low_col, high_col))
-    if not all(math.isfinite(v) for v in (d, lo, hi)):
-        return f"change {what} by {d:+.1f} points (too few paired runs for an interval)"
-    verdict = direction(lo, hi)
-    if verdict == 0:
-        return f"leave {what} statistically unchanged ({d:+.1f} points, {label} {lo:+.1f} to {hi:+.1f})"
-    verb = "raise" if verdict > 0 else "lower"
-    return f"{verb} {what} by {abs(d):.1f} points, {label} {lo:+.1f} to {hi:+.1f}"
-
-
-def answers(
-    summary: pd.DataFrame, baseline: str, weeks: int, level: float, titles: Mapping[str, str] | None = None
-) -> list[Answer]:
-    """One answer per alternative: its effect on retention and true NPS against the baseline.
-
-    The verdict (raise, lower, statistically unchanged) rests on the adjusted interval when the summary
-    table has one (``<outcome>_diff_adj_ci_low``), otherwise on the unadjusted one.
-
-    Args:
-        summary: The summary table.
-        baseline: The baseline scenario.
-        weeks: Horizon in weeks.
-        level: Confidence level.
-        titles: Display titles (default: the scenario names).
-
-    Returns:
-        Answers, the alternative with the largest retention gain first.
-    """
-    titles = dict(titles or {})
-    adjusted = "annual_retention_diff_adj_ci_low" in summary
-    label = ci_name(level, adjusted)
-    rows = summary[summary["scenario"] != baseline].sort_values("annual_retention_diff", ascending=False)
-    out = []
-    for _, r in rows.iterrows():
-        clauses = (
-            _clause(r, summary, "annual_retention", _horizon_words(weeks), 100.0, label),
-            _clause(r, summary, "true_nps", "true NPS", 1.0, label),
-        )
-        name = str(r["scenario"])
-        out.append(Answer(name, titles.get(name, name), clauses, titles.get(baseline, baseline)))
-    return out
 
 
 def answer_sentences(
@@ -201,7 +130,8 @@ def differing_parameters(
         titles: Column headers per scenario (default: the scenario names).
 
     Returns:
-        One row per differing parameter, one column per scenario.
+        One row per differing parameter: its documented name (``parameter``, from the schema's meaning and
+        unit), its key, and one column per scenario with the raw value (None where it is not set).
     """
     titles = dict(titles or {})
     flat = {s: flatten(c) for s, c in configs.items()}
@@ -210,23 +140,86 @@ def differing_parameters(
     for k in keys:
         if k.startswith(_NOT_ASSUMPTIONS):
             continue
-        values = [flat[s].get(k, "—") for s in configs]
+        values = [flat[s].get(k, _MISSING) for s in configs]
         if len({repr(v) for v in values}) > 1:
-            rows.append({"parameter": k, **{titles.get(s, s): v for s, v in zip(configs, values, strict=True)}})
+            row = {"parameter": parameter_name(k), "key": k}
+            row.update({titles.get(s, s): v for s, v in zip(configs, values, strict=True)})
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+_MISSING = "—"
+
+
+@lru_cache(maxsize=1)
+def _documented() -> dict[str, tuple[str, str]]:
+    """Each parameter's meaning and unit as docs/parameters.md gives them, by key (the default configuration's)."""
+    from sim.config import checked_config
+    from sim.config.walk import walk
+
+    return {p.key: (str(p.meta.get("doc") or ""), str(p.meta.get("unit") or "")) for p in walk(checked_config([]))}
+
+
+def parameter_name(key: str) -> str:
+    """A parameter's documented name: the first clause of its meaning, with its unit (the key if undocumented).
+
+    >>> parameter_name("market.value_mean")
+    'Mean revenue per active customer per week (currency/week)'
+    """
+    doc, unit = _documented().get(key, ("", ""))
+    parts = key.split(".")
+    named = [parts[i + 1] for i, p in enumerate(parts[:-1]) if p in ("departments", "levers", "touchpoints")]
+    whose = " ".join(n.replace("_", " ") for n in named)
+    whose = whose[:1].upper() + whose[1:]
+    if not doc:
+        return f"{whose}: {parts[-1].replace('_', ' ')}" if whose else key
+    name = re.split(r"(?<=[A-Za-z0-9)])[.;:](\s|$)| \(|, (?:so|which|as) ", doc, maxsplit=1)[0].strip()
+    if len(name) > 70:
+        name = name[:70].rsplit(" ", 1)[0] + "…"
+    name = f"{name} ({unit})" if unit and unit not in name else name
+    return f"{whose}: {name[0].lower()}{name[1:]}" if whose else name
+
+
+def parameter_value(value: Any, key: str = "") -> str:
+    """A parameter's value as a person reads it: numbers as numbers, booleans as yes/no, unset as 'not set'.
+
+    >>> parameter_value(True), parameter_value(0.00148), parameter_value(20000), parameter_value(None)
+    ('yes', '0.00148', '20,000', 'not set')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        doc = _documented().get(key, ("", ""))[0]
+        meaning = re.search(r"\(null\s*=\s*([^)]+)\)", doc)
+        return f"not set ({meaning.group(1).strip()})" if meaning else "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(parameter_value(v) for v in value)
+    return str(value)
 
 
 def _fmt_ci(mean: float, low: float, high: float, scale: float = 1.0, digits: int = 1, sign: bool = True) -> str:
     if not math.isfinite(mean):
         return "—"
-    f = f"{{:{'+' if sign else ''},.{digits}f}}"
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f.format(scale * mean)
-    return f"{f.format(scale * mean)} ({f.format(scale * low)} to {f.format(scale * high)})"
+        return number(scale * mean, digits, sign)
+    m, lo, hi = (number(scale * v, digits, sign) for v in (mean, low, high))
+    return f"{m} ({lo} to {hi})"
 
 
-def summary_text_table(summary: pd.DataFrame, baseline: str, level: float, titles: Mapping[str, str]) -> Table:
+def report_currency(meta: Mapping[str, Any]) -> str:
+    """The currency a comparison's money is shown in (``report.currency``; empty: none named)."""
+    return str((meta.get("report") or {}).get("currency") or "")
+
+
+def summary_text_table(
+    summary: pd.DataFrame, baseline: str, level: float, titles: Mapping[str, str], currency: str = ""
+) -> Table:
     """The summary table as the report shows it: formatted means and intervals, verdict intervals vs the baseline."""
+    unit = currency or "currency units"
     pct = round(100 * level)
     adjusted = "true_nps_diff_adj_ci_low" in summary
     vs = f"vs baseline ({ci_name(level, adjusted)})"
@@ -239,8 +232,8 @@ def summary_text_table(summary: pd.DataFrame, baseline: str, level: float, title
         "Annual retention, %",
         f"Retention {vs}, points",
         "Active customers, final",
-        "Cumulative revenue",
-        "Customer lifetime value",
+        f"Cumulative revenue, {unit}",
+        f"Customer lifetime value, {unit}",
     ]
     rows = []
     for _, r in summary.iterrows():
@@ -322,20 +315,148 @@ def _silosim_version() -> str:
         return "unknown"
 
 
-def _assumptions(meta: Mapping[str, Any], configs: Mapping[str, Mapping[str, Any]], baseline: str) -> list[str]:
+def report_title(meta: Mapping[str, Any]) -> str:
+    """The deliverables' title: ``report.title`` if set, else the client and the scenarios' display titles.
+
+    ``Contoso Ltd: Contoso plan vs Siloed scorecards``; without a client ``What silos cost: ...``; with
+    more than two alternatives ``3 alternatives vs Siloed scorecards``.
+    """
+    report = meta.get("report") or {}
+    if report.get("title"):
+        return str(report["title"])
+    titles = meta.get("titles") or {}
+    scenarios = [str(s) for s in meta.get("scenarios") or []]
+    baseline = str(meta.get("baseline") or (scenarios[0] if scenarios else ""))
+
+    def name(s: str) -> str:
+        return str(titles.get(s) or scenario_title(s))
+
+    alternatives = [name(s) for s in scenarios if s != baseline]
+    if not alternatives:
+        what = name(baseline) if baseline else str(meta.get("name", "comparison")).replace("_", " ")
+    elif len(alternatives) <= 2:
+        what = f"{' and '.join(alternatives)} vs {name(baseline)}"
+    else:
+        what = f"{len(alternatives)} alternatives vs {name(baseline)}"
+    client = str(report.get("client") or "")
+    return f"{client}: {what}" if client else f"What silos cost: {what}"
+
+
+def client_suffix(title: str, client: str, joiner: str = " for ") -> str:
+    """`` for Contoso Ltd`` after a title, or nothing when there is no client or the title names it already."""
+    return f"{joiner}{client}" if client and client.casefold() not in title.casefold() else ""
+
+
+def _population(comparison: Comparison) -> str:
+    """The book as it really evolves: customers at set-up, and the baseline's book at week 0 and at the end."""
+    meta = comparison.meta
+    setup = int(meta["customers"])
+    metrics = comparison.runs.metrics
+    base = metrics[metrics["scenario"] == comparison.baseline]
+    if base.empty or "active_customers" not in base:
+        return f"Population: {setup:,} customers at set-up, acquired and lost over the run."
+    book = base.groupby("step")["active_customers"].mean()
+    start, end, weeks = float(book.iloc[0]), float(book.iloc[-1]), int(book.index[-1]) + 1
+    change = end / start - 1 if start else math.nan
+    if math.isfinite(change) and abs(change) >= 0.005:
+        how = f"{'grows' if change > 0 else 'shrinks'} by {abs(change):.0%} to {end:,.0f} at week {weeks}"
+    else:
+        how = f"stays at about {end:,.0f} to week {weeks}"
+    return (
+        f"Population: {setup:,} customers at set-up; after the warm-up the baseline's book is {start:,.0f} customers "
+        f"at week 0 and {how} (means over replications), as customers are acquired and lost. Totals are per "
+        f"{setup:,} customers at set-up."
+    )
+
+
+def _revenue(comparison: Comparison, currency: str) -> str:
+    """Revenue per customer, with its unit, and whether it is still the model's illustrative default."""
+    from sim.config.schema import MarketConf
+
+    values = {float((c.get("market") or {}).get("value_mean", math.nan)) for c in comparison.configs.values()}
+    values = {v for v in values if math.isfinite(v)}
+    default = float(MarketConf().value_mean)
+    if not values:
+        return ""
+    weekly = min(values)
+    unit = currency or "currency units"
+    text = (
+        f"Revenue: an active customer brings {money(weekly, currency, 2)} a week on average "
+        f"({money(weekly * WEEKS_PER_YEAR, currency)} a year; market.value_mean); amounts are in {unit}"
+    )
+    if values == {default}:
+        text += (
+            ". This is the model's illustrative default, not the client's figure: set market.value_mean to the "
+            "client's revenue per customer per week (and report.currency to its currency)"
+        )
+    return text + "."
+
+
+def _calibration(record: Mapping[str, Any] | None) -> list[str]:
+    """The calibration the scenarios carry: targets, fitted values with intervals, parameters at a bound flagged."""
+    if not record:
+        return []
+    from sim.experiments.calibration import TARGETS, fmt_target
+
+    head = f"Calibrated to the client's figures with silosim-calibrate ({record['file']})"
+    if not record.get("found"):
+        return [f"{head}; its fit report (fit.json beside that file) was not found, so its targets are not shown."]
+
+    def fmt(name: str, value: float) -> str:
+        return fmt_target(name, value) if name in TARGETS else f"{value:g}"
+
+    lines = []
+    status = "all targets met" if record.get("status") == "met" else "CLOSEST FIT: a target was not met"
+    fits = []
+    for name, target in record["targets"].items():
+        r = record["fit"].get(name, {})
+        met = "met" if record["met"].get(name) else "NOT met"
+        fits.append(
+            f"{name.replace('_', ' ')} target {fmt(name, target)}, simulated {fmt(name, r.get('mean', math.nan))} "
+            f"(95% CI {fmt(name, r.get('low', math.nan))} to {fmt(name, r.get('high', math.nan))}), {met}"
+        )
+    lines.append(f"{head}, {status}: {'; '.join(fits)}.")
+    fitted, warnings = [], []
+    for p in record.get("parameters", []):
+        bound = f", at the {p['at_bound']} bound" if p.get("at_bound") else ""
+        fitted.append(
+            f"Fitted: {parameter_name(p['key'])} ({p['key']}) = {p['fitted']:.4g}{bound} (default {p['default']:.4g}, "
+            f"searched in [{p['lo']:g}, {p['hi']:g}])."
+        )
+        if p.get("at_bound"):
+            warnings.append(
+                f"{p['key']} was fitted at the {p['at_bound']} bound of its search range [{p['lo']:g}, {p['hi']:g}]: "
+                "the targets were reached only by pushing it as far as allowed, so the calibrated baseline may lean "
+                "on an extreme value there; check that the targets are plausible together before relying on it."
+            )
+    return lines + fitted + [f"Caution: {w}" for w in warnings]
+
+
+def _shown_override(override: str) -> str:
+    """An override as the deliverables show it: a calibration by its file's name, not a local path."""
+    key, sep, value = override.partition("=")
+    if sep and key.lstrip("+~") in ("calibration", "model.calibration"):
+        return f"{key}={Path(value).name} (see Calibration)"
+    return override
+
+
+def _assumptions(comparison: Comparison, currency: str) -> list[str]:
+    meta, configs, baseline = comparison.meta, comparison.configs, comparison.baseline
     seeds = list(meta.get("seeds") or [])
     seed_text = f", seeds {seeds[0]} to {seeds[-1]}" if seeds else ""
     warmup = configs.get(baseline, {}).get("warmup_weeks", 26)
-    overrides = ", ".join(meta.get("overrides") or []) or "none"
-    return [
-        f"Population: {int(meta['customers']):,} customers at the start, acquired and lost over the run.",
+    overrides = ", ".join(_shown_override(o) for o in meta.get("overrides") or []) or "none"
+    lines = [
+        _population(comparison),
         f"Horizon: {int(meta['weeks'])} weeks, one step a week, after a {warmup}-week warm-up under siloed practice.",
         f"Replications: {meta['replications']} per scenario{seed_text}.",
         f"Overrides applied to every scenario: {overrides}.",
+        _revenue(comparison, currency),
         f"Customer lifetime value: revenue per customer-year in the final year x r / (1 + d - r), r = annual "
         f"retention, d = {float(meta.get('clv_discount_rate', 0.10)):.0%} a year (Gupta & Lehmann 2003); revenue "
         "only, no costs.",
     ]
+    return [line for line in lines if line]
 
 
 def _method(level: float) -> list[str]:
@@ -354,6 +475,16 @@ def _method(level: float) -> list[str]:
     ]
 
 
+def method_summary(meta: Mapping[str, Any], level: float) -> str:
+    """The method in one plain line, for the answer slide (the statistics are in the appendix)."""
+    adjusted = str(meta.get("multiple_comparisons") or "none") != "none"
+    return (
+        f"How we know: every scenario was simulated {meta['replications']} times on the same customers with the same "
+        f"luck, and an effect counts as clear only when its {ci_name(level, adjusted)} excludes zero (method and "
+        "statistics in the appendix)."
+    )
+
+
 def build_content(comparison: Comparison, figures: Sequence[FigureFile]) -> ReportContent:
     """Everything the deliverables say about a comparison.
 
@@ -367,9 +498,9 @@ def build_content(comparison: Comparison, figures: Sequence[FigureFile]) -> Repo
     meta, summary, level = comparison.meta, comparison.summary, comparison.confidence
     titles, baseline = comparison.titles, comparison.baseline
     settings = report_settings(meta)
+    currency = settings.currency
     pct = round(100 * level)
     order = comparison.order
-    name = str(meta["name"]).replace("_", " ")
     failures = [
         f"{titles.get(str(f['scenario']), f['scenario'])} seed {f['seed']} ({f['error']})"
         for _, f in comparison.runs.failures.iterrows()
@@ -379,13 +510,25 @@ def build_content(comparison: Comparison, figures: Sequence[FigureFile]) -> Repo
         [titles[s] + (" (baseline)" if s == baseline else ""), comparison.descriptions.get(s, "") or "—", s]
         for s in order
     ]
+    title = report_title(meta)
+    date = f"{datetime.now():%d %B %Y}"
+    parameter_table = None
+    if not parameters.empty:
+        scenario_columns = [c for c in parameters.columns if c not in ("parameter", "key")]
+        parameter_table = Table(
+            ["Parameter", "Key", *scenario_columns],
+            [
+                [r["parameter"], r["key"], *(parameter_value(r[c], r["key"]) for c in scenario_columns)]
+                for _, r in parameters.iterrows()
+            ],
+        )
     return ReportContent(
-        title=settings.title or f"What silos cost: {name}",
+        title=title,
         client=settings.client,
-        date=f"{datetime.now():%d %B %Y}",
+        date=date,
         subtitle=(
             f"{len(order)} scenarios, {meta['replications']} replications each, {int(meta['customers']):,} "
-            f"customers, {int(meta['weeks'])} weeks"
+            f"customers at set-up, {int(meta['weeks'])} weeks"
         ),
         answers=answers(summary, baseline, int(meta["weeks"]), level, titles),
         answer_note=(
@@ -395,16 +538,14 @@ def build_content(comparison: Comparison, figures: Sequence[FigureFile]) -> Repo
         comparisons_note=_comparisons_note(meta, summary, level),
         failures=failures,
         figures=list(figures),
-        summary=summary_text_table(summary, baseline, level, titles),
+        summary=summary_text_table(summary, baseline, level, titles, currency),
         summary_note=(
             f"Means with {pct}% confidence intervals; differences from the baseline ({titles[baseline]}) are paired "
             "by replication. The same figures are in summary.csv and summary.xlsx."
         ),
         scenarios=Table(["Scenario", "What it changes", "File"], scenario_rows),
-        assumptions=_assumptions(meta, comparison.configs, baseline),
-        parameters=Table(list(parameters.columns), parameters.astype(str).to_numpy().tolist())
-        if not parameters.empty
-        else None,
+        assumptions=_assumptions(comparison, currency),
+        parameters=parameter_table,
         method=_method(level),
         provenance=_provenance(meta),
         command=str(meta.get("command", "")),
@@ -412,4 +553,8 @@ def build_content(comparison: Comparison, figures: Sequence[FigureFile]) -> Repo
         rebuilds=list(meta.get("rebuilds") or []),
         settings=settings,
         generated_by=f"silosim {_silosim_version()}",
+        footer=" · ".join(x for x in (title, client_suffix(title, settings.client, ""), date) if x),
+        method_summary=method_summary(meta, level),
+        calibration=_calibration(meta.get("calibration")),
+        parameter_values=None if parameters.empty else parameters,
     )

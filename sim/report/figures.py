@@ -24,7 +24,18 @@ from matplotlib.figure import Figure
 
 from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR
 from sim.config.run import scenario_title
-from sim.experiments.analysis import RunSet, trajectory_bands
+from sim.experiments.analysis import RunSet, mean_ci, trajectory_bands
+from sim.report.wording import (
+    Verdicts,
+    fixes_phrase,
+    funnel_headline,
+    gap_headline,
+    kpi_headline,
+    number,
+    outcome_headline,
+    per_book,
+    verdict_columns,
+)
 
 __all__ = ["FIGURE_NAMES", "FigureFile", "ScenarioStyle", "make_figures", "styles", "verdict_columns"]
 
@@ -77,13 +88,6 @@ class FigureFile:
     untitled_png: bytes = b""
 
 
-def verdict_columns(summary: pd.DataFrame, key: str) -> tuple[str, str]:
-    """The columns of the interval a verdict on ``key`` rests on: adjusted if the table has them."""
-    if f"{key}_diff_adj_ci_low" in summary:
-        return f"{key}_diff_adj_ci_low", f"{key}_diff_adj_ci_high"
-    return f"{key}_diff_ci_low", f"{key}_diff_ci_high"
-
-
 def styles(order: Sequence[str], baseline: str, titles: Mapping[str, str] | None = None) -> dict[str, ScenarioStyle]:
     """One style per scenario, labelled with its display title; the baseline is black and solid."""
     titles = titles or {}
@@ -98,13 +102,6 @@ def styles(order: Sequence[str], baseline: str, titles: Mapping[str, str] | None
         k = i % len(OKABE_ITO)
         out[s] = ScenarioStyle(name[s], name[s], OKABE_ITO[k], LINESTYLES[k], MARKERS[k], HATCHES[k])
     return out
-
-
-def _horizon(weeks: int) -> str:
-    if weeks % WEEKS_PER_YEAR == 0:
-        years = weeks // WEEKS_PER_YEAR
-        return f"{years} year{'s' if years != 1 else ''}"
-    return f"{weeks} weeks"
 
 
 # House style, applied only while the figures are drawn (the caller's settings are left alone).
@@ -165,14 +162,10 @@ def _weeks_axis(ax: Axes) -> None:
 
 # ---------------------------------------------------------------------- figures
 def nps_trajectories(
-    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float, verdicts: Verdicts
 ) -> FigureFile:
     """True NPS over time per scenario, mean over replications with its confidence band."""
     bands = trajectory_bands(rs.metrics, "true_nps", level)
-    weeks = int(rs.metrics["step"].max()) + 1
-    final = bands[bands["step"] == weeks - 1].set_index("scenario")["mean"]
-    best = max(order, key=lambda s: final[s])
-    base = order[0]  # make_figures puts the baseline first
     fig, ax = _subplots(figsize=(10, 5.5))
     for s in order:
         _band(ax, bands, s, sty[s])
@@ -180,22 +173,25 @@ def nps_trajectories(
     _weeks_axis(ax)
     ax.set_ylabel("True NPS (points, -100 to +100)")
     ax.legend(loc="best", fontsize=10)
-    if best == base:
-        title = f"No alternative beats {sty[base].title} on true NPS after {_horizon(weeks)}"
-    else:
-        title = (
-            f"{sty[best].title} ends {_horizon(weeks)} with the highest true NPS: "
-            f"{final[best]:+.0f} vs {final[base]:+.0f} at baseline"
-        )
     pct = round(100 * level)
     return _save(
         fig,
         out,
         "true_nps",
-        title,
+        outcome_headline(verdicts, "true_nps"),
         f"True NPS of all active customers each week; lines are means over replications, shaded bands "
-        f"their {pct}% confidence intervals.",
+        f"their {pct}% confidence intervals. The headline's verdict rests on the paired difference in the "
+        f"final week ({verdicts.label}).",
     )
+
+
+def _last_year_gap(metrics: pd.DataFrame, level: float) -> tuple[float, float, float]:
+    """Measured minus true NPS averaged over the last year, per replication: mean and interval over replications."""
+    steps = sorted(metrics["step"].unique())[-WEEKS_PER_YEAR:]
+    last = metrics[metrics["step"].isin(steps)]
+    per_run = (last["measured_nps"] - last["true_nps"]).groupby(last["seed"]).mean()
+    ci = mean_ci(per_run.to_numpy(), level)
+    return ci.mean, ci.low, ci.high
 
 
 def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float) -> FigureFile:
@@ -222,22 +218,15 @@ def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out
             linewidth=1.8,
             label="Measured NPS (survey, quarter average)",
         )
-        last_year = rs.metrics[(rs.metrics["scenario"] == s)].groupby("step")[["measured_nps", "true_nps"]].mean()
-        last_year = last_year.iloc[-WEEKS_PER_YEAR:]
-        gaps[s] = float((last_year["measured_nps"] - last_year["true_nps"]).mean())
-        ax.set_title(f"{st.label}\nmeasured - true, last year: {gaps[s]:+.1f}", fontsize=10)
+        gaps[s] = _last_year_gap(rs.metrics[rs.metrics["scenario"] == s], level)
+        ax.set_title(f"{st.label}\nmeasured - true, last year: {number(gaps[s][0], sign=True)}", fontsize=10)
         _weeks_axis(ax)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("NPS (points)")
     axes.flat[0].legend(loc="lower left", fontsize=9)
-    worst = max(order, key=lambda s: gaps[s])
-    if gaps[worst] >= 3:
-        title = f"Measured NPS overstates true NPS most under {sty[worst].title}: {gaps[worst]:+.1f} points"
-    else:
-        span = max(abs(g) for g in gaps.values())
-        title = f"Measured NPS tracks true NPS within {span:.1f} points on average in every scenario"
+    title = gap_headline(gaps, {k: v.title for k, v in sty.items()}, level)
     return _save(
         fig,
         out,
@@ -249,11 +238,16 @@ def nps_gap(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out
 
 
 def customers_and_retention(
-    rs: RunSet, summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+    rs: RunSet,
+    summary: pd.DataFrame,
+    order: Sequence[str],
+    sty: dict[str, ScenarioStyle],
+    out: Path,
+    level: float,
+    verdicts: Verdicts,
 ) -> FigureFile:
     """Active customers over time and annual retention in the final year."""
     bands = trajectory_bands(rs.metrics, "active_customers", level)
-    weeks = int(rs.metrics["step"].max()) + 1
     fig, (ax1, ax2) = _subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.6, 1]})
     for s in order:
         _band(ax1, bands, s, sty[s])
@@ -275,21 +269,13 @@ def customers_and_retention(
         st = sty[s]
         ax2.barh(yi, m_, color=st.color, alpha=0.85 if st.hatch == "" else 0.6, hatch=st.hatch, edgecolor="black")
         ax2.errorbar(m_, yi, xerr=[[e_lo], [e_hi]], color="black", capsize=4, linewidth=1.2)
-        ax2.text(m_ + e_hi + 0.3, yi, f"{m_:.1f}%", va="center", fontsize=10)
+        ax2.text(m_ + e_hi + 1.0, yi, f"{number(m_)}%", va="center", fontsize=10)
     ax2.set_yticks(y, [sty[s].label for s in order])
-    lo = max(0.0, float(np.nanmin(mean - err[0])) - 5)
-    ax2.set_xlim(lo, min(100.0, float(np.nanmax(mean + err[1])) + 4))
-    ax2.set_xlabel(f"Annual retention in the final year (%; bars: {round(100 * level)}% CI)")
+    ax2.set_xlim(0.0, 112.0)  # a rate's bars start at zero, so their lengths compare honestly
+    ax2.set_xticks([0, 20, 40, 60, 80, 100])
+    ax2.set_xlabel(f"Annual retention in the final year (%, axis from 0; bars: {round(100 * level)}% CI)")
     ax2.set_title("Annual retention")
-    final = s_idx["active_customers_mean"]
-    base, best = order[0], max(order, key=lambda s: final[s])
-    if best == base:
-        title = f"{sty[base].title} keeps as many customers as any alternative after {_horizon(weeks)}"
-    else:
-        title = (
-            f"{sty[best].title} keeps the most customers: {final[best]:,.0f} after {_horizon(weeks)} "
-            f"vs {final[base]:,.0f} at baseline"
-        )
+    title = outcome_headline(verdicts, "active_customers")
     return _save(
         fig,
         out,
@@ -300,7 +286,29 @@ def customers_and_retention(
     )
 
 
-def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path) -> FigureFile:
+def _quarter_change(
+    rows: pd.DataFrame, column: str, level: float, relative: bool = False
+) -> tuple[float, float, float]:
+    """Last quarter's mean minus the first quarter's (as a share of the first if ``relative``), per replication.
+
+    Returns:
+        The mean over replications and its confidence interval (NaN bounds with fewer than two).
+    """
+    changes = []
+    for _, run in rows.groupby("seed"):
+        series = run.groupby("step")[column].mean()
+        first, last = series.iloc[:WEEKS_PER_QUARTER].mean(), series.iloc[-WEEKS_PER_QUARTER:].mean()
+        if relative:
+            changes.append(last / first - 1.0 if first else np.nan)
+        else:
+            changes.append(last - first)
+    ci = mean_ci(changes, level)
+    return ci.mean, ci.low, ci.high
+
+
+def kpis_vs_outcomes(
+    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+) -> FigureFile:
     """Department KPIs (indexed to the first quarter) against true NPS: the silo 'false positive'."""
     quarter = WEEKS_PER_QUARTER
     d = rs.departments.dropna(subset=["kpi"])
@@ -308,11 +316,11 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
     fig, axes = _subplots(2, n, figsize=(3.4 * n + 1, 6.4), sharex=True, sharey="row", squeeze=False)
     depts = list(dict.fromkeys(d["department"]))
     dept_styles = {name: (OKABE_ITO[(i + 1) % 8], LINESTYLES[i % 8], MARKERS[i % 8]) for i, name in enumerate(depts)}
-    rose_falls: dict[str, tuple[int, float]] = {}
+    rose_falls: dict[str, tuple[int, int, tuple[float, float, float]]] = {}
     for j, s in enumerate(order):
         ax_k, ax_n = axes[0, j], axes[1, j]
         ds = d[d["scenario"] == s]
-        rose = 0
+        rose = fell = 0
         for name in depts:
             k = ds[ds["department"] == name].groupby("step")["kpi"].mean()
             if k.empty:
@@ -331,7 +339,9 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
                 markersize=4,
                 label=name,
             )
-            rose += int(index.iloc[-quarter:].mean() > 100)
+            change_ci = _quarter_change(ds[ds["department"] == name], "kpi", level, relative=True)
+            rose += int(change_ci[1] > 0)
+            fell += int(change_ci[2] < 0)
         ax_k.axhline(100, color="grey", linewidth=0.8)
         ax_k.set_title(sty[s].label, fontsize=10)
         nps = rs.metrics[rs.metrics["scenario"] == s].groupby("step")["true_nps"].mean()
@@ -344,19 +354,16 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
         )
         ax_n.axhline(0, color="grey", linewidth=0.8)
         _weeks_axis(ax_n)
-        change = float(nps.iloc[-quarter:].mean() - nps.iloc[:quarter].mean())
-        ax_n.set_title(f"True NPS {change:+.1f} points, first to last quarter", fontsize=9)
-        rose_falls[s] = (rose, change)
+        change = _quarter_change(rs.metrics[rs.metrics["scenario"] == s], "true_nps", level)
+        ax_n.set_title(f"True NPS {number(change[0], sign=True)} points, first to last quarter", fontsize=9)
+        rose_falls[s] = (rose, fell, change)
     axes[0, 0].set_ylabel("Department KPI\n(index, first quarter = 100)")
     axes[1, 0].set_ylabel("True NPS (points)")
     axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     base = order[0]
-    rose, change = rose_falls[base]
-    trend = "fell" if change < 0 else "rose"
-    title = (
-        f"Under {sty[base].title}, {rose} of {len(depts)} department KPIs rose while true NPS "
-        f"{trend} {abs(change):.1f} points"
-    )
+    rose, fell, change = rose_falls[base]
+    weeks = int(rs.metrics["step"].max()) + 1
+    title = kpi_headline(sty[base].title, rose, fell, len(depts), change, weeks, level)
     return _save(
         fig,
         out,
@@ -364,15 +371,17 @@ def kpis_vs_outcomes(rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioSt
         title,
         "Top: each department's own KPI, indexed to its first-quarter level and smoothed over a quarter "
         "(mean over replications). Bottom: true NPS, smoothed the same way. KPIs that rise while NPS falls "
-        "are the silo 'false positive'.",
+        f"are the silo 'false positive'. A KPI 'rose' or 'fell' when the {round(100 * level)}% confidence interval "
+        "of its change, first to last quarter, over replications lies on one side of zero.",
     )
 
 
 def closed_loop_funnel(
-    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+    rs: RunSet, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, customers: int | None
 ) -> FigureFile:
-    """Detractors surveyed, followed up and recovered, and root causes fixed, per run."""
+    """Detractors surveyed, followed up and recovered, and root causes fixed, over the horizon."""
     m = rs.metrics
+    weeks = int(m["step"].max()) + 1
     per_run = m.groupby(["scenario", "seed"])[
         ["detractor_responses", "followups", "recoveries", "rootcause_fixes"]
     ].sum()
@@ -399,7 +408,7 @@ def closed_loop_funnel(
         ax.text(
             1.0,
             yi,
-            f"root causes fixed: {fixes:.1f}",
+            fixes_phrase(fixes),
             transform=ax.get_yaxis_transform(),
             ha="right",
             va="center",
@@ -407,19 +416,13 @@ def closed_loop_funnel(
             color=sty[s].color if sty[s].color != "#F0E442" else "black",
         )
     ax.set_yticks(y, [sty[s].label for s in order])
-    ax.set_xlabel("Customers per run, whole horizon (mean over replications)")
+    book = per_book(weeks, customers)
+    ax.set_xlabel(f"Customers {book} (mean over replications)")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.set_xlim(0, float(mean[[c for c, _ in stages]].to_numpy().max()) * 1.35 or 1)
-    best = max(order, key=lambda s: mean.loc[s, "recoveries"])
-    if mean.loc[best, "recoveries"] <= 0:
-        title = "No scenario follows up detractors: the closed loop is absent everywhere"
-    else:
-        share = mean.loc[best, "recoveries"] / max(mean.loc[best, "detractor_responses"], 1)
-        title = (
-            f"{sty[best].title} wins back {mean.loc[best, 'recoveries']:,.0f} detractors per run "
-            f"({100 * share:.0f}% of those who answered)"
-        )
+    recovered = {s: (float(mean.loc[s, "recoveries"]), float(mean.loc[s, "detractor_responses"])) for s in order}
+    title = funnel_headline(recovered, {k: v.title for k, v in sty.items()}, book)
     return _save(
         fig,
         out,
@@ -431,7 +434,12 @@ def closed_loop_funnel(
 
 
 def forest(
-    summary: pd.DataFrame, order: Sequence[str], sty: dict[str, ScenarioStyle], out: Path, level: float
+    summary: pd.DataFrame,
+    order: Sequence[str],
+    sty: dict[str, ScenarioStyle],
+    out: Path,
+    level: float,
+    verdicts: Verdicts,
 ) -> FigureFile:
     """Paired effects of each scenario against the baseline, with confidence intervals."""
     base = order[0]
@@ -443,7 +451,10 @@ def forest(
         ("active_customers", "Active customers, final week\n(% of baseline)", None),
         ("customer_lifetime_value", "Customer lifetime value\n(% of baseline)", None),
     ]
-    fig, axes = _subplots(1, len(panels), figsize=(15, 1.6 + 0.7 * max(len(others), 1)), sharey=True)
+    # two by two, about the shape of a 16:9 slide's body, so it fills the slide it is shown on
+    height = 2 * (1.5 + 0.45 * max(len(others), 1)) + 0.4
+    fig, grid = _subplots(2, 2, figsize=(12, height), sharey=True)
+    axes = list(grid.flat)
     y = np.arange(len(others))[::-1]
     for ax, (key, label, scale) in zip(axes, panels, strict=True):
         base_mean = s_idx.loc[base, f"{key}_mean"]
@@ -464,25 +475,14 @@ def forest(
                 markeredgecolor="black",
             )
         ax.axvline(0, color="black", linewidth=1)
-        ax.set_xlabel(label)
+        ax.set_xlabel(label.replace("\n", " "))
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(y, [sty[s].label for s in others])
+        ax.set_ylim(-0.6, len(others) - 0.4)
+    for ax in (axes[0], axes[2]):
+        ax.set_yticks(y, [textwrap.fill(sty[s].label, 28) for s in others])
     pct = round(100 * level)
-    best = max(others, key=lambda s: s_idx.loc[s, "annual_retention_diff"]) if others else base
-    r = s_idx.loc[best]
-    low_col, high_col = verdict_columns(summary, "annual_retention")
-    adjusted = low_col.endswith("_adj_ci_low")
-    ci_name = f"adjusted {pct}% CI" if adjusted else f"{pct}% CI"
-    ci = (
-        f"{100 * r['annual_retention_diff']:+.1f} points ({ci_name} {100 * r[low_col]:+.1f}"
-        f" to {100 * r[high_col]:+.1f})"
-    )
-    if r[low_col] > 0:
-        title = f"{sty[best].title} has the largest retention gain over {sty[base].title}: {ci}"
-    elif r[high_col] < 0:
-        title = f"Every alternative loses retention against {sty[base].title}; smallest loss: {sty[best].title}, {ci}"
-    else:
-        title = f"No scenario clearly changes retention against {sty[base].title}; largest: {sty[best].title}, {ci}"
+    adjusted = verdicts.adjusted
+    title = outcome_headline(verdicts, "annual_retention")
     bars = (
         f"{pct}% confidence intervals adjusted for the number of comparisons the report makes (see Method)"
         if adjusted
@@ -506,8 +506,10 @@ def make_figures(
     out_dir: Path,
     level: float = 0.95,
     titles: Mapping[str, str] | None = None,
+    customers: int | None = None,
+    currency: str = "",
 ) -> list[FigureFile]:
-    """Write every figure of a comparison as PNG and SVG.
+    """Write every figure of a comparison as PNG and SVG; every headline comes from :mod:`sim.report.wording`.
 
     Args:
         rs: The runs.
@@ -517,6 +519,8 @@ def make_figures(
         out_dir: Directory for the files.
         level: Confidence level of the bands.
         titles: Display title of each scenario (default: its file name in words).
+        customers: Customers at the start of every run (totals are "per N starting customers").
+        currency: The currency of money (``report.currency``).
 
     Returns:
         The figures in report order.
@@ -524,12 +528,16 @@ def make_figures(
     out_dir.mkdir(parents=True, exist_ok=True)
     order = [baseline, *[s for s in order if s != baseline]]
     sty = styles(order, baseline, titles)
+    weeks = int(rs.metrics["step"].max()) + 1
+    verdicts = Verdicts.from_summary(
+        summary, baseline, weeks, level, {s: st.title for s, st in sty.items()}, customers, currency, order
+    )
     with mpl.rc_context(RC):
         return [
-            nps_trajectories(rs, order, sty, out_dir, level),
-            forest(summary, order, sty, out_dir, level),
-            customers_and_retention(rs, summary, order, sty, out_dir, level),
+            nps_trajectories(rs, order, sty, out_dir, level, verdicts),
+            forest(summary, order, sty, out_dir, level, verdicts),
+            customers_and_retention(rs, summary, order, sty, out_dir, level, verdicts),
             nps_gap(rs, order, sty, out_dir, level),
-            kpis_vs_outcomes(rs, order, sty, out_dir),
-            closed_loop_funnel(rs, order, sty, out_dir, level),
+            kpis_vs_outcomes(rs, order, sty, out_dir, level),
+            closed_loop_funnel(rs, order, sty, out_dir, customers),
         ]

@@ -1,11 +1,13 @@
 """The comparison as a slide deck (``report.pptx``, python-pptx), ready to present.
 
 Slides, in order: a title slide (the report's title, the client, the date, the logo); the answer
-(one sentence per alternative with its numbers and intervals, and how many comparisons it makes);
+(one sentence per alternative with its numbers and intervals, and the method in one plain line);
 one slide per figure, titled with the figure's computed finding (its caption in the speaker
-notes); the summary table; the scenarios compared; the key assumptions; the parameters that differ
-(several slides if they are many); the method, with the provenance of the runs and the command that
-reproduces them. Widescreen 16:9, in the theme's colours and font (``report.theme``).
+notes); the summary table; the scenarios compared; the key assumptions; the calibration to the
+client's figures (when a scenario carries one); the parameters that differ, by their documented
+names (several slides if they are many); an appendix with the method, the statistics, the
+provenance of the runs and the command that reproduces them. Widescreen 16:9 (the title slide's
+placeholders laid out for it), in the theme's colours and font (``report.theme``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = ["PARAMETER_ROWS_PER_SLIDE", "write_slides"]
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.5)
+TITLE_MARGIN = Inches(1.0)
 BODY_TOP = Inches(1.35)
 FOOTER_TOP = Inches(7.02)
 PARAMETER_ROWS_PER_SLIDE = 12
@@ -75,8 +78,7 @@ class _Builder:
         return slide
 
     def _footer(self, slide: Slide) -> None:
-        c = self.content
-        text = " · ".join(x for x in (c.title, c.client, c.date) if x)
+        text = self.content.footer
         number = len(self.deck.slides)
         box = slide.shapes.add_textbox(MARGIN, FOOTER_TOP, WIDTH - 2 * MARGIN, Inches(0.35))
         paragraph = box.text_frame.paragraphs[0]
@@ -99,8 +101,16 @@ class _Builder:
                 run.text = text
                 self._style(run, size, bold=bold)
 
-    def table(self, slide: Slide, table: Table, top: Emu, size: float, widths: Sequence[float] | None = None) -> None:
-        """A native table, header in the theme's primary colour."""
+    def table(
+        self,
+        slide: Slide,
+        table: Table,
+        top: Emu,
+        size: float,
+        widths: Sequence[float] | None = None,
+        text: bool = False,
+    ) -> None:
+        """A native table, header in the theme's primary colour; numbers right-aligned, text (``text``) left."""
         rows, cols = len(table.rows) + 1, len(table.columns)
         height = Inches(0.42) * rows
         shape = slide.shapes.add_table(rows, cols, MARGIN, top, WIDTH - 2 * MARGIN, height)
@@ -115,7 +125,7 @@ class _Builder:
                 cell.text = str(value)
                 cell.margin_left = cell.margin_right = Inches(0.05)
                 for paragraph in cell.text_frame.paragraphs:
-                    paragraph.alignment = PP_ALIGN.LEFT if j == 0 else PP_ALIGN.RIGHT
+                    paragraph.alignment = PP_ALIGN.LEFT if j == 0 or text else PP_ALIGN.RIGHT
                     for run in paragraph.runs:
                         self._style(run, size, bold=i == 0, colour="#FFFFFF" if i == 0 else None)
                 if i == 0:
@@ -137,15 +147,29 @@ class _Builder:
 
     # ------------------------------------------------------------------ slides
     def title_slide(self) -> None:
+        """The title slide, its placeholders laid out for 16:9 (the default template's are placed for 4:3)."""
         c = self.content
         slide = self.deck.slides.add_slide(self.deck.slide_layouts[TITLE_SLIDE])
-        slide.shapes.title.text = c.title
-        for run in slide.shapes.title.text_frame.paragraphs[0].runs:
-            self._style(run, 36, bold=True, colour=self.theme.primary)
+        title, subtitle_shape = slide.shapes.title, slide.placeholders[1]
+        width = WIDTH - 2 * TITLE_MARGIN
+        title.left, title.top, title.width, title.height = TITLE_MARGIN, Inches(2.0), width, Inches(1.9)
+        subtitle_shape.left, subtitle_shape.top = TITLE_MARGIN, Inches(4.1)
+        subtitle_shape.width, subtitle_shape.height = width, Inches(1.7)
+        title.text_frame.word_wrap = True
+        title.text_frame.vertical_anchor = MSO_ANCHOR.BOTTOM
+        title.text = c.title
+        size = 36 if len(c.title) <= 60 else 30 if len(c.title) <= 100 else 24
+        for paragraph in title.text_frame.paragraphs:
+            paragraph.alignment = PP_ALIGN.CENTER
+            for run in paragraph.runs:
+                self._style(run, size, bold=True, colour=self.theme.primary)
         lines = [x for x in (f"Prepared for {c.client}" if c.client else "", c.date, c.subtitle) if x]
-        subtitle = slide.placeholders[1].text_frame
+        subtitle = subtitle_shape.text_frame
+        subtitle.word_wrap = True
+        subtitle.vertical_anchor = MSO_ANCHOR.TOP
         subtitle.text = "\n".join(lines)
         for paragraph in subtitle.paragraphs:
+            paragraph.alignment = PP_ALIGN.CENTER
             for run in paragraph.runs:
                 self._style(run, 20)
         if c.settings.logo:
@@ -153,15 +177,16 @@ class _Builder:
             logo.left = WIDTH - MARGIN - logo.width
 
     def answer_slide(self) -> None:
+        """The answer, and the method in one plain line (the statistics are in the appendix)."""
         c = self.content
         slide = self.slide("The answer")
         size = 20 if len(c.answers) <= 3 else 16 if len(c.answers) <= 5 else 13
         paragraphs = [[(a.title, True), (a.predicate, False)] for a in c.answers]
-        self.text(slide, paragraphs, BODY_TOP, Inches(4.2), size)
-        notes = [[(c.answer_note, False)], [(c.comparisons_note, False)]]
+        self.text(slide, paragraphs, BODY_TOP, Inches(4.6), size)
+        notes = [[(c.method_summary, False)]]
         if c.failures:
             notes.append([(f"{len(c.failures)} run(s) failed and are left out: {'; '.join(c.failures)}.", False)])
-        self.text(slide, notes, Inches(5.45), Inches(1.5), 11)
+        self.text(slide, notes, Inches(6.05), Inches(0.9), 12)
 
     def figure_slides(self) -> None:
         for figure in self.content.figures:
@@ -183,9 +208,16 @@ class _Builder:
         c = self.content
         slide = self.slide("Scenarios compared")
         scenarios = Table(c.scenarios.columns[:2], [row[:2] for row in c.scenarios.rows])
-        self.table(slide, scenarios, BODY_TOP, 14 if len(scenarios.rows) <= 5 else 11, widths=[1.0, 2.6])
+        self.table(slide, scenarios, BODY_TOP, 14 if len(scenarios.rows) <= 5 else 11, widths=[1.0, 2.6], text=True)
         slide = self.slide("Key assumptions")
-        self.text(slide, [[(f"• {a}", False)] for a in c.assumptions], BODY_TOP, FOOTER_TOP - BODY_TOP, 16)
+        length = sum(len(a) for a in c.assumptions)
+        size = 16 if length <= 900 else 14 if length <= 1400 else 12
+        self.text(slide, [[(f"• {a}", False)] for a in c.assumptions], BODY_TOP, FOOTER_TOP - BODY_TOP, size)
+        if c.calibration:
+            slide = self.slide("Calibration to the client's figures")
+            length = sum(len(a) for a in c.calibration)
+            size = 14 if length <= 1400 else 12 if length <= 2000 else 10
+            self.text(slide, [[(f"• {a}", False)] for a in c.calibration], BODY_TOP, FOOTER_TOP - BODY_TOP, size)
         if c.parameters is None:
             return
         rows = c.parameters.rows
@@ -193,14 +225,19 @@ class _Builder:
         for k, chunk in enumerate(chunks, start=1):
             part = f" ({k} of {len(chunks)})" if len(chunks) > 1 else ""
             slide = self.slide(f"Parameters that differ between the scenarios{part}")
-            widths = [2.4] + [1.0] * (len(c.parameters.columns) - 1)
-            cols = len(c.parameters.columns)
-            self.table(slide, Table(c.parameters.columns, chunk), BODY_TOP, 11 if cols <= 5 else 9, widths)
+            columns = [
+                c.parameters.columns[0],
+                *c.parameters.columns[2:],
+            ]  # documented names; the keys are in the report
+            rows = [[row[0], *row[2:]] for row in chunk]
+            widths = [3.2] + [1.0] * (len(columns) - 1)
+            self.table(slide, Table(columns, rows), BODY_TOP, 11 if len(columns) <= 5 else 9, widths)
 
     def method_slide(self) -> None:
         c = self.content
-        slide = self.slide("Method, provenance and how to reproduce")
+        slide = self.slide("Appendix: method, statistics, provenance")
         paragraphs = [[(p, False)] for p in c.method[1:]]
+        paragraphs.append([(c.answer_note, False)])
         paragraphs.append([("How many comparisons. ", True), (c.comparisons_note, False)])
         if c.provenance:
             shown = "; ".join(f"{k} {v}" for k, v in c.provenance[:10])

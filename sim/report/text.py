@@ -7,9 +7,14 @@ from collections.abc import Mapping
 import pandas as pd
 
 from sim.config.run import scenario_title
-from sim.report.figures import verdict_columns
+from sim.report.wording import interval_text, number, verdict_columns
 
 __all__ = ["print_summary"]
+
+
+def signed(value: float) -> str:
+    """A signed number with one decimal, never ``-0.0`` (the report's rule)."""
+    return number(value, 1, sign=True)
 
 
 def print_summary(
@@ -42,14 +47,14 @@ def print_summary(
     print("-" * len(header))
     for _, r in summary.iterrows():
         base = r["scenario"] == baseline
-        nps_d = "baseline" if base else f"{r['true_nps_diff']:+.1f} ({r[nps_lo]:+.1f} to {r[nps_hi]:+.1f})"
+        nps_d = "baseline" if base else f"{signed(r['true_nps_diff'])} ({interval_text(r[nps_lo], r[nps_hi])})"
         ret_d = (
             "baseline"
             if base
-            else (f"{100 * r['annual_retention_diff']:+.1f} ({100 * r[ret_lo]:+.1f} to {100 * r[ret_hi]:+.1f})")
+            else (f"{signed(100 * r['annual_retention_diff'])} ({interval_text(100 * r[ret_lo], 100 * r[ret_hi])})")
         )
         print(
-            f"{names[r['scenario']]:<{width}} {r['true_nps_mean']:>+9.1f} {nps_d:>30} "
+            f"{names[r['scenario']]:<{width}} {signed(r['true_nps_mean']):>9} {nps_d:>30} "
             f"{100 * r['annual_retention_mean']:>9.1f}% {ret_d:>22} {r['active_customers_mean']:>10,.0f} "
             f"{r['cumulative_revenue_mean']:>14,.0f} {r['customer_lifetime_value_mean']:>8,.0f}"
         )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -26,7 +27,7 @@ from sim.experiments.analysis import direction
 from sim.experiments.compare import Comparison
 from sim.experiments.files import atomic_write
 from sim.experiments.outcomes import comparison_outcomes
-from sim.report.content import ReportContent, ci_name
+from sim.report.content import ReportContent, ci_name, parameter_value, report_currency
 
 __all__ = ["SHEETS", "number_format", "write_workbook"]
 
@@ -34,7 +35,7 @@ SHEETS = ("Summary", "Paired differences", "Runs", "Parameters", "About")
 MAX_WIDTH = 60
 _FORMATS = {"NPS points": "+0.0;-0.0;0.0", "share": "0.0%", "customers": "#,##0"}
 P_FORMAT = "0.0000"
-VERDICTS = {1: "higher", -1: "lower", 0: "no clear change"}
+VERDICTS = {1: "higher", -1: "lower", 0: "no clear difference"}  # the words of sim/report/wording.py
 
 
 def number_format(unit: str, difference: bool = False) -> str:
@@ -100,13 +101,18 @@ class _Sheets:
             ws.column_dimensions[get_column_letter(j)].width = min(width, MAX_WIDTH)
 
 
-def _summary(comparison: Comparison) -> tuple[list[str], list[list[Any]], list[str | None]]:
+def _unit(unit: str, currency: str) -> str:
+    """An outcome's unit with the report's currency in place of 'currency units'."""
+    return unit.replace("currency units", currency) if currency else unit
+
+
+def _summary(comparison: Comparison, currency: str = "") -> tuple[list[str], list[list[Any]], list[str | None]]:
     titles, baseline, s = comparison.titles, comparison.baseline, comparison.summary
     pct = round(100 * comparison.confidence)
     header = ["Scenario", "File", "Description", "Runs"]
     formats: list[str | None] = [None, None, None, "0"]
     for o in comparison_outcomes():
-        unit = f" ({o.unit})" if o.unit != "share" else ""
+        unit = f" ({_unit(o.unit, currency)})" if o.unit != "share" else ""
         header += [f"{o.label}{unit}: mean", f"{pct}% CI low", f"{pct}% CI high"]
         formats += [number_format(o.unit)] * 3
     rows = []
@@ -154,7 +160,7 @@ def _differences(comparison: Comparison) -> tuple[list[str], list[list[Any]], li
                 [
                     comparison.titles[scenario],
                     o.label,
-                    "percentage points" if o.unit == "share" else o.unit,
+                    "percentage points" if o.unit == "share" else _unit(o.unit, report_currency(comparison.meta)),
                     s.loc[comparison.baseline, f"{k}_mean"],
                     r[f"{k}_diff"],
                     r[f"{k}_diff_ci_low"],
@@ -192,6 +198,26 @@ def _runs(comparison: Comparison) -> tuple[list[str], list[list[Any]], list[str 
     return header, rows, [None, None, "0", "0", *[number_format(x.unit) for x in outcomes]]
 
 
+def _parameter_cell(value: Any, key: str) -> Any:
+    """A parameter's value in a cell: a number as a number, a boolean as yes/no, unset as 'not set'."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+        return value
+    if hasattr(value, "item"):
+        return _parameter_cell(value.item(), key)
+    return parameter_value(value, key)
+
+
+def _parameters(frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
+    """The parameters that differ, by documented name and key, with their values as numbers where they are."""
+    scenarios = [c for c in frame.columns if c not in ("parameter", "key")]
+    rows = [
+        [r["parameter"], r["key"], *(_parameter_cell(r[c], r["key"]) for c in scenarios)] for _, r in frame.iterrows()
+    ]
+    return ["Parameter", "Key", *scenarios], rows
+
+
 def _about(comparison: Comparison, content: ReportContent) -> list[tuple[str, Any]]:
     meta = comparison.meta
     rows: list[tuple[str, Any]] = [
@@ -203,7 +229,8 @@ def _about(comparison: Comparison, content: ReportContent) -> list[tuple[str, An
         ("Baseline", comparison.titles[comparison.baseline]),
         ("Replications per scenario", meta["replications"]),
         ("Seeds", ", ".join(str(x) for x in meta.get("seeds", []))),
-        ("Customers at the start", meta["customers"]),
+        ("Customers at set-up", meta["customers"]),
+        ("Currency", content.settings.currency or "currency units (report.currency not set)"),
         ("Weeks", meta["weeks"]),
         ("Confidence level", comparison.confidence),
         ("Multiple-comparison adjustment", comparison.adjustment),
@@ -214,6 +241,7 @@ def _about(comparison: Comparison, content: ReportContent) -> list[tuple[str, An
         ("Reproduce", content.command),
     ]
     rows += [(f"Assumption {i}", a) for i, a in enumerate(content.assumptions, start=1)]
+    rows += [(f"Calibration {i}", a) for i, a in enumerate(content.calibration, start=1)]
     if content.provenance:
         rows += [(f"Provenance: {k}", v) for k, v in content.provenance]
     else:
@@ -234,13 +262,13 @@ def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -
     """
     sheets = _Sheets(content)
     sheets.book.remove(sheets.book.active)
-    sheets.sheet("Summary", *_summary(comparison))
+    sheets.sheet("Summary", *_summary(comparison, content.settings.currency))
     header, rows, formats, units = _differences(comparison)
     _format_by_unit(sheets.sheet("Paired differences", header, rows, formats), units)
     sheets.sheet("Runs", *_runs(comparison))
-    if content.parameters is not None:
-        table = content.parameters
-        sheets.sheet("Parameters", table.columns, table.rows, [None] * len(table.columns))
+    if content.parameter_values is not None and content.parameters is not None:
+        header, rows = _parameters(content.parameter_values)
+        sheets.sheet("Parameters", header, rows, [None, None] + ["General"] * (len(header) - 2))
     else:
         sheets.sheet("Parameters", ["parameter"], [["none: the scenarios share one configuration"]], [None])
     about = sheets.sheet("About", ["Setting", "Value"], _about(comparison, content), [None, None])
