@@ -17,8 +17,9 @@ with one parameter set drawn from the distributions the schema declares
   effect across plausible worlds, combined with that noise: the draws' paired effects with the
   simulation noise of one run removed from their spread (their deviations shrunk by
   ``sqrt(1 - noise variance / spread variance)``, zero if noise explains all of the spread), their
-  percentile range at the level, each side widened in quadrature by the noise-only half-width. When no
-  parameter moves the effect it equals the noise-only interval (a test checks it).
+  percentile range at the level, each side widened in quadrature by the noise-only half-width (or, if
+  wider, the half-width of the draws' own mean, which is estimated from N runs). When no parameter moves
+  the effect it equals the noise-only interval (a test checks it).
 * **Share of plausible worlds** in which an alternative beats the baseline, and the **probability each
   scenario is best**: from the same de-noised per-draw effects (the raw share, which also counts one
   run's noise, is kept beside it).
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from scipy import stats
 
 from sim.config import ConfigError, with_values
@@ -230,10 +232,12 @@ class EffectSummary:
         total_high: High end.
         share_better: Probability, over plausible worlds and simulation noise, that the alternative beats the
             baseline: the mean over draws of the normal probability that the de-noised effect, measured with
-            this comparison's noise, is on the better side of zero.
+            this comparison's noise (or the draws' mean's, if larger), is on the better side of zero.
         share_better_raw: Share of draws whose own run (noise included) beat the baseline.
         parameter_sd: Standard deviation of the effect across worlds, simulation noise removed.
         noise_sd: Standard deviation of one run's paired effect from simulation noise alone.
+        standard_error: Standard error of the effect the share and the probability best allow for: the
+            replications' noise, or the draws' mean's if larger.
         spread_p: p-value of the test that the draws spread no wider than noise alone (F test); at or
             above 1 - level the spread is not attributed to the parameters.
         draws: Draws with both the alternative and the baseline complete.
@@ -249,6 +253,7 @@ class EffectSummary:
     share_better_raw: float
     parameter_sd: float
     noise_sd: float
+    standard_error: float
     spread_p: float
     draws: int
 
@@ -302,21 +307,30 @@ def effect_summary(
     noise_sd = float(e.std(ddof=1)) if e.size > 1 else math.nan
     se = noise_sd / math.sqrt(e.size) if e.size > 1 else math.nan
     half = float(stats.t.ppf(0.5 + level / 2.0, e.size - 1) * se) if e.size > 1 else math.nan
+    # the worlds' centre is itself estimated from the draws: never claim it more precisely than either source allows
+    se_centre = float(d.std(ddof=1)) / math.sqrt(d.size) if d.size > 1 else math.nan
+    total_se, total_half = se, half
+    if d.size > 1 and not se_centre <= se:
+        total_se, total_half = se_centre, float(stats.t.ppf(0.5 + level / 2.0, d.size - 1) * se_centre)
     worlds, p = worlds_of(d, noise_sd, e.size, level)
     alpha = 1.0 - level
     q_low, median, q_high = (float(np.quantile(worlds, q)) for q in (alpha / 2, 0.5, 1 - alpha / 2))
-    share = float(np.mean(stats.norm.cdf(better * worlds / se))) if se > 0 else float(np.mean(better * worlds > 0))
+    if total_se > 0:
+        share = float(np.mean(stats.norm.cdf(better * worlds / total_se)))
+    else:
+        share = float(np.mean(better * worlds > 0))
     return EffectSummary(
         noise_mean=float(e.mean()) if e.size else math.nan,
         noise_low=float(e.mean() - half) if e.size else math.nan,
         noise_high=float(e.mean() + half) if e.size else math.nan,
         median=median,
-        total_low=median - math.hypot(median - q_low, half),
-        total_high=median + math.hypot(q_high - median, half),
+        total_low=median - math.hypot(median - q_low, total_half),
+        total_high=median + math.hypot(q_high - median, total_half),
         share_better=share,
         share_better_raw=float(np.mean(better * d > 0)),
         parameter_sd=float(worlds.std(ddof=1)) if worlds.size > 1 else math.nan,
         noise_sd=noise_sd,
+        standard_error=total_se,
         spread_p=p,
         draws=int(d.size),
     )
@@ -469,7 +483,7 @@ def uncertainty_tables(
             s = effect_summary(d.to_numpy(), e.to_numpy(), level)
             w = worlds_of(d.to_numpy(), s.noise_sd, e.size, level)[0]
             worlds[outcome][scenario] = pd.Series(w, index=d.index).reindex(base_d.index).fillna(0.0).to_numpy()
-            errors[outcome][scenario] = s.noise_sd / math.sqrt(max(e.size, 1))
+            errors[outcome][scenario] = s.standard_error
             imp = importance(params.loc[d.index], d.to_numpy(), level)
             imp.insert(0, "outcome", outcome)
             imp.insert(0, "scenario", scenario)
@@ -499,3 +513,162 @@ def uncertainty_tables(
     summary = summary.reset_index(drop=True)
     imp_table = pd.concat(importance_rows, ignore_index=True) if importance_rows else pd.DataFrame()
     return summary, imp_table
+
+
+# ------------------------------------------------------------------------------------------------ comparisons
+UNCERTAINTY_MODES = ("none", "parameters")
+SUMMARY_FILE = "uncertainty.csv"
+IMPORTANCE_FILE = "importance.csv"
+DRAWS_DIR = "draws"
+
+
+def read_distributions(path: str | None) -> tuple[dict[str, Any], list[str]]:
+    """The user's distributions file (``distributions=PATH``): parameter key -> ``{kind, args, basis}``.
+
+    Returns:
+        The mapping (empty without a file) and the problems reading it (each naming ``distributions``).
+    """
+    if not path:
+        return {}, []
+    shown = f"`distributions` is '{path}'"
+    try:
+        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, [f"{shown}, but there is no such file; pass a YAML file of parameter key: {{kind, args, basis}}"]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return {}, [f"{shown}, but it cannot be read as YAML ({type(exc).__name__})"]
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        return {}, [f"{shown}, but it must map parameter keys to {{kind, args, basis}}, e.g. {_EXAMPLE}"]
+    return data, []
+
+
+_EXAMPLE = "'feedback.outer_loop.fix_effect: {kind: uniform, args: [0.1, 0.5], basis: \"wide: assumption\"}'"
+
+
+def setting_errors(mode: str, draws: int, distributions: str | None, default: SiloConfig) -> list[str]:
+    """Every problem with a comparison's ``uncertainty``, ``draws`` and ``distributions`` settings.
+
+    Args:
+        mode: ``none`` or ``parameters``.
+        draws: Parameter draws per scenario.
+        distributions: A YAML file of the user's distributions by key, replacing the schema's (or None).
+        default: The default configuration the distributions belong to.
+
+    Returns:
+        Sentences, each naming the setting (or the parameter) and what is allowed.
+    """
+    if mode not in UNCERTAINTY_MODES:
+        return [f"`uncertainty` is {mode!r}, but it must be one of {', '.join(UNCERTAINTY_MODES)}"]
+    if mode == "none":
+        if draws or distributions:
+            given = "`draws`" if draws else "`distributions`"
+            return [f"{given} is given, but `uncertainty` is 'none'; add uncertainty=parameters to draw parameters"]
+        return []
+    errors = []
+    if draws < 2:
+        errors.append(
+            f"`draws` is {draws}, but uncertainty=parameters needs at least 2 parameter draws (a few dozen to tell "
+            "what the answer hinges on; e.g. draws=32)"
+        )
+    mapping, errors_file = read_distributions(distributions)
+    errors += errors_file or uncertain_parameters(default, mapping)[1]
+    return errors
+
+
+def plan_draws(
+    draws: int, first_seed: int, replications: int, distributions: Mapping[str, Any], configs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a comparison's parameter draws are: how many, the design's seed, the runs' seeds and the held keys.
+
+    The draws run with seeds after the replications' (``first_seed + replications`` on), so no draw run
+    shares a seed with a run at the declared values.
+
+    Args:
+        draws: Draws per scenario.
+        first_seed: The comparison's first seed (also the design's seed).
+        replications: Replications at the declared values.
+        distributions: The user's distributions.
+        configs: Each scenario's resolved configuration.
+
+    Returns:
+        The plan of the draws (JSON-ready).
+    """
+    from sim.config import compose_config, to_config
+
+    default = to_config(compose_config([]))
+    table, _ = uncertain_parameters(default, distributions)
+    return {
+        "draws": draws,
+        "design_seed": first_seed,
+        "first_seed": first_seed + replications,
+        "held": held_keys(table, configs, default),
+        "distributions": {k: dict(v) for k, v in distributions.items()},
+    }
+
+
+def draw_arguments(arguments: Sequence[str], spec: Mapping[str, Any], draws_file: Path) -> list[str]:
+    """The multirun arguments of the draw runs: the comparison's, with the draws' seeds and file."""
+    first = int(spec["first_seed"])
+    out = [f"seed=range({first},{first + int(spec['draws'])})" if a.startswith("seed=") else a for a in arguments]
+    return [*out, f"uncertainty.file={draws_file.resolve()}", f"uncertainty.first_seed={first}"]
+
+
+def write_plan_draws(work: Path, spec: Mapping[str, Any]) -> Path:
+    """Write the comparison's draws file (once; a resumed comparison reuses it) and return its path."""
+    from sim.config import compose_config, to_config
+
+    path = work / DRAWS_DIR / DRAWS_FILE
+    if not path.exists():
+        default = to_config(compose_config([]))
+        write_draws(path, default, spec["distributions"], spec["held"], int(spec["draws"]), int(spec["design_seed"]))
+    return path
+
+
+def summarise_draws(
+    work: Path,
+    replicate_outcomes: pd.DataFrame,
+    spec: Mapping[str, Any],
+    baseline: str,
+    order: Sequence[str],
+    outcomes: Sequence[str],
+    level: float,
+    clv_discount_rate: float,
+) -> dict[str, Any]:
+    """Load the draw runs, write uncertainty.csv and importance.csv, and return comparison.json's ``uncertainty``.
+
+    Args:
+        work: The comparison directory being built.
+        replicate_outcomes: Outcomes of the runs at the declared values.
+        spec: The plan of the draws (:func:`plan_draws`).
+        baseline: The baseline scenario.
+        order: Scenarios in display order.
+        outcomes: The outcomes to summarise.
+        level: Level of the intervals.
+        clv_discount_rate: For the lifetime value outcome.
+
+    Returns:
+        The summary as plain data: settings, draws completed, and per alternative and outcome the effect's two
+        intervals, share of worlds better, probability best, top parameters and switching values.
+    """
+    from sim.experiments.analysis import load_runs
+
+    runs = load_runs(work / DRAWS_DIR / "runs", clv_discount_rate)
+    params = read_draws(work / DRAWS_DIR / DRAWS_FILE)
+    done = runs.outcomes.assign(draw=runs.outcomes["seed"] - int(spec["first_seed"]))
+    complete = done.groupby("draw")["scenario"].nunique()
+    paired = complete[complete == len(order)].index  # draws with every scenario complete
+    done = done[done["draw"].isin(paired)]
+    summary, imp = uncertainty_tables(done, replicate_outcomes, params, baseline, order, outcomes, level)
+    summary.to_csv(work / SUMMARY_FILE, index=False, float_format="%.6g")
+    imp.to_csv(work / IMPORTANCE_FILE, index=False, float_format="%.6g")
+    clean = summary.astype(object).where(summary.notna(), None)
+    return {
+        **{k: v for k, v in spec.items() if k != "distributions"},
+        "distributions": spec.get("distributions", {}),
+        "varied": list(params.columns),
+        "draws_complete": len(paired),
+        "draws_failed": len(runs.failures),
+        "level": level,
+        "summary": clean.to_dict("records"),
+        "files": [SUMMARY_FILE, IMPORTANCE_FILE, f"{DRAWS_DIR}/{DRAWS_FILE}"],
+    }
