@@ -98,8 +98,14 @@ def test_a_parameter_that_cannot_affect_the_difference_is_indistinguishable_from
     assert (imp["importance_low"] == 0.0).all()
     row = summary[summary["scenario"] == "alt"].iloc[0]
     half = (row["noise_high"] - row["noise_low"]) / 2
-    # the total interval is the noise-only interval (centred on the draws' mean instead of the replications')
-    assert (row["total_high"] - row["total_low"]) / 2 == pytest.approx(half, rel=0.05)
+    # the draws spread about as wide as noise alone: the spread the parameters are credited with is the chance
+    # excess of the draws' variance over the replications' (here 0.6 noise sd: 20 replications pin the noise
+    # down only to about a third), so the total interval holds the noise-only one and is conservatively wider
+    # (3x here), never narrower
+    assert row["spread_p"] > 0.05
+    assert row["parameter_sd"] < row["noise_sd"]
+    assert row["total_low"] <= row["median"] - half * 0.99 and row["total_high"] >= row["median"] + half * 0.99
+    assert (row["total_high"] - row["total_low"]) / 2 < 4 * half
     assert abs(row["median"] - row["noise_mean"]) < half
     assert row["probability_best"] == pytest.approx(1.0, abs=0.01)
 
@@ -122,3 +128,27 @@ def test_probability_best_and_the_share_of_worlds() -> None:
     assert s.share_better_raw == pytest.approx(0.8)
     assert s.spread_p < 0.05 and s.parameter_sd > 0
     assert s.total_low < s.noise_low and s.total_high > s.noise_high
+
+
+def test_the_total_interval_covers_an_unknown_worlds_true_effect_at_about_its_level() -> None:
+    """Coverage: a world drawn from the declared distributions has its true effect inside the interval ~95%.
+
+    Measured: 96% over 1,000 trials with 20 replications and 64 draws (91.5% with 10 replications, 89% with 10
+    and 32 draws: the noise estimate from few replications is what falls short).
+    """
+    rng = np.random.default_rng(11)
+    trials, hits, noise_hits = 400, 0, 0
+    for _ in range(trials):
+        theta = rng.uniform(0, 1, (64, 2))  # the draws' worlds
+        true = rng.uniform(0, 1, 2)  # the unknown real world, from the same distributions
+
+        def effect(t: np.ndarray) -> np.ndarray:
+            return 2.0 + 3.0 * t[..., 0] - 2.0 * t[..., 1]
+
+        draws = effect(theta) + rng.normal(0, 0.5, 64)
+        replicates = effect(np.array([0.5, 0.5])) + rng.normal(0, 0.5, 20)
+        s = effect_summary(draws, replicates, level=0.95)
+        hits += s.total_low <= effect(true) <= s.total_high
+        noise_hits += s.noise_low <= effect(true) <= s.noise_high
+    assert 0.93 <= hits / trials <= 0.99, hits / trials
+    assert noise_hits / trials < 0.4  # the noise-only interval is no statement about an unknown world

@@ -17,9 +17,12 @@ with one parameter set drawn from the distributions the schema declares
   effect across plausible worlds, combined with that noise: the draws' paired effects with the
   simulation noise of one run removed from their spread (their deviations shrunk by
   ``sqrt(1 - noise variance / spread variance)``, zero if noise explains all of the spread), their
-  percentile range at the level, each side widened in quadrature by the noise-only half-width (or, if
-  wider, the half-width of the draws' own mean, which is estimated from N runs). When no parameter moves
-  the effect it equals the noise-only interval (a test checks it).
+  percentile range at the level (Weibull positions), each side widened in quadrature by the noise-only
+  half-width (or, if wider, the half-width of the draws' own mean, which is estimated from N runs). It
+  covers the true effect of a world drawn from the same distributions at close to its level (a test
+  measures 96% for 95% with 20 replications and 64 draws; 91.5% with 10 replications). When no parameter
+  moves the effect its centre and width approach the noise-only interval's as the draws and replications
+  grow; with few of them it is wider, by the chance excess of the draws' spread over the noise.
 * **Share of plausible worlds** in which an alternative beats the baseline, and the **probability each
   scenario is best**: from the same de-noised per-draw effects (the raw share, which also counts one
   run's noise, is kept beside it).
@@ -238,8 +241,8 @@ class EffectSummary:
         noise_sd: Standard deviation of one run's paired effect from simulation noise alone.
         standard_error: Standard error of the effect the share and the probability best allow for: the
             replications' noise, or the draws' mean's if larger.
-        spread_p: p-value of the test that the draws spread no wider than noise alone (F test); at or
-            above 1 - level the spread is not attributed to the parameters.
+        spread_p: p-value of the test that the draws spread no wider than noise alone (F test; for the
+            record: a small value says the parameters measurably move the effect).
         draws: Draws with both the alternative and the baseline complete.
     """
 
@@ -277,15 +280,16 @@ def denoised(effects: np.ndarray, noise_sd: float) -> np.ndarray:
 
 
 def worlds_of(draw_effects: np.ndarray, noise_sd: float, replications: int, level: float) -> tuple[np.ndarray, float]:
-    """The effect in each plausible world (de-noised draws) and the spread test's p-value.
+    """The effect in each plausible world (the de-noised draws) and the spread test's p-value (for the record).
 
-    A spread the test cannot tell from noise (p at or above 1 - level) is not attributed to the parameters:
-    every world then has the draws' mean effect.
+    The spread is not gated on the test: with the few replications a comparison affords, the test has little
+    power, and dropping the parameters' spread whenever it cannot be told from noise at 5% made the interval
+    cover an unknown world's true effect in only 66% of cases (10 replications, noise as large as the
+    parameters' spread). Without the gate the interval covers at close to its level and, when no parameter
+    matters, is wider than the noise-only one by the chance excess of the draws' spread: conservative.
     """
-    p = spread_test(draw_effects, noise_sd, replications)
-    if p >= 1.0 - level:
-        return np.full(draw_effects.shape, float(draw_effects.mean()) if draw_effects.size else math.nan), p
-    return denoised(draw_effects, noise_sd), p
+    del level  # the same worlds at every level
+    return denoised(draw_effects, noise_sd), spread_test(draw_effects, noise_sd, replications)
 
 
 def effect_summary(
@@ -314,7 +318,9 @@ def effect_summary(
         total_se, total_half = se_centre, float(stats.t.ppf(0.5 + level / 2.0, d.size - 1) * se_centre)
     worlds, p = worlds_of(d, noise_sd, e.size, level)
     alpha = 1.0 - level
-    q_low, median, q_high = (float(np.quantile(worlds, q)) for q in (alpha / 2, 0.5, 1 - alpha / 2))
+    # Weibull plotting positions p(N + 1): the interval between two order statistics covers a new draw at
+    # (j - i) / (N + 1), its nominal rate (numpy's default positions p(N - 1) cover 92% for 95% at N = 64)
+    q_low, median, q_high = (float(np.quantile(worlds, q, method="weibull")) for q in (alpha / 2, 0.5, 1 - alpha / 2))
     if total_se > 0:
         share = float(np.mean(stats.norm.cdf(better * worlds / total_se)))
     else:
@@ -349,7 +355,7 @@ def importance(params: pd.DataFrame, effect: Sequence[float], level: float = 0.9
         square), ``importance_low``/``importance_high`` (its interval), ``distinguishable`` (the interval
         excludes zero), ``slope`` (effect per unit of the parameter), ``x_low``/``x_high`` (the parameter's
         5% and 95% quantiles over the draws) and ``effect_low``/``effect_high`` (the effect there, the others
-        at their average: the tornado's bar).
+        at their average: the tornado's bar, around ``effect_mean``, the draws' mean effect).
     """
     y = np.asarray(effect, dtype=float)
     n, k = len(y), max(1, params.shape[1])
@@ -377,6 +383,7 @@ def importance(params: pd.DataFrame, effect: Sequence[float], level: float = 0.9
                 "slope": slope,
                 "x_low": x_low,
                 "x_high": x_high,
+                "effect_mean": float(y.mean()),
                 "effect_low": float(y.mean() + slope * (x_low - x.mean())),
                 "effect_high": float(y.mean() + slope * (x_high - x.mean())),
             }
