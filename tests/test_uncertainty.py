@@ -152,3 +152,20 @@ def test_the_total_interval_covers_an_unknown_worlds_true_effect_at_about_its_le
         noise_hits += s.noise_low <= effect(true) <= s.noise_high
     assert 0.93 <= hits / trials <= 0.99, hits / trials
     assert noise_hits / trials < 0.4  # the noise-only interval is no statement about an unknown world
+
+
+def test_only_worlds_whose_baseline_reproduces_the_calibrated_figures_are_plausible() -> None:
+    from sim.experiments.uncertainty import plausible_draws
+
+    draws = pd.DataFrame(
+        {
+            "scenario": ["base"] * 4 + ["alt"] * 4,
+            "draw": [0, 1, 2, 3] * 2,
+            "true_nps": [16.0, -60.0, 30.0, 38.0, 20.0, -50.0, 35.0, 40.0],
+            "annual_retention": [0.85, 0.5, 0.80, 0.86, 0.9, 0.5, 0.85, 0.9],
+        }
+    )
+    reps = pd.DataFrame({"scenario": ["base", "base"], "true_nps": [16.0, 18.0], "annual_retention": [0.84, 0.86]})
+    # draw 1 collapses, draw 3 is 21 points above the declared baseline's NPS (17); 0 and 2 are plausible
+    assert list(plausible_draws(draws, reps, "base")) == [0, 2]
+    assert list(plausible_draws(draws, reps, "base", {"true_nps": 100.0})) == [0, 1, 2, 3]

@@ -720,7 +720,7 @@ class JourneyConf:
         1,
         None,
         "Assumption.",
-        uncertainty=triangular(2, 4, 6, _WIDE),
+        uncertainty=triangular(3, 4, 5, "calibrated: department capacity is sized to the onboarding volume"),
     )
     onboarding_touch_prob: float = param(
         0.5,
@@ -729,7 +729,9 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption.",
-        uncertainty=triangular(0.3, 0.5, 0.7, _WIDE),
+        uncertainty=triangular(
+            0.45, 0.5, 0.55, "calibrated: department capacity is sized to this touch volume; 10% either way"
+        ),
     )
     usage_touch_prob: float = param(
         0.25,
@@ -738,7 +740,9 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption.",
-        uncertainty=triangular(0.15, 0.25, 0.4, _WIDE),
+        uncertainty=triangular(
+            0.225, 0.25, 0.275, "calibrated: department capacity is sized to this touch volume; 10% either way"
+        ),
     )
     question_prob: float = param(
         0.02,
@@ -747,7 +751,9 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption.",
-        uncertainty=triangular(0.01, 0.02, 0.04, _WIDE),
+        uncertainty=triangular(
+            0.018, 0.02, 0.022, "calibrated: department capacity is sized to this touch volume; 10% either way"
+        ),
     )
     billing_period_weeks: int = param(
         4,

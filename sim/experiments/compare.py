@@ -746,7 +746,17 @@ def arguments_of(settings: dict[str, Any], out: str | Path) -> list[str]:
 # Settings that change how a finished comparison is presented, not what was run (silosim-compare from=DIR).
 REBUILD_SETTINGS = ("name", "baseline", "confidence", "multiple_comparisons", "clv_discount_rate", "report")
 # What a rebuild writes again; anything else in the directory (runs/, comparison.parquet, runs.csv, logs/) stays.
-DELIVERABLES = ("figures", "report.html", "report.pdf", "report.pptx", "summary.xlsx", "summary.csv", "comparison.json")
+DELIVERABLES = (
+    "figures",
+    "report.html",
+    "report.pdf",
+    "report.pptx",
+    "summary.xlsx",
+    "summary.csv",
+    "uncertainty.csv",
+    "importance.csv",
+    "comparison.json",
+)
 _META_KEYS = ("name", "scenarios", "baseline", "replications", "customers", "weeks", "confidence")
 
 
@@ -984,6 +994,12 @@ def rebuild_comparison(
     work.mkdir()
     try:
         comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.6g")
+        if comparison.meta.get("uncertainty") and (target / DRAWS_DIR).is_dir():  # at the new settings, too
+            comparison.meta["uncertainty"] = summarise_draws(
+                target, comparison.runs.outcomes, comparison.meta["uncertainty"], comparison.baseline,
+                comparison.order, [o.name for o in comparison_outcomes()], comparison.confidence,
+                float(comparison.meta["clv_discount_rate"]), target=work,
+            )  # fmt: skip
         present(work, comparison)
         (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
         _swap_in(work, target)

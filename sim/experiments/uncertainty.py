@@ -35,6 +35,10 @@ with one parameter set drawn from the distributions the schema declares
   gives the tornado in the effect's own units. SALib's moment-independent ``delta`` was the
   alternative; it is biased upward for parameters that do nothing at the sample sizes a comparison
   can afford, which is the wrong way for a board's "what does it hinge on".
+* **Plausible worlds** (:func:`plausible_draws`): a draw whose baseline does not reproduce what the model
+  was calibrated to (true NPS and annual retention within :data:`PLAUSIBLE` of the baseline at the
+  declared values) is left out: a hundred parameters each drawn from a plausible range can combine into
+  a company nobody would recognise (history matching). How many draws were kept is reported.
 * **Switching values** (:func:`switching_value`): a one-way sweep of a parameter across its drawn span
   along the effect's regression line on it, and the value at which the effect changes sign or its
   noise-only interval first touches zero.
@@ -83,6 +87,7 @@ __all__ = [
 
 DRAWS_FILE = "draws.json"
 TORNADO_QUANTILES = (0.05, 0.95)  # the tornado's bar: the effect at these quantiles of the parameter
+PLAUSIBLE_DEFAULT = {"true_nps": 20.0, "annual_retention": 0.075}  # see PLAUSIBLE
 
 
 # ------------------------------------------------------------------------------------------------ drawing
@@ -444,6 +449,31 @@ def probability_best(
     return {s: float(np.mean(best == i)) for i, s in enumerate(names)}
 
 
+def plausible_draws(
+    draw_outcomes: pd.DataFrame,
+    replicate_outcomes: pd.DataFrame,
+    baseline: str,
+    tolerances: Mapping[str, float] = PLAUSIBLE_DEFAULT,
+) -> pd.Index:
+    """The draws whose baseline reproduces the calibrated figures: a world that does not is not plausible.
+
+    Args:
+        draw_outcomes: One row per draw run (``scenario``, ``draw`` and the outcomes).
+        replicate_outcomes: One row per run at the declared values.
+        baseline: The baseline scenario.
+        tolerances: Outcome -> largest distance of the draw's baseline from the baseline at the declared values.
+
+    Returns:
+        The plausible draws.
+    """
+    base = draw_outcomes[draw_outcomes["scenario"] == baseline].set_index("draw")
+    reference = replicate_outcomes[replicate_outcomes["scenario"] == baseline]
+    keep = pd.Series(True, index=base.index)
+    for outcome, tolerance in tolerances.items():
+        keep &= (base[outcome] - float(reference[outcome].mean())).abs() <= tolerance
+    return base.index[keep.to_numpy()]
+
+
 def uncertainty_tables(
     draw_outcomes: pd.DataFrame,
     replicate_outcomes: pd.DataFrame,
@@ -524,6 +554,11 @@ def uncertainty_tables(
 
 # ------------------------------------------------------------------------------------------------ comparisons
 UNCERTAINTY_MODES = ("none", "parameters")
+# A plausible world reproduces what the model was calibrated to: the baseline's true NPS and annual retention
+# within these distances of the baseline's at the declared values (history matching). The calibration targets
+# are a cross-industry median NPS of about +16 (industries span about +9 to +43) and annual retention of
+# 80-90%: 20 NPS points and 7.5 retention points either way keep every world inside those published spans.
+PLAUSIBLE = PLAUSIBLE_DEFAULT
 SUMMARY_FILE = "uncertainty.csv"
 IMPORTANCE_FILE = "importance.csv"
 DRAWS_DIR = "draws"
@@ -640,11 +675,12 @@ def summarise_draws(
     outcomes: Sequence[str],
     level: float,
     clv_discount_rate: float,
+    target: Path | None = None,
 ) -> dict[str, Any]:
     """Load the draw runs, write uncertainty.csv and importance.csv, and return comparison.json's ``uncertainty``.
 
     Args:
-        work: The comparison directory being built.
+        work: The comparison directory (being built, or finished) that holds the draw runs.
         replicate_outcomes: Outcomes of the runs at the declared values.
         spec: The plan of the draws (:func:`plan_draws`).
         baseline: The baseline scenario.
@@ -652,6 +688,7 @@ def summarise_draws(
         outcomes: The outcomes to summarise.
         level: Level of the intervals.
         clv_discount_rate: For the lifetime value outcome.
+        target: Where to write the two tables (default: ``work``; a rebuild writes them aside first).
 
     Returns:
         The summary as plain data: settings, draws completed, and per alternative and outcome the effect's two
@@ -665,15 +702,26 @@ def summarise_draws(
     complete = done.groupby("draw")["scenario"].nunique()
     paired = complete[complete == len(order)].index  # draws with every scenario complete
     done = done[done["draw"].isin(paired)]
+    plausible = plausible_draws(done, replicate_outcomes, baseline, PLAUSIBLE)
+    done = done[done["draw"].isin(plausible)]
+    if len(plausible) < 2:
+        raise RuntimeError(
+            f"only {len(plausible)} of {len(paired)} parameter draws give a plausible baseline (true NPS within "
+            f"{PLAUSIBLE['true_nps']:g} points and annual retention within {PLAUSIBLE['annual_retention']:g} of the "
+            "declared values'); the declared distributions are too wide for this model, or draws too few"
+        )
     summary, imp = uncertainty_tables(done, replicate_outcomes, params, baseline, order, outcomes, level)
-    summary.to_csv(work / SUMMARY_FILE, index=False, float_format="%.6g")
-    imp.to_csv(work / IMPORTANCE_FILE, index=False, float_format="%.6g")
+    target = target or work
+    summary.to_csv(target / SUMMARY_FILE, index=False, float_format="%.6g")
+    imp.to_csv(target / IMPORTANCE_FILE, index=False, float_format="%.6g")
     clean = summary.astype(object).where(summary.notna(), None)
     return {
-        **{k: v for k, v in spec.items() if k != "distributions"},
+        **{k: v for k, v in spec.items() if k in ("draws", "design_seed", "first_seed", "held", "wall_seconds")},
         "distributions": spec.get("distributions", {}),
         "varied": list(params.columns),
         "draws_complete": len(paired),
+        "draws_plausible": len(plausible),
+        "plausible": dict(PLAUSIBLE),
         "draws_failed": len(runs.failures),
         "level": level,
         "summary": clean.to_dict("records"),

@@ -160,7 +160,9 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
         return
     content.answer_note = "How sure: " + " ".join(sentences) + " " + content.answer_note
     content.method.append(method_paragraph(meta))
-    path = Path(comparison.out) / IMPORTANCE_FILE
+    path = figures_dir.parent / IMPORTANCE_FILE  # the directory being written (a rebuild writes it aside)
+    if not path.exists():
+        path = Path(comparison.out) / IMPORTANCE_FILE
     if not path.exists():
         return
     imp = pd.read_csv(path)
