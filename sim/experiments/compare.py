@@ -638,6 +638,8 @@ def _assemble(p: Plan, launched: Any, reused: int, command: str, present: Presen
         meta["uncertainty"] = summarise_draws(
             work, runs.outcomes, p.draws, p.baseline, comparison.order, names, conf.confidence, conf.clv_discount_rate
         )
+        if meta["uncertainty"].get("note"):
+            print(f"{PROG}: parameter uncertainty: {meta['uncertainty']['note']}", file=sys.stderr)
     _write_tables(work, comparison)
     if present is not None:
         present(work, comparison)

@@ -704,19 +704,9 @@ def summarise_draws(
     done = done[done["draw"].isin(paired)]
     plausible = plausible_draws(done, replicate_outcomes, baseline, PLAUSIBLE)
     done = done[done["draw"].isin(plausible)]
-    if len(plausible) < 2:
-        raise RuntimeError(
-            f"only {len(plausible)} of {len(paired)} parameter draws give a plausible baseline (true NPS within "
-            f"{PLAUSIBLE['true_nps']:g} points and annual retention within {PLAUSIBLE['annual_retention']:g} of the "
-            "declared values'); the declared distributions are too wide for this model, or draws too few"
-        )
-    summary, imp = uncertainty_tables(done, replicate_outcomes, params, baseline, order, outcomes, level)
-    target = target or work
-    summary.to_csv(target / SUMMARY_FILE, index=False, float_format="%.6g")
-    imp.to_csv(target / IMPORTANCE_FILE, index=False, float_format="%.6g")
-    clean = summary.astype(object).where(summary.notna(), None)
-    return {
-        **{k: v for k, v in spec.items() if k in ("draws", "design_seed", "first_seed", "held", "wall_seconds")},
+    base = {k: v for k, v in spec.items() if k in ("draws", "design_seed", "first_seed", "held", "wall_seconds")}
+    record = {
+        **base,
         "distributions": spec.get("distributions", {}),
         "varied": list(params.columns),
         "draws_complete": len(paired),
@@ -724,6 +714,21 @@ def summarise_draws(
         "plausible": dict(PLAUSIBLE),
         "draws_failed": len(runs.failures),
         "level": level,
+    }
+    if len(plausible) < 2:
+        note = (
+            f"only {len(plausible)} of {len(paired)} parameter draws gave a plausible baseline (true NPS within "
+            f"{PLAUSIBLE['true_nps']:g} points and annual retention within {PLAUSIBLE['annual_retention']:g} of the "
+            "declared values'), too few to say how sure the answer is; run more draws, or narrow the distributions"
+        )
+        return {**record, "summary": [], "note": note, "files": [f"{DRAWS_DIR}/{DRAWS_FILE}"]}
+    summary, imp = uncertainty_tables(done, replicate_outcomes, params, baseline, order, outcomes, level)
+    target = target or work
+    summary.to_csv(target / SUMMARY_FILE, index=False, float_format="%.6g")
+    imp.to_csv(target / IMPORTANCE_FILE, index=False, float_format="%.6g")
+    clean = summary.astype(object).where(summary.notna(), None)
+    return {
+        **record,
         "summary": clean.to_dict("records"),
         "files": [SUMMARY_FILE, IMPORTANCE_FILE, f"{DRAWS_DIR}/{DRAWS_FILE}"],
     }
