@@ -119,6 +119,12 @@ def test_the_report_says_how_sure_it_is_and_shows_the_tornado_of_the_effect(
     assert "simulation noise alone" in html and "the answer hinges most on" in html
     assert "Two kinds of uncertainty" in html
     assert (out / "figures" / "tornado.png").exists() and 'id="fig-tornado"' in html
+    import openpyxl
+
+    book = openpyxl.load_workbook(out / "summary.xlsx")
+    sheet = book["Parameter uncertainty"]
+    assert [c.value for c in sheet[1]][:3] == ["scenario", "outcome", "noise_mean"]
+    assert sheet.max_row == 1 + len(pd.read_csv(out / "uncertainty.csv"))
 
 
 def test_the_answer_sentence_in_words() -> None:
