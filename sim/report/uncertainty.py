@@ -52,10 +52,19 @@ def _default_of(key: str) -> float | None:
 
 
 def hinge_words(row: Mapping[str, Any]) -> str:
-    """``the answer hinges most on KEY (meaning); it changes sign if KEY is below X`` for a summary row."""
+    """``the answer hinges most on KEY (meaning); its sign would change if ...`` for a summary row.
+
+    A top parameter whose importance cannot be told from zero is named as such, not as what the answer hinges on.
+    """
     key = row.get("top1")
     if not isinstance(key, str) or not key:
         return ""
+    if row.get("top1_distinguishable") is False:
+        share = float(row.get("top1_importance") or 0.0)
+        return (
+            f"no single assumption stands out with these draws (the largest, `{key}` ({_param_doc(key)}), explains "
+            f"{share:.0%} of the spread across worlds but cannot be told from zero)"
+        )
     text = f"the answer hinges most on `{key}` ({_param_doc(key)})"
     switch, default = row.get("top1_switch_sign"), _default_of(key)
     if switch is not None and not (isinstance(switch, float) and math.isnan(switch)) and default is not None:
