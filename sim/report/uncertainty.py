@@ -144,6 +144,8 @@ def tornado(imp: pd.DataFrame, title: str, outcome: str, out_dir: Path) -> Figur
         ax.grid(axis="x", alpha=0.3)
         first = top.iloc[-1]["parameter"] if len(top) else "no parameter"
         fig_title = f"What the effect of {title} on {words} hinges on: most of all {first}"
+        if len(top) and not bool(top.iloc[-1]["distinguishable"]):
+            fig_title = f"No single assumption stands out for the effect of {title} on {words}; the largest: {first}"
         caption = (
             "Each bar is the effect (not the level) with one parameter at the low or high end of its plausible range "
             "and the others as drawn, from a straight line through the parameter draws; the vertical line is the "
