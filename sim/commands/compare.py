@@ -5,6 +5,7 @@
     silosim-compare scenarios=[siloed_scorecards,our_plan] scenario_dir=./my_scenarios
     silosim-compare comparison=all_scenarios out=outputs/board_pack report.client="Acme Insurance"
     silosim-compare calibration=outputs/calibrate/<run>/calibrated.yaml   # calibrated to a client
+    silosim-compare uncertainty=parameters draws=64 customers=3000 replications=10   # how sure, what it hinges on
     silosim-compare from=outputs/board_pack report.client="Other Client" confidence=0.9 baseline=...
 
 Replication r of every scenario uses seed first_seed + r (common random numbers), so the

@@ -23,9 +23,13 @@ DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"  # a c
 
 
 def _table(rows: list[dict[str, str]]) -> list[str]:
-    out = ["| key | default | unit | range | meaning | source / rationale |", "|---|---|---|---|---|---|"]
+    out = [
+        "| key | default | unit | range | meaning | source / rationale | uncertainty |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         cells = [f"`{r['key']}`", f"`{r['default']}`", r["unit"], r["range"], r["meaning"], r["source"]]
+        cells.append(r["uncertainty"])
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return out
 
@@ -40,6 +44,12 @@ def render() -> str:
         "configuration (`conf/`); a test fails if this page is out of date. Every key can be set on the",
         "command line (`silosim governance.communication=0.9`) or in a scenario file. Ranges are",
         "inclusive and checked before a run starts; `[a, ]` means at least a.",
+        "",
+        "The last column is how uncertain each value is (`sim/config/distributions.py`): the distribution",
+        "`silosim-compare uncertainty=parameters` draws it from and the basis of that distribution (the",
+        "source's range, a published spread, a calibration's tolerance, or `wide: assumption` where no",
+        "evidence was found). `x` marks a multiplier of every element of a list. A scenario choice, a",
+        "fixed fact or a value not varied (with the reason) is not drawn.",
         "",
         "## Model parameters",
         "",

@@ -13,7 +13,7 @@ from typing import Any
 
 from sim.config.schema import SiloConfig, param
 
-__all__ = ["AboutConf", "DesignConf", "OutputConf", "RunConfig", "scenario_title"]
+__all__ = ["AboutConf", "DesignConf", "OutputConf", "RunConfig", "UncertaintyConf", "scenario_title"]
 
 
 @dataclass
@@ -85,6 +85,21 @@ class DesignConf:
 
 
 @dataclass
+class UncertaintyConf:
+    """A parameter draw this run applies (set by ``silosim-compare uncertainty=parameters``; none by default)."""
+
+    file: str = param(
+        "",
+        "Draws file written by silosim-compare (draws.json): run with seed s applies its row s - `first_seed` "
+        "(empty: no draw).",
+        source="Set by `silosim-compare uncertainty=parameters`.",
+    )
+    first_seed: int = param(
+        0, "Seed of the run that applies the file's first draw.", "", 0, None, "Set by silosim-compare."
+    )
+
+
+@dataclass
 class AboutConf:
     """How a scenario is named for people: every figure, table, slide and the dashboard show these words.
 
@@ -128,4 +143,5 @@ class RunConfig(SiloConfig):
 
     output: OutputConf = field(default_factory=OutputConf)
     design: DesignConf = field(default_factory=DesignConf)
+    uncertainty: UncertaintyConf = field(default_factory=UncertaintyConf)
     about: AboutConf = field(default_factory=AboutConf)

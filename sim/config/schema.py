@@ -21,6 +21,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from sim.config.distributions import Uncertainty, fixed, triangular, uniform
 from sim.config.vocabularies import KPI_MEASURES, LEVER_MECHANISMS, TOUCHPOINT_KINDS
 
 __all__ = [
@@ -54,6 +55,7 @@ def param(
     source: str = "",
     *,
     programme: bool = False,
+    uncertainty: Uncertainty | None = None,
 ) -> Any:
     """Declare a documented, range-checked parameter.
 
@@ -66,6 +68,8 @@ def param(
         source: Where the default comes from, or the rationale.
         programme: A setting a scenario's programme changes: its default is siloed practice, and any
             other value means a programme is present (:class:`sim.engine.governance.Programme`).
+        uncertainty: How uncertain the value is: its distribution and basis (:mod:`sim.config.distributions`);
+            every numeric model parameter declares one (``fixed`` for a scenario choice or a fixed fact).
 
     Returns:
         A dataclass field carrying the metadata.
@@ -73,9 +77,16 @@ def param(
     meta = {"doc": doc, "unit": unit, "lo": lo, "hi": hi, "source": source}
     if programme:
         meta["siloed"] = default
+    if uncertainty is not None:
+        meta["uncertainty"] = uncertainty
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# Bases of the uncertainty declarations used most (sim.config.distributions)
+_WIDE = "wide: assumption"
+_CHOICE = fixed("scenario choice")
 
 
 # --------------------------------------------------------------------------- market
@@ -90,6 +101,7 @@ class MarketConf:
         0.0,
         None,
         "Assumption: a mature market where the firm holds about a quarter.",
+        uncertainty=triangular(1.5, 3.0, 6.0, _WIDE),
     )
     marketing_acquisition_rate: float = param(
         0.00148,
@@ -99,6 +111,9 @@ class MarketConf:
         1.0,
         "Calibrated so acquisition replaces churn at the settled baseline: over the recorded three years the "
         "siloed book stays within a few percent of its size at week 0 (acquisitions / churn 0.99, 20 seeds).",
+        uncertainty=triangular(
+            0.0013, 0.00148, 0.0017, "calibrated: acquisition within about a tenth of replacing churn"
+        ),
     )
     referral_rate: float = param(
         0.008,
@@ -107,6 +122,7 @@ class MarketConf:
         0.0,
         1.0,
         "Calibrated; about 0.4 referrals per promoter per year.",
+        uncertainty=triangular(0.004, 0.008, 0.012, "calibrated: 0.2 to 0.6 referrals per promoter per year"),
     )
     passive_referral_factor: float = param(
         0.12,
@@ -115,6 +131,9 @@ class MarketConf:
         0.0,
         1.0,
         "Bain: passives refer far less; set so over 80% of referrals come from promoters.",
+        uncertainty=triangular(
+            0.05, 0.12, 0.25, "source range: Bain, passives refer far less; 60-90% of referrals from promoters"
+        ),
     )
     detractor_referral_factor: float = param(
         0.02,
@@ -123,6 +142,7 @@ class MarketConf:
         0.0,
         1.0,
         "Assumption: detractors almost never refer.",
+        uncertainty=uniform(0.0, 0.06, _WIDE),
     )
     referral_conversion: float = param(
         0.25,
@@ -131,6 +151,7 @@ class MarketConf:
         0.0,
         1.0,
         "Assumption; referred prospects convert several times better than cold ones.",
+        uncertainty=triangular(0.1, 0.25, 0.4, _WIDE),
     )
     active_detractor_share: float = param(
         0.19,
@@ -139,6 +160,9 @@ class MarketConf:
         0.0,
         1.0,
         "ForeSee 2013: 21% detractors by score, 4% active (4/21).",
+        uncertainty=triangular(
+            0.1, 0.19, 0.3, "published spread: ForeSee 2013 (4 of 21 points), one survey; other markets differ"
+        ),
     )
     negative_wom_conversion: float = param(
         4.0,
@@ -147,6 +171,9 @@ class MarketConf:
         0.0,
         None,
         "Goldenberg et al. 2007, The NPV of bad news; calibrated magnitude.",
+        uncertainty=triangular(
+            1.0, 4.0, 8.0, "wide: assumption (Goldenberg et al. 2007 give the mechanism, not this magnitude)"
+        ),
     )
     negative_wom_churn: float = param(
         0.25,
@@ -155,6 +182,7 @@ class MarketConf:
         0.0,
         None,
         "Goldenberg et al. 2007; assumption on magnitude.",
+        uncertainty=triangular(0.05, 0.25, 0.6, _WIDE),
     )
     value_mean: float = param(
         20.0,
@@ -163,6 +191,7 @@ class MarketConf:
         0.0,
         None,
         "Illustrative (about 1,040 a year); scale to the client.",
+        uncertainty=fixed("fixed fact: the currency scale; set it to the client's"),
     )
     value_sigma: float = param(
         0.5,
@@ -171,6 +200,7 @@ class MarketConf:
         0.0,
         3.0,
         "Assumption: a moderately skewed book.",
+        uncertainty=triangular(0.3, 0.5, 0.9, _WIDE),
     )
     cross_sell_value_uplift: float = param(
         0.10,
@@ -179,6 +209,7 @@ class MarketConf:
         0.0,
         None,
         "Assumption.",
+        uncertainty=triangular(0.03, 0.1, 0.2, _WIDE),
     )
     spend_by_category: list[float] = param(
         [0.8, 1.0, 1.15],
@@ -188,6 +219,9 @@ class MarketConf:
         10.0,
         "Keiningham et al. 2007 (share of wallet follows attitudinal loyalty); Bain: promoters' lifetime value "
         "runs 3-8x detractors'; magnitudes assumed.",
+        uncertainty=fixed(
+            "not varied: one multiplier of all three would only rescale market.value_mean; the magnitudes are assumed"
+        ),
     )
 
 
@@ -203,14 +237,35 @@ class CustomerConf:
         0.0,
         10.0,
         "Calibrated to a true NPS near +16 (Satmetrix cross-industry median).",
+        uncertainty=triangular(7.6, 7.9, 8.2, "calibrated: to a true NPS near +16; the warm-up settles it"),
     )
     initial_satisfaction_sd: float = param(
-        1.1, "Spread of initial satisfaction.", "0-10 scale", 0.0, 5.0, "Calibrated."
+        1.1,
+        "Spread of initial satisfaction.",
+        "0-10 scale",
+        0.0,
+        5.0,
+        "Calibrated.",
+        uncertainty=triangular(0.8, 1.1, 1.4, "calibrated"),
     )
     expectation_mean: float = param(
-        7.0, "Mean expectation a new customer brings.", "0-10 scale", 0.0, 10.0, "Assumption."
+        7.0,
+        "Mean expectation a new customer brings.",
+        "0-10 scale",
+        0.0,
+        10.0,
+        "Assumption.",
+        uncertainty=triangular(6.5, 7.0, 7.5, _WIDE),
     )
-    expectation_sd: float = param(1.0, "Spread of expectations.", "0-10 scale", 0.0, 5.0, "Assumption.")
+    expectation_sd: float = param(
+        1.0,
+        "Spread of expectations.",
+        "0-10 scale",
+        0.0,
+        5.0,
+        "Assumption.",
+        uncertainty=triangular(0.5, 1.0, 1.5, _WIDE),
+    )
     expectation_adaptation: float = param(
         0.05,
         "Share of the gap between expectation and experience closed per touch.",
@@ -218,6 +273,7 @@ class CustomerConf:
         0.0,
         1.0,
         "Assumption: expectations adapt slowly to experience.",
+        uncertainty=triangular(0.02, 0.05, 0.1, _WIDE),
     )
     rating_bias_mean: float = param(
         0.0,
@@ -228,6 +284,7 @@ class CustomerConf:
         10.0,
         "Calibrated to the cross-industry median NPS of about +16 (Satmetrix); the natural free parameter for an "
         "industry's NPS level (conf/industry/).",
+        uncertainty=triangular(-0.5, 0.0, 0.5, "calibrated: to the cross-industry median NPS; half a point either way"),
     )
     rating_bias_sd: float = param(
         1.0,
@@ -238,6 +295,7 @@ class CustomerConf:
         5.0,
         "Scale-use heterogeneity plus attitudinal loyalty; calibrated with the experience spread to a score "
         "distribution with real mass at 0-6 (docs/validation.md).",
+        uncertainty=triangular(0.7, 1.0, 1.3, "calibrated: with fit_sd, to the score distribution"),
     )
     fit_sd: float = param(
         1.8,
@@ -248,8 +306,17 @@ class CustomerConf:
         5.0,
         "Assumption (customer heterogeneity in perceived quality); calibrated with rating_bias_sd to a score "
         "distribution with real mass at 0-6 (docs/validation.md).",
+        uncertainty=triangular(1.3, 1.8, 2.3, "calibrated: with rating_bias_sd, to the score distribution"),
     )
-    touch_noise_sd: float = param(1.0, "Noise on each touch's experience score.", "0-10 scale", 0.0, 5.0, "Assumption.")
+    touch_noise_sd: float = param(
+        1.0,
+        "Noise on each touch's experience score.",
+        "0-10 scale",
+        0.0,
+        5.0,
+        "Assumption.",
+        uncertainty=triangular(0.5, 1.0, 1.5, _WIDE),
+    )
     expectation_gap_weight: float = param(
         0.6,
         "Experience lost per point that expectation exceeds a touchpoint's base quality.",
@@ -257,6 +324,7 @@ class CustomerConf:
         0.0,
         5.0,
         "Expectation-disconfirmation (Oliver 1980); magnitude assumed.",
+        uncertainty=triangular(0.3, 0.6, 1.0, _WIDE),
     )
     learning_rate_positive: float = param(
         0.08,
@@ -265,6 +333,7 @@ class CustomerConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.04, 0.08, 0.12, _WIDE),
     )
     learning_rate_negative: float = param(
         0.20,
@@ -273,9 +342,16 @@ class CustomerConf:
         0.0,
         1.0,
         "Baumeister et al. 2001, Bad is stronger than good: 2-3x the positive weight.",
+        uncertainty=triangular(0.12, 0.2, 0.3, "source range: Baumeister et al. 2001, bad weighs 2-3x good"),
     )
     failure_penalty: float = param(
-        3.0, "Experience lost when a touch fails (defect, error).", "points", 0.0, 10.0, "Assumption."
+        3.0,
+        "Experience lost when a touch fails (defect, error).",
+        "points",
+        0.0,
+        10.0,
+        "Assumption.",
+        uncertainty=triangular(1.5, 3.0, 4.5, _WIDE),
     )
     handoff_penalty: float = param(
         1.5,
@@ -284,6 +360,7 @@ class CustomerConf:
         0.0,
         10.0,
         "Assumption.",
+        uncertainty=triangular(0.75, 1.5, 2.5, _WIDE),
     )
     conflicting_contact_penalty: float = param(
         3.0,
@@ -292,6 +369,7 @@ class CustomerConf:
         0.0,
         10.0,
         "Seeds: the insurance cancellation notice and cross-sell on the same day.",
+        uncertainty=triangular(1.5, 3.0, 4.5, _WIDE),
     )
     repeat_contact_penalty: float = param(
         1.2,
@@ -300,12 +378,30 @@ class CustomerConf:
         0.0,
         10.0,
         "SQM Group: each extra contact cuts top-box satisfaction by about 15%.",
+        uncertainty=triangular(
+            0.8,
+            1.2,
+            1.6,
+            "published spread: SQM Group, about 15% of top-box per extra contact; its conversion to points assumed",
+        ),
     )
     open_problem_drag: float = param(
-        0.12, "Satisfaction lost each week a problem stays open.", "points/week", 0.0, 10.0, "Assumption."
+        0.12,
+        "Satisfaction lost each week a problem stays open.",
+        "points/week",
+        0.0,
+        10.0,
+        "Assumption.",
+        uncertainty=triangular(0.05, 0.12, 0.2, _WIDE),
     )
     resolution_lift: float = param(
-        0.5, "Satisfaction gained when a problem is resolved.", "points", 0.0, 10.0, "Assumption."
+        0.5,
+        "Satisfaction gained when a problem is resolved.",
+        "points",
+        0.0,
+        10.0,
+        "Assumption.",
+        uncertainty=triangular(0.2, 0.5, 1.0, _WIDE),
     )
     unresolved_penalty: float = param(
         1.5,
@@ -314,6 +410,7 @@ class CustomerConf:
         0.0,
         10.0,
         "Assumption.",
+        uncertainty=triangular(0.75, 1.5, 2.5, _WIDE),
     )
     attitude_dent: list[float] = param(
         [0.3, 1.0, 2.0, 2.3],
@@ -327,6 +424,9 @@ class CustomerConf:
         "(complained, never resolved) and 37% (never complained; TARP as reported by Fast Company, 2003); "
         "magnitudes assumed in that order, the fourth on the line through the first three (0.3 + 0.035 x the "
         "points of repurchase lost from 95%).",
+        uncertainty=triangular(
+            0.5, 1.0, 1.5, "wide: assumption (TARP gives the order, the magnitudes are assumed)", multiplier=True
+        ),
     )
     grudge_half_life_weeks: float = param(
         26.0,
@@ -335,9 +435,16 @@ class CustomerConf:
         0.01,
         None,
         "Assumption: the memory of a service failure fades over months.",
+        uncertainty=triangular(13.0, 26.0, 52.0, _WIDE),
     )
     major_problem_share: float = param(
-        0.3, "Share of problems that are major.", "probability", 0.0, 1.0, "TARP distinguishes minor and major."
+        0.3,
+        "Share of problems that are major.",
+        "probability",
+        0.0,
+        1.0,
+        "TARP distinguishes minor and major.",
+        uncertainty=triangular(0.15, 0.3, 0.45, _WIDE),
     )
     complain_prob: list[float] = param(
         [0.3, 0.7],
@@ -352,6 +459,13 @@ class CustomerConf:
         "5-30%, problems with money lost 50-75%; Goodman & Newman (Quality Progress, 2003): 69% complained about a "
         "problem costing $142. Minor 0.3 (the top of the quality range), major 0.7; 0.42 on average at the "
         "default major share. Escalation beyond the front line (1-5%) is not modelled.",
+        uncertainty=triangular(
+            0.7,
+            1.0,
+            1.07,
+            "source range: TARP, 50-75% complain about a problem costing money, 5-30% about quality",
+            multiplier=True,
+        ),
     )
     help_contact_prob: float = param(
         0.7,
@@ -360,6 +474,7 @@ class CustomerConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.4, 0.7, 0.9, _WIDE),
     )
     quick_resolution_weeks: int = param(
         2,
@@ -368,6 +483,7 @@ class CustomerConf:
         0,
         None,
         "TARP via Barlow & Moller; threshold assumed.",
+        uncertainty=triangular(1, 2, 3, _WIDE),
     )
     give_up_weeks: int = param(
         8,
@@ -377,6 +493,7 @@ class CustomerConf:
         1,
         None,
         "Assumption.",
+        uncertainty=triangular(4, 8, 12, _WIDE),
     )
     give_up_contacts: int = param(
         2,
@@ -388,6 +505,7 @@ class CustomerConf:
         "TARP's 'trained hopelessness' (Barlow & Moller, A Complaint Is a Gift, ch. 4); CCMC National Customer Rage "
         "Study 2015: 63% of complainants felt they got nothing. Assumption: the second contact that fails is the "
         "last, which leaves about one complainant in ten unresolved, fewer than the Rage study finds.",
+        uncertainty=triangular(1, 2, 3, _WIDE),
     )
     base_weekly_churn: float = param(
         0.0003,
@@ -396,6 +514,7 @@ class CustomerConf:
         0.0,
         1.0,
         "Calibrated with renewal to annual retention 80-90%.",
+        uncertainty=triangular(0.0002, 0.0003, 0.0004, "calibrated: with renewal, to annual retention 80-90%"),
     )
     churn_ltr_slope: float = param(
         0.3,
@@ -406,6 +525,7 @@ class CustomerConf:
         5.0,
         "Reichheld 2003 and Bain (netpromotersystem.com): detractors defect far more than promoters; magnitude "
         "calibrated so detractors' annual churn is several times promoters'.",
+        uncertainty=triangular(0.2, 0.3, 0.45, "calibrated: detractors' annual churn several times promoters'"),
     )
     churn_reference_ltr: float = param(
         8.0,
@@ -414,9 +534,16 @@ class CustomerConf:
         0.0,
         10.0,
         "Assumption: a passive's hazard is the base hazard.",
+        uncertainty=fixed("not varied: the point at which base_weekly_churn is defined, which is varied"),
     )
     open_problem_churn: float = param(
-        1.0, "Churn hazard multiplier added while a problem is open.", "ratio", 0.0, None, "Assumption."
+        1.0,
+        "Churn hazard multiplier added while a problem is open.",
+        "ratio",
+        0.0,
+        None,
+        "Assumption.",
+        uncertainty=triangular(0.3, 1.0, 2.0, _WIDE),
     )
     conflicting_contact_churn: float = param(
         3.0,
@@ -425,6 +552,7 @@ class CustomerConf:
         0.0,
         None,
         "Seeds: the conflicting contact must hurt; magnitude assumed.",
+        uncertainty=triangular(1.0, 3.0, 6.0, _WIDE),
     )
     cancellation_conflict_penalty: float = param(
         3.0,
@@ -436,6 +564,7 @@ class CustomerConf:
         "Seeds: the insurer that sent a cancellation notice and a cross-sell offer on the same day; assumption: "
         "being courted while being cancelled hurts twice as much as an ordinary conflicting contact (6 points in "
         "all).",
+        uncertainty=triangular(1.0, 3.0, 5.0, _WIDE),
     )
     cancellation_conflict_churn: float = param(
         5.0,
@@ -446,8 +575,17 @@ class CustomerConf:
         "Seeds (the conflicting contact must hurt); magnitude assumed: with the conflicting-contact multiplier the "
         "week's hazard is 24 times the customer's usual, about 0.7% for a passive and 1-3% for a detractor at the "
         "default base churn; the penalty's lasting loss of likelihood to recommend weighs more (renewal follows it).",
+        uncertainty=triangular(2.0, 5.0, 10.0, _WIDE),
     )
-    max_weekly_churn: float = param(0.3, "Cap on the weekly churn hazard.", "1/week", 0.0, 1.0, "Numerical guard.")
+    max_weekly_churn: float = param(
+        0.3,
+        "Cap on the weekly churn hazard.",
+        "1/week",
+        0.0,
+        1.0,
+        "Numerical guard.",
+        uncertainty=fixed("fixed fact: a numerical guard"),
+    )
     renewal_ltr_mid: float = param(
         3.0,
         "Likelihood to recommend at which the attitude factor of the annual renewal is one half.",
@@ -455,9 +593,16 @@ class CustomerConf:
         0.0,
         10.0,
         "Calibrated with the weekly churn to annual retention 80-90%.",
+        uncertainty=triangular(2.5, 3.0, 3.5, "calibrated: with the weekly churn, to annual retention 80-90%"),
     )
     renewal_ltr_slope: float = param(
-        0.8, "Steepness of the attitude factor of renewal.", "1/point", 0.0, 10.0, "Calibrated."
+        0.8,
+        "Steepness of the attitude factor of renewal.",
+        "1/point",
+        0.0,
+        10.0,
+        "Calibrated.",
+        uncertainty=triangular(0.6, 0.8, 1.0, "calibrated"),
     )
     renewal_no_problem: float = param(
         0.975,
@@ -466,6 +611,7 @@ class CustomerConf:
         0.0,
         1.0,
         "Assumption, consistent with TARP's quick-resolution minor figure.",
+        uncertainty=triangular(0.95, 0.975, 0.99, _WIDE),
     )
     renewal_minor: list[float] = param(
         [0.95, 0.70, 0.46, 0.37],
@@ -476,6 +622,13 @@ class CustomerConf:
         1.0,
         "TARP, via Barlow & Moller, A Complaint Is a Gift; the silent figure is TARP's for customers who did not "
         "complain about a problem costing under $5 (Fast Company, 'What makes us loyal II', 2003).",
+        uncertainty=triangular(
+            0.9,
+            1.0,
+            1.05,
+            "published spread: TARP's survey figures, allowed 5-10% either way for their transfer to this market",
+            multiplier=True,
+        ),
     )
     renewal_major: list[float] = param(
         [0.82, 0.54, 0.19, 0.09],
@@ -486,6 +639,13 @@ class CustomerConf:
         1.0,
         "TARP, via Barlow & Moller, A Complaint Is a Gift; the silent figure is TARP's for customers who did not "
         "complain about a problem costing over $100 (Fast Company, 'What makes us loyal II', 2003).",
+        uncertainty=triangular(
+            0.9,
+            1.0,
+            1.1,
+            "published spread: TARP's survey figures, allowed 10% either way for their transfer to this market",
+            multiplier=True,
+        ),
     )
 
 
@@ -504,6 +664,10 @@ class TouchpointConf:
         0.0,
         10.0,
         "Assumption, per touchpoint.",
+        uncertainty=fixed(
+            "not varied: one value per touchpoint; quality against expectations is varied through "
+            "customer.expectation_mean"
+        ),
     )
     failure_prob: float = param(
         0.03,
@@ -512,6 +676,9 @@ class TouchpointConf:
         0.0,
         1.0,
         "Assumption, per touchpoint.",
+        uncertainty=fixed(
+            "not varied: one value per touchpoint; the operation's error rate is varied through journey.failure_scale"
+        ),
     )
 
 
@@ -544,14 +711,39 @@ class JourneyConf:
         10.0,
         "1 = the touchpoint defaults (conf/journey/default.yaml); a calibration handle for an industry's "
         "problem rate, hence its retention (conf/calibrate/default.yaml).",
+        uncertainty=triangular(0.7, 1.0, 1.3, "calibrated: the industry's problem rate, 30% either way"),
     )
     onboarding_weeks: int = param(
-        4, "Weeks after joining during which onboarding touches happen.", "weeks", 1, None, "Assumption."
+        4,
+        "Weeks after joining during which onboarding touches happen.",
+        "weeks",
+        1,
+        None,
+        "Assumption.",
+        uncertainty=triangular(3, 4, 5, "calibrated: department capacity is sized to the onboarding volume"),
     )
     onboarding_touch_prob: float = param(
-        0.5, "Weekly probability of an onboarding touch during onboarding.", "1/week", 0.0, 1.0, "Assumption."
+        0.5,
+        "Weekly probability of an onboarding touch during onboarding.",
+        "1/week",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(
+            0.45, 0.5, 0.55, "calibrated: department capacity is sized to this touch volume; 10% either way"
+        ),
     )
-    usage_touch_prob: float = param(0.25, "Weekly probability of a usage touch.", "1/week", 0.0, 1.0, "Assumption.")
+    usage_touch_prob: float = param(
+        0.25,
+        "Weekly probability of a usage touch.",
+        "1/week",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(
+            0.225, 0.25, 0.275, "calibrated: department capacity is sized to this touch volume; 10% either way"
+        ),
+    )
     question_prob: float = param(
         0.02,
         "Weekly probability of a support contact without a problem (a question).",
@@ -559,10 +751,27 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(
+            0.018, 0.02, 0.022, "calibrated: department capacity is sized to this touch volume; 10% either way"
+        ),
     )
-    billing_period_weeks: int = param(4, "Weeks between bills.", "weeks", 1, None, "Monthly billing.")
+    billing_period_weeks: int = param(
+        4,
+        "Weeks between bills.",
+        "weeks",
+        1,
+        None,
+        "Monthly billing.",
+        uncertainty=fixed("fixed fact: monthly billing"),
+    )
     late_payment_prob: float = param(
-        0.08, "Probability that a bill is paid late.", "probability", 0.0, 1.0, "Assumption."
+        0.08,
+        "Probability that a bill is paid late.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(0.04, 0.08, 0.12, _WIDE),
     )
     late_pay_without_notice: float = param(
         0.4,
@@ -571,6 +780,7 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.25, 0.4, 0.55, _WIDE),
     )
     late_pay_with_notice: float = param(
         0.7,
@@ -579,6 +789,7 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.55, 0.7, 0.85, _WIDE),
     )
     cancellation_after_dunning: float = param(
         0.25,
@@ -590,6 +801,7 @@ class JourneyConf:
         "Assumption: a policy may be cancelled for non-payment only after a written notice (New York DFS: 15 "
         "days' notice stating the amount due), but most dunned customers pay after a further reminder; one in four "
         "reaches the cancellation notice, about 4% of customers a year at the defaults.",
+        uncertainty=triangular(0.1, 0.25, 0.4, _WIDE),
     )
     risk_review_prob: float = param(
         0.0004,
@@ -599,12 +811,25 @@ class JourneyConf:
         1.0,
         "Seeds: the insurer's cancellation notice came from the actuarial department; assumption: about 2% of "
         "customers a year.",
+        uncertainty=triangular(0.0002, 0.0004, 0.0008, _WIDE),
     )
     offer_max_prob: float = param(
-        0.06, "Weekly probability of a cross-sell offer at cross-sell pressure 1.", "1/week", 0.0, 1.0, "Assumption."
+        0.06,
+        "Weekly probability of a cross-sell offer at cross-sell pressure 1.",
+        "1/week",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(0.03, 0.06, 0.1, _WIDE),
     )
     offer_accept_prob: float = param(
-        0.06, "Probability that a passive accepts a cross-sell offer.", "probability", 0.0, 1.0, "Assumption."
+        0.06,
+        "Probability that a passive accepts a cross-sell offer.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(0.03, 0.06, 0.1, _WIDE),
     )
     offer_accept_by_category: list[float] = param(
         [0.4, 1.0, 1.6],
@@ -613,6 +838,9 @@ class JourneyConf:
         0.0,
         10.0,
         "Reichheld 2003: promoters buy more; magnitudes assumed.",
+        uncertainty=fixed(
+            "not varied: one multiplier of all three would repeat journey.offer_accept_prob; the magnitudes are assumed"
+        ),
     )
     handoff_failure_prob: float = param(
         0.016,
@@ -621,9 +849,16 @@ class JourneyConf:
         0.0,
         1.0,
         "Assumption; calibrated.",
+        uncertainty=triangular(0.01, 0.016, 0.025, "calibrated: with failure_scale, to the problem rate"),
     )
     handoff_problem_prob: float = param(
-        0.2, "Probability that a failed hand-off opens a problem.", "probability", 0.0, 1.0, "Assumption."
+        0.2,
+        "Probability that a failed hand-off opens a problem.",
+        "probability",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(0.1, 0.2, 0.35, _WIDE),
     )
     first_contact_resolution: float = param(
         0.79,
@@ -632,6 +867,9 @@ class JourneyConf:
         0.0,
         1.0,
         "SQM Group: FCR averages 67-72%; with the default push it lands near 0.70.",
+        uncertainty=triangular(
+            0.74, 0.79, 0.84, "source range: SQM Group, FCR averages 67-72% (about 0.70 after the default push)"
+        ),
     )
 
 
@@ -641,9 +879,31 @@ class LeverConf:
     """A lever a department controls, its range and the mechanism it drives."""
 
     mechanism: str = param(MISSING, f"What the lever does, one of {', '.join(LEVER_MECHANISMS)}.")
-    initial: float = param(0.5, "Initial setting.", "0-1 intensity", 0.0, 1.0, "Current practice, assumed.")
-    min: float = param(0.0, "Smallest setting local search may choose.", "0-1 intensity", 0.0, 1.0)
-    max: float = param(1.0, "Largest setting local search may choose.", "0-1 intensity", 0.0, 1.0)
+    initial: float = param(
+        0.5,
+        "Initial setting.",
+        "0-1 intensity",
+        0.0,
+        1.0,
+        "Current practice, assumed.",
+        uncertainty=fixed("not varied: the departments' local search moves it during the warm-up"),
+    )
+    min: float = param(
+        0.0,
+        "Smallest setting local search may choose.",
+        "0-1 intensity",
+        0.0,
+        1.0,
+        uncertainty=fixed("fixed fact: the lever's scale"),
+    )
+    max: float = param(
+        1.0,
+        "Largest setting local search may choose.",
+        "0-1 intensity",
+        0.0,
+        1.0,
+        uncertainty=fixed("fixed fact: the lever's scale"),
+    )
     step: float = param(
         0.1,
         "Size of one local-search move.",
@@ -651,6 +911,7 @@ class LeverConf:
         0.0,
         1.0,
         "Rivkin & Siggelkow 2003: small incremental moves.",
+        uncertainty=fixed("not varied: the size of local search's moves"),
     )
 
 
@@ -667,6 +928,7 @@ class DepartmentConf:
         None,
         "Sized so peaks bind: at the settled baseline mean weekly utilisation runs from 0.71 (Service) to 0.96 "
         "(Marketing), 0.84 on average (2 seeds x 20,000 customers).",
+        uncertainty=fixed("not varied: one value per department, sized so peaks bind; see the lever effects and costs"),
     )
     levers: dict[str, LeverConf] = param({}, "Levers by name.")
 
@@ -682,12 +944,25 @@ class LeverEffectsConf:
         0.0,
         None,
         "Linear in volume, by definition of the rate.",
+        uncertainty=fixed("fixed fact: linear in volume by the rate's definition"),
     )
     over_promise_conversion: float = param(
-        0.5, "Relative increase in conversion per unit over-promising.", "ratio", 0.0, None, "Assumption."
+        0.5,
+        "Relative increase in conversion per unit over-promising.",
+        "ratio",
+        0.0,
+        None,
+        "Assumption.",
+        uncertainty=triangular(0.2, 0.5, 0.8, _WIDE),
     )
     over_promise_expectation: float = param(
-        1.5, "Expectation points added to new customers per unit over-promising.", "points", 0.0, 10.0, "Assumption."
+        1.5,
+        "Expectation points added to new customers per unit over-promising.",
+        "points",
+        0.0,
+        10.0,
+        "Assumption.",
+        uncertainty=triangular(0.75, 1.5, 2.5, _WIDE),
     )
     throughput_capacity: float = param(
         0.3,
@@ -696,6 +971,7 @@ class LeverEffectsConf:
         0.0,
         None,
         "Assumption.",
+        uncertainty=triangular(0.15, 0.3, 0.45, _WIDE),
     )
     throughput_failure: float = param(
         2.0,
@@ -704,6 +980,7 @@ class LeverEffectsConf:
         0.0,
         None,
         "Assumption: quality falls as throughput is pushed.",
+        uncertainty=triangular(1.0, 2.0, 3.0, _WIDE),
     )
     handle_time_capacity: float = param(
         0.4,
@@ -712,6 +989,7 @@ class LeverEffectsConf:
         0.0,
         None,
         "Assumption.",
+        uncertainty=triangular(0.2, 0.4, 0.6, _WIDE),
     )
     handoff_care: float = param(
         0.6,
@@ -722,6 +1000,7 @@ class LeverEffectsConf:
         1.0,
         "Seeds: the hand-offs between silos are where the experience breaks; magnitude assumed, as the shared "
         "customer view's (governance.handoff_reduction).",
+        uncertainty=triangular(0.3, 0.6, 0.8, _WIDE),
     )
     handle_time_fcr_loss: float = param(
         0.15,
@@ -730,6 +1009,7 @@ class LeverEffectsConf:
         0.0,
         1.0,
         "Calibrated so FCR is about 0.70 at the default push (SQM Group 67-72%).",
+        uncertainty=triangular(0.1, 0.15, 0.2, "calibrated: FCR about 0.70 at the default push (SQM Group 67-72%)"),
     )
 
 
@@ -751,6 +1031,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Assumption; diminishing returns to advertising (Simon & Arndt 1980).",
+        uncertainty=triangular(0.15, 0.25, 0.35, _WIDE),
     )
     cross_sell: float = param(
         0.25,
@@ -759,6 +1040,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.15, 0.25, 0.35, _WIDE),
     )
     over_promise: float = param(
         0.5,
@@ -767,6 +1049,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Assumption: sets the settled push near current practice (about 0.35).",
+        uncertainty=triangular(0.35, 0.5, 0.65, _WIDE),
     )
     throughput: float = param(
         0.2,
@@ -775,6 +1058,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Assumption; the cost of poor quality rises steeply (Juran; the 1-10-100 rule).",
+        uncertainty=triangular(0.1, 0.2, 0.3, _WIDE),
     )
     handle_time: float = param(
         0.21,
@@ -783,6 +1067,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Calibrated so siloed search settles where first-contact resolution is about 0.70 (SQM Group 67-72%).",
+        uncertainty=triangular(0.17, 0.21, 0.25, "calibrated: siloed search settles at FCR about 0.70"),
     )
     handoff_care: float = param(
         0.15,
@@ -791,6 +1076,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Assumption: care costs the department and pays off in the next one, so siloed search settles at none.",
+        uncertainty=triangular(0.05, 0.15, 0.3, _WIDE),
     )
     collections: float = param(
         0.37,
@@ -799,6 +1085,7 @@ class LeverCostsConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.25, 0.37, 0.5, _WIDE),
     )
 
 
@@ -817,7 +1104,13 @@ class OrgConf:
     lever_effects: LeverEffectsConf = field(default_factory=LeverEffectsConf)
     lever_costs: LeverCostsConf = field(default_factory=LeverCostsConf)
     review_weeks: int = param(
-        4, "Weeks between a department's scorecard reviews (local search).", "weeks", 1, None, "MODEL.md."
+        4,
+        "Weeks between a department's scorecard reviews (local search).",
+        "weeks",
+        1,
+        None,
+        "MODEL.md.",
+        uncertainty=fixed("fixed fact: the review rhythm of MODEL.md"),
     )
     stage_metric_lag_weeks: int = param(
         1,
@@ -826,6 +1119,7 @@ class OrgConf:
         0,
         13,
         "Assumption: a weekly operational dashboard, published the following week.",
+        uncertainty=triangular(0, 1, 3, _WIDE),
     )
 
 
@@ -848,6 +1142,7 @@ class SurveyConf:
         "Assumption: a quarter of the book is sampled each quarter, so each customer is asked about once a year, "
         "in a trickle (AskNicely's send scheduler; OCX Cognition: no relationship survey to one person more often "
         "than every six months, so once a year on average leaves room for the transactional ones).",
+        uncertainty=fixed("scenario choice: the company's survey design"),
     )
     relationship_response_rate: float = param(
         0.13,
@@ -857,6 +1152,7 @@ class SurveyConf:
         1.0,
         "Satmetrix (Eastman, 'Improving response rates for email based surveys', 2015): average email response "
         "13% for B2C relationship surveys (32% B2B).",
+        uncertainty=triangular(0.06, 0.13, 0.25, "published spread: Satmetrix, 13% on average for B2C (32% B2B)"),
     )
     transactional_touchpoints: list[str] = param(
         ["support", "onboarding"],
@@ -875,6 +1171,7 @@ class SurveyConf:
         1.0,
         "Assumption: help desks send a satisfaction survey on every solved ticket by default; the contact-frequency "
         "rule is what thins them.",
+        uncertainty=fixed("scenario choice: the company's survey design"),
     )
     transactional_response_rate: float = param(
         0.16,
@@ -883,6 +1180,7 @@ class SurveyConf:
         0.0,
         1.0,
         "Satmetrix (Eastman 2015): average email response 16% for B2C transactional surveys (23% B2B).",
+        uncertainty=triangular(0.08, 0.16, 0.3, "published spread: Satmetrix, 16% on average for B2C (23% B2B)"),
     )
     min_weeks_between_invitations: int = param(
         13,
@@ -893,6 +1191,7 @@ class SurveyConf:
         "Vendors' survey throttles: AskNicely recommends a 90-day global contact rule for NPS, LoyaltyLoop holds "
         "customers surveyed in the prior 90 days, Promoter.io matches the throttle to a 90-day cadence (13 weeks "
         "= 91 days). No Qualtrics, Medallia or Bain figure was found.",
+        uncertainty=fixed("scenario choice: the company's survey design"),
     )
     window_weeks: int = param(
         13,
@@ -902,6 +1201,7 @@ class SurveyConf:
         1,
         None,
         "Quarterly reporting of a relationship NPS that is sampled continuously (a quarter of the book each quarter).",
+        uncertainty=fixed("scenario choice: the company's reporting"),
     )
 
 
@@ -916,6 +1216,7 @@ class GamingConf:
         0.0,
         1.0,
         "TrueDelta 2007: over one buyer in four pressured.",
+        uncertainty=triangular(0.15, 0.27, 0.4, "published spread: TrueDelta 2007, one survey of car buyers"),
     )
     inflate_prob: float = param(
         0.46,
@@ -924,9 +1225,16 @@ class GamingConf:
         0.0,
         1.0,
         "TrueDelta 2007: about one in eight inflated (0.125 / 0.27).",
+        uncertainty=triangular(0.3, 0.46, 0.6, "published spread: TrueDelta 2007, one survey of car buyers"),
     )
     inflate_points: int = param(
-        2, "Points added by an inflating respondent (capped at 10).", "points", 0, 10, "Assumption."
+        2,
+        "Points added by an inflating respondent (capped at 10).",
+        "points",
+        0,
+        10,
+        "Assumption.",
+        uncertainty=triangular(1, 2, 3, _WIDE),
     )
     steer_prob: float = param(
         0.5,
@@ -935,6 +1243,7 @@ class GamingConf:
         0.0,
         1.0,
         "Assumption: front lines steer surveys toward happy customers.",
+        uncertainty=triangular(0.2, 0.5, 0.8, _WIDE),
     )
     steer_below: float = param(
         7.0,
@@ -943,6 +1252,7 @@ class GamingConf:
         0.0,
         10.0,
         "Assumption.",
+        uncertainty=triangular(6.0, 7.0, 8.0, _WIDE),
     )
     full_intensity_share: float = param(
         0.5,
@@ -953,6 +1263,7 @@ class GamingConf:
         1.0,
         "TrueDelta 2007 surveyed buyers of dealers whose pay rode substantially on the survey score; the "
         "score_chasing scenario puts half of every scorecard on it.",
+        uncertainty=triangular(0.3, 0.5, 0.8, _WIDE),
     )
     pressure_annoyance: float = param(
         0.5,
@@ -961,6 +1272,7 @@ class GamingConf:
         0.0,
         10.0,
         "Seeds: coaching customers for a good score ('any reason you can't give me a ten?'); magnitude assumed.",
+        uncertainty=triangular(0.2, 0.5, 1.0, _WIDE),
     )
 
 
@@ -976,6 +1288,7 @@ class InnerLoopConf:
         None,
         "Scenario choice.",
         programme=True,
+        uncertainty=_CHOICE,
     )
     max_recovery: float = param(
         0.6,
@@ -984,6 +1297,7 @@ class InnerLoopConf:
         0.0,
         1.0,
         "Assumption; Bain's closed-loop cases report most detractors won back when called quickly.",
+        uncertainty=triangular(0.3, 0.6, 0.8, _WIDE),
     )
     recovery_half_life_weeks: float = param(
         1.5,
@@ -992,10 +1306,25 @@ class InnerLoopConf:
         0.01,
         None,
         "HBS case 8585BC: star performers reach 90% of detractors within 24 hours.",
+        uncertainty=triangular(0.75, 1.5, 3.0, _WIDE),
     )
-    max_wait_weeks: int = param(8, "Queued follow-ups older than this are dropped.", "weeks", 1, None, "Assumption.")
+    max_wait_weeks: int = param(
+        8,
+        "Queued follow-ups older than this are dropped.",
+        "weeks",
+        1,
+        None,
+        "Assumption.",
+        uncertainty=triangular(4, 8, 12, _WIDE),
+    )
     recovery_lift: float = param(
-        1.5, "Satisfaction gained by a recovered customer.", "points", 0.0, 10.0, "Assumption."
+        1.5,
+        "Satisfaction gained by a recovered customer.",
+        "points",
+        0.0,
+        10.0,
+        "Assumption.",
+        uncertainty=triangular(0.5, 1.5, 2.5, _WIDE),
     )
     touches_per_followup: float = param(
         2.0,
@@ -1006,6 +1335,7 @@ class InnerLoopConf:
         None,
         "Assumption: a call-back means reading the case, calling and acting on it, about twice a support contact; "
         "Repenning & Sterman 2001 (improvement work draws on the same people as the daily work).",
+        uncertainty=triangular(1.0, 2.0, 4.0, _WIDE),
     )
 
 
@@ -1021,6 +1351,7 @@ class OuterLoopConf:
         None,
         "Scenario choice.",
         programme=True,
+        uncertainty=_CHOICE,
     )
     fix_effect: float = param(
         0.3,
@@ -1029,8 +1360,17 @@ class OuterLoopConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.1, 0.3, 0.5, _WIDE),
     )
-    quarter_weeks: int = param(13, "Weeks between improvement rounds.", "weeks", 1, None, "A quarter.")
+    quarter_weeks: int = param(
+        13,
+        "Weeks between improvement rounds.",
+        "weeks",
+        1,
+        None,
+        "A quarter.",
+        uncertainty=fixed("fixed fact: a quarter"),
+    )
     fix_weeks: int = param(
         13,
         "Weeks a root-cause fix takes from the decision to the lower failure rate; meanwhile it uses part of the "
@@ -1040,6 +1380,7 @@ class OuterLoopConf:
         None,
         "Assumption: one improvement round (a quarter) per fix; Repenning & Sterman 2001: improvement pays only "
         "after a delay, while its cost comes at once.",
+        uncertainty=triangular(6, 13, 26, _WIDE),
     )
     fix_capacity_share: float = param(
         0.05,
@@ -1050,6 +1391,7 @@ class OuterLoopConf:
         1.0,
         "Assumption: a small improvement team, about one person in twenty of the department, for the duration "
         "of the fix; Repenning & Sterman 2001 (improvement draws on the staff who also fight fires).",
+        uncertainty=triangular(0.02, 0.05, 0.1, _WIDE),
     )
     contact_bucketing: bool = param(
         False,
@@ -1069,9 +1411,16 @@ class OuterLoopConf:
         1.0,
         "Assumption: no published miscoding rate was found; contact centres audit wrap codes because agents "
         "miscode (Call Centre Helper, 'The ultimate guide to call disposition codes'); one in five assumed.",
+        uncertainty=triangular(0.05, 0.2, 0.35, _WIDE),
     )
     trend_half_life_weeks: float = param(
-        8.0, "Half-life of the exponentially weighted root-cause counts.", "weeks", 0.01, None, "Assumption."
+        8.0,
+        "Half-life of the exponentially weighted root-cause counts.",
+        "weeks",
+        0.01,
+        None,
+        "Assumption.",
+        uncertainty=triangular(4.0, 8.0, 16.0, _WIDE),
     )
     backlog_free: float = param(
         10.0,
@@ -1081,6 +1430,7 @@ class OuterLoopConf:
         0.0,
         None,
         "Repenning & Sterman 2001, capability trap; magnitude assumed.",
+        uncertainty=triangular(5.0, 10.0, 15.0, _WIDE),
     )
     backlog_full: float = param(
         40.0,
@@ -1089,6 +1439,7 @@ class OuterLoopConf:
         0.0,
         None,
         "Repenning & Sterman 2001; magnitude assumed.",
+        uncertainty=triangular(25.0, 40.0, 60.0, _WIDE),
     )
 
 
@@ -1115,6 +1466,7 @@ class ScorecardConf:
         None,
         "Seeds: siloed scorecards reward each department's own measures only.",
         programme=True,
+        uncertainty=_CHOICE,
     )
     shared_stage: float = param(
         0.0,
@@ -1124,6 +1476,7 @@ class ScorecardConf:
         None,
         "Seeds: shared journey-stage metrics (off in the siloed baseline).",
         programme=True,
+        uncertainty=_CHOICE,
     )
     outcome: float = param(
         0.0,
@@ -1133,6 +1486,7 @@ class ScorecardConf:
         None,
         "Seeds: tying scores to pay invites gaming (off in the siloed baseline).",
         programme=True,
+        uncertainty=_CHOICE,
     )
 
 
@@ -1140,7 +1494,9 @@ class ScorecardConf:
 class GovernanceConf:
     """The programme a scenario switches on, and how leadership carries it."""
 
-    program_start_week: int = param(0, "Week the programme starts.", "weeks", 0, None, "Scenario choice.")
+    program_start_week: int = param(
+        0, "Week the programme starts.", "weeks", 0, None, "Scenario choice.", uncertainty=_CHOICE
+    )
     scorecard: ScorecardConf = field(default_factory=ScorecardConf)
     metric_type: str = param(
         "operational",
@@ -1167,6 +1523,7 @@ class GovernanceConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.7, 0.9, 1.0, _WIDE),
     )
     handoff_reduction: float = param(
         0.6,
@@ -1175,6 +1532,7 @@ class GovernanceConf:
         0.0,
         1.0,
         "Assumption.",
+        uncertainty=triangular(0.3, 0.6, 0.8, _WIDE),
     )
     shared_resource_planning: bool = param(
         False,
@@ -1186,7 +1544,13 @@ class GovernanceConf:
         programme=True,
     )
     flex_share: float = param(
-        0.1, "Share of a donor department's capacity that may move at one review.", "ratio", 0.0, 1.0, "Assumption."
+        0.1,
+        "Share of a donor department's capacity that may move at one review.",
+        "ratio",
+        0.0,
+        1.0,
+        "Assumption.",
+        uncertainty=triangular(0.05, 0.1, 0.2, _WIDE),
     )
     executive_engagement: float = param(
         0.5,
@@ -1198,6 +1562,7 @@ class GovernanceConf:
         0.0,
         1.0,
         "Seeds: without executives personally involved 'it is hard to sustain this work'.",
+        uncertainty=_CHOICE,
     )
     adoption_weeks_full_engagement: float = param(
         13.0,
@@ -1208,6 +1573,7 @@ class GovernanceConf:
         None,
         "Assumption: a fully engaged leadership team gets most of the organisation working the new way within a "
         "quarter or two (McKinsey: gains within two or three years).",
+        uncertainty=triangular(6.0, 13.0, 26.0, _WIDE),
     )
     adoption_decay_weeks: float = param(
         26.0,
@@ -1219,6 +1585,7 @@ class GovernanceConf:
         "Assumption: improvement programmes erode within months once management attention moves on (Keating, "
         "Oliva, Repenning, Rockart & Sterman 1999, 'Overcoming the improvement paradox'; Repenning & Sterman "
         "2001). At the defaults adoption settles at 2E / (1 + E): 0.33 at engagement 0.2, 0.75 at 0.6, 0.95 at 0.9.",
+        uncertainty=triangular(13.0, 26.0, 52.0, _WIDE),
     )
     communication: float = param(
         0.7,
@@ -1227,6 +1594,7 @@ class GovernanceConf:
         0.0,
         1.0,
         "Seeds: constant communication and permission setting.",
+        uncertainty=_CHOICE,
     )
     patience_weeks: int | None = param(
         None,
@@ -1238,6 +1606,7 @@ class GovernanceConf:
         None,
         "Seeds: corporate patience ('CEOs can't bail in the first year'; 'we have been programmed to worry about "
         "lack of results in increments of quarters').",
+        uncertainty=_CHOICE,
     )
     patience_target_gain: float = param(
         5.0,
@@ -1247,6 +1616,7 @@ class GovernanceConf:
         None,
         None,
         "Assumption; Satmetrix: leaders gain a few points a year.",
+        uncertainty=_CHOICE,
     )
     relaunch_after_weeks: int | None = param(
         None,
@@ -1255,6 +1625,7 @@ class GovernanceConf:
         1,
         None,
         "Scenario choice.",
+        uncertainty=_CHOICE,
     )
     cynicism: float = param(
         0.5,
@@ -1265,6 +1636,7 @@ class GovernanceConf:
         1.0,
         "Seeds: after a failed effort 'the corporate nay-sayers will be quick to point out that this is yet one "
         "more empty promise'; magnitude assumed.",
+        uncertainty=triangular(0.2, 0.5, 0.8, _WIDE),
     )
     silo_projects_capacity: float = param(
         0.0,
@@ -1274,6 +1646,7 @@ class GovernanceConf:
         1.0,
         "Seeds: a proliferation of tactics and projects that compete for the same people.",
         programme=True,
+        uncertainty=_CHOICE,
     )
     silo_projects_uplift: float = param(
         0.0,
@@ -1283,6 +1656,7 @@ class GovernanceConf:
         10.0,
         "Seeds: a mantra proliferates silo projects that do not aggregate up.",
         programme=True,
+        uncertainty=_CHOICE,
     )
 
 
@@ -1298,6 +1672,10 @@ class NetworkConf:
         2,
         100,
         "Watts & Strogatz 1998 small world; assumption on degree.",
+        uncertainty=fixed(
+            "not varied: an even number of neighbours; word of mouth's strength is varied through the referral "
+            "and negative word-of-mouth rates"
+        ),
     )
     rewire_prob: float = param(
         0.1,
@@ -1306,6 +1684,7 @@ class NetworkConf:
         0.0,
         1.0,
         "Watts & Strogatz 1998.",
+        uncertainty=triangular(0.02, 0.1, 0.3, "source range: Watts & Strogatz 1998, the small-world regime"),
     )
 
 
@@ -1324,6 +1703,7 @@ class IndustryConf:
         -100.0,
         100.0,
         "The preset's source (conf/industry/NAME.yaml).",
+        uncertainty=fixed("fixed fact: the preset's published figure"),
     )
     annual_retention: float | None = param(
         None,
@@ -1332,6 +1712,7 @@ class IndustryConf:
         0.0,
         1.0,
         "The preset's source (conf/industry/NAME.yaml).",
+        uncertainty=fixed("fixed fact: the preset's published figure"),
     )
     source: str = param("", "Where the preset's figures come from.", source="Set by the preset.")
 
@@ -1350,10 +1731,18 @@ class SiloConfig:
         source="Written into the calibrated file by silosim-calibrate.",
     )
     seed: int = param(
-        0, "Root seed; every random stream is derived from it.", "", 0, None, "Run option; replication r uses seed r."
+        0,
+        "Root seed; every random stream is derived from it.",
+        "",
+        0,
+        None,
+        "Run option; replication r uses seed r.",
+        uncertainty=_CHOICE,
     )
-    customers: int = param(20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.")
-    weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.")
+    customers: int = param(
+        20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.", uncertainty=_CHOICE
+    )
+    weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.", uncertainty=_CHOICE)
     warmup_weeks: int = param(
         104,
         "Weeks simulated under siloed practice before week 0 and not recorded: the departments' local search "
@@ -1365,9 +1754,16 @@ class SiloConfig:
         "Expectations adapt with a time constant of about 36 weeks (5% of the gap per touch, about 0.55 touches a "
         "week); 104 weeks is about three time constants (measured: mean expectation moves by under 0.05 over 156 "
         "weeks; docs/odd.md, Initialisation).",
+        uncertainty=_CHOICE,
     )
     track_customers: int = param(
-        50, "Customers tracked as Mesa agents by the DataCollector.", "customers", 0, None, "MODEL.md."
+        50,
+        "Customers tracked as Mesa agents by the DataCollector.",
+        "customers",
+        0,
+        None,
+        "MODEL.md.",
+        uncertainty=_CHOICE,
     )
     market: MarketConf = field(default_factory=MarketConf)
     customer: CustomerConf = field(default_factory=CustomerConf)

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sim.config.distributions import Uncertainty, from_mapping, uncertainty_errors
 from sim.config.schema import SiloConfig
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "parameter_table",
     "range_error",
     "suggest_key",
+    "uncertain_parameters",
     "walk",
     "with_values",
 ]
@@ -83,6 +85,22 @@ class Param:
         """The declared range as written in the docs: ``[0, 1]``, ``[0, ]`` (at least 0)."""
         lo, hi = self.lo, self.hi
         return f"[{'' if lo is None else f'{lo:g}'}, {'' if hi is None else f'{hi:g}'}]"
+
+    @property
+    def uncertainty(self) -> Uncertainty | None:
+        """The declared uncertainty distribution (:mod:`sim.config.distributions`), or None."""
+        return self.meta.get("uncertainty")
+
+    @property
+    def numeric(self) -> bool:
+        """An int or float parameter, or a list of numbers (bools are not numeric)."""
+        if self.kind in (int, float):
+            return True
+        return (
+            isinstance(self.value, list)
+            and bool(self.value)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in self.value)
+        )
 
     @property
     def doc(self) -> str:
@@ -204,6 +222,52 @@ def with_values(cfg: SiloConfig, values: Mapping[str, Any]) -> SiloConfig:
     return out
 
 
+def uncertain_parameters(
+    cfg: SiloConfig, distributions: Mapping[str, Any] | None = None
+) -> tuple[dict[str, tuple[Param, Uncertainty]], list[str]]:
+    """Every numeric model parameter with its uncertainty: the schema's declaration, or the user's in its place.
+
+    Args:
+        cfg: A typed configuration (its values are the defaults the distributions must allow).
+        distributions: The user's declarations by dotted key (``{kind, args, basis, multiplier}`` each),
+            replacing the schema's for those keys.
+
+    Returns:
+        Key -> (parameter, uncertainty) for every numeric model parameter, and every problem found (each
+        sentence names the key): an undeclared parameter, an unknown kind, a missing basis, a distribution
+        outside the parameter's range, a user's key that names no numeric model parameter.
+    """
+    given = dict(distributions or {})
+    table: dict[str, tuple[Param, Uncertainty]] = {}
+    errors: list[str] = []
+    for p in walk(cfg, within=SiloConfig):
+        if not p.numeric:
+            continue
+        u = p.uncertainty
+        if p.key in given:
+            u, problems = from_mapping(p.key, given.pop(p.key))
+            errors += problems
+            if u is None:
+                continue
+        errors += uncertainty_errors(p.key, u, p.value, p.lo, p.hi, integer=p.kind is int)
+        if u is not None:
+            table[p.key] = (p, u)
+    for key in given:
+        errors.append(
+            f"`distributions.{key}` names no numeric model parameter (docs/parameters.md lists them)"
+            + suggest_key(key, cfg)
+        )
+    return table, errors
+
+
+def _uncertainty_cell(p: Param) -> str:
+    """``triangular(0.1, 0.3, 0.5); wide: assumption`` for the docs (empty for a parameter that is not numeric)."""
+    u = p.uncertainty
+    if u is None:
+        return ""
+    return u.basis if not u.varied else f"{u.describe()}; {u.basis}"
+
+
 def parameter_table(root: type = SiloConfig, prefix: str = "") -> list[dict[str, str]]:
     """The schema's defaults as rows (key, default, unit, range, meaning, source) for the docs."""
     rows = []
@@ -216,6 +280,7 @@ def parameter_table(root: type = SiloConfig, prefix: str = "") -> list[dict[str,
                 "range": "" if p.lo is None and p.hi is None else p.declared,
                 "meaning": p.meta.get("doc", ""),
                 "source": p.meta.get("source", ""),
+                "uncertainty": _uncertainty_cell(p),
             }
         )
     return rows

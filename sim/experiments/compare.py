@@ -59,8 +59,18 @@ from sim.experiments.calibration import calibration_record
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
 from sim.experiments.files import atomic_directory, atomic_write, fsync_path, require_fresh
 from sim.experiments.launcher import launch_multirun
+from sim.experiments.outcomes import comparison_outcomes
 from sim.experiments.provenance import provenance
 from sim.experiments.rundir import count_runs
+from sim.experiments.uncertainty import (
+    DRAWS_DIR,
+    draw_arguments,
+    plan_draws,
+    read_distributions,
+    summarise_draws,
+    write_plan_draws,
+)
+from sim.experiments.uncertainty import setting_errors as uncertainty_errors
 
 __all__ = [
     "LAUNCHERS",
@@ -125,6 +135,11 @@ class CompareConf:
         multiple_comparisons: How the intervals the verdicts rest on allow for the number of comparisons:
             ``bonferroni`` (default), ``holm`` or ``none`` (:mod:`sim.experiments.analysis`).
         report: Client, title, logo, theme, paper and template of the deliverables.
+        uncertainty: ``none`` (default: every parameter at its declared value, intervals from simulation noise
+            only) or ``parameters`` (also ``draws`` runs per scenario, each with one parameter set drawn from the
+            schema's distributions, the same sets for every scenario; :mod:`sim.experiments.uncertainty`).
+        draws: Parameter draws per scenario with uncertainty=parameters.
+        distributions: A YAML file of distributions replacing the schema's: parameter key -> ``{kind, args, basis}``.
     """
 
     name: str = "comparison"
@@ -144,6 +159,9 @@ class CompareConf:
     clv_discount_rate: float = 0.10
     multiple_comparisons: str = DEFAULT_ADJUSTMENT
     report: ReportConf = field(default_factory=ReportConf)
+    uncertainty: str = "none"
+    draws: int = 0
+    distributions: str | None = None
 
 
 def compose_compare(overrides: Sequence[str]) -> CompareConf:
@@ -236,10 +254,11 @@ class Plan:
     arguments: list[str]
     out: Path
     fingerprint: str = ""
+    draws: dict[str, Any] | None = None  # uncertainty=parameters: the plan of the parameter draws
 
     @property
     def total(self) -> int:
-        """Runs the comparison holds."""
+        """Runs the comparison holds (at the declared values; the parameter draws' are counted apart)."""
         return len(self.conf.scenarios) * self.conf.replications
 
     @property
@@ -259,7 +278,12 @@ def _model_overrides(conf: CompareConf) -> list[str]:
 
 def _setting_errors(conf: CompareConf) -> list[str]:
     """Every problem with the comparison's own settings."""
-    return _scenario_errors(conf) + _number_errors(conf) + _presentation_errors(conf)
+    errors = _scenario_errors(conf) + _number_errors(conf) + _presentation_errors(conf)
+    if conf.uncertainty != "none" or conf.draws or conf.distributions:
+        from sim.config import compose_config, to_config
+
+        errors += uncertainty_errors(conf.uncertainty, conf.draws, conf.distributions, to_config(compose_config([])))
+    return errors
 
 
 def _scenario_errors(conf: CompareConf) -> list[str]:
@@ -344,6 +368,10 @@ def plan(conf: CompareConf) -> Plan:
     baseline = conf.baseline or conf.scenarios[0]
     settings = _plan_settings(conf, baseline)
     fingerprint = _fingerprint(settings, configs)
+    draws = None
+    if conf.uncertainty == "parameters":
+        mine = read_distributions(conf.distributions)[0]
+        draws = plan_draws(conf.draws, conf.first_seed, conf.replications, mine, configs)
     out = _output_dir(conf, settings, fingerprint)
     arguments = [
         f"scenario={','.join(conf.scenarios)}",
@@ -356,7 +384,7 @@ def plan(conf: CompareConf) -> Plan:
     ]
     if conf.scenario_dir:
         arguments.append(f"scenario_dir={Path(conf.scenario_dir).resolve()}")
-    return Plan(conf, baseline, configs, arguments, out, fingerprint)
+    return Plan(conf, baseline, configs, arguments, out, fingerprint, draws)
 
 
 def _launcher_arguments(conf: CompareConf) -> list[str]:
@@ -389,6 +417,15 @@ def _plan_settings(conf: CompareConf, baseline: str) -> dict[str, Any]:
         "overrides": list(conf.overrides),
         "confidence": conf.confidence,
         "clv_discount_rate": conf.clv_discount_rate,
+        **(
+            {
+                "uncertainty": conf.uncertainty,
+                "draws": conf.draws,
+                "distributions": read_distributions(conf.distributions)[0],
+            }
+            if conf.uncertainty != "none"
+            else {}
+        ),
     }
 
 
@@ -525,6 +562,8 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
             launched = launch_multirun(
                 p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=(lock_fd,)
             )
+            if p.draws:
+                _launch_draws(p, p.draws, lock_fd)
         except KeyboardInterrupt:
             done, _ = count_runs(p.partial / "runs")
             print(f"{PROG}: interrupted; {done} of {p.total} runs are kept: {_resume_hint(p)}", file=sys.stderr)
@@ -535,6 +574,24 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     # the run directories moved with the comparison; point the table at their final place
     comparison.runs.runs["path"] = [str(p.out / "runs" / Path(x).name) for x in comparison.runs.runs["path"]]
     return comparison
+
+
+def _launch_draws(p: Plan, draws: dict[str, Any], lock_fd: int) -> None:
+    """uncertainty=parameters: the draws file, then one run per scenario and parameter draw (resumable too)."""
+    work = p.partial / DRAWS_DIR
+    path = write_plan_draws(p.partial, draws)
+    total = len(p.conf.scenarios) * int(draws["draws"])
+    print(
+        f"{PROG}: parameter uncertainty: {total} runs, {draws['draws']} parameter draws per scenario", file=sys.stderr
+    )
+    launched = launch_multirun(
+        draw_arguments(p.arguments, draws, path),
+        work / "runs",
+        total,
+        p.partial / "logs" / "draws.log",
+        keep_open=(lock_fd,),
+    )
+    draws["wall_seconds"] = round(launched.wall_seconds, 1)
 
 
 def _announce(p: Plan, reused: int) -> None:
@@ -577,6 +634,13 @@ def _assemble(p: Plan, launched: Any, reused: int, command: str, present: Presen
     meta["runs_reused"] = reused
     comparison = Comparison(work, runs, pd.DataFrame(), meta, p.configs)
     comparison.summary = summarise(comparison)
+    if p.draws:
+        names = [o.name for o in comparison_outcomes()]
+        meta["uncertainty"] = summarise_draws(
+            work, runs.outcomes, p.draws, p.baseline, comparison.order, names, conf.confidence, conf.clv_discount_rate
+        )
+        if meta["uncertainty"].get("note"):
+            print(f"{PROG}: parameter uncertainty: {meta['uncertainty']['note']}", file=sys.stderr)
     _write_tables(work, comparison)
     if present is not None:
         present(work, comparison)
@@ -685,7 +749,17 @@ def arguments_of(settings: dict[str, Any], out: str | Path) -> list[str]:
 # Settings that change how a finished comparison is presented, not what was run (silosim-compare from=DIR).
 REBUILD_SETTINGS = ("name", "baseline", "confidence", "multiple_comparisons", "clv_discount_rate", "report")
 # What a rebuild writes again; anything else in the directory (runs/, comparison.parquet, runs.csv, logs/) stays.
-DELIVERABLES = ("figures", "report.html", "report.pdf", "report.pptx", "summary.xlsx", "summary.csv", "comparison.json")
+DELIVERABLES = (
+    "figures",
+    "report.html",
+    "report.pdf",
+    "report.pptx",
+    "summary.xlsx",
+    "summary.csv",
+    "uncertainty.csv",
+    "importance.csv",
+    "comparison.json",
+)
 _META_KEYS = ("name", "scenarios", "baseline", "replications", "customers", "weeks", "confidence")
 
 
@@ -924,6 +998,12 @@ def rebuild_comparison(
     work.mkdir()
     try:
         comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.12g")  # the same numbers read back
+        if comparison.meta.get("uncertainty") and (target / DRAWS_DIR).is_dir():  # at the new settings, too
+            comparison.meta["uncertainty"] = summarise_draws(
+                target, comparison.runs.outcomes, comparison.meta["uncertainty"], comparison.baseline,
+                comparison.order, [o.name for o in comparison_outcomes()], comparison.confidence,
+                float(comparison.meta["clv_discount_rate"]), target=work,
+            )  # fmt: skip
         present(work, comparison)
         (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
         _swap_in(work, target)

@@ -341,7 +341,7 @@ def execute_run(
     hydra_config: DictConfig | None = None,
     progress: bool = False,
 ) -> SiloModel | None:
-    """One run of the ``silosim`` command: apply its design row, build, run and write it (or skip it).
+    """One run of the ``silosim`` command: apply its design row or parameter draw, build, run and write it (or skip it).
 
     Args:
         cfg: The composed run configuration.
@@ -358,8 +358,10 @@ def execute_run(
     """
     from sim.engine.model import SiloModel
     from sim.experiments.sweeps.design import apply_row_typed
+    from sim.experiments.uncertainty import apply_draw
 
     cfg, typed = apply_row_typed(cfg)  # the typed tree once: converting it costs as much as a small run
+    cfg, typed = apply_draw(cfg, typed)  # silosim-compare uncertainty=parameters: this seed's parameter draw
     resolved = _resolved_yaml(cfg)
     if prepare_run_dir(run_dir, cfg, resolved):
         return None

@@ -23,6 +23,7 @@ from sim.report.html import write_report
 from sim.report.pdf import NO_BROWSER, find_chromium, pdf_pages, print_pdf
 from sim.report.slides import write_slides
 from sim.report.text import print_summary
+from sim.report.uncertainty import add_uncertainty
 from sim.report.workbook import write_workbook
 
 __all__ = ["compare", "print_summary", "write_deliverables"]
@@ -97,6 +98,7 @@ def write_deliverables(directory: Path, comparison: Comparison) -> None:
         ),
     )
     content = build_content(comparison, figures)
+    add_uncertainty(content, comparison, directory / "figures")  # uncertainty=parameters: how sure, what it hinges on
     _timed("report.html", lambda: write_report(directory / "report.html", content, warn=_say))
     comparison.meta.pop("deliverable_errors", None)
     _export("report.pptx", lambda: write_slides(directory / "report.pptx", content), comparison)

@@ -266,6 +266,11 @@ def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -
     header, rows, formats, units = _differences(comparison)
     _format_by_unit(sheets.sheet("Paired differences", header, rows, formats), units)
     sheets.sheet("Runs", *_runs(comparison))
+    uncertain = (comparison.meta.get("uncertainty") or {}).get("summary") or []
+    if uncertain:  # uncertainty=parameters: both intervals, share of worlds, probability best, what it hinges on
+        header = list(uncertain[0])
+        rows = [[r.get(k) for k in header] for r in uncertain]
+        sheets.sheet("Parameter uncertainty", header, rows, [None] * len(header))
     if content.parameter_values is not None and content.parameters is not None:
         header, rows = _parameters(content.parameter_values)
         sheets.sheet("Parameters", header, rows, [None, None] + ["General"] * (len(header) - 2))
