@@ -17,14 +17,17 @@ DASHBOARD_PORT ?= 8765
 
 .PHONY: demo test test-ray dashboard lint bench install notebooks clean
 
-# Installed with the lock (constraints.txt): the versions the tests passed with (README, "Reproducible installs").
-$(STAMP): pyproject.toml constraints.txt
+# Installed from the lock (uv.lock): exactly the versions the tests passed with, checked against their hashes
+# (README, "Reproducible installs"). uv itself comes from PyPI at the version the lock holds, through the venv's pip.
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+$(STAMP): pyproject.toml uv.lock
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
-	@echo "Creating $(VENV) with $(PY312) and installing silosim ..."
+	@echo "Creating $(VENV) with $(PY312) and installing silosim from uv.lock ..."
 	@test -x $(BIN)/python || $(PY312) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet -e ".[dev]" -c constraints.txt
+	@test -x $(BIN)/uv && [ "$$($(BIN)/uv --version | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@UV_PYTHON_DOWNLOADS=never $(BIN)/uv sync --quiet --locked --extra dev --python $(BIN)/python
 	@touch $(STAMP)
-
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -45,10 +48,10 @@ dashboard: $(STAMP)
 		--host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT)
 
 # Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (README, "Running on many cores").
-# Not installed with constraints.txt: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
+# Not installed from uv.lock: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
 test-ray:
 	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
-	@.venv-ray/bin/python -m pip install --quiet -e ".[dev,ray]"
+	@.venv-ray/bin/python -m pip install --quiet -e ".[dev]" "hydra-ray-launcher>=1.2.2"
 	@SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
 
 lint: $(STAMP)

@@ -329,3 +329,19 @@ def test_a_users_template_rebrands_the_report(
     assert out.returncode == 0, out.stderr
     page = (d / "report.html").read_text()
     assert "/* ACME HOUSE STYLE */" in page and '<section id="answer">' in page  # their CSS, our page
+
+
+def test_a_users_template_renders_in_the_sandbox(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    d = tmp_path / "copy"
+    shutil.copytree(made[0], d)
+    brand = tmp_path / "brand"
+    brand.mkdir()
+    # outside a sandbox this prints the globals of the module that defines the report's content
+    (brand / "report.html.j2").write_text("<p>LEAK {{ c.__class__.__init__.__globals__ }}</p>\n")
+    out = run_command("silosim-compare", f"from={d}", f"report.template_dir={brand}", "report.pdf=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "SecurityError" in out.stderr and "report.html uses the bundled template" in " ".join(out.stderr.split())
+    page = (d / "report.html").read_text()
+    assert "LEAK" not in page and '<section id="answer">' in page
