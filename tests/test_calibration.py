@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError, with_values
 from sim.experiments.calibration import TARGETS, calibrate, load_spec, write_outputs
@@ -222,13 +222,13 @@ def test_calibrated_file_is_accepted_by_silosim(
 def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
-    out = run_command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
+    out = run_main("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", expected)
     assert not (tmp_path / "fit").exists()
 
 
 def test_missing_calibration_file_is_a_user_error(tmp_path: Path) -> None:
-    out = run_command(
+    out = run_main(
         "silosim", "calibration=nowhere/calibrated.yaml", "weeks=2", "customers=500", "hydra.run.dir=run", cwd=tmp_path
     )
     assert_user_error(out, "silosim", ["`calibration`", "nowhere/calibrated.yaml", "no such file"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.experiments.rundir import CUSTOMER_COLUMNS, DEPARTMENT_COLUMNS, METRIC_COLUMNS
 
@@ -95,7 +95,7 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path) -> N
     ],
 )
 def test_bad_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, override: str, expected: list[str]) -> None:
-    out = run_command("silosim", override, "weeks=2", "customers=500", "hydra.run.dir=bad", cwd=tmp_path)
+    out = run_main("silosim", override, "weeks=2", "customers=500", "hydra.run.dir=bad", cwd=tmp_path)
     assert_user_error(out, "silosim", expected)
     assert not (tmp_path / "bad").exists()
     assert not list(tmp_path.glob(".bad.tmp-*"))

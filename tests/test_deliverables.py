@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CHROMIUM, assert_user_error, run_command
+from conftest import CHROMIUM, assert_user_error, run_command, run_main
 from openpyxl import load_workbook
 from PIL import Image
 from pptx import Presentation
@@ -282,16 +282,16 @@ def test_from_dir_bad_settings_are_one_paragraph_and_change_nothing(
     made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path, args: list[str], fragments: list[str]
 ) -> None:
     before = _tree_digest(made[0])
-    out = run_command("silosim-compare", f"from={made[0]}", *args, cwd=tmp_path)
+    out = run_main("silosim-compare", f"from={made[0]}", *args, cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert _tree_digest(made[0]) == before
 
 
 def test_from_a_directory_that_is_not_a_comparison(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    out = run_command("silosim-compare", "from=empty", cwd=tmp_path)
+    out = run_main("silosim-compare", "from=empty", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", ["`from`", "empty", "comparison.json"])
-    out = run_command("silosim-compare", "from=nowhere", cwd=tmp_path)
+    out = run_main("silosim-compare", "from=nowhere", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", ["`from`", "nowhere", "not a directory"])
 
 
@@ -312,7 +312,7 @@ def test_bad_report_settings_stop_before_anything_runs(tmp_path: Path, args: lis
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "report.html.j2").write_text("<html>\n{% for x in %}\n</html>")
     before = sorted(p.name for p in tmp_path.iterdir())
-    out = run_command("silosim-compare", *args, "replications=2", "customers=300", "weeks=4", "out=cmp", cwd=tmp_path)
+    out = run_main("silosim-compare", *args, "replications=2", "customers=300", "weeks=4", "out=cmp", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 

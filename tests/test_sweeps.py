@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import BIN, assert_user_error, run_command
+from conftest import BIN, assert_user_error, run_command, run_main
 
 from sim.config import compose_config
 from sim.engine.model import SiloModel
@@ -325,7 +325,7 @@ def test_bad_sweeps_are_one_paragraph_exit_2_and_create_nothing(
         "# @package _global_\ndesign:\n  method: lhs\n  samples: 4\n  parameters:\n"
         "    governance.followup_capacity: [0, 50]\n    journey.handoff_failure_prob: [0.01, 1.5]\n"
     )
-    out = run_command(
+    out = run_main(
         "silosim", "-m", *[a.format(dir=mine) for a in args], "seed=0,1", "hydra.sweep.dir=sweep", cwd=tmp_path
     )
     assert_user_error(out, "silosim", expected)
@@ -394,7 +394,7 @@ def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_pat
     ],
 )
 def test_a_bad_later_value_of_a_sweep_stops_it_before_any_run(tmp_path: Path, sweep: str, fragments: list[str]) -> None:
-    out = run_command("silosim", "-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    out = run_main("silosim", "-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
     assert_user_error(out, "silosim", fragments)
     assert not (tmp_path / "sweep").exists()
 
@@ -403,5 +403,5 @@ def test_collect_rejects_a_file_as_its_output(tmp_path: Path) -> None:
     target = tmp_path / "a_file"
     target.write_text("x")
     (tmp_path / "sweep").mkdir()
-    out = run_command("silosim-collect", str(tmp_path / "sweep"), "--out", str(target), cwd=tmp_path)
+    out = run_main("silosim-collect", str(tmp_path / "sweep"), "--out", str(target), cwd=tmp_path)
     assert_user_error(out, "silosim-collect", ["`--out`", "a_file", "a file"])
