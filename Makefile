@@ -1,6 +1,7 @@
 # silosim: the commands of the README, each doing all set-up on a fresh machine.
 #   make demo        run the main job
-#   make test        run the whole test suite
+#   make test        run the whole test suite (what CI runs)
+#   make test-fast   the edit-test loop: unit tests and in-process command tests (-m "not slow and not e2e")
 #   make dashboard   serve the interactive dashboard on http://127.0.0.1:8765
 # All create .venv with Python 3.12 and install silosim and its dependencies into it.
 
@@ -15,7 +16,7 @@ DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test test-ray dashboard lint bench install notebooks clean
+.PHONY: demo test test-fast test-ray dashboard lint bench install notebooks clean
 
 # Installed from the lock (uv.lock): exactly the versions the tests passed with, checked against their hashes
 # (README, "Reproducible installs"). uv itself comes from PyPI at the version the lock holds, through the venv's pip.
@@ -36,6 +37,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	@.ci/ensure_chromium
 	@$(BIN)/python -m pytest -n auto
+
+# Leaves out the tests marked slow (long runs, studies, browsers) and e2e (console scripts started as processes).
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -n auto -m "not slow and not e2e"
 
 notebooks: $(STAMP)
 	@$(BIN)/python notebooks/build.py --execute outputs/notebooks

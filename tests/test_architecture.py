@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BIN, REPO, run_command
+from conftest import BIN, REPO, run_main
 
 from sim.config import compose_config, register_group_dir
 from sim.engine.model import SiloModel
@@ -36,7 +36,7 @@ def test_code_is_linted_and_formatted() -> None:
 
 
 def test_silosim_help_is_a_short_page_not_the_configuration(tmp_path: Path) -> None:
-    out = run_command("silosim", "--help", cwd=tmp_path)
+    out = run_main("silosim", "--help", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert len(text.splitlines()) < 45
@@ -45,6 +45,7 @@ def test_silosim_help_is_a_short_page_not_the_configuration(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_registered_outcome_appears_in_a_comparisons_summary(tmp_path: Path) -> None:
     """The recipe 'Add an outcome': register it, run a comparison, find it in summary.csv with its CI."""
     from sim import Outcome, compare, register_outcome

@@ -158,6 +158,7 @@ def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
     return out, base / "fit"
 
 
+@pytest.mark.e2e
 def test_unreachable_target_names_the_target_and_the_closest_value(
     unreachable: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
@@ -178,6 +179,7 @@ def test_unreachable_target_names_the_target_and_the_closest_value(
     assert json.loads((fit_dir / "fit.json").read_text())["status"] == "unreachable"
 
 
+@pytest.mark.e2e
 def test_calibrated_file_is_accepted_by_silosim(
     unreachable: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
 ) -> None:
@@ -308,6 +310,6 @@ def test_a_sigkilled_calibration_resumes_where_it_stopped_and_ends_as_an_uninter
 def test_an_out_dir_holding_other_files_is_refused(tmp_path: Path) -> None:
     (tmp_path / "fit").mkdir()
     (tmp_path / "fit" / "notes.txt").write_text("mine")
-    out = run_command("silosim-calibrate", "target.nps=10", "out_dir=fit", cwd=tmp_path)
+    out = run_main("silosim-calibrate", "target.nps=10", "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", ["`out_dir`", "not a silosim-calibrate study", "never overwritten"])
     assert [p.name for p in (tmp_path / "fit").iterdir()] == ["notes.txt"]

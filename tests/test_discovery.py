@@ -14,6 +14,7 @@ from sim.config import ConfigError
 from sim.experiments.sweeps.discovery import cases, discover, input_columns
 
 
+@pytest.mark.slow
 def test_prim_finds_the_box_that_generated_the_cases() -> None:
     """Cases are exactly a > 0.6 and b < 4 in a uniform sample: PRIM must find those two limits and leave c free."""
     rng = np.random.default_rng(0)

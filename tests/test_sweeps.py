@@ -87,6 +87,7 @@ rundir.write_run(model, run_dir, cfg, overrides=["seed=0"])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("die_at", [0, 3, 5, 6, 7, 8, 9])
 def test_sigkill_at_any_point_of_a_write_leaves_no_visible_partial_run(tmp_path: Path, tiny_model, die_at: int) -> None:
     """A process writing a run dies (no clean-up, as under SIGKILL) at an fsync or the rename; then resume.
@@ -212,12 +213,13 @@ def test_collector_memory_stays_flat_as_runs_grow(tmp_path: Path, tiny_model) ->
 
 
 def test_collect_command_rejects_an_unreadable_directory(tmp_path: Path) -> None:
-    out = run_command("silosim-collect", str(tmp_path / "no_such_sweep"), cwd=tmp_path)
+    out = run_main("silosim-collect", str(tmp_path / "no_such_sweep"), cwd=tmp_path)
     assert_user_error(out, "silosim-collect", ["no_such_sweep", "readable directory"])
     assert not (tmp_path / "no_such_sweep").exists()
 
 
 # ------------------------------------------------------------------- multirun and resume
+@pytest.mark.e2e
 def test_multirun_resumes_skips_complete_runs_and_collects(tmp_path: Path) -> None:
     args = ["-m", *TINY, "seed=0,1", "hydra.sweep.dir=sweep", "hydra.launcher.n_jobs=1"]
     first = run_command("silosim", *args, cwd=tmp_path)
@@ -356,6 +358,7 @@ def test_submitit_local_launcher_runs_and_resumes_the_same_sweep(tmp_path: Path)
     ).read_bytes()
 
 
+@pytest.mark.e2e
 def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_path: Path) -> None:
     from sim.config import to_config
     from sim.experiments.sweeps.design import design_matrix
