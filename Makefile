@@ -1,6 +1,7 @@
 # silosim: the commands of the README and the docs, each doing all set-up on a fresh machine.
 #   make demo        run the main job
-#   make test        run the whole test suite
+#   make test        run the whole test suite (what CI runs)
+#   make test-fast   the edit-test loop: unit tests and in-process command tests (-m "not slow and not e2e")
 #   make dashboard   serve the interactive dashboard on http://127.0.0.1:8765
 #   make docs        build the documentation site into site/ (make docs-serve: http://127.0.0.1:8000)
 # All create .venv with Python 3.12 and install silosim and its dependencies into it.
@@ -16,16 +17,19 @@ DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test test-ray dashboard docs docs-serve lint bench install notebooks clean
+.PHONY: demo test test-fast test-ray dashboard docs docs-serve lint bench install notebooks clean
 
-# Installed with the lock (constraints.txt): the versions the tests passed with (docs/how-to/reproducible-installs.md).
-$(STAMP): pyproject.toml constraints.txt
+# Installed from the lock (uv.lock): exactly the versions the tests passed with, checked against their hashes
+# (docs/how-to/reproducible-installs.md). uv itself comes from PyPI at the version the lock holds, through the venv's pip.
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+$(STAMP): pyproject.toml uv.lock
 	@if [ -z "$(PY312)" ]; then echo "silosim needs Python 3.12 (python3.12 on PATH, or pyenv install 3.12)." >&2; exit 1; fi
-	@echo "Creating $(VENV) with $(PY312) and installing silosim ..."
+	@echo "Creating $(VENV) with $(PY312) and installing silosim from uv.lock ..."
 	@test -x $(BIN)/python || $(PY312) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet -e ".[dev]" -c constraints.txt
+	@test -x $(BIN)/uv && [ "$$($(BIN)/uv --version | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@UV_PYTHON_DOWNLOADS=never $(BIN)/uv sync --quiet --locked --extra dev --extra docs --python $(BIN)/python
 	@touch $(STAMP)
-
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -34,6 +38,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	@.ci/ensure_chromium
 	@$(BIN)/python -m pytest -n auto
+
+# Leaves out the tests marked slow (long runs, studies, browsers) and e2e (console scripts started as processes).
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -n auto -m "not slow and not e2e"
 
 notebooks: $(STAMP)
 	@$(BIN)/python notebooks/build.py --execute outputs/notebooks
@@ -47,27 +55,21 @@ dashboard: $(STAMP)
 
 # The documentation site (mkdocs.yml; docs/hooks.py generates the reference pages from the code at every build).
 # Strict: a broken link or anchor, or a page left out of the navigation, fails the build (tests/test_docs.py too).
-# The docs packages are pinned here until they join pyproject.toml as an extra and the lock.
-DOCS_STAMP := $(VENV)/.docs-stamp
-DOCS_PACKAGES := mkdocs==1.6.1 mkdocs-material==9.8.2 mkdocstrings==1.0.8 mkdocstrings-python==2.0.11
+# Its packages are the `docs` extra, installed from the lock with everything else.
 DOCS_PORT ?= 8000
 
-$(DOCS_STAMP): $(STAMP)
-	@$(BIN)/python -m pip install --quiet $(DOCS_PACKAGES) -c constraints.txt
-	@touch $(DOCS_STAMP)
-
-docs: $(DOCS_STAMP)
+docs: $(STAMP)
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 	@echo "silosim docs: site/index.html"
 
-docs-serve: $(DOCS_STAMP)
+docs-serve: $(STAMP)
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 # Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (docs/how-to/cluster.md).
-# Not installed with constraints.txt: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
+# Not installed from uv.lock: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
 test-ray:
 	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
-	@.venv-ray/bin/python -m pip install --quiet -e ".[dev,ray]"
+	@.venv-ray/bin/python -m pip install --quiet -e ".[dev]" "hydra-ray-launcher>=1.2.2"
 	@SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
 
 lint: $(STAMP)

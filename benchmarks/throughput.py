@@ -17,7 +17,7 @@ Every run is a fresh subprocess, so its peak resident memory (ru_maxrss) is its 
 
 A small untimed run first compiles the numba kernels into their on-disk cache, so no timed run compiles.
 
-The engine runs the full horizon (default 156 weeks). The reference (sim/reference.py, one Mesa agent
+The engine runs the full horizon (default 156 weeks). The reference (sim/engine/reference.py, one Mesa agent
 per customer) runs ``--reference-weeks`` (default 52) because it is slow; the speed ratio compares the
 cost per customer-step at equal population. Prints a table and the targets of the performance issue,
 and writes benchmarks/results/throughput.json.

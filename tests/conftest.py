@@ -6,10 +6,13 @@ takes well under a second; runs that several tests share are cached for the sess
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import redirect_stderr, redirect_stdout
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -36,10 +39,33 @@ def run_command(
     )
 
 
-@pytest.fixture(scope="session")
-def command() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``command(program, *args, cwd=..., timeout=600, env=None)`` -> the finished process (see :func:`run_command`)."""
-    return run_command
+def run_main(program: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a console script's ``main(argv)`` in this process, as :func:`run_command` would run the script.
+
+    Its exit status (``SystemExit``), stdout and stderr are captured; the working directory, ``sys.argv`` and
+    the environment are restored afterwards. For bad-input tables: no process, no fresh imports or JIT.
+    """
+    (entry,) = metadata.entry_points(group="console_scripts", name=program)
+    main = entry.load()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_cwd, saved_argv, saved_env = os.getcwd(), sys.argv, dict(os.environ)
+    code: int = 0
+    try:
+        os.chdir(cwd)
+        sys.argv = [program, *args]
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                if isinstance(exc.code, str):
+                    print(exc.code, file=sys.stderr)
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess([program, *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_user_error(out: subprocess.CompletedProcess[str], program: str, fragments: Iterable[str] = ()) -> str:

@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS as BUNDLED
 
 from sim.config import ConfigError
 from sim.dashboard.controls import CONTROLS, DashboardModel, control_overrides, model_params, scenarios, settings_html
@@ -103,7 +104,7 @@ def test_model_params_match_the_constructor_and_the_scenarios() -> None:
     params = model_params()
     signature = inspect.signature(DashboardModel.__init__).parameters
     assert set(params) == set(signature) - {"self"}
-    assert params["scenario_name"]["values"] == SCENARIOS and "siloed_scorecards" in SCENARIOS and len(SCENARIOS) == 9
+    assert params["scenario_name"]["values"] == SCENARIOS == BUNDLED  # every scenarios/*.yaml
     for name, control in CONTROLS.items():
         p = params[name]
         assert p["min"] <= p["value"] <= p["max"], name

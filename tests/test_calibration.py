@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError, with_values
 from sim.experiments.analysis import Interval
@@ -159,6 +159,7 @@ def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
     return out, base / "fit"
 
 
+@pytest.mark.e2e
 def test_unreachable_target_names_the_target_and_the_closest_value(
     unreachable: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
@@ -182,6 +183,7 @@ def test_unreachable_target_names_the_target_and_the_closest_value(
     assert json.loads((fit_dir / "fit.json").read_text())["status"] == "unreachable"
 
 
+@pytest.mark.e2e
 def test_calibrated_file_is_accepted_by_silosim(
     unreachable: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
 ) -> None:
@@ -226,13 +228,13 @@ def test_calibrated_file_is_accepted_by_silosim(
 def test_bad_calibration_input_is_one_paragraph_exit_2_and_no_output(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
-    out = run_command("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
+    out = run_main("silosim-calibrate", *args, "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", expected)
     assert not (tmp_path / "fit").exists()
 
 
 def test_missing_calibration_file_is_a_user_error(tmp_path: Path) -> None:
-    out = run_command(
+    out = run_main(
         "silosim", "calibration=nowhere/calibrated.yaml", "weeks=2", "customers=500", "hydra.run.dir=run", cwd=tmp_path
     )
     assert_user_error(out, "silosim", ["`calibration`", "nowhere/calibrated.yaml", "no such file"])
@@ -312,7 +314,7 @@ def test_a_sigkilled_calibration_resumes_where_it_stopped_and_ends_as_an_uninter
 def test_an_out_dir_holding_other_files_is_refused(tmp_path: Path) -> None:
     (tmp_path / "fit").mkdir()
     (tmp_path / "fit" / "notes.txt").write_text("mine")
-    out = run_command("silosim-calibrate", "target.nps=10", "out_dir=fit", cwd=tmp_path)
+    out = run_main("silosim-calibrate", "target.nps=10", "out_dir=fit", cwd=tmp_path)
     assert_user_error(out, "silosim-calibrate", ["`out_dir`", "not a silosim-calibrate study", "never overwritten"])
     assert [p.name for p in (tmp_path / "fit").iterdir()] == ["notes.txt"]
 

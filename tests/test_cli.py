@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.experiments.rundir import CUSTOMER_COLUMNS, DEPARTMENT_COLUMNS, METRIC_COLUMNS
 
@@ -23,6 +23,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "run"
 
 
+@pytest.mark.e2e
 def test_run_writes_the_output_contract(run_dir: Path) -> None:
     for name in (
         "metrics.parquet",
@@ -51,6 +52,7 @@ def test_run_writes_the_output_contract(run_dir: Path) -> None:
     assert still_active == metrics["active_customers"].iloc[-1]
 
 
+@pytest.mark.e2e
 def test_summary_and_resolved_config(run_dir: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["scenario"] == "closed_loop_followup"
@@ -65,6 +67,7 @@ def test_summary_and_resolved_config(run_dir: Path) -> None:
     assert "capacity: 5.0" in config  # the scenario's inner loop
 
 
+@pytest.mark.e2e
 def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path) -> None:
     for name, seed in (("a", 11), ("b", 11), ("c", 12)):
         out = run_command(
@@ -95,12 +98,13 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path) -> N
     ],
 )
 def test_bad_input_is_one_paragraph_exit_2_and_no_output(tmp_path: Path, override: str, expected: list[str]) -> None:
-    out = run_command("silosim", override, "weeks=2", "customers=500", "hydra.run.dir=bad", cwd=tmp_path)
+    out = run_main("silosim", override, "weeks=2", "customers=500", "hydra.run.dir=bad", cwd=tmp_path)
     assert_user_error(out, "silosim", expected)
     assert not (tmp_path / "bad").exists()
     assert not list(tmp_path.glob(".bad.tmp-*"))
 
 
+@pytest.mark.e2e
 def test_user_scenario_directory(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -116,6 +120,7 @@ def test_user_scenario_directory(tmp_path: Path) -> None:
     assert "shared_customer_view: true" in config
 
 
+@pytest.mark.e2e
 def test_unreadable_scenario_file_is_a_user_error(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -125,6 +130,7 @@ def test_unreadable_scenario_file_is_a_user_error(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.e2e
 def test_existing_run_directory_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("mine")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.experiments.analysis import load_runs, paired_difference, unpaired_difference
 from sim.experiments.outcomes import comparison_outcomes
@@ -173,7 +173,7 @@ def test_a_failed_run_is_reported_and_the_others_kept(tmp_path: Path) -> None:
 def test_bad_input_is_one_paragraph_and_nothing_is_written(
     tmp_path: Path, args: list[str], fragments: list[str]
 ) -> None:
-    out = run_command("silosim-compare", *args, "out=cmp", cwd=tmp_path)
+    out = run_main("silosim-compare", *args, "out=cmp", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert list(tmp_path.iterdir()) == []
 

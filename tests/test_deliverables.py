@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CHROMIUM, assert_user_error, run_command
+from conftest import CHROMIUM, assert_user_error, run_command, run_main
 from openpyxl import load_workbook
 from PIL import Image
 from pptx import Presentation
@@ -335,16 +335,16 @@ def test_from_dir_bad_settings_are_one_paragraph_and_change_nothing(
     made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path, args: list[str], fragments: list[str]
 ) -> None:
     before = _tree_digest(made[0])
-    out = run_command("silosim-compare", f"from={made[0]}", *args, cwd=tmp_path)
+    out = run_main("silosim-compare", f"from={made[0]}", *args, cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert _tree_digest(made[0]) == before
 
 
 def test_from_a_directory_that_is_not_a_comparison(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    out = run_command("silosim-compare", "from=empty", cwd=tmp_path)
+    out = run_main("silosim-compare", "from=empty", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", ["`from`", "empty", "comparison.json"])
-    out = run_command("silosim-compare", "from=nowhere", cwd=tmp_path)
+    out = run_main("silosim-compare", "from=nowhere", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", ["`from`", "nowhere", "not a directory"])
 
 
@@ -365,7 +365,7 @@ def test_bad_report_settings_stop_before_anything_runs(tmp_path: Path, args: lis
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "report.html.j2").write_text("<html>\n{% for x in %}\n</html>")
     before = sorted(p.name for p in tmp_path.iterdir())
-    out = run_command("silosim-compare", *args, "replications=2", "customers=300", "weeks=4", "out=cmp", cwd=tmp_path)
+    out = run_main("silosim-compare", *args, "replications=2", "customers=300", "weeks=4", "out=cmp", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -382,3 +382,19 @@ def test_a_users_template_rebrands_the_report(
     assert out.returncode == 0, out.stderr
     page = (d / "report.html").read_text()
     assert "/* ACME HOUSE STYLE */" in page and '<section id="answer">' in page  # their CSS, our page
+
+
+def test_a_users_template_renders_in_the_sandbox(
+    made: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    d = tmp_path / "copy"
+    shutil.copytree(made[0], d)
+    brand = tmp_path / "brand"
+    brand.mkdir()
+    # outside a sandbox this prints the globals of the module that defines the report's content
+    (brand / "report.html.j2").write_text("<p>LEAK {{ c.__class__.__init__.__globals__ }}</p>\n")
+    out = run_command("silosim-compare", f"from={d}", f"report.template_dir={brand}", "report.pdf=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "SecurityError" in out.stderr and "report.html uses the bundled template" in " ".join(out.stderr.split())
+    page = (d / "report.html").read_text()
+    assert "LEAK" not in page and '<section id="answer">' in page

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError
 from sim.experiments.sweeps.discovery import cases, discover, input_columns
 
 
+@pytest.mark.slow
 def test_prim_finds_the_box_that_generated_the_cases() -> None:
     """Cases are exactly a > 0.6 and b < 4 in a uniform sample: PRIM must find those two limits and leave c free."""
     rng = np.random.default_rng(0)
@@ -111,11 +112,11 @@ def test_discover_end_to_end_finds_the_parameter_that_drives_the_outcome(tmp_pat
     assert {"coverage", "density", "mass", "res_dim"} <= set(peeling.columns)
     assert (found / "discovery.png").stat().st_size > 20_000 and (found / "discovery.svg").exists()
 
-    bad = run_command("silosim-discover", "runs", "--outcome", "final.nope", "--above", "0", cwd=tmp_path)
+    bad = run_main("silosim-discover", "runs", "--outcome", "final.nope", "--above", "0", cwd=tmp_path)
     assert_user_error(bad, "silosim-discover", ["`--outcome`", "final.nope", "final.true_nps"])
 
 
 def test_discover_refuses_a_missing_sweep(tmp_path: Path) -> None:
-    out = run_command("silosim-discover", "no_such_sweep", "--outcome", "final.true_nps", "--above", "0", cwd=tmp_path)
+    out = run_main("silosim-discover", "no_such_sweep", "--outcome", "final.true_nps", "--above", "0", cwd=tmp_path)
     assert_user_error(out, "silosim-discover", ["no_such_sweep", "not a directory"])
     assert list(tmp_path.iterdir()) == []

@@ -5,14 +5,19 @@ The files a user might pass by mistake are made once per test: a missing path, a
 belongs, a file where a directory belongs, a binary file, text that is not YAML, and YAML that is not a
 mapping (its lines hold a secret that must never be echoed). Tests run as root in CI, so a file without
 read permission is still readable; the binary and non-mapping files stand for unreadable content.
+
+The table runs each command's ``main(argv)`` in this process (``run_main``: no interpreter start, imports or JIT
+per case); one case per console script also runs as a process, as a user starts it, so the installed script,
+its exit status and its stderr are checked end to end.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 ECHO_MARKER = "s3cret-line-that-must-never-be-echoed"
 
@@ -105,11 +110,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("program", "args", "fragments"), CASES, ids=[f"{p}:{' '.join(a)}" for p, a, _ in CASES])
-def test_hostile_input_is_one_clear_paragraph(
-    tmp_path: Path, files: dict[str, str], program: str, args: list[str], fragments: list[str]
-) -> None:
-    before = sorted(p.name for p in tmp_path.iterdir())
+def _arguments(program: str, args: list[str], files: dict[str, str]) -> list[str]:
+    """The case's arguments, with the hostile files filled in and small, contained outputs added."""
     arguments = [a.format(**files) for a in args]
     if program == "silosim":
         arguments += SMALL
@@ -123,9 +125,37 @@ def test_hostile_input_is_one_clear_paragraph(
         arguments.append("out_dir=search")
     elif program == "silosim-sensitivity" and "--sweep-dir" not in arguments:
         arguments += ["--sweep-dir", "sweep"]
-    out = run_command(program, *arguments, cwd=tmp_path, timeout=120)
+    return arguments
+
+
+def _check(
+    out: subprocess.CompletedProcess[str], program: str, fragments: list[str], before: list[str], cwd: Path
+) -> None:
     paragraph = assert_user_error(out, program, fragments)
     assert ECHO_MARKER not in out.stderr + out.stdout
     assert "search path" not in paragraph.lower() and "provider=" not in paragraph
     assert len(paragraph) < 1500
-    assert sorted(p.name for p in tmp_path.iterdir()) == before, "a user error must leave nothing behind"
+    assert sorted(p.name for p in cwd.iterdir()) == before, "a user error must leave nothing behind"
+
+
+@pytest.mark.parametrize(("program", "args", "fragments"), CASES, ids=[f"{p}:{' '.join(a)}" for p, a, _ in CASES])
+def test_hostile_input_is_one_clear_paragraph(
+    tmp_path: Path, files: dict[str, str], program: str, args: list[str], fragments: list[str]
+) -> None:
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = run_main(program, *_arguments(program, args, files), cwd=tmp_path)
+    _check(out, program, fragments, before, tmp_path)
+
+
+# The first case of each console script, run as a process.
+SMOKE = [next(case for case in CASES if case[0] == program) for program in dict.fromkeys(p for p, _, _ in CASES)]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("program", "args", "fragments"), SMOKE, ids=[f"{p}:{' '.join(a)}" for p, a, _ in SMOKE])
+def test_the_installed_script_reports_hostile_input_the_same_way(
+    tmp_path: Path, files: dict[str, str], program: str, args: list[str], fragments: list[str]
+) -> None:
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = run_command(program, *_arguments(program, args, files), cwd=tmp_path, timeout=120)
+    _check(out, program, fragments, before, tmp_path)

@@ -20,6 +20,7 @@ JOBS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_job_composed_from_a_template_is_hydras_own_composition() -> None:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode

@@ -953,6 +953,7 @@ def paired_differences(
     ]
 
 
+@pytest.mark.slow
 def test_a_costlier_lever_settles_lower(cached: Cached) -> None:
     """Own KPI net of lever costs, through the search: raising org.lever_costs.collections lowers the setting
     Billing's siloed search keeps for its collections lever (8 paired seeds)."""
@@ -967,6 +968,7 @@ def test_a_costlier_lever_settles_lower(cached: Cached) -> None:
     assert high < 0, (low, high)
 
 
+@pytest.mark.slow
 def test_shared_stage_metrics_raise_handoff_care(cached: Cached) -> None:
     """Shared stage metrics leave more hand-off care than siloed scorecards, which hold it at none (10 paired
     seeds). At this scale this pins the scorecard's weighting: half the weight on the own KPI halves the pull of
@@ -978,6 +980,7 @@ def test_shared_stage_metrics_raise_handoff_care(cached: Cached) -> None:
     assert low > 0, (low, high)
 
 
+@pytest.mark.slow
 def test_silence_costs_retention(run: Run) -> None:
     """TARP: customers who never complain are the least loyal. If every customer with a problem complained
     (customer.complain_prob = [1, 1]), more problems would be resolved and annual retention would be higher than
@@ -996,6 +999,7 @@ def test_silence_costs_retention(run: Run) -> None:
     assert low > 0, (low, high)
 
 
+@pytest.mark.slow
 def test_follow_ups_take_support_capacity(run: Run) -> None:
     """The capability trap: when each follow-up takes support capacity, first-contact resolution in the closed
     loop's first year is lower than when follow-ups are free (a starved Service, 5 paired seeds)."""
@@ -1022,6 +1026,7 @@ def test_follow_ups_take_support_capacity(run: Run) -> None:
     assert high < 0, (low, high)
 
 
+@pytest.mark.slow
 def test_recovery_lift_raises_satisfaction(run: Run) -> None:
     """The inner loop's recovery_lift is satisfaction given back to the customers it recovers: with a lift, mean
     satisfaction over the year is higher than with none (closed_loop_followup, 8 paired seeds). The lift does not
@@ -1132,6 +1137,7 @@ def test_a_scenario_with_nothing_switched_on_is_the_baseline(metrics_of: Metrics
 
 
 # ------------------------------------------------------------------- journey
+@pytest.mark.slow
 def test_more_handoff_failure_lowers_satisfaction_and_nps(metrics_of: Metrics) -> None:
     """Failed hand-offs cost the customer: more hand-off failure, lower satisfaction and true NPS."""
     low = ["journey.handoff_failure_prob=0.0"]
@@ -1250,6 +1256,7 @@ def test_outer_loop_fixes_root_causes_and_backlog_starves_it(metrics_of: Metrics
     assert (model.journey.defect < 1.0).sum() > 0  # fixes lower failure for every customer from then on
 
 
+@pytest.mark.slow
 def test_gaming_raises_measured_nps_but_not_true_nps(metrics_of: Metrics) -> None:
     """Score gaming inflates measured NPS, widening its gap to true NPS, without raising true NPS."""
     seeds = range(3)

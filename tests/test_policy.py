@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.experiments.policy import frontier, lever_cost
 
@@ -144,7 +144,7 @@ def test_policy_search_resumes_and_continues_its_study(
 def test_bad_policy_input_is_one_paragraph_exit_2_and_no_output(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
-    out = run_command("silosim-policy", *args, "out_dir=search", cwd=tmp_path)
+    out = run_main("silosim-policy", *args, "out_dir=search", cwd=tmp_path)
     assert_user_error(out, "silosim-policy", expected)
     assert not (tmp_path / "search").exists()
 

@@ -1,6 +1,6 @@
-"""The Ray launcher against a local Ray instance (opt-in: needs the `ray` extra; see docs/how-to/cluster.md).
+"""The Ray launcher against a local Ray instance (opt-in: needs hydra-ray-launcher; see docs/how-to/cluster.md).
 
-python3.12 -m venv .venv-ray && .venv-ray/bin/pip install -e ".[dev,ray]"
+python3.12 -m venv .venv-ray && .venv-ray/bin/pip install -e ".[dev]" "hydra-ray-launcher>=1.2.2"
 SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
 """
 
@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("SILOSIM_TEST_RAY") != "1",
-        reason="opt-in: set SILOSIM_TEST_RAY=1 in a venv with the `ray` extra (docs/how-to/cluster.md)",
+        reason="opt-in: set SILOSIM_TEST_RAY=1 in a venv with hydra-ray-launcher (make test-ray, docs/how-to/cluster.md)",
     ),
 ]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BIN, assert_user_error, run_command
+from conftest import BIN, assert_user_error, run_command, run_main
 
 from sim.experiments.rundir import MARKER, is_complete
 
@@ -195,6 +195,6 @@ def test_a_comparison_on_the_slurm_launcher_resumes_and_matches_the_local_one(re
 def test_bad_launcher_settings_are_one_paragraph_and_nothing_is_written(
     tmp_path: Path, args: list[str], fragments: list[str]
 ) -> None:
-    out = run_command("silosim-compare", *args, "out=cmp", cwd=tmp_path)
+    out = run_main("silosim-compare", *args, "out=cmp", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert list(tmp_path.iterdir()) == []

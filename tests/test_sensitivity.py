@@ -111,12 +111,14 @@ def test_morris_end_to_end_screens_and_resumes_after_a_lost_run(tmp_path: Path) 
     assert pd.read_csv(tmp_path / "runs" / "sensitivity_indices.csv").equals(indices)
 
 
+@pytest.mark.e2e
 def test_sensitivity_needs_a_sobol_or_morris_design(tmp_path: Path) -> None:
     out = _run(tmp_path, "lhs", 4)
     assert_user_error(out, "silosim-sensitivity", ["'lhs'", "sobol"])
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.e2e
 def test_the_sweep_directory_the_user_names_is_the_one_used(tmp_path: Path) -> None:
     """`hydra.sweep.dir=DIR` wins over the experiment's own directory (here: analysing an empty one says so)."""
     out = _run(tmp_path, "morris", 3, "--analyse-only", "hydra.sweep.dir=elsewhere")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import BIN, assert_user_error, run_command
+from conftest import BIN, assert_user_error, run_command, run_main
 
 from sim.config import compose_config
 from sim.engine.model import SiloModel
@@ -87,6 +87,7 @@ rundir.write_run(model, run_dir, cfg, overrides=["seed=0"])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("die_at", [0, 3, 5, 6, 7, 8, 9])
 def test_sigkill_at_any_point_of_a_write_leaves_no_visible_partial_run(tmp_path: Path, tiny_model, die_at: int) -> None:
     """A process writing a run dies (no clean-up, as under SIGKILL) at an fsync or the rename; then resume.
@@ -212,12 +213,13 @@ def test_collector_memory_stays_flat_as_runs_grow(tmp_path: Path, tiny_model) ->
 
 
 def test_collect_command_rejects_an_unreadable_directory(tmp_path: Path) -> None:
-    out = run_command("silosim-collect", str(tmp_path / "no_such_sweep"), cwd=tmp_path)
+    out = run_main("silosim-collect", str(tmp_path / "no_such_sweep"), cwd=tmp_path)
     assert_user_error(out, "silosim-collect", ["no_such_sweep", "readable directory"])
     assert not (tmp_path / "no_such_sweep").exists()
 
 
 # ------------------------------------------------------------------- multirun and resume
+@pytest.mark.e2e
 def test_multirun_resumes_skips_complete_runs_and_collects(tmp_path: Path) -> None:
     args = ["-m", *TINY, "seed=0,1", "hydra.sweep.dir=sweep", "hydra.launcher.n_jobs=1"]
     first = run_command("silosim", *args, cwd=tmp_path)
@@ -325,7 +327,7 @@ def test_bad_sweeps_are_one_paragraph_exit_2_and_create_nothing(
         "# @package _global_\ndesign:\n  method: lhs\n  samples: 4\n  parameters:\n"
         "    governance.followup_capacity: [0, 50]\n    journey.handoff_failure_prob: [0.01, 1.5]\n"
     )
-    out = run_command(
+    out = run_main(
         "silosim", "-m", *[a.format(dir=mine) for a in args], "seed=0,1", "hydra.sweep.dir=sweep", cwd=tmp_path
     )
     assert_user_error(out, "silosim", expected)
@@ -356,6 +358,7 @@ def test_submitit_local_launcher_runs_and_resumes_the_same_sweep(tmp_path: Path)
     ).read_bytes()
 
 
+@pytest.mark.e2e
 def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_path: Path) -> None:
     from sim.config import to_config
     from sim.experiments.sweeps.design import design_matrix
@@ -394,7 +397,7 @@ def test_latin_hypercube_experiment_runs_one_job_per_row_with_its_values(tmp_pat
     ],
 )
 def test_a_bad_later_value_of_a_sweep_stops_it_before_any_run(tmp_path: Path, sweep: str, fragments: list[str]) -> None:
-    out = run_command("silosim", "-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    out = run_main("silosim", "-m", sweep, "customers=100", "weeks=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
     assert_user_error(out, "silosim", fragments)
     assert not (tmp_path / "sweep").exists()
 
@@ -403,5 +406,5 @@ def test_collect_rejects_a_file_as_its_output(tmp_path: Path) -> None:
     target = tmp_path / "a_file"
     target.write_text("x")
     (tmp_path / "sweep").mkdir()
-    out = run_command("silosim-collect", str(tmp_path / "sweep"), "--out", str(target), cwd=tmp_path)
+    out = run_main("silosim-collect", str(tmp_path / "sweep"), "--out", str(target), cwd=tmp_path)
     assert_user_error(out, "silosim-collect", ["`--out`", "a_file", "a file"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.experiments.analysis import Interval
 from sim.experiments.validation import MEASURES, Check, judge, load_spec, measure_run
@@ -109,6 +109,6 @@ def test_a_failing_fact_exits_1_and_says_which(tmp_path: Path) -> None:
 def test_bad_input_is_one_paragraph_exit_2_and_nothing_written(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
-    out = run_command("silosim-validate", *args, "out=val", cwd=tmp_path)
+    out = run_main("silosim-validate", *args, "out=val", cwd=tmp_path)
     assert_user_error(out, "silosim-validate", expected)
     assert not (tmp_path / "val").exists()

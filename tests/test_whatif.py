@@ -93,6 +93,7 @@ def test_changed_controls_keep_the_scenarios_own_setting_at_baseline() -> None:
     assert source["followup_capacity"] == "control" and source["communication"] == "scenario"
 
 
+@pytest.mark.slow
 def test_both_arms_share_their_seeds_and_the_bands_are_the_paired_differences(result: WhatIfResult) -> None:
     m = result.runs.metrics
     assert sorted(set(m["scenario"])) == ["siloed_scorecards", "siloed_scorecards_what_if"]
@@ -162,6 +163,7 @@ def test_export_is_a_normal_comparison_that_its_own_command_reproduces(result: W
     assert {p.name for p, _, _ in view.downloads} >= {"report.html", "report.pptx", "summary.xlsx", "summary.csv"}
 
 
+@pytest.mark.slow
 def test_a_cancelled_whatif_keeps_nothing(tmp_path: Path) -> None:
     spec, _ = parse_whatif("siloed_scorecards", "closed_loop_followup", {}, **{**SMALL, "replications": "4"})
     with pytest.raises(CancelledError):

@@ -4,8 +4,8 @@ Hydra instantiates plugins only from the ``hydra_plugins`` namespace package; th
 shims over silosim's own code. Their configs are ``conf/hydra/launcher/local.yaml`` (the default
 launcher) and ``conf/hydra/sweeper/silosim.yaml``. Hydra finds the classes by scanning
 ``hydra_plugins`` in an installed wheel; an editable install's import hook hides them from that
-scan, so :func:`sim.experiments.sweeps.launching.register_plugins` registers them when the
-``silosim`` command is imported.
+scan, so :func:`register` registers them when the ``silosim`` command is imported. The imports go one
+way: these shims call silosim's code; nothing in ``sim`` below the commands imports them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-__all__ = ["SilosimLauncher", "SilosimSweeper"]
+__all__ = ["SilosimLauncher", "SilosimSweeper", "register"]
 
 
 class SilosimLauncher(Launcher):
@@ -71,3 +71,11 @@ class SilosimSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         """Sweep as Hydra's basic sweeper does."""
         return self.basic.sweep(arguments)
+
+
+def register() -> None:
+    """Register silosim's launcher and sweeper with Hydra (an editable install hides them from Hydra's scan)."""
+    from hydra.core.plugins import Plugins
+
+    for plugin in (SilosimLauncher, SilosimSweeper):
+        Plugins.instance().register(plugin)

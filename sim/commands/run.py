@@ -32,6 +32,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from hydra_plugins.silosim_plugins import register as register_plugins
 from sim.commands._common import user_error, user_errors, wants_help
 from sim.config import ConfigError, checked_config, group_options, register_group_dir
 from sim.config.compose import (
@@ -43,7 +44,6 @@ from sim.config.compose import (
 from sim.experiments.launcher import PARENT_ENV
 from sim.experiments.outcomes import run_summary
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
-from sim.experiments.sweeps.launching import register_plugins
 from sim.experiments.sweeps.plan import plan_multirun
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import StrMethodFormatter
 
+from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR
 from sim.config.run import scenario_title
 from sim.dashboard.whatif import CONFIDENCE, WhatIfResult, difference_bands
 from sim.engine.kpis import KPIS
@@ -45,7 +46,7 @@ __all__ = [
     "whatif_figure",
 ]
 
-RETENTION_WINDOW_WEEKS = 13  # trailing quarter over which weekly retention is annualised for the plot
+RETENTION_WINDOW_WEEKS = WEEKS_PER_QUARTER  # trailing quarter over which weekly retention is annualised for the plot
 # Figures fill one card of Mesa's grid (half the page wide, about 390 px high): 576 x 369 px.
 FIGURE_INCHES, FIGURE_DPI = (6.4, 4.1), 90
 
@@ -394,7 +395,7 @@ def counters_html(model: SiloModel) -> str:
         f"measured NPS {_value('measured_nps', f'{h["measured_nps"]:+.1f}')}",
         f"Active customers {_value('active_customers', f'{h["active_customers"]:,}')}; annual retention "
         f"{_value('annual_retention', f'{100 * h["annual_retention"]:.1f}%')} "
-        f"(last {min(h['week'], 52)} weeks, annualised)",
+        f"(last {min(h['week'], WEEKS_PER_YEAR)} weeks, annualised)",
         f"Conflicting contacts {_value('conflicting_contacts_week', f'{h["conflicting_contacts_week"]:,}')} "
         f"this week, {_value('conflicting_contacts_total', f'{h["conflicting_contacts_total"]:,}')} in the run "
         f"({h['conflicts_suppressed_total']:,} suppressed by a shared customer view)",

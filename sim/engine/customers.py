@@ -284,11 +284,6 @@ class Customer(mesa.Agent):
         now = self.model.week if end < 0 else end
         return int(now - self.store.joined_step[self.row])
 
-    @property
-    def network_neighbours(self) -> list[int]:
-        """Rows of the customer's network neighbours."""
-        return self.model.network.neighbours(self.row).tolist()
-
 
 @njit(cache=True)
 def _in_phase(phase, target, active, joined_step, week, mask, out):

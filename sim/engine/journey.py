@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -108,6 +108,33 @@ class WeekCounts:
 
 
 _TOUCH_STREAMS = ("handoff", "failure", "noise", "problem", "severity", "voice")  # stream of each draw in a touch
+
+
+class TouchParams(NamedTuple):
+    """The touch kernel's parameters, by name (numba reads a named tuple of floats as fast as an array).
+
+    The first three are this week's conditions of the touchpoint, set per touch; the rest are the customer's.
+    """
+
+    p_handoff_fails: float  # probability a hand-off into the touchpoint fails (shared view and fixes applied)
+    p_touch_fails: float  # probability the touch itself fails
+    quality: float  # the touchpoint's quality this week (its base plus the programme's uplift)
+    noise_sd: float  # sd of the recorded score's noise
+    gap_weight: float  # weight of the expectation gap in the recorded score
+    failure_penalty: float  # experience lost to a failed touch
+    handoff_penalty: float  # ... to a failed hand-off
+    conflict_penalty: float  # ... to a conflicting contact
+    repeat_penalty: float  # ... per earlier contact about the same problem
+    rate_up: float  # learning rate of satisfaction after a better-than-felt touch
+    rate_down: float  # ... after a worse one
+    adaptation: float  # how far expectation moves toward the experience
+    p_opens_problem: float  # probability a failed hand-off opens a problem
+    p_major: float  # share of problems that are major
+    p_complain_minor: float  # probability the customer will complain about a minor problem
+    p_complain_major: float  # ... about a major one
+    cancel_penalty: float  # the extra penalty of a conflict with a cancellation notice
+
+
 _NO_BOOL = np.zeros(0, dtype=np.bool_)
 _NO_FLOAT = np.zeros(0, dtype=np.float32)
 
@@ -154,10 +181,7 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
 ):
     """One touchpoint applied to each of ``rows`` in turn (the rules of :meth:`Journey.touch`, row by row).
 
-    ``params``: hand-off failure probability, own failure probability, quality, noise sd, expectation-gap
-    weight, failure, hand-off, conflict and repeat penalties, positive and negative learning rates,
-    expectation adaptation, probability a failed hand-off opens a problem, major-problem share, probabilities that
-    the customer will complain about a minor and a major problem, the extra penalty of a cancellation conflict.
+    ``params``: a :class:`TouchParams`.
     ``bases``: the streams of the hand-off, failure, noise, problem, severity and voice draws.
     ``handoff_factor``: per department, what its hand-off care leaves of the failure of hand-offs out of it.
     ``escalation``: the touchpoint is an escalation (its touches do not count as the stage's successes).
@@ -166,11 +190,18 @@ def _touch_rows(  # noqa: C901 - one pass per row, in the order the rules read; 
     scores and problems opened (``week_*``, by touchpoint), and the attempts and successes of its stage and, for
     a hand-off, of the stage the hand-off leaves (``stage_attempts``, ``stage_successes``).
     """
-    p_handoff_fails, p_touch_fails, quality, noise_sd = params[0], params[1], params[2], params[3]
-    gap_weight, failure_penalty, handoff_penalty, conflict_penalty = params[4], params[5], params[6], params[7]
-    repeat_penalty, rate_up, rate_down, adaptation = params[8], params[9], params[10], params[11]
-    p_opens_problem, p_major = params[12], params[13]
-    p_complain_minor, p_complain_major, cancel_penalty = params[14], params[15], params[16]
+    p_handoff_fails, p_touch_fails, quality, noise_sd = (
+        params.p_handoff_fails,
+        params.p_touch_fails,
+        params.quality,
+        params.noise_sd,
+    )
+    gap_weight, failure_penalty, handoff_penalty = params.gap_weight, params.failure_penalty, params.handoff_penalty
+    conflict_penalty, repeat_penalty = params.conflict_penalty, params.repeat_penalty
+    rate_up, rate_down, adaptation = params.rate_up, params.rate_down, params.adaptation
+    p_opens_problem, p_major = params.p_opens_problem, params.p_major
+    p_complain_minor, p_complain_major = params.p_complain_minor, params.p_complain_major
+    cancel_penalty = params.cancel_penalty
     handoff_stream, failure_stream, noise_stream, problem_stream, severity_stream, voice_stream = (
         bases[0],
         bases[1],
@@ -339,27 +370,24 @@ class Journey:
         self.accepted_offers = np.empty(0, dtype=np.int64)
         # the touch kernel's parameters: three set per touch (hand-off and own failure, quality), the rest fixed
         c = customer_conf
-        self._touch_params = np.array(
-            [
-                np.nan,
-                np.nan,
-                np.nan,
-                c.touch_noise_sd,
-                c.expectation_gap_weight,
-                c.failure_penalty,
-                c.handoff_penalty,
-                c.conflicting_contact_penalty,
-                c.repeat_contact_penalty,
-                c.learning_rate_positive,
-                c.learning_rate_negative,
-                c.expectation_adaptation,
-                journey_conf.handoff_problem_prob,
-                c.major_problem_share,
-                c.complain_prob[0],
-                c.complain_prob[1],
-                c.cancellation_conflict_penalty,
-            ],
-            dtype=np.float64,
+        self._touch_params = TouchParams(
+            p_handoff_fails=np.nan,
+            p_touch_fails=np.nan,
+            quality=np.nan,
+            noise_sd=float(c.touch_noise_sd),
+            gap_weight=float(c.expectation_gap_weight),
+            failure_penalty=float(c.failure_penalty),
+            handoff_penalty=float(c.handoff_penalty),
+            conflict_penalty=float(c.conflicting_contact_penalty),
+            repeat_penalty=float(c.repeat_contact_penalty),
+            rate_up=float(c.learning_rate_positive),
+            rate_down=float(c.learning_rate_negative),
+            adaptation=float(c.expectation_adaptation),
+            p_opens_problem=float(journey_conf.handoff_problem_prob),
+            p_major=float(c.major_problem_share),
+            p_complain_minor=float(c.complain_prob[0]),
+            p_complain_major=float(c.complain_prob[1]),
+            cancel_penalty=float(c.cancellation_conflict_penalty),
         )
         self._touch_streams = [tuple(f"{kind}:{name}" for kind in _TOUCH_STREAMS) for name in self.names]
         self.contact_rows = np.empty(0, dtype=np.int64)  # this week's support contacts about a problem
@@ -457,10 +485,11 @@ class Journey:
         touched = rows.size
         if touched == 0:
             return np.zeros(0, dtype=bool)
-        params = self._touch_params.copy()  # the customer's parameters, set once; this week's conditions here
-        params[0] = self.handoff_failure_prob(touchpoint)
-        params[1] = self.touch_failure_prob(touchpoint)
-        params[2] = self.base_quality[touchpoint] + self.uplift
+        params = self._touch_params._replace(  # the customer's parameters, set once; this week's conditions here
+            p_handoff_fails=float(self.handoff_failure_prob(touchpoint)),
+            p_touch_fails=float(self.touch_failure_prob(touchpoint)),
+            quality=float(self.base_quality[touchpoint] + self.uplift),
+        )
         failed = np.empty(touched, dtype=np.bool_)
         tallies = np.zeros(3, dtype=np.int64)
         _touch_rows(
@@ -524,14 +553,6 @@ class Journey:
         counts.stage_successes[stage] += int(renewed.sum())
         counts.renewals += np.bincount(resolution, minlength=len(RESOLUTION_NAMES))
         counts.renewed += np.bincount(resolution[renewed], minlength=len(RESOLUTION_NAMES))
-
-    def stage_success(self) -> np.ndarray:
-        """This week's success share of each stage (NaN where nothing happened)."""
-        counts = self.week
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(
-                counts.stage_attempts > 0, counts.stage_successes / np.maximum(counts.stage_attempts, 1), np.nan
-            )
 
     # ------------------------------------------------------ the weekly rhythm
     def onboarding_touches(self, store: CustomerStore, week: int, streams: Streams) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from sim.config.vocabularies import WEEKS_PER_YEAR
+
 __all__ = [
     "annual_retention",
     "categories",
@@ -98,7 +100,9 @@ def weekly_retention(active_before: npt.ArrayLike, churned: npt.ArrayLike) -> np
         return np.where(before > 0, 1.0 - lost / before, np.nan)
 
 
-def annual_retention(active_before: npt.ArrayLike, churned: npt.ArrayLike, weeks_per_year: int = 52) -> float:
+def annual_retention(
+    active_before: npt.ArrayLike, churned: npt.ArrayLike, weeks_per_year: int = WEEKS_PER_YEAR
+) -> float:
     """Annual retention implied by weekly churn: the product of weekly retention over the last year.
 
     Uses the last ``weeks_per_year`` weeks; with a shorter series, the mean weekly log-retention is

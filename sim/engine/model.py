@@ -17,6 +17,7 @@ from numba import njit
 
 from sim.config.compose import to_config
 from sim.config.validation import validate
+from sim.config.vocabularies import WEEKS_PER_YEAR
 from sim.engine import loyalty
 from sim.engine.customers import RESOLUTION_NAMES, WEEKLY_FLAGS, Customer, CustomerStore
 from sim.engine.departments import Department
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INITIAL_TENURE_WEEKS", "SiloModel", "settled_problem_rate"]
 
-INITIAL_TENURE_WEEKS = 20 * 52  # the initial book: survivors of 20 years of joining (few stay longer)
+INITIAL_TENURE_WEEKS = 20 * WEEKS_PER_YEAR  # the initial book: survivors of 20 years of joining (few stay longer)
 
 
 class SiloModel(mesa.Model):

@@ -126,7 +126,7 @@ class CompareConf:
         launcher: Hydra launcher: ``local`` (this machine's cores, silosim's launcher, default), ``joblib``
             (the same through Hydra's joblib launcher), ``basic`` (one run at a time),
             ``slurm`` (a SLURM cluster through submitit), ``slurm_local`` (submitit's local executor) or
-            ``ray_local`` (Ray; the optional ``ray`` extra).
+            ``ray_local`` (Ray, installed apart from the lock: make test-ray).
         launcher_options: ``hydra.launcher.KEY=VALUE`` settings of that launcher (``hydra.launcher.partition=gpu``).
         out: Output directory (default ``outputs/comparisons/<time>_<name>``); must not exist, unless the same
             comparison was interrupted there (then it is resumed).

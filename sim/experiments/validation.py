@@ -34,7 +34,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
-from sim.config import ConfigError, checked_config
+from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR, ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.analysis import Interval, mean_ci, paired_difference
 from sim.experiments.files import atomic_directory, require_fresh
@@ -53,7 +53,7 @@ __all__ = [
     "write_outputs",
 ]
 
-WINDOW = 52  # weeks: the journey-vs-touchpoint window (scores over one year, churn over the next)
+WINDOW = WEEKS_PER_YEAR  # weeks: the journey-vs-touchpoint window (scores over one year, churn over the next)
 SILO_MECHANISMS = ("campaign_volume", "cross_sell", "over_promise", "throughput", "handle_time", "collections")
 
 
@@ -114,7 +114,7 @@ MEASURES: dict[str, Measure] = {
     "programme_abandoned": Measure("Programme abandoned (share of runs)", "share"),
 }
 CLASSES = ("quick", "slow", "unresolved", "silent")  # resolution classes of problem holders at renewal
-QUARTER = 13  # weeks: the quarter whose problems name the top cause
+QUARTER = WEEKS_PER_QUARTER  # weeks: the quarter whose problems name the top cause
 DISTRIBUTION = ("share_detractors", "share_passives", "share_promoters", "share_tens", "share_five_or_below")
 HOLDS = ("above", "below", "within")
 
@@ -460,7 +460,7 @@ def _annual_churn(metrics: pd.DataFrame, share: str, churned: str) -> float:
     """Annual churn of one NPS category: its leavers over its exposure (active customers x category share)."""
     exposure = (metrics["active_before"] * metrics[share].shift(1).fillna(metrics[share])).sum()
     weekly = metrics[churned].sum() / exposure if exposure > 0 else float("nan")
-    return float(1.0 - (1.0 - weekly) ** 52)
+    return float(1.0 - (1.0 - weekly) ** WEEKS_PER_YEAR)
 
 
 def _rate(metrics: pd.DataFrame, name: str) -> float:
@@ -477,7 +477,7 @@ def _class_shares(metrics: pd.DataFrame) -> dict[str, float]:
 
 def _per_customer_year(metrics: pd.DataFrame, column: str) -> float:
     """A weekly count summed over the run, per customer-year (active customers summed over the weeks / 52)."""
-    exposure = metrics["active_customers"].sum() / 52.0
+    exposure = metrics["active_customers"].sum() / WEEKS_PER_YEAR
     return float(metrics[column].sum() / exposure) if exposure > 0 else math.nan
 
 
@@ -509,7 +509,7 @@ def _measures(model: Any, snapshot: dict[str, np.ndarray], spend: _CategorySpend
 
     f = model.metrics_frame()
     year1, year3 = f.iloc[:WINDOW], f.iloc[-WINDOW:]
-    slope = float(np.polyfit(f["step"].to_numpy() / 52.0, f["true_nps"].to_numpy(), 1)[0])
+    slope = float(np.polyfit(f["step"].to_numpy() / WEEKS_PER_YEAR, f["true_nps"].to_numpy(), 1)[0])
     churn_p = _annual_churn(f, "promoters_share", "churned_promoters")
     churn_d = _annual_churn(f, "detractors_share", "churned_detractors")
     per_week = spend.revenue / np.maximum(spend.weeks, 1)
@@ -546,7 +546,7 @@ def _measures(model: Any, snapshot: dict[str, np.ndarray], spend: _CategorySpend
         "responses_per_customer_year": _per_customer_year(f, "survey_responses"),
         "cancellation_conflicts_suppressed_share_y3": _suppressed_share(year3),
         "first_contact_resolution_y1": float(year1["first_contact_resolution"].mean()),
-        "overload_failures_y1": 1000.0 * _per_customer_year(year1, "overload_failures") / 52.0,
+        "overload_failures_y1": 1000.0 * _per_customer_year(year1, "overload_failures") / WEEKS_PER_YEAR,
         "true_nps_y23": float(f.iloc[WINDOW:]["true_nps"].mean()),
         "programme_adoption_y3": float(year3["programme_adoption"].mean()),
         "programme_abandoned": float(model.programme.abandonments > 0),

@@ -6,9 +6,10 @@ scenarios and the key assumptions, the method (with how many comparisons the ans
 they are adjusted, and the provenance of the runs) and the command that reproduces it.
 
 The page is a Jinja2 template (``templates/report.html.j2`` with ``templates/report.css``),
-rendered with autoescaping, so every value is escaped; ``report.template_dir`` names a directory
-whose own ``report.html.j2`` or ``report.css`` is used instead, to rebrand the report without
-touching Python. Print styles lay it out on A4 or Letter (``report.paper``).
+rendered with autoescaping in Jinja2's sandbox, so every value is escaped and a template reaches
+nothing but the report's values; ``report.template_dir`` names a directory whose own
+``report.html.j2`` or ``report.css`` is used instead, to rebrand the report without touching Python.
+Print styles lay it out on A4 or Letter (``report.paper``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 
 from sim.experiments.deliverables import logo_kind
 from sim.experiments.files import atomic_write
@@ -31,12 +33,16 @@ PAPER_CSS = {"a4": "A4", "letter": "Letter"}
 
 
 def _environment(template_dir: str | None) -> jinja2.Environment:
-    """The bundled templates (strict: a missing value is a bug), or the user's first and then the bundled ones."""
+    """The bundled templates (strict: a missing value is a bug), or the user's first and then the bundled ones.
+
+    Both render in Jinja2's sandbox: a user's template reaches the report's values, never Python's internals
+    (``{{ c.__class__ }}`` raises ``SecurityError``, and the bundled template is used instead).
+    """
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:
         loaders.append(jinja2.FileSystemLoader(str(Path(template_dir).expanduser())))
     loaders.append(jinja2.PackageLoader("sim.report", "templates"))
-    return jinja2.Environment(
+    return jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.Undefined if template_dir else jinja2.StrictUndefined,

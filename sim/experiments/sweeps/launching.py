@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-__all__ = ["JobComposer", "launch_jobs", "register_plugins"]
+__all__ = ["JobComposer", "launch_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -193,13 +193,3 @@ def launch_jobs(
         raise
     executor.shutdown(wait=True)
     return results
-
-
-def register_plugins() -> None:
-    """Register silosim's launcher and sweeper with Hydra (an editable install hides them from Hydra's scan)."""
-    from hydra.core.plugins import Plugins
-
-    from hydra_plugins.silosim_plugins import SilosimLauncher, SilosimSweeper
-
-    for plugin in (SilosimLauncher, SilosimSweeper):
-        Plugins.instance().register(plugin)
