@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("SILOSIM_TEST_RAY") != "1",
-        reason="opt-in: set SILOSIM_TEST_RAY=1 in a venv with hydra-ray-launcher (make test-ray, docs/how-to/cluster.md)",
+        reason="opt-in: SILOSIM_TEST_RAY=1 in a venv with hydra-ray-launcher (make test-ray; docs/how-to/cluster.md)",
     ),
 ]
 
