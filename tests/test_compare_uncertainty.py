@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 SMALL = [
     "scenarios=[siloed_scorecards,closed_loop_followup]",
@@ -104,7 +104,7 @@ def test_bad_uncertainty_input_is_one_paragraph_and_nothing_is_written(
         ("nobasis", "{kind: uniform, args: [0.1, 0.5]}"),
     ):
         (tmp_path / f"{name}.yaml").write_text(f"{FIX}: {spec}\n")
-    out = run_command("silosim-compare", *SMALL, *args, "out=cmp", cwd=tmp_path)
+    out = run_main("silosim-compare", *SMALL, *args, "out=cmp", cwd=tmp_path)
     assert_user_error(out, "silosim-compare", fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gaussian.yaml", "nobasis.yaml", "outside.yaml"]
 
