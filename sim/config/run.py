@@ -13,7 +13,10 @@ from typing import Any
 
 from sim.config.schema import SiloConfig, param
 
-__all__ = ["AboutConf", "DesignConf", "OutputConf", "RunConfig", "scenario_title"]
+__all__ = ["TEXT_LIMITS", "AboutConf", "DesignConf", "OutputConf", "RunConfig", "scenario_title"]
+
+# Longest labels a scenario may declare (characters); config validation refuses longer ones.
+TEXT_LIMITS = {"about.title": 80, "about.description": 300}
 
 
 @dataclass
@@ -96,13 +99,13 @@ class AboutConf:
     title: str = param(
         "",
         "Display title of the scenario in figures, tables, slides and the dashboard (a few words; up to about "
-        "40 characters fit a slide). Empty: the file name in words.",
+        "40 characters fit a slide; one line of at most 80). Empty: the file name in words.",
         source="Scenario file; labels only, the model never reads it.",
     )
     description: str = param(
         "",
         "One line on what the scenario changes, in plain words (shown beside the title in reports and the "
-        "dashboard). Empty: none.",
+        "dashboard; at most 300 characters). Empty: none.",
         source="Scenario file; labels only, the model never reads it.",
     )
 

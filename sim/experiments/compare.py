@@ -14,9 +14,11 @@ directory, checks that the settings are the same (a changed setting is refused w
 differences named), reuses every complete run, runs the rest, and renames the directory into
 place when the deliverables are written (a ``present`` hook, the report layer's figures and
 report, writes them before the rename). Without ``out=`` the newest unfinished comparison of the
-same settings under ``outputs/comparisons/`` is resumed. A lock file keeps two commands from
-working on one comparison at once; the sweep process started for the runs holds it too, and
-stops itself if the command that started it dies.
+same settings under ``outputs/comparisons/`` is resumed. A lock file beside ``out``
+(:func:`lock_path`, never inside the directory that is renamed) keeps two commands from working on
+one comparison at once: the second waits, then finds the comparison finished (and reruns nothing),
+or resumes it, or refuses; the sweep process started for the runs holds the lock too, and stops
+itself if the command that started it dies.
 
 The command is :mod:`sim.commands.compare`; from Python, :func:`sim.report.compare` runs a
 comparison and writes its report.
@@ -25,16 +27,15 @@ comparison and writes its report.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
 from sim.config import ConfigError, SiloConfig, checked_config, compose, group_options, register_group_dir
@@ -56,7 +58,7 @@ from sim.experiments.analysis import (
     summary_table,
 )
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
-from sim.experiments.files import atomic_directory, atomic_write, fsync_path, require_fresh
+from sim.experiments.files import atomic_directory, fsync_path, require_fresh, safe_table
 from sim.experiments.launcher import launch_multirun
 from sim.experiments.provenance import provenance
 from sim.experiments.rundir import count_runs
@@ -92,8 +94,8 @@ LAUNCHERS = {
     "ray_local": "ray_local",
 }
 PLAN_FILE = "plan.json"
-LOCK_FILE = ".lock"
 DEFAULT_PARENT = Path("outputs/comparisons")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")  # `name`: it names the comparison's directory
 LOCK_WAIT_SECONDS = 15.0  # a killed command's sweep stops itself within a second; wait that long for its lock
 
 
@@ -258,7 +260,13 @@ def _model_overrides(conf: CompareConf) -> list[str]:
 
 def _setting_errors(conf: CompareConf) -> list[str]:
     """Every problem with the comparison's own settings."""
-    return _scenario_errors(conf) + _number_errors(conf) + _presentation_errors(conf)
+    errors = _scenario_errors(conf) + _number_errors(conf) + _presentation_errors(conf)
+    if not NAME_PATTERN.fullmatch(str(conf.name)):
+        errors.append(
+            f"`name` is {str(conf.name)[:40]!r}{'...' if len(str(conf.name)) > 40 else ''}, but it must be 1 to 64 "
+            "letters, digits, '_', '-' or '.' (not starting with '.' or '-'; it names the comparison's directory)"
+        )
+    return errors
 
 
 def _scenario_errors(conf: CompareConf) -> list[str]:
@@ -514,15 +522,19 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     """
     conf = p.conf
     command = " ".join([PROG, *(shlex.quote(a) for a in arguments)])
-    with _locked(p.partial) as lock_fd:
-        if _read_plan(p.partial) is None:
+    with _locked(p.out) as lock_fds:
+        finished = _finished_meanwhile(p)
+        if finished is not None:
+            return finished
+        if not p.partial.is_dir():  # created whole, plan included, so a partial directory always holds its plan
             record = {"fingerprint": p.fingerprint, "settings": _plan_settings(conf, p.baseline), "command": command}
-            atomic_write(p.partial / PLAN_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+            with atomic_directory(p.partial) as work:
+                (work / PLAN_FILE).write_text(json.dumps(record, indent=2) + "\n")
         reused, _ = count_runs(p.partial / "runs")
         _announce(p, reused)
         try:
             launched = launch_multirun(
-                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=(lock_fd,)
+                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
             )
         except KeyboardInterrupt:
             done, _ = count_runs(p.partial / "runs")
@@ -584,7 +596,6 @@ def _assemble(p: Plan, launched: Any, reused: int, command: str, present: Presen
 
 def _finish(p: Plan) -> None:
     """Rename the partial directory into place (``out`` may be an empty directory), durably."""
-    (p.partial / LOCK_FILE).unlink(missing_ok=True)  # the lock itself is held until the rename is done
     fsync_path(p.partial)
     try:
         p.partial.rename(p.out)  # POSIX rename replaces an empty directory atomically
@@ -594,38 +605,97 @@ def _finish(p: Plan) -> None:
     fsync_path(p.out.parent)
 
 
+def lock_path(out: Path) -> Path:
+    """``<parent>/.<name>.lock``: the lock of the comparison that ``out`` will hold (beside it, never inside).
+
+    It lives outside both the partial directory and ``out``, so it stays the same file while the partial
+    directory is renamed to ``out``: a command that waited for it then sees the finished comparison.
+    """
+    return out.parent / f".{out.name}.lock"
+
+
+def _waiting(out: Path, holder: str) -> None:
+    """Say once that this command waits for another one working on the same comparison."""
+    print(f"{PROG}: {holder} is working on the comparison {out}; waiting for it to finish ...", file=sys.stderr)
+
+
 @contextlib.contextmanager
-def _locked(partial: Path) -> Iterator[int]:
-    """Hold the comparison's lock (``flock`` on ``.lock`` in the partial directory) while working on it.
+def _locked(out: Path) -> Iterator[tuple[int, ...]]:
+    """Hold the comparison's lock (:func:`lock_path`, a ``filelock`` file lock) while working on it.
+
+    A second command on the same ``out`` waits up to :data:`LOCK_WAIT_SECONDS` for the first, then
+    continues under the lock (it finds the comparison finished, or interrupted and ready to resume), or
+    refuses. The file names its holder; it is removed when the lock is released normally.
 
     Yields:
-        The lock's file descriptor (the sweep process inherits it, so a sweep that outlives a killed
-        command still holds the lock until it has stopped).
+        The lock's file descriptor, if the lock is a native one (the sweep process inherits it, so a
+        sweep that outlives a killed command still holds the lock until it has stopped).
 
     Raises:
         ConfigError: If another command holds the lock for longer than :data:`LOCK_WAIT_SECONDS`.
     """
-    partial.mkdir(parents=True, exist_ok=True)
-    fd = os.open(partial / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    holder = (partial / LOCK_FILE).read_text().strip() or "another process"
-                    raise ConfigError(
-                        f"The comparison in '{partial}' is being worked on by {holder}; wait for it to finish "
-                        "(or stop it), then run the same command again."
-                    ) from None
-                time.sleep(0.2)
+    path = lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held: list[int] = []
+
+    def acquired(fd: int) -> None:
         os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"silosim-compare process {os.getpid()} on host {socket.gethostname()}\n".encode())
-        yield fd
+        held[:] = [fd]
+
+    lock = FileLock(path, on_acquired=acquired)
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        _waiting(out, _holder(path))
+        try:
+            lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        except Timeout:
+            raise ConfigError(
+                f"The comparison '{out}' is being worked on by {_holder(path)} (its lock is {path}); waited "
+                f"{LOCK_WAIT_SECONDS:g} s. Wait for it to finish (or stop it), then run the same command again."
+            ) from None
+    try:
+        yield tuple(held)
     finally:
-        os.close(fd)
+        path.unlink(missing_ok=True)  # while still held: a command waiting on this inode sees it unlinked and retries
+        lock.release()
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "another process"
+    except OSError:
+        return "another process"
+
+
+def _finished_meanwhile(p: Plan) -> Comparison | None:
+    """The comparison another command finished in ``out`` while this one waited for the lock, or None.
+
+    Raises:
+        ConfigError: If ``out`` now holds something else (another comparison, or other files).
+    """
+    if not p.out.exists() or (p.out.is_dir() and not any(p.out.iterdir())):
+        return None
+    meta = _read_plan_of(p.out)
+    if meta is None or meta.get("fingerprint") != p.fingerprint:
+        require_fresh(p.out, "out", "comparisons")  # refuses, naming what is there
+        raise ConfigError(f"`out` is '{p.out}', which another command has just filled; choose a new directory.")
+    print(
+        f"{PROG}: another command finished this comparison (the same settings) while this one waited; nothing was "
+        f"rerun: {p.out}",
+        file=sys.stderr,
+    )
+    return load_comparison(p.out)
+
+
+def _read_plan_of(out: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((out / "comparison.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _meta(p: Plan, runs: RunSet, wall_seconds: float, command: str) -> dict[str, Any]:
@@ -656,8 +726,9 @@ def _write_tables(work: Path, comparison: Comparison) -> None:
     """comparison.parquet, summary.csv, runs.csv and comparison.json."""
     runs = comparison.runs
     runs.metrics.to_parquet(work / "comparison.parquet", index=False, compression="zstd")
-    comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.6g")
-    runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]).to_csv(work / "runs.csv", index=False)
+    safe_table(comparison.summary).to_csv(work / "summary.csv", index=False, float_format="%.6g")
+    table = runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]])
+    safe_table(table).to_csv(work / "runs.csv", index=False)
     (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
 
 
@@ -921,7 +992,7 @@ def rebuild_comparison(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.6g")
+        safe_table(comparison.summary).to_csv(work / "summary.csv", index=False, float_format="%.6g")
         present(work, comparison)
         (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
         _swap_in(work, target)

@@ -5,6 +5,11 @@ built under a hidden temporary name beside its target (``.<name>.tmp-<pid>``) an
 place when complete, so an interrupted command leaves either nothing or the whole directory; a
 single file is written to a temporary name and renamed (:func:`atomic_write`). Outputs are never
 overwritten: :func:`require_fresh` refuses a directory that already holds files.
+
+Tables are safe to open: a text cell that a spreadsheet would read as a formula (it starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return, OWASP's CSV-injection triggers) is written
+with a leading apostrophe (:func:`safe_text`, :func:`safe_table`); numbers, negative ones included,
+stay numbers.
 """
 
 from __future__ import annotations
@@ -14,10 +19,49 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sim.config.errors import ConfigError
 
-__all__ = ["atomic_directory", "atomic_write", "fsync_path", "require_fresh", "temporary_name"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FORMULA_TRIGGERS",
+    "atomic_directory",
+    "atomic_write",
+    "fsync_path",
+    "require_fresh",
+    "safe_table",
+    "safe_text",
+    "temporary_name",
+]
+
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: Any) -> Any:
+    """A text value a spreadsheet shows as text: ``'`` before a leading formula trigger; anything else as is.
+
+    >>> safe_text("=SUM(A1:A9)")
+    "'=SUM(A1:A9)"
+    >>> safe_text(-3.5), safe_text("Plan B")
+    (-3.5, 'Plan B')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names pass through :func:`safe_text` (numbers untouched)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype.kind not in "biufcmM":  # text, mixed or categorical
+            out[column] = out[column].map(safe_text)
+    out.columns = [safe_text(c) for c in out.columns]
+    return out
 
 
 def temporary_name(target: Path) -> Path:

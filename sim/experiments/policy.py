@@ -46,7 +46,7 @@ from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
 from sim.experiments.analysis import mean_ci as paired_ci
 from sim.experiments.calibration import parallel_jobs
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.outcomes import OUTCOMES, RunContext
 from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
@@ -333,8 +333,8 @@ def summarise(search: PolicySearch, study: optuna.Study) -> tuple[dict[str, Any]
     record["provenance"] = provenance(("optuna",))
     pareto = {t.number for t in study.best_trials}
     points["optuna_pareto"] = [t in pareto for t in points["trial"]]
-    atomic_write(search.out_dir / "trials.csv", lambda tmp: points.to_csv(tmp, index=False))
-    atomic_write(search.out_dir / "front.csv", lambda tmp: front.to_csv(tmp, index=False))
+    atomic_write(search.out_dir / "trials.csv", lambda tmp: safe_table(points).to_csv(tmp, index=False))
+    atomic_write(search.out_dir / "front.csv", lambda tmp: safe_table(front).to_csv(tmp, index=False))
     atomic_write(search.out_dir / FINISHED_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
     return record, points, front
 

@@ -37,7 +37,7 @@ from scipy import stats
 from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.analysis import Interval, mean_ci, paired_difference
-from sim.experiments.files import atomic_directory, require_fresh
+from sim.experiments.files import atomic_directory, require_fresh, safe_table
 
 __all__ = [
     "MEASURES",
@@ -810,6 +810,6 @@ def write_outputs(spec: ValidationSpec, checked: list[CheckResult], runs: pd.Dat
     with atomic_directory(spec.out) as work:
         (work / "validation.md").write_text(markdown(spec, checked, runs, seconds))
         (work / "validation.json").write_text(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
-        runs.to_csv(work / "runs.csv", index=False)
+        safe_table(runs).to_csv(work / "runs.csv", index=False)
         figure(spec, checked, work / "validation.png")
     return spec.out
