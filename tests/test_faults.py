@@ -292,3 +292,47 @@ def test_a_second_command_refuses_when_the_first_keeps_the_lock(
         held.release()
     assert not p.partial.exists() and not p.out.exists()  # the refused command created nothing
     assert "waiting for it to finish" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- 4. damage reported
+@pytest.mark.e2e
+def test_damaged_runs_are_refused_by_name_and_rerunning_redoes_only_those(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    arguments = ["scenarios=[siloed_scorecards,closed_loop_followup]", *TINY, "out=cmp"]
+    compare_command.main(arguments)
+    runs = tmp_path / "cmp" / "runs"
+    before = (tmp_path / "cmp" / "summary.csv").read_bytes()
+    markers = {p.name: (p / "COMPLETE").stat().st_mtime_ns for p in runs.iterdir() if p.is_dir()}
+    truncated = runs / "siloed_scorecards_s1" / "metrics.parquet"
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    flipped = runs / "closed_loop_followup_s0" / "metrics.parquet"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte changed
+    flipped.write_bytes(bytes(data))
+
+    paragraph = user_error(
+        compare_command.main,
+        ["from=cmp", "report.client=Other"],
+        capsys,
+        [
+            "2 of its runs are damaged",
+            "siloed_scorecards_s1",
+            "metrics.parquet is 100 bytes",
+            "closed_loop_followup_s0",
+            "checksum",
+            "out=",
+        ],
+    )
+    assert "report.html" not in paragraph
+    assert flipped.read_bytes() == bytes(data)  # refused: nothing was touched
+
+    compare_command.main(arguments)  # the comparison's own command: only the damaged runs are redone
+    err = capsys.readouterr().err
+    assert "2 damaged or missing run(s)" in err and "2 of 4 runs are complete and reused" in err
+    after = {p.name: (p / "COMPLETE").stat().st_mtime_ns for p in runs.iterdir() if p.is_dir()}
+    assert after.keys() == markers.keys()
+    assert {n for n in after if after[n] != markers[n]} == {"siloed_scorecards_s1", "closed_loop_followup_s0"}
+    assert (tmp_path / "cmp" / "summary.csv").read_bytes() == before  # the same numbers as before the damage
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]

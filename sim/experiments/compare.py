@@ -61,7 +61,7 @@ from sim.experiments.deliverables import ReportConf, quoted, report_errors
 from sim.experiments.files import atomic_directory, fsync_path, require_fresh, safe_table
 from sim.experiments.launcher import launch_multirun
 from sim.experiments.provenance import provenance
-from sim.experiments.rundir import count_runs
+from sim.experiments.rundir import MARKER, count_runs, verify_run
 
 __all__ = [
     "LAUNCHERS",
@@ -237,6 +237,7 @@ class Plan:
     arguments: list[str]
     out: Path
     fingerprint: str = ""
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -334,11 +335,15 @@ def plan(conf: CompareConf) -> Plan:
         ConfigError: With one paragraph naming the setting, its value and what is allowed.
     """
     errors = _setting_errors(conf)
+    damaged: list[str] = []
     if conf.out:
         try:
             require_fresh(Path(conf.out), "out", "comparisons")
         except ConfigError as exc:
-            errors.append(str(exc).rstrip("."))
+            stored = _read_plan_of(Path(conf.out))
+            damaged = [name for name, _ in damaged_runs(Path(conf.out), stored)] if stored else []
+            if not damaged:  # a finished comparison with damaged runs is reopened to redo them (below)
+                errors.append(str(exc).rstrip("."))
     if errors:
         raise ConfigError("; ".join(errors) + ".")
     configs: dict[str, dict[str, Any]] = {}
@@ -351,6 +356,8 @@ def plan(conf: CompareConf) -> Plan:
     baseline = conf.baseline or conf.scenarios[0]
     settings = _plan_settings(conf, baseline)
     fingerprint = _fingerprint(settings, configs)
+    if damaged and conf.out and (_read_plan_of(Path(conf.out)) or {}).get("fingerprint") != fingerprint:
+        require_fresh(Path(conf.out), "out", "comparisons")  # another comparison's directory: refused
     out = _output_dir(conf, settings, fingerprint)
     arguments = [
         f"scenario={','.join(conf.scenarios)}",
@@ -363,7 +370,7 @@ def plan(conf: CompareConf) -> Plan:
     ]
     if conf.scenario_dir:
         arguments.append(f"scenario_dir={Path(conf.scenario_dir).resolve()}")
-    return Plan(conf, baseline, configs, arguments, out, fingerprint)
+    return Plan(conf, baseline, configs, arguments, out, fingerprint, damaged)
 
 
 def _launcher_arguments(conf: CompareConf) -> list[str]:
@@ -523,6 +530,8 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     conf = p.conf
     command = " ".join([PROG, *(shlex.quote(a) for a in arguments)])
     with _locked(p.out) as lock_fds:
+        if p.damaged:
+            _reopen(p)
         finished = _finished_meanwhile(p)
         if finished is not None:
             return finished
@@ -688,6 +697,74 @@ def _finished_meanwhile(p: Plan) -> Comparison | None:
         file=sys.stderr,
     )
     return load_comparison(p.out)
+
+
+def damaged_runs(directory: Path, meta: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The runs of a finished comparison that are damaged or missing, each with what is wrong.
+
+    Every run directory is verified against its ``COMPLETE`` marker (:func:`~sim.experiments.rundir.verify_run`);
+    a run that failed when it ran (``error.txt``, no marker) is not damaged, it is reported as failed. For a
+    comparison silosim-compare made (its ``comparison.json`` has a fingerprint), every scenario x seed it ran
+    must be present.
+
+    Args:
+        directory: The comparison directory.
+        meta: Its ``comparison.json``.
+
+    Returns:
+        (run directory name, what is wrong) for each damaged or missing run, sorted by name.
+    """
+    runs = directory / "runs"
+    found: dict[str, str] = {}
+    present = sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs.is_dir() else []
+    for path in present:
+        if (path / "error.txt").exists() and not (path / MARKER).exists():
+            continue
+        reason = verify_run(path)
+        if reason:
+            found[path.name] = reason
+    if meta and meta.get("fingerprint"):
+        failed = {f"{f.get('scenario')}_s{f.get('seed')}" for f in meta.get("failed_runs") or []}
+        names = {p.name for p in present}
+        for scenario in meta.get("scenarios") or []:
+            for seed in meta.get("seeds") or []:
+                name = f"{scenario}_s{seed}"
+                if name not in names and name not in failed:
+                    found[name] = "its directory is missing"
+    return sorted(found.items())
+
+
+def _damage_message(directory: Path, meta: Mapping[str, Any], damaged: list[tuple[str, str]]) -> str:
+    listed = "; ".join(f"{name} ({reason})" for name, reason in damaged[:10])
+    more = f"; and {len(damaged) - 10} more" if len(damaged) > 10 else ""
+    command = str(meta.get("command") or f"{PROG} ... out={directory}")
+    if "out=" not in command:
+        command += f" out={shlex.quote(str(directory))}"
+    return (
+        f"`from` is '{directory}', but {len(damaged)} of its runs are damaged or missing: {listed}{more}. Their "
+        "numbers cannot be trusted, so nothing was read or rebuilt. To redo only those runs, run the comparison's "
+        f"command again with out= set to this directory ({command}): it removes the damaged runs, reuses the "
+        "intact ones and reruns the rest."
+    )
+
+
+def _reopen(p: Plan) -> None:
+    """Turn a finished comparison with damaged runs back into its partial directory, without those runs."""
+    if p.partial.exists():
+        raise ConfigError(
+            f"`out` is '{p.out}', which has damaged runs, but {p.partial} exists too; delete one of them and run "
+            "the same command again."
+        )
+    damaged = damaged_runs(p.out, _read_plan_of(p.out))
+    names = [name for name, _ in damaged]
+    print(
+        f"{PROG}: {p.out} holds {len(names)} damaged or missing run(s) ({', '.join(names)}); they are removed and "
+        "rerun, the intact runs are reused",
+        file=sys.stderr,
+    )
+    for name in names:
+        shutil.rmtree(p.out / "runs" / name, ignore_errors=True)
+    p.out.rename(p.partial)
 
 
 def _read_plan_of(out: Path) -> dict[str, Any] | None:
@@ -905,6 +982,9 @@ def load_comparison(directory: str | Path, changes: Mapping[str, Any] | None = N
     """
     path = Path(directory).expanduser()
     meta = _read_meta(path)
+    damaged = damaged_runs(path, meta)
+    if damaged:
+        raise ConfigError(_damage_message(path, meta, damaged))
     meta.setdefault("multiple_comparisons", DEFAULT_ADJUSTMENT)
     meta.setdefault("clv_discount_rate", 0.10)
     meta["report"] = {**asdict(ReportConf()), **meta.get("report", {})}
