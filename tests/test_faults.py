@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,8 +18,11 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from sim.commands import calibrate as calibrate_command
 from sim.commands import compare as compare_command
+from sim.commands import policy as policy_command
 from sim.commands import run as run_command_module
+from sim.commands import validate as validate_command
 from sim.config import ConfigError
 from sim.config.compose import MAX_FILE_BYTES, MAX_VALUES
 from sim.experiments import compare as compare_module
@@ -336,3 +340,120 @@ def test_damaged_runs_are_refused_by_name_and_rerunning_redoes_only_those(
     assert {n for n in after if after[n] != markers[n]} == {"siloed_scorecards_s1", "closed_loop_followup_s0"}
     assert (tmp_path / "cmp" / "summary.csv").read_bytes() == before  # the same numbers as before the damage
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]
+
+
+# ------------------------------------------------------------------------------ 5. OS errors are user errors
+def system_error(
+    main: Callable[[list[str]], None], argv: list[str], capsys: pytest.CaptureFixture[str], fragments: Iterable[str]
+) -> str:
+    """Like :func:`user_error`, for an operating-system error met during the work: exit status 4."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 4, err
+    assert "Traceback" not in err and "\n\n" not in err.strip(), err
+    paragraph = " ".join(err.split()).replace("- ", "-")
+    for fragment in fragments:
+        assert fragment in paragraph, (fragment, paragraph)
+    return paragraph
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterable[Path]:
+    """A 3 MB tmpfs (root can mount one; elsewhere the tests that need it are skipped with the reason)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"a size-limited tmpfs cannot be mounted here ({done.stderr.strip() or 'mount needs root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, leave_kb: int) -> None:
+    """Fill the disk but ``leave_kb`` kilobytes."""
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    (disk / "filler").write_bytes(b"\0" * max(0, free - leave_kb * 1024))
+
+
+def zero_byte_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and p.stat().st_size == 0 and p.name != "filler"]
+
+
+LONG = "n" * 300
+
+
+@pytest.mark.parametrize(
+    ("main", "argv", "key"),
+    [
+        (run_command_module.main, ["hydra.run.dir=/proc/x", "customers=300", "weeks=2"], "`hydra.run.dir`"),
+        (run_command_module.main, ["-m", "seed=1,2", "hydra.sweep.dir=/proc/x"], "`hydra.sweep.dir`"),
+        (compare_command.main, ["out=/proc/x", *TINY], "`out`"),
+    ],
+    ids=["silosim", "silosim-m", "silosim-compare"],
+)
+def test_a_path_that_cannot_exist_is_refused_before_any_run(
+    main: Callable[[list[str]], None], argv: list[str], key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user_error(main, argv, capsys, [key, "/proc/x", "nothing can be written in '/proc'"])
+
+
+def test_names_too_long_are_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    user_error(run_command_module.main, [f"hydra.run.dir={LONG}", "weeks=2"], capsys, ["300 bytes", "255"])
+    user_error(compare_command.main, [f"out={LONG}/x", *TINY], capsys, ["`out`", "300 bytes"])
+    user_error(validate_command.main, [f"out={LONG}"], capsys, ["`out`", "300 bytes"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_output_is_refused_before_any_run(small_disk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    cases = [
+        (run_command_module.main, [f"hydra.run.dir={small_disk}/run", "weeks=2"], "`hydra.run.dir`"),
+        (compare_command.main, [f"out={small_disk}/cmp", *TINY], "`out`"),
+        (validate_command.main, [f"out={small_disk}/v"], "`out`"),
+        (calibrate_command.main, ["target.nps=10", f"out_dir={small_disk}/k"], "`out_dir`"),
+        (policy_command.main, [f"out_dir={small_disk}/p"], "`out_dir`"),
+    ]
+    for main, argv, key in cases:
+        user_error(main, argv, capsys, [key, str(small_disk), "read-only", "EROFS"])
+
+
+def test_a_full_disk_in_a_run_is_one_paragraph_and_leaves_no_run(
+    small_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(small_disk, leave_kb=150)
+    run_dir = small_disk / "run"
+    system_error(
+        run_command_module.main,
+        ["customers=5000", "weeks=8", "warmup_weeks=2", f"hydra.run.dir={run_dir}"],
+        capsys,
+        [str(run_dir), "no space is left on the device", "ENOSPC"],
+    )
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]  # no run directory, no temporary one
+
+
+@pytest.mark.e2e
+def test_a_full_disk_in_a_comparison_keeps_the_complete_runs_and_no_empty_table(
+    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fill(small_disk, leave_kb=500)
+    out = small_disk / "cmp"
+    system_error(
+        compare_command.main,
+        ["scenarios=[siloed_scorecards,closed_loop_followup]", *TINY, f"out={out}"],
+        capsys,
+        [str(small_disk / ".cmp.partial"), "no space is left on the device", "run the command again"],
+    )
+    assert not out.exists() and not zero_byte_files(small_disk)
+    runs = small_disk / ".cmp.partial" / "runs"
+    for run in (p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        assert (run / "COMPLETE").exists() or (run / "error.txt").exists() or not any(run.iterdir()), run

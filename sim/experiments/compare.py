@@ -58,7 +58,15 @@ from sim.experiments.analysis import (
     summary_table,
 )
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
-from sim.experiments.files import atomic_directory, fsync_path, require_fresh, safe_table
+from sim.experiments.files import (
+    atomic_directory,
+    atomic_write,
+    check_writable,
+    fsync_path,
+    naming,
+    require_fresh,
+    safe_table,
+)
 from sim.experiments.launcher import launch_multirun
 from sim.experiments.provenance import provenance
 from sim.experiments.rundir import MARKER, count_runs, verify_run
@@ -335,6 +343,10 @@ def plan(conf: CompareConf) -> Plan:
         ConfigError: With one paragraph naming the setting, its value and what is allowed.
     """
     errors = _setting_errors(conf)
+    try:
+        check_writable(Path(conf.out) if conf.out else DEFAULT_PARENT, "out")
+    except ConfigError as exc:  # nothing more can be learnt about a path the system refuses
+        raise ConfigError("; ".join([*errors, str(exc).rstrip(".")]) + ".") from None
     damaged: list[str] = []
     if conf.out:
         try:
@@ -529,7 +541,7 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     """
     conf = p.conf
     command = " ".join([PROG, *(shlex.quote(a) for a in arguments)])
-    with _locked(p.out) as lock_fds:
+    with _locked(p.out) as lock_fds, naming(p.partial):
         if p.damaged:
             _reopen(p)
         finished = _finished_meanwhile(p)
@@ -802,11 +814,14 @@ def _meta(p: Plan, runs: RunSet, wall_seconds: float, command: str) -> dict[str,
 def _write_tables(work: Path, comparison: Comparison) -> None:
     """comparison.parquet, summary.csv, runs.csv and comparison.json."""
     runs = comparison.runs
-    runs.metrics.to_parquet(work / "comparison.parquet", index=False, compression="zstd")
-    safe_table(comparison.summary).to_csv(work / "summary.csv", index=False, float_format="%.6g")
-    table = runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]])
-    safe_table(table).to_csv(work / "runs.csv", index=False)
-    (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
+    # each through a temporary name: a full disk leaves no half-written (or 0-byte) table behind
+    atomic_write(work / "comparison.parquet", lambda tmp: runs.metrics.to_parquet(tmp, index=False, compression="zstd"))
+    summary = safe_table(comparison.summary)
+    atomic_write(work / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.6g"))
+    table = safe_table(runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]))
+    atomic_write(work / "runs.csv", lambda tmp: table.to_csv(tmp, index=False))
+    meta = json.dumps(comparison.meta, indent=2) + "\n"
+    atomic_write(work / "comparison.json", lambda tmp: tmp.write_text(meta))
 
 
 def arguments_of(settings: dict[str, Any], out: str | Path) -> list[str]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.config import ConfigError
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, check_writable
 from sim.experiments.provenance import provenance
 
 if TYPE_CHECKING:
@@ -94,9 +94,11 @@ def place_study(
         The directory and whether a study is resumed there.
 
     Raises:
-        ConfigError: If the directory is a file, holds other files, or holds a study of other settings.
+        ConfigError: If the directory is a file, holds other files, holds a study of other settings, or cannot be
+            written.
     """
     digest = fingerprint(settings)
+    check_writable(Path(given) if given is not None else default, key)
     if given is None:
         parent = default.parent
         candidates = sorted((p for p in parent.iterdir() if p.is_dir()), reverse=True) if parent.is_dir() else []

@@ -37,7 +37,7 @@ from scipy import stats
 from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.analysis import Interval, mean_ci, paired_difference
-from sim.experiments.files import atomic_directory, require_fresh, safe_table
+from sim.experiments.files import atomic_directory, check_writable, require_fresh, safe_table
 
 __all__ = [
     "MEASURES",
@@ -319,6 +319,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
     )
     for label in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
         checked_config(_run_overrides(spec, label, spec.seeds[0]))
+    check_writable(spec.out, "out")  # before the runs, which take minutes
     require_fresh(spec.out, "out", "validation results")
     return spec
 
