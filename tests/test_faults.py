@@ -457,3 +457,47 @@ def test_a_full_disk_in_a_comparison_keeps_the_complete_runs_and_no_empty_table(
     runs = small_disk / ".cmp.partial" / "runs"
     for run in (p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")):
         assert (run / "COMPLETE").exists() or (run / "error.txt").exists() or not any(run.iterdir()), run
+
+
+# ------------------------------------------------------------------------------ 6. resources checked first
+@pytest.mark.parametrize(
+    ("main", "argv", "fragments"),
+    [
+        (run_command_module.main, ["customers=1000000000000"], ["`customers`", "1e+07"]),
+        (run_command_module.main, ["weeks=100000000"], ["`weeks`", "5200"]),
+        (run_command_module.main, ["-m", "experiment=sobol_example", "design.samples=1048576"], ["`design.samples`"]),
+        (compare_command.main, ["replications=100000"], ["`replications`", "at most 1,000"]),
+        (compare_command.main, ["replications=1000", "customers=1000000"], ["hours", "allow_long=true"]),
+        (validate_command.main, ["seeds=100000"], ["`seeds`", "at most 1,000"]),
+    ],
+    ids=["customers", "weeks", "sobol-samples", "replications", "hours", "validate-seeds"],
+)
+def test_impossible_sizes_are_refused_before_any_run(
+    main: Callable[[list[str]], None],
+    argv: list[str],
+    fragments: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    user_error(main, argv, capsys, fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_work_that_cannot_fit_the_memory_is_refused_naming_the_setting_to_lower(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.experiments import resources
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(resources, "available_bytes", lambda: 2_000_000_000)  # a 2 GB machine
+    user_error(run_command_module.main, ["customers=5000000"], capsys, ["5,000,000", "GB", "2.0 GB available"])
+    user_error(
+        compare_command.main,
+        ["customers=1000000", "n_jobs=2", "replications=2"],
+        capsys,
+        ["2 runs at once", "`n_jobs`"],
+    )
+    assert resources.run_bytes(20_000, 156, 104) < 500_000_000  # the default run fits a small laptop
+    assert list(tmp_path.iterdir()) == []

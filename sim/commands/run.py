@@ -43,6 +43,7 @@ from sim.config.compose import (
 from sim.experiments.files import check_writable, os_error_message
 from sim.experiments.launcher import PARENT_ENV
 from sim.experiments.outcomes import run_summary
+from sim.experiments.resources import check_memory
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
 from sim.experiments.sweeps.launching import register_plugins
 from sim.experiments.sweeps.plan import plan_multirun
@@ -182,7 +183,8 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
         print(f"{PROG}: sweep of {plan.jobs} runs{rows}", flush=True)
         return plan.overrides
     if not flags:
-        checked_config(overrides)
+        typed = checked_config(overrides)
+        check_memory(typed.customers, typed.weeks, typed.warmup_weeks, 1)
     return overrides
 
 

@@ -47,11 +47,11 @@ class DesignConf:
     samples: int = param(
         16,
         "lhs: number of rows; sobol: base sample N (rows N(2D+2) with second order, N(D+2) without; a power "
-        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters.",
+        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters. At most 4096.",
         "",
         1,
-        None,
-        "Experiment choice.",
+        4096,
+        "Experiment choice; at most 4096 (a Sobol design of 2^12 base samples is already about 10^5 runs).",
     )
     seed: int = param(
         0, "Seed of the design's sampler (the runs' own seed is `seed`).", "", 0, None, "Experiment choice."

@@ -1352,8 +1352,15 @@ class SiloConfig:
     seed: int = param(
         0, "Root seed; every random stream is derived from it.", "", 0, None, "Run option; replication r uses seed r."
     )
-    customers: int = param(20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.")
-    weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.")
+    customers: int = param(
+        20000,
+        "Initial number of customers.",
+        "customers",
+        1,
+        10_000_000,
+        "MODEL.md; at most 10 million (about 10 GB for one run; the commands check the memory first).",
+    )
+    weeks: int = param(156, "Horizon.", "weeks", 1, 5200, "Three years, MODEL.md; at most 100 years.")
     warmup_weeks: int = param(
         104,
         "Weeks simulated under siloed practice before week 0 and not recorded: the departments' local search "
@@ -1361,7 +1368,7 @@ class SiloConfig:
         "histories, so the status quo is stationary over the horizon.",
         "weeks",
         0,
-        None,
+        5200,
         "Expectations adapt with a time constant of about 36 weeks (5% of the gap per touch, about 0.55 touches a "
         "week); 104 weeks is about three time constants (measured: mean expectation moves by under 0.05 over 156 "
         "weeks; docs/odd.md, Initialisation).",

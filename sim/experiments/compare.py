@@ -67,8 +67,9 @@ from sim.experiments.files import (
     require_fresh,
     safe_table,
 )
-from sim.experiments.launcher import launch_multirun
+from sim.experiments.launcher import fmt_duration, launch_multirun
 from sim.experiments.provenance import provenance
+from sim.experiments.resources import check_memory, estimate_seconds
 from sim.experiments.rundir import MARKER, count_runs, verify_run
 
 __all__ = [
@@ -104,6 +105,8 @@ LAUNCHERS = {
 PLAN_FILE = "plan.json"
 DEFAULT_PARENT = Path("outputs/comparisons")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")  # `name`: it names the comparison's directory
+MAX_REPLICATIONS = 1000
+MAX_HOURS = 24.0  # a comparison estimated to take longer starts only with allow_long=true
 LOCK_WAIT_SECONDS = 15.0  # a killed command's sweep stops itself within a second; wait that long for its lock
 
 
@@ -134,6 +137,7 @@ class CompareConf:
         multiple_comparisons: How the intervals the verdicts rest on allow for the number of comparisons:
             ``bonferroni`` (default), ``holm`` or ``none`` (:mod:`sim.experiments.analysis`).
         report: Client, title, logo, theme, paper and template of the deliverables.
+        allow_long: Start a comparison estimated to take longer than :data:`MAX_HOURS` hours.
     """
 
     name: str = "comparison"
@@ -153,6 +157,7 @@ class CompareConf:
     clv_discount_rate: float = 0.10
     multiple_comparisons: str = DEFAULT_ADJUSTMENT
     report: ReportConf = field(default_factory=ReportConf)
+    allow_long: bool = False
 
 
 def compose_compare(overrides: Sequence[str]) -> CompareConf:
@@ -306,6 +311,10 @@ def _number_errors(conf: CompareConf) -> list[str]:
             f"`replications` is {conf.replications}, but at least 2 are needed for a confidence interval",
         ),
         (
+            conf.replications > MAX_REPLICATIONS,
+            f"`replications` is {conf.replications:,}, but it must be at most {MAX_REPLICATIONS:,}",
+        ),
+        (
             conf.customers < 1 or conf.weeks < 1,
             f"`customers` is {conf.customers} and `weeks` is {conf.weeks}, but both must be at least 1",
         ),
@@ -366,6 +375,7 @@ def plan(conf: CompareConf) -> Plan:
             raise ConfigError(f"Scenario '{scenario}' with overrides {conf.overrides}: {exc}") from None
         configs[scenario] = OmegaConf.to_container(OmegaConf.structured(typed), resolve=True)  # type: ignore[assignment]
     baseline = conf.baseline or conf.scenarios[0]
+    _check_resources(conf, int(configs[baseline].get("warmup_weeks") or 0))
     settings = _plan_settings(conf, baseline)
     fingerprint = _fingerprint(settings, configs)
     if damaged and conf.out and (_read_plan_of(Path(conf.out)) or {}).get("fingerprint") != fingerprint:
@@ -383,6 +393,32 @@ def plan(conf: CompareConf) -> Plan:
     if conf.scenario_dir:
         arguments.append(f"scenario_dir={Path(conf.scenario_dir).resolve()}")
     return Plan(conf, baseline, configs, arguments, out, fingerprint, damaged)
+
+
+def _workers(conf: CompareConf) -> int:
+    """Runs that go at once on this machine."""
+    total = len(conf.scenarios) * conf.replications
+    return max(1, min(total, (os.cpu_count() or 1) if conf.n_jobs == -1 else conf.n_jobs))
+
+
+def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
+    """Memory for the runs that go at once, and the time the whole comparison would take (before any run).
+
+    Raises:
+        ConfigError: If the runs cannot fit this machine's memory, or would take longer than :data:`MAX_HOURS`
+            without ``allow_long=true``.
+    """
+    workers = _workers(conf) if conf.launcher in ("local", "joblib") else 1  # a cluster runs each on its own
+    check_memory(conf.customers, conf.weeks, warmup_weeks, workers)
+    total = len(conf.scenarios) * conf.replications
+    seconds = estimate_seconds(total, conf.customers, conf.weeks, warmup_weeks, workers)
+    if seconds > MAX_HOURS * 3600 and not conf.allow_long and conf.launcher in ("local", "joblib", "basic"):
+        raise ConfigError(
+            f"The comparison is {total:,} runs of {conf.customers:,} customers x {conf.weeks + warmup_weeks:,} "
+            f"weeks on {workers} worker(s): about {fmt_duration(seconds)} (h:mm:ss), more than the {MAX_HOURS:g} "
+            "hours a comparison may take without confirmation. Lower `replications`, `customers` or `weeks`, or "
+            "add allow_long=true to start it anyway."
+        )
 
 
 def _launcher_arguments(conf: CompareConf) -> list[str]:
@@ -574,9 +610,11 @@ def _announce(p: Plan, reused: int) -> None:
     workers = os.cpu_count() if conf.n_jobs == -1 else conf.n_jobs
     parallel = f"{workers} parallel"
     how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
+    warmup = int(p.configs[p.baseline].get("warmup_weeks") or 0)
+    estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, _workers(conf))
     print(
         f"{PROG}: {len(conf.scenarios)} scenarios x {conf.replications} replications = {p.total} runs of "
-        f"{conf.customers:,} customers x {conf.weeks} weeks ({how})",
+        f"{conf.customers:,} customers x {conf.weeks} weeks ({how}; at most about {fmt_duration(estimate)})",
         file=sys.stderr,
     )
     if reused:

@@ -308,7 +308,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         facts=facts,
         customers=_integer(cfg, "customers", 200),
         weeks=_integer(cfg, "weeks", 2 * WINDOW),
-        seeds=list(range(_integer(cfg, "first_seed", 0), cfg.first_seed + _integer(cfg, "seeds", 3))),
+        seeds=list(range(_integer(cfg, "first_seed", 0), cfg.first_seed + _seed_count(cfg))),
         confidence=float(confidence),
         jobs=_integer(cfg, "jobs", 1),
         out=Path(str(cfg.out)).expanduser()
@@ -322,6 +322,20 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
     check_writable(spec.out, "out")  # before the runs, which take minutes
     require_fresh(spec.out, "out", "validation results")
     return spec
+
+
+MAX_SEEDS = 1000  # seeds per scenario; each fact runs every scenario it needs on every seed
+
+
+def _seed_count(cfg: DictConfig) -> int:
+    """``seeds``, at most :data:`MAX_SEEDS`."""
+    seeds = _integer(cfg, "seeds", 3)
+    if seeds > MAX_SEEDS:
+        raise ConfigError(
+            f"`seeds` is {seeds:,}, but it must be at most {MAX_SEEDS:,} (each seed runs every scenario of the "
+            "facts; 10 to 50 seeds already give narrow intervals)."
+        )
+    return seeds
 
 
 def _run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
