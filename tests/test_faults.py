@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -501,3 +503,64 @@ def test_work_that_cannot_fit_the_memory_is_refused_naming_the_setting_to_lower(
     )
     assert resources.run_bytes(20_000, 156, 104) < 500_000_000  # the default run fits a small laptop
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------- 7. no orphans
+def start_sweep(cwd: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """``silosim -m`` over 6 seeds on 2 workers; returns the process and its workers once they run jobs."""
+    psutil = pytest.importorskip("psutil")
+    from conftest import BIN
+
+    proc = subprocess.Popen(
+        [
+            str(BIN / "silosim"),
+            "-m",
+            "seed=range(0,6)",
+            "customers=20000",
+            "weeks=104",
+            "hydra.sweep.dir=sweep",
+            "hydra.launcher.n_jobs=2",
+        ],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    workers: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        workers = [c.pid for c in children if "loky" in " ".join(c.cmdline()) or "joblib" in " ".join(c.cmdline())]
+        if len(workers) >= 2 and (cwd / "sweep").is_dir():
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None and len(workers) >= 2, "the sweep's workers did not start"
+    time.sleep(2)  # the workers are inside their first runs
+    return proc, workers
+
+
+def alive(pids: list[int]) -> list[int]:
+    psutil = pytest.importorskip("psutil")
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def completed(sweep: Path) -> set[str]:
+    return {p.parent.name for p in sweep.glob("*/COMPLETE")} if sweep.is_dir() else set()
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_sweep_leaves_no_worker_and_writes_no_run_after_the_kill(how: int, tmp_path: Path) -> None:
+    proc, workers = start_sweep(tmp_path)
+    os.kill(proc.pid, how)  # the main process only: its workers must notice by themselves
+    killed_at = completed(tmp_path / "sweep")
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 5
+    while alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(workers), f"workers outlived the killed sweep: {alive(workers)}"
+    time.sleep(3)
+    assert completed(tmp_path / "sweep") == killed_at, "a run was written after the kill"
+    if how == signal.SIGTERM:
+        assert proc.returncode == 130

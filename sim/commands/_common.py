@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from sim.config import ConfigError
 from sim.experiments.files import os_error_message
+from sim.experiments.orphans import terminate_as_interrupt
 
 __all__ = [
     "EXIT_FAILED",
@@ -57,7 +58,8 @@ def user_error(message: str, prog: str) -> NoReturn:
 
 @contextmanager
 def user_errors(prog: str) -> Iterator[None]:
-    """Run a command's work: a ConfigError becomes one paragraph and exit 2; Ctrl-C exits 130 quietly."""
+    """Run a command's work: a ConfigError becomes one paragraph and exit 2; Ctrl-C (or SIGTERM) exits 130."""
+    terminate_as_interrupt()
     try:
         yield
     except ConfigError as exc:

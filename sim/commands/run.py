@@ -32,7 +32,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from sim.commands._common import EXIT_OS_ERROR, paragraph, user_error, user_errors, wants_help
+from sim.commands._common import EXIT_INTERRUPTED, EXIT_OS_ERROR, paragraph, user_error, user_errors, wants_help
 from sim.config import ConfigError, checked_config, group_options, register_group_dir
 from sim.config.compose import (
     CONF_MODULE,
@@ -42,6 +42,7 @@ from sim.config.compose import (
 )
 from sim.experiments.files import check_writable, os_error_message
 from sim.experiments.launcher import PARENT_ENV
+from sim.experiments.orphans import terminate_as_interrupt
 from sim.experiments.outcomes import run_summary
 from sim.experiments.resources import check_memory
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
@@ -222,7 +223,12 @@ def main(argv: list[str] | None = None) -> None:
         multirun = any(a in ("-m", "--multirun") for a in overrides)
         overrides = _check(overrides, multirun)
     sys.argv = [sys.argv[0] if sys.argv else PROG, *overrides]
-    _app()
+    terminate_as_interrupt()  # SIGTERM shuts a sweep's workers down as Ctrl-C does
+    try:
+        _app()
+    except KeyboardInterrupt:  # the workers are stopped; complete runs are kept, a rerun resumes
+        print(f"\n{PROG}: interrupted; complete runs are kept (the same command resumes).", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 # A launcher's worker imports this module to run the task: it needs these before it composes or names a job.

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config.errors import ConfigError
 from sim.experiments.files import atomic_directory
+from sim.experiments.orphans import ParentGoneError, parent_alive
 from sim.experiments.outcomes import run_summary
 from sim.experiments.provenance import provenance
 
@@ -363,6 +364,8 @@ def write_run(
         # The marker last: it lists every file with its size and checksum; the rename makes the run visible.
         record = {"files": _file_sizes(tmp), "sha256": _file_digests(tmp)}
         (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+        if not parent_alive():  # the sweep was killed: publish nothing after the kill
+            raise ParentGoneError(f"the sweep that started this run has died; {run_dir} is not written")
     return run_dir
 
 

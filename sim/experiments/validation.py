@@ -38,6 +38,7 @@ from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.analysis import Interval, mean_ci, paired_difference
 from sim.experiments.files import atomic_directory, check_writable, require_fresh, safe_table
+from sim.experiments.orphans import adopt_workers, stop_with_parent
 
 __all__ = [
     "MEASURES",
@@ -625,6 +626,7 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
         f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes"
     )
     started, rows = time.monotonic(), []
+    adopt_workers()
     results = Parallel(n_jobs=spec.jobs, return_as="generator")(
         delayed(_timed)(_run_overrides(spec, scenario, seed)) for scenario, seed in jobs
     )
@@ -637,6 +639,7 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
 
 
 def _timed(overrides: list[str]) -> dict[str, float]:
+    stop_with_parent()  # in a pool's worker: never outlive the command
     started = time.monotonic()
     measures = measure_run(overrides)
     return {"seconds": time.monotonic() - started, **measures}
