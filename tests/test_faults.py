@@ -564,3 +564,24 @@ def test_a_killed_sweep_leaves_no_worker_and_writes_no_run_after_the_kill(how: i
     assert completed(tmp_path / "sweep") == killed_at, "a run was written after the kill"
     if how == signal.SIGTERM:
         assert proc.returncode == 130
+
+
+def test_a_resumed_study_marks_the_interrupted_trial_failed_and_leaves_live_ones(tmp_path: Path) -> None:
+    import socket
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from sim.experiments.studies import WORKER_ATTR, open_study
+
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study = open_study(tmp_path, "search", ["maximize"], sampler)
+    abandoned, live = study.ask(), study.ask()
+    gone = subprocess.Popen(["true"])  # a process that has exited: its pid names no live worker
+    gone.wait()
+    abandoned.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{gone.pid}")
+    live.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+
+    resumed = open_study(tmp_path, "search", ["maximize"], sampler)
+    states = {t.number: t.state for t in resumed.get_trials(deepcopy=False)}
+    assert states == {abandoned.number: TrialState.FAIL, live.number: TrialState.RUNNING}

@@ -50,7 +50,7 @@ from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.outcomes import OUTCOMES, RunContext
 from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
-from sim.experiments.studies import open_study, place_study, trials_in, write_record
+from sim.experiments.studies import claim_trial, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
     import optuna
@@ -252,6 +252,7 @@ def search(search: PolicySearch, progress: Callable[[str], None] = print) -> opt
     study = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search, len(complete)))
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
+        claim_trial(trial)
         settings = _settings_of(search, trial)
         cost = lever_cost(settings, search.levers)
         trial.set_constraint("budget", cost - search.budget)  # feasible when at most 0
