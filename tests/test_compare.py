@@ -187,7 +187,9 @@ def test_users_own_scenario_from_their_directory_and_a_calibrated_file(tmp_path:
         "feedback:\n  inner_loop: {capacity: 10.0}\n"
     )
     calibrated = tmp_path / "calibrated.yaml"
-    calibrated.write_text("customer:\n  base_weekly_churn: 0.0017\n")  # as silosim-calibrate writes it
+    calibrated.write_text(  # as silosim-calibrate writes it
+        f"calibration_source: {calibrated}\ncustomer:\n  base_weekly_churn: 0.0017\n"
+    )
     out = run_command(
         "silosim-compare",
         "scenarios=[siloed_scorecards,our_plan]",

@@ -83,7 +83,7 @@ def kill_midway(args: list[str], cwd: Path, out: str, at_least: int) -> dict[str
     os.killpg(proc.pid, signal.SIGKILL)  # the command and its process group; no clean-up of any kind
     proc.wait(timeout=30)
     # The sweep it started (in a session of its own) notices and stops itself: it releases the lock it inherited.
-    assert wait_for_lock(cwd / f".{out}.partial" / ".lock", 10), "the killed comparison's sweep kept running"
+    assert wait_for_lock(cwd / f".{out}.lock", 10), "the killed comparison's sweep kept running"
     time.sleep(0.3)
     return complete_runs(runs)
 
@@ -159,7 +159,7 @@ def test_without_out_the_same_command_resumes_the_unfinished_comparison(referenc
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     (partial,) = proc_dir.glob(".*_resume_me.partial")
-    assert wait_for_lock(partial / ".lock", 10)
+    assert wait_for_lock(partial.parent / (partial.name[: -len(".partial")] + ".lock"), 10)
     resumed = run_command("silosim-compare", *args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "runs are complete and reused" in resumed.stderr

@@ -24,7 +24,7 @@ import pandas as pd
 
 from sim.commands._common import CommandParser, user_errors
 from sim.config import ConfigError
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.provenance import provenance
 from sim.experiments.sweeps.collect import RUNS_FILE, collect
 from sim.experiments.sweeps.discovery import cases, discover, judged_scenario
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     stamp = provenance(("ema-workbench",))
     report = discovery_markdown(question, result, settings, stamp)
     limits = result.limits.assign(meaning=[parameter_label(p) for p in result.limits["parameter"]])
-    atomic_write(out / "boxes.csv", lambda tmp: limits.to_csv(tmp, index=False))
-    atomic_write(out / "peeling.csv", lambda tmp: result.trajectory.to_csv(tmp, index=False))
+    atomic_write(out / "boxes.csv", lambda tmp: safe_table(limits).to_csv(tmp, index=False))
+    atomic_write(out / "peeling.csv", lambda tmp: safe_table(result.trajectory).to_csv(tmp, index=False))
     atomic_write(out / "discovery.md", lambda tmp: tmp.write_text(report))
     payload = {"question": question, "settings": settings, "runs": result.runs, "cases": result.cases,
                "base_rate": result.base_rate, "chosen_box": result.chosen, "box": result.box,

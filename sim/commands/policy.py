@@ -20,12 +20,14 @@ initial customer).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pandas as pd
 
 from sim.commands._common import user_errors, wants_help
 from sim.experiments.policy import load, search, summarise
+from sim.experiments.resources import check_memory
 from sim.report.research import policy_front
 
 __all__ = ["main"]
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors(PROG):
         p = load(argv)
         cfg, base = p.cfg, p.base
+        workers = min(os.cpu_count() or 1, p.jobs) if p.jobs > 0 else os.cpu_count() or 1
+        check_memory(base.customers, base.weeks, base.warmup_weeks, workers, "jobs")
         print(
             f"Policy search: {cfg.objective} under a budget of {cfg.policy.budget:g}; {p.trials} trials x "
             f"{cfg.replications} replications of {base.customers:,} customers x {base.weeks} weeks -> {p.out_dir}",

@@ -33,7 +33,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from hydra_plugins.silosim_plugins import register as register_plugins
-from sim.commands._common import user_error, user_errors, wants_help
+from sim.commands._common import EXIT_INTERRUPTED, EXIT_OS_ERROR, paragraph, user_error, user_errors, wants_help
 from sim.config import ConfigError, checked_config, group_options, register_group_dir
 from sim.config.compose import (
     CONF_MODULE,
@@ -41,8 +41,11 @@ from sim.config.compose import (
     register_user_dirs_from_environment,
     split_user_dirs,
 )
+from sim.experiments.files import check_writable, os_error_message
 from sim.experiments.launcher import PARENT_ENV
+from sim.experiments.orphans import terminate_as_interrupt
 from sim.experiments.outcomes import run_summary
+from sim.experiments.resources import check_memory
 from sim.experiments.rundir import execute_run, record_failure, register_resolvers
 from sim.experiments.sweeps.plan import plan_multirun
 
@@ -78,7 +81,8 @@ Common settings:
   any model parameter, e.g. governance.communication=0.9 (docs/parameters.md lists them all)
 
 Outputs: metrics.parquet, departments.parquet, customers.parquet, summary.json, .hydra/config.yaml
-(docs/reference/outputs.md). Exit status: 0 done, 1 a run failed, 2 bad input (nothing written).
+(docs/reference/outputs.md). Exit status: 0 done, 1 a run failed, 2 bad input (nothing written), 4 the
+system refused to write (a full disk, a read-only file system, a permission).
 
 Other commands: silosim-compare (scenarios x replications, with a report), silosim-calibrate,
 silosim-policy, silosim-sensitivity, silosim-collect, silosim-discover. Docs: README.md, docs/odd.md (the model),
@@ -135,6 +139,12 @@ def _app(cfg: DictConfig) -> None:
             run_dir.rmdir()  # the empty directory Hydra created
         user_error(str(exc), PROG)
     except Exception as exc:
+        message = os_error_message(exc, f"writing the run directory {run_dir}")
+        if message is not None and not multirun:  # a full disk: one paragraph, and no run directory is left
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+            print(paragraph(PROG, message), file=sys.stderr)
+            sys.exit(EXIT_OS_ERROR)
         if not multirun:
             raise
         job = record_failure(run_dir, cfg, overrides, exc)
@@ -157,6 +167,9 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
     Returns:
         The overrides to launch with (a multirun's design rows and job naming added).
     """
+    key, default = ("hydra.sweep.dir", "outputs/multirun") if multirun else ("hydra.run.dir", "outputs/runs")
+    given = next((a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")), None)
+    check_writable(given or default, key)  # before Hydra creates it, and before any run
     for key in ("hydra.run.dir", "hydra.sweep.dir"):
         given = next((a.split("=", 1)[1] for a in overrides if a.startswith(f"{key}=")), None)
         if given and Path(given).exists() and not Path(given).is_dir():
@@ -171,7 +184,8 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
         print(f"{PROG}: sweep of {plan.jobs} runs{rows}", flush=True)
         return plan.overrides
     if not flags:
-        checked_config(overrides)
+        typed = checked_config(overrides)
+        check_memory(typed.customers, typed.weeks, typed.warmup_weeks, 1)
     return overrides
 
 
@@ -209,7 +223,12 @@ def main(argv: list[str] | None = None) -> None:
         multirun = any(a in ("-m", "--multirun") for a in overrides)
         overrides = _check(overrides, multirun)
     sys.argv = [sys.argv[0] if sys.argv else PROG, *overrides]
-    _app()
+    terminate_as_interrupt()  # SIGTERM shuts a sweep's workers down as Ctrl-C does
+    try:
+        _app()
+    except KeyboardInterrupt:  # the workers are stopped; complete runs are kept, a rerun resumes
+        print(f"\n{PROG}: interrupted; complete runs are kept (the same command resumes).", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 # A launcher's worker imports this module to run the task: it needs these before it composes or names a job.

@@ -22,7 +22,7 @@ import pandas as pd
 from sim.commands._common import EXIT_FAILED, CommandParser, user_errors
 from sim.config import ConfigError, checked_config, register_group_dir
 from sim.config.compose import split_user_dirs
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.launcher import launch_multirun
 from sim.experiments.sweeps.collect import RUNS_FILE, collect, report
 from sim.experiments.sweeps.design import design_size
@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         runs = pd.read_parquet(sweep / RUNS_FILE)
         indices = analyse(outcome_table(runs, design, list(design.outcomes)), design)
     out = Path(args.out) if args.out else sweep
-    table = atomic_write(out / INDICES_FILE, lambda tmp: indices.to_csv(tmp, index=False, float_format="%.6g"))
+    safe = safe_table(indices)
+    table = atomic_write(out / INDICES_FILE, lambda tmp: safe.to_csv(tmp, index=False, float_format="%.6g"))
     name = "Sobol indices" if design.method == "sobol" else "Morris screening"
     subtitle = f"{name} of experiment {args.experiment}: {rows} design rows, {len(runs)} runs"
     figure = plot_indices(indices, design.method, out / FIGURE_FILE, subtitle)

@@ -10,7 +10,14 @@ key, the value and what is allowed; it never echoes a file's content or Hydra's 
 
 The user's own files are data: a scenario directory (``scenario_dir=PATH``), an experiment
 directory (``experiment_dir=PATH``) and a calibrated file (``calibration=PATH``) are read as YAML
-mappings and registered in Hydra's ConfigStore; nothing in them is imported or run.
+mappings and registered in Hydra's ConfigStore; nothing in them is imported or run, and no
+OmegaConf interpolation or resolver in them is evaluated (``${oc.env:...}`` and the like are
+refused, naming the file and the key), so a file shared by someone else cannot copy the
+environment into a deliverable. A file is at most :data:`MAX_FILE_BYTES`, and its YAML aliases
+may expand to at most :data:`MAX_VALUES` values (an alias bomb is refused before it grows). A
+calibrated file must carry the ``calibration_source`` marker silosim-calibrate writes, and may set
+only model parameters (never the seed, the population or the horizon). The project's own ``conf/``
+keeps its interpolations.
 """
 
 from __future__ import annotations
@@ -55,6 +62,12 @@ USER_DIR_KEYS = {"scenario_dir": "scenario", "experiment_dir": "experiment"}
 # The directories are also recorded in the environment, so a launcher's worker processes see them.
 _DIR_ENV = {"scenario": "SILOSIM_SCENARIO_DIR", "experiment": "SILOSIM_EXPERIMENT_DIR"}
 _CALIBRATION_FILES: dict[Path, str] = {}
+MAX_FILE_BYTES = 1_000_000  # a user's YAML file; the largest bundled scenario is about 2 KB
+MAX_VALUES = 100_000  # values in a user's YAML file once its aliases are expanded (a scenario holds a few hundred)
+MAX_NAME = 64  # characters in the name of a user's scenario or experiment file (it names directories and labels)
+CALIBRATION_MARKER = "calibration_source"  # silosim-calibrate writes it into every calibrated (or closest-fit) file
+# What a calibrated file may not set: what a calibration does not fit (the run's seed, population, horizon, name).
+CALIBRATION_RESERVED = ("seed", "customers", "weeks", "scenario_name")
 _SCHEMAS: dict[str, Any] = {SCHEMA_NAME: RunConfig}
 
 
@@ -187,7 +200,11 @@ def group_options(group: str, config_name: str = "config") -> list[str]:
 
 # ------------------------------------------------------------------- the user's own files
 def load_yaml_mapping(path: Path, what: str, key: str) -> DictConfig:
-    """Read a YAML file that must hold a mapping, without ever echoing its content in an error.
+    """Read a YAML file that must hold a mapping of plain data, without ever echoing its content in an error.
+
+    The file is data: at most :data:`MAX_FILE_BYTES`, its aliases expanding to at most :data:`MAX_VALUES`
+    values, and no OmegaConf interpolation (``${...}``: ``oc.env``, ``oc.decode``, custom resolvers) anywhere
+    in it, so nothing from the environment or elsewhere in the configuration is copied in.
 
     Args:
         path: The file.
@@ -198,32 +215,129 @@ def load_yaml_mapping(path: Path, what: str, key: str) -> DictConfig:
         The mapping.
 
     Raises:
-        ConfigError: If the file cannot be read, is not YAML, or holds no mapping.
+        ConfigError: If the file cannot be read, is too large, is not YAML, holds no mapping, expands too far
+            or holds an interpolation.
     """
     shown = f"`{key}` names '{path}'"
-    if path.is_dir():
-        raise ConfigError(f"{shown}, but that is a directory; {what} is a YAML file.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{shown}, but there is no such file; pass {what}.") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{shown}, but that is not a text file; pass {what} (YAML).") from None
-    except OSError as exc:
-        raise ConfigError(f"{shown}, but it cannot be read ({exc.strerror or type(exc).__name__}).") from None
+    text = _read_text(path, shown, what)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise ConfigError(f"{shown}, but it is not valid YAML{where}; pass {what}.") from None
+    except RecursionError:
+        raise ConfigError(f"{shown}, but it is nested too deeply to be settings; pass {what}.") from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a YAML {type(data).__name__}, not a mapping of settings"
         raise ConfigError(f"{shown}, but that file is {kind}; pass {what}.")
+    problem = _data_problem(data)
+    if problem:
+        raise ConfigError(f"{shown}, but {problem}; pass {what}.")
     try:
         return OmegaConf.create(data)
     except (OmegaConfBaseException, ValueError):
         raise ConfigError(f"{shown}, but its settings cannot be read as a configuration; pass {what}.") from None
+
+
+def _read_text(path: Path, shown: str, what: str) -> str:
+    """A settings file's text, refused if it is a directory, missing, too large, binary or unreadable."""
+    if path.is_dir():
+        raise ConfigError(f"{shown}, but that is a directory; {what} is a YAML file.")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{shown}, but it is {size:,} bytes, more than the {MAX_FILE_BYTES:,} bytes a settings file may "
+                f"hold; pass {what}."
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}, but there is no such file; pass {what}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{shown}, but that is not a text file; pass {what} (YAML).") from None
+    except OSError as exc:
+        raise ConfigError(f"{shown}, but it cannot be read ({exc.strerror or type(exc).__name__}).") from None
+
+
+def _data_problem(data: dict[Any, Any]) -> str | None:
+    """Why a loaded YAML mapping is not plain data (an alias bomb, a cycle, an interpolation), or None."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node: Any) -> int:
+        """Values under ``node`` once aliases are expanded (each shared node counted where it is used)."""
+        if not isinstance(node, dict | list):
+            return 1
+        if id(node) in busy:
+            raise _RecursiveError
+        if id(node) not in sizes:
+            busy.add(id(node))
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            sizes[id(node)] = 1 + sum(min(size(child), MAX_VALUES + 1) for child in children)
+            busy.discard(id(node))
+        return sizes[id(node)]
+
+    try:
+        total = size(data)
+    except (_RecursiveError, RecursionError):
+        return "its YAML aliases refer to themselves (a recursive structure), which settings cannot be"
+    if total > MAX_VALUES:
+        return (
+            f"its YAML aliases (*name) expand to more than {MAX_VALUES:,} values (an alias bomb?); write the "
+            "settings out without aliases"
+        )
+    found = _interpolation(data, "")
+    if found:
+        where, _ = found
+        return (
+            f"`{where}` holds an interpolation (${{...}}); settings files are data, so no interpolation or resolver "
+            "(oc.env, oc.decode, ...) in them is evaluated. Write the value itself"
+        )
+    return None
+
+
+class _RecursiveError(Exception):
+    """A YAML structure that contains itself."""
+
+
+def _interpolation(node: Any, prefix: str) -> tuple[str, str] | None:
+    """The first dotted key whose value (or key) holds ``${``, with that text, or None."""
+    if isinstance(node, str):
+        return (prefix or "(the file)", node) if "${" in node else None
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for name, value in items:
+        where = f"{prefix}[{name}]" if isinstance(node, list) else f"{prefix}.{name}" if prefix else str(name)
+        if isinstance(name, str) and "${" in name:
+            return where, name
+        found = _interpolation(value, where)
+        if found:
+            return found
+    return None
+
+
+def _calibration_problem(node: DictConfig) -> str | None:
+    """Why a mapping is not a calibrated file (no marker, or a setting a calibration does not fit), or None."""
+    from sim.config.schema import SiloConfig
+
+    data = OmegaConf.to_container(node, resolve=False)
+    assert isinstance(data, dict)  # noqa: S101 - load_yaml_mapping returns a mapping
+    if not isinstance(data.get(CALIBRATION_MARKER), str):
+        looks = " (it sets `about`, like a scenario file)" if "about" in data else ""
+        return (
+            f"that is not a calibrated file{looks}: it lacks the `{CALIBRATION_MARKER}` line silosim-calibrate "
+            "writes into every calibrated.yaml and closest_fit.yaml. Pass a file silosim-calibrate wrote; a "
+            "scenario goes to scenario_dir= and scenarios=[...]"
+        )
+    allowed = {f.name for f in dataclasses.fields(SiloConfig)} - set(CALIBRATION_RESERVED)
+    wrong = sorted(str(k) for k in data if k not in allowed)
+    if wrong:
+        return (
+            f"it sets {', '.join(f'`{k}`' for k in wrong)}, which a calibration does not fit: a calibrated file "
+            f"may set model parameters only (never {', '.join(CALIBRATION_RESERVED)}, which each command sets "
+            "itself, nor labels or run settings). Remove those lines, or recalibrate"
+        )
+    return None
 
 
 def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
@@ -240,7 +354,7 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
         The overrides with any calibration path replaced by the registered option's name.
 
     Raises:
-        ConfigError: If the file cannot be read or is not a YAML mapping.
+        ConfigError: If the file cannot be read, is not a YAML mapping, or is not a calibrated file.
     """
     out = []
     for arg in overrides:
@@ -251,9 +365,11 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
         if value.endswith((".yaml", ".yml")) or "/" in value:
             path = Path(value).expanduser().resolve()
             if path not in _CALIBRATION_FILES:
-                node = load_yaml_mapping(
-                    path, "the calibrated.yaml (or closest_fit.yaml) that silosim-calibrate wrote", "calibration"
-                )
+                what = "the calibrated.yaml (or closest_fit.yaml) that silosim-calibrate wrote"
+                node = load_yaml_mapping(path, what, "calibration")
+                problem = _calibration_problem(node)
+                if problem:
+                    raise ConfigError(f"`calibration` names '{path}', but {problem}.")
                 name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
                 ConfigStore.instance().store(group="calibration", name=name, node=node, package="_global_")
                 _CALIBRATION_FILES[path] = name
@@ -308,6 +424,11 @@ def register_group_dir(group: str, path: str | Path) -> Path:
         raise ConfigError(f"`{key}` is '{path}', but it holds no *.yaml {group} files.")
     store = ConfigStore.instance()
     for file in files:
+        if len(file.stem) > MAX_NAME:
+            raise ConfigError(
+                f"`{key}` holds '{file.stem[:40]}...yaml', whose name is {len(file.stem)} characters long; "
+                f"{group} names are at most {MAX_NAME} characters (they name run directories and labels)."
+            )
         node = load_yaml_mapping(file, f"a {group} file (a YAML mapping of settings)", key)
         store.store(group=group, name=file.stem, node=node, package="_global_")
     os.environ[_DIR_ENV[group]] = str(directory.resolve())

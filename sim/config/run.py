@@ -13,7 +13,10 @@ from typing import Any
 
 from sim.config.schema import SiloConfig, param
 
-__all__ = ["AboutConf", "DesignConf", "OutputConf", "RunConfig", "UncertaintyConf", "scenario_title"]
+__all__ = ["TEXT_LIMITS", "AboutConf", "DesignConf", "OutputConf", "RunConfig", "UncertaintyConf", "scenario_title"]
+
+# Longest labels a scenario may declare (characters); config validation refuses longer ones.
+TEXT_LIMITS = {"about.title": 80, "about.description": 300}
 
 
 @dataclass
@@ -44,11 +47,11 @@ class DesignConf:
     samples: int = param(
         16,
         "lhs: number of rows; sobol: base sample N (rows N(2D+2) with second order, N(D+2) without; a power "
-        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters.",
+        "of 2); morris: number of trajectories (rows r(D+1)). D = number of parameters. At most 4096.",
         "",
         1,
-        None,
-        "Experiment choice.",
+        4096,
+        "Experiment choice; at most 4096 (a Sobol design of 2^12 base samples is already about 10^5 runs).",
     )
     seed: int = param(
         0, "Seed of the design's sampler (the runs' own seed is `seed`).", "", 0, None, "Experiment choice."
@@ -111,13 +114,13 @@ class AboutConf:
     title: str = param(
         "",
         "Display title of the scenario in figures, tables, slides and the dashboard (a few words; up to about "
-        "40 characters fit a slide). Empty: the file name in words.",
+        "40 characters fit a slide; one line of at most 80). Empty: the file name in words.",
         source="Scenario file; labels only, the model never reads it.",
     )
     description: str = param(
         "",
         "One line on what the scenario changes, in plain words (shown beside the title in reports and the "
-        "dashboard). Empty: none.",
+        "dashboard; at most 300 characters). Empty: none.",
         source="Scenario file; labels only, the model never reads it.",
     )
 

@@ -1740,9 +1740,17 @@ class SiloConfig:
         uncertainty=_CHOICE,
     )
     customers: int = param(
-        20000, "Initial number of customers.", "customers", 1, None, "MODEL.md.", uncertainty=_CHOICE
+        20000,
+        "Initial number of customers.",
+        "customers",
+        1,
+        10_000_000,
+        "MODEL.md; at most 10 million (about 10 GB for one run; the commands check the memory first).",
+        uncertainty=_CHOICE,
     )
-    weeks: int = param(156, "Horizon.", "weeks", 1, None, "Three years, MODEL.md.", uncertainty=_CHOICE)
+    weeks: int = param(
+        156, "Horizon.", "weeks", 1, 5200, "Three years, MODEL.md; at most 100 years.", uncertainty=_CHOICE
+    )
     warmup_weeks: int = param(
         104,
         "Weeks simulated under siloed practice before week 0 and not recorded: the departments' local search "
@@ -1750,7 +1758,7 @@ class SiloConfig:
         "histories, so the status quo is stationary over the horizon.",
         "weeks",
         0,
-        None,
+        5200,
         "Expectations adapt with a time constant of about 36 weeks (5% of the gap per touch, about 0.55 touches a "
         "week); 104 weeks is about three time constants (measured: mean expectation moves by under 0.05 over 156 "
         "weeks; docs/odd.md, Initialisation).",

@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from sim.config.errors import ConfigError
-from sim.config.run import RunConfig
+from sim.config.run import TEXT_LIMITS, RunConfig
 from sim.config.vocabularies import (
     DESIGN_METHODS,
     KPI_MEASURES,
@@ -46,6 +46,7 @@ def validate(cfg: SiloConfig) -> None:
     errors += _journey_errors(cfg)
     errors += _organisation_errors(cfg)
     errors += _other_errors(cfg)
+    errors += _text_errors(cfg)
     if errors:
         raise ConfigError("Invalid configuration: " + "; ".join(errors) + ".")
 
@@ -159,6 +160,22 @@ def _other_errors(cfg: SiloConfig) -> list[str]:
         errors.append(
             f"`track_customers` is {cfg.track_customers}, but it must be at most `customers` ({cfg.customers})"
         )
+    return errors
+
+
+def _text_errors(cfg: SiloConfig) -> list[str]:
+    """The scenario's labels: one line each (the title), within :data:`~sim.config.run.TEXT_LIMITS`."""
+    if not isinstance(cfg, RunConfig):
+        return []
+    errors = []
+    for key, limit in TEXT_LIMITS.items():
+        value = str(getattr(cfg.about, key.split(".")[1]) or "")
+        one_line = key == "about.title"
+        if len(value) > limit or (one_line and "\n" in value):
+            errors.append(
+                f"`{key}` is {value[:40]!r}... ({len(value):,} characters), but it must be "
+                f"{'one line of ' if one_line else ''}at most {limit} characters"
+            )
     return errors
 
 

@@ -180,7 +180,13 @@ def suggest_key(key: str, cfg: SiloConfig | None = None) -> str:
 
 
 def fmt_range(lo: float | None, hi: float | None) -> str:
-    """``between 0 and 1``, ``at least 0``, ``at most 10``."""
+    """``between 0 and 1``, ``at least 0``, ``at most 10``; a distant cap: ``at least 1 and at most 5,200``.
+
+    >>> fmt_range(1, 10_000_000)
+    'at least 1 and at most 10,000,000'
+    """
+    if lo is not None and hi is not None and hi >= 1000:
+        return f"at least {lo:g} and at most {hi:,.0f}"
     if lo is not None and hi is not None:
         return f"between {lo:g} and {hi:g}"
     if lo is not None:

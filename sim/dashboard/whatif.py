@@ -40,6 +40,7 @@ from sim.config.run import scenario_title
 from sim.dashboard.controls import CONTROLS, control_override, scenario_controls
 from sim.experiments.analysis import DEFAULT_ADJUSTMENT, RunSet, load_runs, summary_table
 from sim.experiments.compare import Comparison, assemble_comparison
+from sim.experiments.orphans import adopt_workers, stop_with_parent
 from sim.report import write_deliverables
 from sim.report.content import Answer, answers
 
@@ -253,7 +254,10 @@ def _run_one(overrides: list[str], name: str, title: str, description: str, run_
 def _pool() -> Any:
     from joblib.externals.loky import get_reusable_executor
 
-    return get_reusable_executor(max_workers=os.cpu_count() or 1, timeout=WORKER_IDLE_SECONDS)
+    adopt_workers()  # the warm workers die with the dashboard, however it is stopped (SIGTERM, SIGKILL)
+    return get_reusable_executor(
+        max_workers=os.cpu_count() or 1, timeout=WORKER_IDLE_SECONDS, initializer=stop_with_parent
+    )
 
 
 @dataclass

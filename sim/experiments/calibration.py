@@ -42,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
 from sim.experiments.analysis import Interval
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.outcomes import OUTCOMES
 from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
@@ -775,9 +775,9 @@ def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
         "study": RECORD,
         "provenance": provenance(("optuna", "scipy")),
     }
-    atomic_write(out / "fit.csv", lambda tmp: fit_table(spec, result).to_csv(tmp, index=False))
+    atomic_write(out / "fit.csv", lambda tmp: safe_table(fit_table(spec, result)).to_csv(tmp, index=False))
     atomic_write(out / "fit.md", lambda tmp: tmp.write_text(markdown_report(spec, result)))
-    atomic_write(out / "trials.csv", lambda tmp: pd.DataFrame(result.trials).to_csv(tmp, index=False))
+    atomic_write(out / "trials.csv", lambda tmp: safe_table(pd.DataFrame(result.trials)).to_csv(tmp, index=False))
     atomic_write(out / "config.yaml", lambda tmp: tmp.write_text(OmegaConf.to_yaml(spec.config)))
     atomic_write(out / "fit.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n"))
     (out / other).unlink(missing_ok=True)  # a continued study may turn a closest fit into a calibration

@@ -14,9 +14,11 @@ directory, checks that the settings are the same (a changed setting is refused w
 differences named), reuses every complete run, runs the rest, and renames the directory into
 place when the deliverables are written (a ``present`` hook, the report layer's figures and
 report, writes them before the rename). Without ``out=`` the newest unfinished comparison of the
-same settings under ``outputs/comparisons/`` is resumed. A lock file keeps two commands from
-working on one comparison at once; the sweep process started for the runs holds it too, and
-stops itself if the command that started it dies.
+same settings under ``outputs/comparisons/`` is resumed. A lock file beside ``out``
+(:func:`lock_path`, never inside the directory that is renamed) keeps two commands from working on
+one comparison at once: the second waits, then finds the comparison finished (and reruns nothing),
+or resumes it, or refuses; the sweep process started for the runs holds the lock too, and stops
+itself if the command that started it dies.
 
 The command is :mod:`sim.commands.compare`; from Python, :func:`sim.report.compare` runs a
 comparison and writes its report.
@@ -25,16 +27,15 @@ comparison and writes its report.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
 from sim.config import ConfigError, SiloConfig, checked_config, compose, group_options, register_group_dir
@@ -57,11 +59,20 @@ from sim.experiments.analysis import (
 )
 from sim.experiments.calibration import calibration_record
 from sim.experiments.deliverables import ReportConf, quoted, report_errors
-from sim.experiments.files import atomic_directory, atomic_write, fsync_path, require_fresh
-from sim.experiments.launcher import launch_multirun
+from sim.experiments.files import (
+    atomic_directory,
+    atomic_write,
+    check_writable,
+    fsync_path,
+    naming,
+    require_fresh,
+    safe_table,
+)
+from sim.experiments.launcher import fmt_duration, launch_multirun
 from sim.experiments.outcomes import comparison_outcomes
 from sim.experiments.provenance import provenance
-from sim.experiments.rundir import count_runs
+from sim.experiments.resources import check_memory, estimate_seconds
+from sim.experiments.rundir import MARKER, count_runs, verify_run
 from sim.experiments.uncertainty import (
     DRAWS_DIR,
     draw_arguments,
@@ -103,8 +114,10 @@ LAUNCHERS = {
     "ray_local": "ray_local",
 }
 PLAN_FILE = "plan.json"
-LOCK_FILE = ".lock"
 DEFAULT_PARENT = Path("outputs/comparisons")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")  # `name`: it names the comparison's directory
+MAX_REPLICATIONS = 1000
+MAX_HOURS = 24.0  # a comparison estimated to take longer starts only with allow_long=true
 LOCK_WAIT_SECONDS = 15.0  # a killed command's sweep stops itself within a second; wait that long for its lock
 
 
@@ -140,6 +153,7 @@ class CompareConf:
             schema's distributions, the same sets for every scenario; :mod:`sim.experiments.uncertainty`).
         draws: Parameter draws per scenario with uncertainty=parameters.
         distributions: A YAML file of distributions replacing the schema's: parameter key -> ``{kind, args, basis}``.
+        allow_long: Start a comparison estimated to take longer than :data:`MAX_HOURS` hours.
     """
 
     name: str = "comparison"
@@ -162,6 +176,7 @@ class CompareConf:
     uncertainty: str = "none"
     draws: int = 0
     distributions: str | None = None
+    allow_long: bool = False
 
 
 def compose_compare(overrides: Sequence[str]) -> CompareConf:
@@ -254,6 +269,7 @@ class Plan:
     arguments: list[str]
     out: Path
     fingerprint: str = ""
+    damaged: list[str] = field(default_factory=list)
     draws: dict[str, Any] | None = None  # uncertainty=parameters: the plan of the parameter draws
 
     @property
@@ -279,6 +295,11 @@ def _model_overrides(conf: CompareConf) -> list[str]:
 def _setting_errors(conf: CompareConf) -> list[str]:
     """Every problem with the comparison's own settings."""
     errors = _scenario_errors(conf) + _number_errors(conf) + _presentation_errors(conf)
+    if not NAME_PATTERN.fullmatch(str(conf.name)):
+        errors.append(
+            f"`name` is {str(conf.name)[:40]!r}{'...' if len(str(conf.name)) > 40 else ''}, but it must be 1 to 64 "
+            "letters, digits, '_', '-' or '.' (not starting with '.' or '-'; it names the comparison's directory)"
+        )
     if conf.uncertainty != "none" or conf.draws or conf.distributions:
         from sim.config import compose_config, to_config
 
@@ -312,6 +333,10 @@ def _number_errors(conf: CompareConf) -> list[str]:
         (
             conf.replications < 2,
             f"`replications` is {conf.replications}, but at least 2 are needed for a confidence interval",
+        ),
+        (
+            conf.replications > MAX_REPLICATIONS,
+            f"`replications` is {conf.replications:,}, but it must be at most {MAX_REPLICATIONS:,}",
         ),
         (
             conf.customers < 1 or conf.weeks < 1,
@@ -351,11 +376,19 @@ def plan(conf: CompareConf) -> Plan:
         ConfigError: With one paragraph naming the setting, its value and what is allowed.
     """
     errors = _setting_errors(conf)
+    try:
+        check_writable(Path(conf.out) if conf.out else DEFAULT_PARENT, "out")
+    except ConfigError as exc:  # nothing more can be learnt about a path the system refuses
+        raise ConfigError("; ".join([*errors, str(exc).rstrip(".")]) + ".") from None
+    damaged: list[str] = []
     if conf.out:
         try:
             require_fresh(Path(conf.out), "out", "comparisons")
         except ConfigError as exc:
-            errors.append(str(exc).rstrip("."))
+            stored = _read_plan_of(Path(conf.out))
+            damaged = [name for name, _ in damaged_runs(Path(conf.out), stored)] if stored else []
+            if not damaged:  # a finished comparison with damaged runs is reopened to redo them (below)
+                errors.append(str(exc).rstrip("."))
     if errors:
         raise ConfigError("; ".join(errors) + ".")
     configs: dict[str, dict[str, Any]] = {}
@@ -366,12 +399,12 @@ def plan(conf: CompareConf) -> Plan:
             raise ConfigError(f"Scenario '{scenario}' with overrides {conf.overrides}: {exc}") from None
         configs[scenario] = OmegaConf.to_container(OmegaConf.structured(typed), resolve=True)  # type: ignore[assignment]
     baseline = conf.baseline or conf.scenarios[0]
+    _check_resources(conf, int(configs[baseline].get("warmup_weeks") or 0))
     settings = _plan_settings(conf, baseline)
     fingerprint = _fingerprint(settings, configs)
-    draws = None
-    if conf.uncertainty == "parameters":
-        mine = read_distributions(conf.distributions)[0]
-        draws = plan_draws(conf.draws, conf.first_seed, conf.replications, mine, configs)
+    if damaged and conf.out and (_read_plan_of(Path(conf.out)) or {}).get("fingerprint") != fingerprint:
+        require_fresh(Path(conf.out), "out", "comparisons")  # another comparison's directory: refused
+    draws = _plan_draws(conf, configs)
     out = _output_dir(conf, settings, fingerprint)
     arguments = [
         f"scenario={','.join(conf.scenarios)}",
@@ -384,7 +417,47 @@ def plan(conf: CompareConf) -> Plan:
     ]
     if conf.scenario_dir:
         arguments.append(f"scenario_dir={Path(conf.scenario_dir).resolve()}")
-    return Plan(conf, baseline, configs, arguments, out, fingerprint, draws)
+    return Plan(conf, baseline, configs, arguments, out, fingerprint, damaged, draws)
+
+
+def _plan_draws(conf: CompareConf, configs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The plan of the parameter draws with uncertainty=parameters, else None."""
+    if conf.uncertainty != "parameters":
+        return None
+    mine = read_distributions(conf.distributions)[0]
+    return plan_draws(conf.draws, conf.first_seed, conf.replications, mine, configs)
+
+
+def _runs_planned(conf: CompareConf) -> int:
+    """Runs the comparison starts: the replications, plus one run per scenario per parameter draw."""
+    draws = conf.draws if conf.uncertainty == "parameters" else 0
+    return len(conf.scenarios) * (conf.replications + draws)
+
+
+def _workers(conf: CompareConf) -> int:
+    """Runs that go at once on this machine."""
+    total = _runs_planned(conf)
+    return max(1, min(total, (os.cpu_count() or 1) if conf.n_jobs == -1 else conf.n_jobs))
+
+
+def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
+    """Memory for the runs that go at once, and the time the whole comparison would take (before any run).
+
+    Raises:
+        ConfigError: If the runs cannot fit this machine's memory, or would take longer than :data:`MAX_HOURS`
+            without ``allow_long=true``.
+    """
+    workers = _workers(conf) if conf.launcher in ("local", "joblib") else 1  # a cluster runs each on its own
+    check_memory(conf.customers, conf.weeks, warmup_weeks, workers)
+    total = _runs_planned(conf)
+    seconds = estimate_seconds(total, conf.customers, conf.weeks, warmup_weeks, workers)
+    if seconds > MAX_HOURS * 3600 and not conf.allow_long and conf.launcher in ("local", "joblib", "basic"):
+        raise ConfigError(
+            f"The comparison is {total:,} runs of {conf.customers:,} customers x {conf.weeks + warmup_weeks:,} "
+            f"weeks on {workers} worker(s): about {fmt_duration(seconds)} (h:mm:ss), more than the {MAX_HOURS:g} "
+            "hours a comparison may take without confirmation. Lower `replications`, `customers` or `weeks`, or "
+            "add allow_long=true to start it anyway."
+        )
 
 
 def _launcher_arguments(conf: CompareConf) -> list[str]:
@@ -552,18 +625,24 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     """
     conf = p.conf
     command = " ".join([PROG, *(shlex.quote(a) for a in arguments)])
-    with _locked(p.partial) as lock_fd:
-        if _read_plan(p.partial) is None:
+    with _locked(p.out) as lock_fds, naming(p.partial):
+        if p.damaged:
+            _reopen(p)
+        finished = _finished_meanwhile(p)
+        if finished is not None:
+            return finished
+        if not p.partial.is_dir():  # created whole, plan included, so a partial directory always holds its plan
             record = {"fingerprint": p.fingerprint, "settings": _plan_settings(conf, p.baseline), "command": command}
-            atomic_write(p.partial / PLAN_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+            with atomic_directory(p.partial) as work:
+                (work / PLAN_FILE).write_text(json.dumps(record, indent=2) + "\n")
         reused, _ = count_runs(p.partial / "runs")
         _announce(p, reused)
         try:
             launched = launch_multirun(
-                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=(lock_fd,)
+                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
             )
             if p.draws:
-                _launch_draws(p, p.draws, lock_fd)
+                _launch_draws(p, p.draws, lock_fds)
         except KeyboardInterrupt:
             done, _ = count_runs(p.partial / "runs")
             print(f"{PROG}: interrupted; {done} of {p.total} runs are kept: {_resume_hint(p)}", file=sys.stderr)
@@ -576,7 +655,7 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     return comparison
 
 
-def _launch_draws(p: Plan, draws: dict[str, Any], lock_fd: int) -> None:
+def _launch_draws(p: Plan, draws: dict[str, Any], lock_fds: tuple[int, ...]) -> None:
     """uncertainty=parameters: the draws file, then one run per scenario and parameter draw (resumable too)."""
     work = p.partial / DRAWS_DIR
     path = write_plan_draws(p.partial, draws)
@@ -589,7 +668,7 @@ def _launch_draws(p: Plan, draws: dict[str, Any], lock_fd: int) -> None:
         work / "runs",
         total,
         p.partial / "logs" / "draws.log",
-        keep_open=(lock_fd,),
+        keep_open=lock_fds,
     )
     draws["wall_seconds"] = round(launched.wall_seconds, 1)
 
@@ -599,9 +678,11 @@ def _announce(p: Plan, reused: int) -> None:
     workers = os.cpu_count() if conf.n_jobs == -1 else conf.n_jobs
     parallel = f"{workers} parallel"
     how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
+    warmup = int(p.configs[p.baseline].get("warmup_weeks") or 0)
+    estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, _workers(conf))
     print(
         f"{PROG}: {len(conf.scenarios)} scenarios x {conf.replications} replications = {p.total} runs of "
-        f"{conf.customers:,} customers x {conf.weeks} weeks ({how})",
+        f"{conf.customers:,} customers x {conf.weeks} weeks ({how}; at most about {fmt_duration(estimate)})",
         file=sys.stderr,
     )
     if reused:
@@ -649,7 +730,6 @@ def _assemble(p: Plan, launched: Any, reused: int, command: str, present: Presen
 
 def _finish(p: Plan) -> None:
     """Rename the partial directory into place (``out`` may be an empty directory), durably."""
-    (p.partial / LOCK_FILE).unlink(missing_ok=True)  # the lock itself is held until the rename is done
     fsync_path(p.partial)
     try:
         p.partial.rename(p.out)  # POSIX rename replaces an empty directory atomically
@@ -659,38 +739,165 @@ def _finish(p: Plan) -> None:
     fsync_path(p.out.parent)
 
 
+def lock_path(out: Path) -> Path:
+    """``<parent>/.<name>.lock``: the lock of the comparison that ``out`` will hold (beside it, never inside).
+
+    It lives outside both the partial directory and ``out``, so it stays the same file while the partial
+    directory is renamed to ``out``: a command that waited for it then sees the finished comparison.
+    """
+    return out.parent / f".{out.name}.lock"
+
+
+def _waiting(out: Path, holder: str) -> None:
+    """Say once that this command waits for another one working on the same comparison."""
+    print(f"{PROG}: {holder} is working on the comparison {out}; waiting for it to finish ...", file=sys.stderr)
+
+
 @contextlib.contextmanager
-def _locked(partial: Path) -> Iterator[int]:
-    """Hold the comparison's lock (``flock`` on ``.lock`` in the partial directory) while working on it.
+def _locked(out: Path) -> Iterator[tuple[int, ...]]:
+    """Hold the comparison's lock (:func:`lock_path`, a ``filelock`` file lock) while working on it.
+
+    A second command on the same ``out`` waits up to :data:`LOCK_WAIT_SECONDS` for the first, then
+    continues under the lock (it finds the comparison finished, or interrupted and ready to resume), or
+    refuses. The file names its holder; it is removed when the lock is released normally.
 
     Yields:
-        The lock's file descriptor (the sweep process inherits it, so a sweep that outlives a killed
-        command still holds the lock until it has stopped).
+        The lock's file descriptor, if the lock is a native one (the sweep process inherits it, so a
+        sweep that outlives a killed command still holds the lock until it has stopped).
 
     Raises:
         ConfigError: If another command holds the lock for longer than :data:`LOCK_WAIT_SECONDS`.
     """
-    partial.mkdir(parents=True, exist_ok=True)
-    fd = os.open(partial / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    holder = (partial / LOCK_FILE).read_text().strip() or "another process"
-                    raise ConfigError(
-                        f"The comparison in '{partial}' is being worked on by {holder}; wait for it to finish "
-                        "(or stop it), then run the same command again."
-                    ) from None
-                time.sleep(0.2)
+    path = lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held: list[int] = []
+
+    def acquired(fd: int) -> None:
         os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"silosim-compare process {os.getpid()} on host {socket.gethostname()}\n".encode())
-        yield fd
+        held[:] = [fd]
+
+    lock = FileLock(path, on_acquired=acquired)
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        _waiting(out, _holder(path))
+        try:
+            lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        except Timeout:
+            raise ConfigError(
+                f"The comparison '{out}' is being worked on by {_holder(path)} (its lock is {path}); waited "
+                f"{LOCK_WAIT_SECONDS:g} s. Wait for it to finish (or stop it), then run the same command again."
+            ) from None
+    try:
+        yield tuple(held)
     finally:
-        os.close(fd)
+        path.unlink(missing_ok=True)  # while still held: a command waiting on this inode sees it unlinked and retries
+        lock.release()
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "another process"
+    except OSError:
+        return "another process"
+
+
+def _finished_meanwhile(p: Plan) -> Comparison | None:
+    """The comparison another command finished in ``out`` while this one waited for the lock, or None.
+
+    Raises:
+        ConfigError: If ``out`` now holds something else (another comparison, or other files).
+    """
+    if not p.out.exists() or (p.out.is_dir() and not any(p.out.iterdir())):
+        return None
+    meta = _read_plan_of(p.out)
+    if meta is None or meta.get("fingerprint") != p.fingerprint:
+        require_fresh(p.out, "out", "comparisons")  # refuses, naming what is there
+        raise ConfigError(f"`out` is '{p.out}', which another command has just filled; choose a new directory.")
+    print(
+        f"{PROG}: another command finished this comparison (the same settings) while this one waited; nothing was "
+        f"rerun: {p.out}",
+        file=sys.stderr,
+    )
+    return load_comparison(p.out)
+
+
+def damaged_runs(directory: Path, meta: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The runs of a finished comparison that are damaged or missing, each with what is wrong.
+
+    Every run directory is verified against its ``COMPLETE`` marker (:func:`~sim.experiments.rundir.verify_run`);
+    a run that failed when it ran (``error.txt``, no marker) is not damaged, it is reported as failed. For a
+    comparison silosim-compare made (its ``comparison.json`` has a fingerprint), every scenario x seed it ran
+    must be present.
+
+    Args:
+        directory: The comparison directory.
+        meta: Its ``comparison.json``.
+
+    Returns:
+        (run directory name, what is wrong) for each damaged or missing run, sorted by name.
+    """
+    runs = directory / "runs"
+    found: dict[str, str] = {}
+    present = sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs.is_dir() else []
+    for path in present:
+        if (path / "error.txt").exists() and not (path / MARKER).exists():
+            continue
+        reason = verify_run(path)
+        if reason:
+            found[path.name] = reason
+    if meta and meta.get("fingerprint"):
+        failed = {f"{f.get('scenario')}_s{f.get('seed')}" for f in meta.get("failed_runs") or []}
+        names = {p.name for p in present}
+        for scenario in meta.get("scenarios") or []:
+            for seed in meta.get("seeds") or []:
+                name = f"{scenario}_s{seed}"
+                if name not in names and name not in failed:
+                    found[name] = "its directory is missing"
+    return sorted(found.items())
+
+
+def _damage_message(directory: Path, meta: Mapping[str, Any], damaged: list[tuple[str, str]]) -> str:
+    listed = "; ".join(f"{name} ({reason})" for name, reason in damaged[:10])
+    more = f"; and {len(damaged) - 10} more" if len(damaged) > 10 else ""
+    command = str(meta.get("command") or f"{PROG} ... out={directory}")
+    if "out=" not in command:
+        command += f" out={shlex.quote(str(directory))}"
+    return (
+        f"`from` is '{directory}', but {len(damaged)} of its runs are damaged or missing: {listed}{more}. Their "
+        "numbers cannot be trusted, so nothing was read or rebuilt. To redo only those runs, run the comparison's "
+        f"command again with out= set to this directory ({command}): it removes the damaged runs, reuses the "
+        "intact ones and reruns the rest."
+    )
+
+
+def _reopen(p: Plan) -> None:
+    """Turn a finished comparison with damaged runs back into its partial directory, without those runs."""
+    if p.partial.exists():
+        raise ConfigError(
+            f"`out` is '{p.out}', which has damaged runs, but {p.partial} exists too; delete one of them and run "
+            "the same command again."
+        )
+    damaged = damaged_runs(p.out, _read_plan_of(p.out))
+    names = [name for name, _ in damaged]
+    print(
+        f"{PROG}: {p.out} holds {len(names)} damaged or missing run(s) ({', '.join(names)}); they are removed and "
+        "rerun, the intact runs are reused",
+        file=sys.stderr,
+    )
+    for name in names:
+        shutil.rmtree(p.out / "runs" / name, ignore_errors=True)
+    p.out.rename(p.partial)
+
+
+def _read_plan_of(out: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((out / "comparison.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _meta(p: Plan, runs: RunSet, wall_seconds: float, command: str) -> dict[str, Any]:
@@ -720,10 +927,14 @@ def _meta(p: Plan, runs: RunSet, wall_seconds: float, command: str) -> dict[str,
 def _write_tables(work: Path, comparison: Comparison) -> None:
     """comparison.parquet, summary.csv, runs.csv and comparison.json."""
     runs = comparison.runs
-    runs.metrics.to_parquet(work / "comparison.parquet", index=False, compression="zstd")
-    comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.12g")  # the same numbers read back
-    runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]).to_csv(work / "runs.csv", index=False)
-    (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
+    # each through a temporary name: a full disk leaves no half-written (or 0-byte) table behind
+    atomic_write(work / "comparison.parquet", lambda tmp: runs.metrics.to_parquet(tmp, index=False, compression="zstd"))
+    summary = safe_table(comparison.summary)
+    atomic_write(work / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.12g"))
+    table = safe_table(runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]))
+    atomic_write(work / "runs.csv", lambda tmp: table.to_csv(tmp, index=False))
+    meta = json.dumps(comparison.meta, indent=2) + "\n"
+    atomic_write(work / "comparison.json", lambda tmp: tmp.write_text(meta))
 
 
 def arguments_of(settings: dict[str, Any], out: str | Path) -> list[str]:
@@ -910,6 +1121,9 @@ def load_comparison(directory: str | Path, changes: Mapping[str, Any] | None = N
     """
     path = Path(directory).expanduser()
     meta = _read_meta(path)
+    damaged = damaged_runs(path, meta)
+    if damaged:
+        raise ConfigError(_damage_message(path, meta, damaged))
     meta.setdefault("multiple_comparisons", DEFAULT_ADJUSTMENT)
     meta.setdefault("clv_discount_rate", 0.10)
     meta["report"] = {**asdict(ReportConf()), **meta.get("report", {})}
@@ -997,7 +1211,7 @@ def rebuild_comparison(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        comparison.summary.to_csv(work / "summary.csv", index=False, float_format="%.12g")  # the same numbers read back
+        safe_table(comparison.summary).to_csv(work / "summary.csv", index=False, float_format="%.12g")
         if comparison.meta.get("uncertainty") and (target / DRAWS_DIR).is_dir():  # at the new settings, too
             comparison.meta["uncertainty"] = summarise_draws(
                 target, comparison.runs.outcomes, comparison.meta["uncertainty"], comparison.baseline,

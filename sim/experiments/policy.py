@@ -46,11 +46,11 @@ from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
 from sim.experiments.analysis import mean_ci as paired_ci
 from sim.experiments.calibration import parallel_jobs
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.outcomes import OUTCOMES, RunContext
 from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
-from sim.experiments.studies import open_study, place_study, trials_in, write_record
+from sim.experiments.studies import claim_trial, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
     import optuna
@@ -252,6 +252,7 @@ def search(search: PolicySearch, progress: Callable[[str], None] = print) -> opt
     study = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search, len(complete)))
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
+        claim_trial(trial)
         settings = _settings_of(search, trial)
         cost = lever_cost(settings, search.levers)
         trial.set_constraint("budget", cost - search.budget)  # feasible when at most 0
@@ -333,8 +334,8 @@ def summarise(search: PolicySearch, study: optuna.Study) -> tuple[dict[str, Any]
     record["provenance"] = provenance(("optuna",))
     pareto = {t.number for t in study.best_trials}
     points["optuna_pareto"] = [t in pareto for t in points["trial"]]
-    atomic_write(search.out_dir / "trials.csv", lambda tmp: points.to_csv(tmp, index=False))
-    atomic_write(search.out_dir / "front.csv", lambda tmp: front.to_csv(tmp, index=False))
+    atomic_write(search.out_dir / "trials.csv", lambda tmp: safe_table(points).to_csv(tmp, index=False))
+    atomic_write(search.out_dir / "front.csv", lambda tmp: safe_table(front).to_csv(tmp, index=False))
     atomic_write(search.out_dir / FINISHED_FILE, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
     return record, points, front
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sim.config import ConfigError, checked_config
 from sim.experiments import analysis
 from sim.experiments.analysis import Interval
+from sim.experiments.orphans import adopt_workers, stop_with_parent
 from sim.experiments.outcomes import RunContext, compute
 
 if TYPE_CHECKING:
@@ -111,10 +112,12 @@ def run_replications(
         return [_run_one(c, measure) for c in configs]
     from joblib import Parallel, delayed
 
+    adopt_workers()
     return list(Parallel(n_jobs=jobs)(delayed(_run_one)(c, measure) for c in configs))
 
 
 def _run_one(cfg: SiloConfig, measure: Callable[[SiloModel], dict[str, float]]) -> dict[str, float]:
     from sim.engine.model import SiloModel
 
+    stop_with_parent()  # in a pool's worker: never outlive the command
     return measure(SiloModel(cfg, collect=False).run())

@@ -10,7 +10,9 @@ an interrupted attempt leaves only a hidden temporary directory, which the next
 attempt at the same run removes (:func:`prepare_run_dir`).
 
 A directory is a complete run if and only if its ``COMPLETE`` marker exists and
-every file it lists is present with the listed size (:func:`is_complete`).
+every file it lists is present with the listed size (:func:`is_complete`). The marker
+also records each file's SHA-256, so a run damaged later (truncated, overwritten with
+the same size, a file lost) is found by :func:`verify_run` before its numbers are used.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config.errors import ConfigError
 from sim.experiments.files import atomic_directory
+from sim.experiments.orphans import ParentGoneError, parent_alive
 from sim.experiments.outcomes import run_summary
 from sim.experiments.provenance import provenance
 
@@ -49,6 +52,7 @@ __all__ = [
     "record_failure",
     "register_resolvers",
     "swept_parameters",
+    "verify_run",
     "write_run",
 ]
 
@@ -122,6 +126,58 @@ def _parquet(frame: pd.DataFrame, path: Path) -> None:
 def _file_sizes(root: Path) -> dict[str, int]:
     """Relative path -> size of every file under ``root``, sorted."""
     return {p.relative_to(root).as_posix(): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _file_digests(root: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file under ``root``, sorted."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def verify_run(run_dir: Path) -> str | None:
+    """Why a run directory is damaged, or None if every file is as its ``COMPLETE`` marker recorded it.
+
+    Checks the marker, each listed file's presence and size and, where the marker records them (runs written
+    since checksums were added), each file's SHA-256; for an older run each parquet file's footer is read.
+
+    Args:
+        run_dir: A run directory.
+
+    Returns:
+        One phrase naming the damaged file and how (``metrics.parquet is 120 bytes, 50,547 when written``),
+        or None.
+    """
+    run_dir = Path(run_dir)
+    try:
+        marker = json.loads((run_dir / MARKER).read_text())
+        sizes, digests = marker["files"], marker.get("sha256") or {}
+        if not isinstance(sizes, dict) or not isinstance(digests, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"its {MARKER} marker is missing or unreadable"
+    for name, size in sizes.items():
+        path = run_dir / name
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if actual != size:
+            return f"{name} is {actual:,} bytes, {size:,} when written"
+        try:
+            if name in digests and hashlib.sha256(path.read_bytes()).hexdigest() != digests[name]:
+                return f"{name} has changed since it was written (its checksum differs)"
+            if not digests and name.endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                pq.read_metadata(path)
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or type(exc).__name__})"
+        except Exception:  # pyarrow's errors for a damaged footer vary
+            return f"{name} is not a readable parquet file"
+    return None
 
 
 def is_complete(run_dir: Path) -> bool:
@@ -305,8 +361,11 @@ def write_run(
         (tmp / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
         parameters = _json_safe(swept_parameters(config, list(overrides or [])))
         (tmp / "parameters.json").write_text(json.dumps(parameters, indent=2) + "\n")
-        # The marker last: it lists every file with its size; the rename makes the run visible.
-        (tmp / MARKER).write_text(json.dumps({"files": _file_sizes(tmp)}, indent=2) + "\n")
+        # The marker last: it lists every file with its size and checksum; the rename makes the run visible.
+        record = {"files": _file_sizes(tmp), "sha256": _file_digests(tmp)}
+        (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+        if not parent_alive():  # the sweep was killed: publish nothing after the kill
+            raise ParentGoneError(f"the sweep that started this run has died; {run_dir} is not written")
     return run_dir
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,13 +29,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.config import ConfigError
-from sim.experiments.files import atomic_write
+from sim.experiments.files import atomic_write, check_writable
 from sim.experiments.provenance import provenance
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["JOURNAL", "RECORD", "StudyPlace", "fingerprint", "open_study", "place_study", "trials_in"]
+__all__ = [
+    "JOURNAL",
+    "RECORD",
+    "WORKER_ATTR",
+    "StudyPlace",
+    "claim_trial",
+    "fail_abandoned",
+    "fingerprint",
+    "open_study",
+    "place_study",
+    "trials_in",
+]
 
 JOURNAL = "study.journal"
 RECORD = "study.json"
@@ -94,9 +106,11 @@ def place_study(
         The directory and whether a study is resumed there.
 
     Raises:
-        ConfigError: If the directory is a file, holds other files, or holds a study of other settings.
+        ConfigError: If the directory is a file, holds other files, holds a study of other settings, or cannot be
+            written.
     """
     digest = fingerprint(settings)
+    check_writable(Path(given) if given is not None else default, key)
     if given is None:
         parent = default.parent
         candidates = sorted((p for p in parent.iterdir() if p.is_dir()), reverse=True) if parent.is_dir() else []
@@ -161,9 +175,53 @@ def open_study(directory: Path, name: str, directions: list[str], sampler: optun
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = JournalStorage(JournalFileBackend(os.fspath(directory / JOURNAL)))
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=name, storage=storage, directions=directions, sampler=sampler, load_if_exists=True
     )
+    fail_abandoned(study)
+    return study
+
+
+WORKER_ATTR = "silosim_worker"  # "<host>:<pid>" of the process running a trial, set when it starts
+
+
+def claim_trial(trial: optuna.Trial) -> None:
+    """Record which process runs ``trial`` (so a resumed study can tell an abandoned trial from a live one)."""
+    trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+
+
+def fail_abandoned(study: optuna.Study) -> list[int]:
+    """Mark FAIL every trial left RUNNING by a process of this host that no longer exists.
+
+    A trial another live worker is running (several may share a study) is left alone; so is one claimed on
+    another host, which this process cannot check.
+
+    Returns:
+        The numbers of the trials marked failed.
+    """
+    from optuna.trial import TrialState
+
+    host, failed = socket.gethostname(), []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = str(trial.user_attrs.get(WORKER_ATTR, ""))
+        where, _, pid = owner.rpartition(":")
+        if where != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def trials_in(study: optuna.Study) -> tuple[list[optuna.trial.FrozenTrial], int]:

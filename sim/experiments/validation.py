@@ -37,7 +37,8 @@ from scipy import stats
 from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR, ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.analysis import Interval, mean_ci, paired_difference
-from sim.experiments.files import atomic_directory, require_fresh
+from sim.experiments.files import atomic_directory, check_writable, require_fresh, safe_table
+from sim.experiments.orphans import adopt_workers, stop_with_parent
 
 __all__ = [
     "MEASURES",
@@ -308,7 +309,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         facts=facts,
         customers=_integer(cfg, "customers", 200),
         weeks=_integer(cfg, "weeks", 2 * WINDOW),
-        seeds=list(range(_integer(cfg, "first_seed", 0), cfg.first_seed + _integer(cfg, "seeds", 3))),
+        seeds=list(range(_integer(cfg, "first_seed", 0), cfg.first_seed + _seed_count(cfg))),
         confidence=float(confidence),
         jobs=_integer(cfg, "jobs", 1),
         out=Path(str(cfg.out)).expanduser()
@@ -319,8 +320,23 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
     )
     for label in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
         checked_config(_run_overrides(spec, label, spec.seeds[0]))
+    check_writable(spec.out, "out")  # before the runs, which take minutes
     require_fresh(spec.out, "out", "validation results")
     return spec
+
+
+MAX_SEEDS = 1000  # seeds per scenario; each fact runs every scenario it needs on every seed
+
+
+def _seed_count(cfg: DictConfig) -> int:
+    """``seeds``, at most :data:`MAX_SEEDS`."""
+    seeds = _integer(cfg, "seeds", 3)
+    if seeds > MAX_SEEDS:
+        raise ConfigError(
+            f"`seeds` is {seeds:,}, but it must be at most {MAX_SEEDS:,} (each seed runs every scenario of the "
+            "facts; 10 to 50 seeds already give narrow intervals)."
+        )
+    return seeds
 
 
 def _run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
@@ -610,6 +626,7 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
         f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes"
     )
     started, rows = time.monotonic(), []
+    adopt_workers()
     results = Parallel(n_jobs=spec.jobs, return_as="generator")(
         delayed(_timed)(_run_overrides(spec, scenario, seed)) for scenario, seed in jobs
     )
@@ -622,6 +639,7 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
 
 
 def _timed(overrides: list[str]) -> dict[str, float]:
+    stop_with_parent()  # in a pool's worker: never outlive the command
     started = time.monotonic()
     measures = measure_run(overrides)
     return {"seconds": time.monotonic() - started, **measures}
@@ -810,6 +828,6 @@ def write_outputs(spec: ValidationSpec, checked: list[CheckResult], runs: pd.Dat
     with atomic_directory(spec.out) as work:
         (work / "validation.md").write_text(markdown(spec, checked, runs, seconds))
         (work / "validation.json").write_text(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
-        runs.to_csv(work / "runs.csv", index=False)
+        safe_table(runs).to_csv(work / "runs.csv", index=False)
         figure(spec, checked, work / "validation.png")
     return spec.out

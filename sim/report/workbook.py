@@ -7,6 +7,11 @@ verdict), **Runs** (every run's outcomes), **Parameters** (those that differ bet
 and **About** (the comparison's settings, the method note, the provenance, the command). Values are
 the summary table's own numbers (not rounded text), shown with number formats by unit; headers are
 frozen, filtered and sized so nothing needs fixing before it is read.
+
+No cell is a formula: a text that starts like one (``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return, OWASP's triggers; a scenario title or a client name such as ``=HYPERLINK(...)``) or reads like
+an error code (``#N/A``) is stored as text with Excel's quote prefix, which shows it as written and
+never evaluates it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sim.experiments.analysis import direction
 from sim.experiments.compare import Comparison
-from sim.experiments.files import atomic_write
+from sim.experiments.files import FORMULA_TRIGGERS, atomic_write
 from sim.experiments.outcomes import comparison_outcomes
 from sim.report.content import ReportContent, ci_name, parameter_value, report_currency
 
@@ -56,6 +61,16 @@ def _cell_value(value: Any) -> Any:
     return value
 
 
+def _as_text(ws: Worksheet) -> None:
+    """Every text cell stays text: one that would be a formula or an error code is stored as quoted text."""
+    for row in ws.iter_rows():
+        for cell in row:
+            value = cell.value
+            if isinstance(value, str) and (cell.data_type in ("f", "e") or value.startswith(FORMULA_TRIGGERS)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
 class _Sheets:
     """Writes sheets in the theme's font and header colour."""
 
@@ -83,6 +98,7 @@ class _Sheets:
                 cell.font = self.body_font
                 if fmt:
                     cell.number_format = fmt
+        _as_text(ws)
         ws.freeze_panes = "B2"
         if rows:
             ws.auto_filter.ref = ws.dimensions

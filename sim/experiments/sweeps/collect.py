@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.experiments.files import atomic_write, temporary_name
+from sim.experiments.files import atomic_write, safe_text, temporary_name
 from sim.experiments.rundir import MARKER, TEMP_DIR_PATTERN, is_complete
 
 __all__ = ["CollectResult", "collect", "report", "scan"]
@@ -322,7 +322,7 @@ def collect(
         with path.open("w", newline="") as handle:
             out = csv.writer(handle)
             out.writerow(["directory", "reason"])
-            out.writerows(census.incomplete)
+            out.writerows([safe_text(cell) for cell in row] for row in census.incomplete)
 
     incomplete_path = atomic_write(out_dir / INCOMPLETE_FILE, write_incomplete)
     return CollectResult(

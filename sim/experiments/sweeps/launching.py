@@ -34,6 +34,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from sim.experiments.orphans import adopt_workers, stop_with_parent
+
 __all__ = ["JobComposer", "launch_jobs"]
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,7 @@ def _init_worker(hydra_context: Any, master: DictConfig, task_function: Any, sin
     from hydra.core.singleton import Singleton
     from hydra.core.utils import setup_globals
 
+    stop_with_parent()  # a worker never outlives the sweep that started it
     setup_globals()
     Singleton.set_state(singleton_state)
     _WORKER.update(
@@ -177,6 +180,7 @@ def launch_jobs(
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     workers = cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
     workers = max(1, min(workers, len(job_overrides)))
+    adopt_workers()
     executor = get_reusable_executor(
         max_workers=workers,
         initializer=_init_worker,
