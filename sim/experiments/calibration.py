@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sim.config.schema import SiloConfig
+    from sim.experiments.record_targets import RecordTargets
+    from sim.experiments.records import ClientRecords
 
 __all__ = [
     "TARGETS",
@@ -63,6 +65,7 @@ __all__ = [
     "markdown_report",
     "unreachable_message",
     "write_outputs",
+    "write_record_outputs",
 ]
 
 REPORT_SEED_OFFSET = 10_000
@@ -79,6 +82,8 @@ TARGETS: dict[str, tuple[str, bool, bool]] = {
     "annual_retention": ("annual_retention", False, True),
     "annual_churn": ("annual_churn", True, False),
     "first_contact_resolution": ("first_contact_resolution_last_year", False, True),
+    "survey_responses_per_customer_year": ("survey_responses_per_customer_year", True, True),
+    "complaint_contacts_per_customer_year": ("complaint_contacts_per_customer_year", True, True),
 }
 
 
@@ -126,6 +131,8 @@ class CalibrationSpec:
     config: DictConfig
     resumed: bool = False
     command: str = ""
+    records: ClientRecords | None = None
+    record_targets: RecordTargets | None = None
 
     @property
     def fit_seeds(self) -> list[int]:
@@ -253,8 +260,15 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
     """
     cfg = compose("calibrate", overrides)
     OmegaConf.resolve(cfg)
-    targets = _targets(cfg)
-    tolerance = _tolerances(cfg, targets)
+    records = record_targets = None
+    if cfg.get("data") is not None:
+        records, record_targets, targets = _record_targets(cfg)
+        tolerance = _tolerances(cfg, targets)
+        # distances in units of each target's sampling uncertainty: its 95% half-width, never below the floor
+        tolerance = {k: max(tolerance[k], record_targets.targets[k].half_width) for k in targets}
+    else:
+        targets = _targets(cfg)
+        tolerance = _tolerances(cfg, targets)
     base, fixed = _base(cfg.model)
     free = _free_parameters(cfg.calibrate.get("free"), base)
     clash = sorted(set(fixed) & {f.key for f in free})
@@ -283,7 +297,44 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         config=cfg,
         resumed=place.resumed,
         command=" ".join(["silosim-calibrate", *overrides]),
+        records=records,
+        record_targets=record_targets,
     )
+
+
+def _record_targets(cfg: DictConfig) -> tuple[ClientRecords, RecordTargets, dict[str, float]]:
+    """The client's records (``data``), their targets with intervals, and the values of the targets fitted."""
+    from sim.experiments.record_targets import RECORD_TARGETS, measure_targets
+    from sim.experiments.records import read_records
+
+    given = sorted(k for k, v in cfg.target.items() if v is not None)
+    if given:
+        raise ConfigError(
+            f"`data` is '{cfg.data}' and `target.{given[0]}` is {cfg.target[given[0]]}, but the targets come either "
+            "from the client's records or from the command line; give one."
+        )
+    names = cfg.get("data_targets")
+    if not isinstance(names, ListConfig) or not names or any(str(n) not in RECORD_TARGETS for n in names):
+        raise ConfigError(
+            f"`data_targets` is {OmegaConf.to_container(names) if isinstance(names, ListConfig) else names!r}, but it "
+            f"must be a non-empty list of {', '.join(RECORD_TARGETS)}."
+        )
+    share = _number(cfg.data_max_excluded, "data_max_excluded")
+    if not 0 <= share <= 1:
+        raise ConfigError(f"`data_max_excluded` is {share:g}, but it must be a share in [0, 1].")
+    records = read_records(Path(str(cfg.data)), max_excluded=share)
+    measured = measure_targets(records, None if cfg.get("data_as_of") is None else str(cfg.data_as_of))
+    missing = [str(n) for n in names if str(n) not in measured.targets]
+    if missing:
+        needs = RECORD_TARGETS[missing[0]][2].replace("+", " and ")
+        raise ConfigError(
+            f"`data_targets` names {missing[0]}, but the records in {cfg.data} do not give it (it needs the {needs} "
+            f"file(s), with data in the year); the records give {', '.join(measured.targets)}."
+        )
+    targets = {str(n): measured.targets[str(n)].value for n in names}
+    for name, value in targets.items():
+        _check_target(name, value)
+    return records, measured, targets
 
 
 def _targets(cfg: DictConfig) -> dict[str, float]:
@@ -700,6 +751,16 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
         f"warm-up; {spec.trials} trials x {spec.replications} replications; reported over "
         f"{spec.report_replications} fresh seeds.",
         "",
+        *(
+            [
+                f"Targets measured from the client's records in `{spec.records.folder}` over "
+                f"{spec.record_targets.start + pd.Timedelta(days=1):%Y-%m-%d} to {spec.record_targets.as_of:%Y-%m-%d} "
+                "(targets.yaml); each tolerance is the target's 95% sampling half-width, at least the configured one.",
+                "",
+            ]
+            if spec.records is not None and spec.record_targets is not None
+            else []
+        ),
         "| target | observed | simulated mean | 95% CI | tolerance | met |",
         "|---|---|---|---|---|---|",
     ]
@@ -773,6 +834,8 @@ def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
         "study": RECORD,
         "provenance": provenance(("optuna", "scipy")),
     }
+    if spec.records is not None and spec.record_targets is not None:
+        write_record_outputs(spec.records, spec.record_targets, out)
     atomic_write(out / "fit.csv", lambda tmp: fit_table(spec, result).to_csv(tmp, index=False))
     atomic_write(out / "fit.md", lambda tmp: tmp.write_text(markdown_report(spec, result)))
     atomic_write(out / "trials.csv", lambda tmp: pd.DataFrame(result.trials).to_csv(tmp, index=False))
@@ -781,6 +844,22 @@ def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
     (out / other).unlink(missing_ok=True)  # a continued study may turn a closest fit into a calibration
     atomic_write(out / name, lambda tmp: tmp.write_text(_calibrated_yaml(spec, result, out / name)))
     return out / name
+
+
+def write_record_outputs(records: ClientRecords, measured: RecordTargets, out: Path) -> list[Path]:
+    """``targets.yaml`` (each target with its interval) and ``data_quality.csv`` (every row left out, and why).
+
+    Returns:
+        The files written (each atomically).
+    """
+    from sim.experiments.record_targets import targets_yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        out / "targets.yaml", lambda tmp: tmp.write_text(targets_yaml(measured, records, out / "targets.yaml"))
+    )
+    atomic_write(out / "data_quality.csv", lambda tmp: records.quality.to_csv(tmp, index=False))
+    return [out / "targets.yaml", out / "data_quality.csv"]
 
 
 def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, written: Path) -> str:
