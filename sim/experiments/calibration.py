@@ -663,7 +663,8 @@ def _sampler(spec: CalibrationSpec, done: int) -> Any:
 
 PRIOR_WEIGHT = 0.5  # least squares: residual per free parameter, per unit of its range, toward its start
 DIFF_STEPS = (0.1, 0.05, 0.2)  # finite-difference steps of the successive least-squares restarts (share of range)
-METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
+# optimise: the point fit by its general name (least squares), beside the Bayesian fit the uncertainty work adds
+METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe, "optimise": _fit_least_squares}
 
 
 def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) -> CalibrationResult:
