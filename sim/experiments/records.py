@@ -54,7 +54,9 @@ __all__ = [
     "ClientRecords",
     "Problem",
     "RecordsProblemsError",
+    "normal_header",
     "read_records",
+    "read_table",
 ]
 
 KINDS = ("responses", "customers", "contacts")
@@ -376,6 +378,27 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     return frame
 
 
+def read_table(path: Path, notes: list[str]) -> pd.DataFrame:
+    """A client's CSV (every cell as text) or XLSX (the first sheet) file, header row as the column names.
+
+    Raises:
+        ConfigError: If it cannot be read (one paragraph naming the file and what to do).
+    """
+    if path.suffix.lower() not in EXTENSIONS:
+        raise ConfigError(f"The file {path} is not a .csv or .xlsx file; save it as one of those.")
+    if not path.is_file():
+        raise ConfigError(f"The file {path} does not exist.")
+    frame = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path, notes)
+    if frame.empty:
+        raise ConfigError(f"The file {path} has a header row but no records.")
+    return frame
+
+
+def normal_header(name: object) -> str:
+    """A header as matched: stripped, lower case, spaces and dashes as underscores."""
+    return _normal(str(name))
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(name).strip().lstrip("\ufeff")).casefold()
 
@@ -633,9 +656,7 @@ def read_records(
     typed: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     for kind, path in paths.items():
-        frame = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path, notes)
-        if frame.empty:
-            raise ConfigError(f"The file {path} has a header row but no records.")
+        frame = read_table(path, notes)
         raw[kind] = _select_columns(kind, path, frame, mapping)
         typed[kind], failed = _parse(kind, raw[kind], mapping)
         cells = {(row, col) for row, col, _ in failed}
