@@ -151,3 +151,17 @@ def test_calibrate_from_records_writes_the_targets_the_quality_table_and_the_dat
     for name in ("targets.yaml", "data_quality.csv", "data_report.pdf", "data_report.png", "fit.md"):
         assert (out_dir / name).is_file(), name
     assert "Targets measured from the client's records" in (out_dir / "fit.md").read_text()
+
+
+def test_the_example_client_reads_cleanly_and_gives_its_runs_figures() -> None:
+    root = Path(__file__).resolve().parents[1] / "examples" / "acme"
+    from sim.experiments.journeymap import read_journey_map
+
+    journey = read_journey_map(root / "journey_map.csv")
+    assert journey.stages == ["awareness", "sign_up", "living_with_us", "paying", "staying"]
+    records = read_records(root / "records")
+    assert records.quality.empty
+    run = yaml.safe_load((root / "records" / "run.yaml").read_text())
+    targets = measure_targets(records).targets
+    for name, value in run["measured_last_year"].items():
+        assert targets[name].low <= value <= targets[name].high, (name, targets[name], value)
