@@ -128,6 +128,24 @@ def test_xlsx_with_dates_numbers_and_extra_columns_is_read(tmp_path: Path) -> No
     assert "segment" not in records.customers
 
 
+def test_workbook_formulas_are_read_by_the_values_a_spreadsheet_stored(tmp_path: Path) -> None:
+    import zipfile
+
+    book = tmp_path / "saved.xlsx"
+    book.write_bytes(_formula_book(tmp_path))
+    # as a spreadsheet program saves it: the formula with its computed value (openpyxl stores none)
+    with zipfile.ZipFile(book) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert b"<f>4+5</f><v></v>" in parts[sheet]
+    parts[sheet] = parts[sheet].replace(b"<f>4+5</f><v></v>", b"<f>4+5</f><v>9</v>")
+    with zipfile.ZipFile(book, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    records = read_records(folder(tmp_path, {"responses.xlsx": book.read_bytes()}), today=TODAY)
+    assert records.responses["score"].tolist() == [9]
+
+
 # ------------------------------------------------------------------------------------ bad rows: every one listed
 BAD_ROWS = [
     (
