@@ -3,6 +3,11 @@
     silosim-calibrate target.nps=12 target.annual_retention=0.86
     silosim-calibrate target.nps=30 target.annual_churn=0.1 target.first_contact_resolution=0.75 trials=60
     silosim-calibrate data=client_exports/
+    silosim-calibrate data=client_exports/ method=abc abc.population=40 abc.generations=6
+
+method=abc is Bayesian (ABC-SMC with pyabc): the posterior of the free parameters (posterior.csv,
+posterior.md with 90% credible intervals, posterior.png), kept generation by generation in
+out_dir/abc.db, so the same command resumes a killed run; calibrated.yaml holds the posterior median.
 
 With data=FOLDER the targets are measured from the client's raw records (responses, customers,
 contacts; CSV or XLSX, see README) with their sampling uncertainty, each tolerance is the target's
@@ -52,9 +57,14 @@ def main(argv: list[str] | None = None) -> None:
         if spec.records is not None and spec.record_targets is not None:
             report_records(spec.records, spec.record_targets)
         shown = ", ".join(f"{k} {fmt_target(k, v)}" for k, v in spec.targets.items())
+        budget = (
+            f"ABC-SMC, {spec.abc.generations} generations of {spec.abc.population} particles (one replication each)"
+            if spec.abc is not None
+            else f"{spec.trials} trials x {spec.replications} replications"
+        )
         print(
-            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {spec.trials} trials x "
-            f"{spec.replications} replications of {spec.base.customers:,} customers x {spec.base.weeks} weeks"
+            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {budget} of {spec.base.customers:,} "
+            f"customers x {spec.base.weeks} weeks"
         )
         result = calibrate(spec, progress=lambda line: print(line, flush=True))
         written = write_outputs(spec, result)
@@ -64,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
             write_data_report(spec.records, spec.record_targets, written.parent)
     print()
     print(markdown_report(spec, result))
+    if result.posterior is not None:
+        from sim.experiments.abc_calibration import posterior_markdown
+
+        print(posterior_markdown(spec, result.posterior))
     print(f"Output directory: {written.parent}")
     if not result.reachable:
         print(paragraph(PROG, unreachable_message(spec, result, written), prefix=""), file=sys.stderr)

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sim.config.schema import SiloConfig
+    from sim.experiments.abc_calibration import AbcSettings, Posterior
     from sim.experiments.record_targets import RecordTargets
     from sim.experiments.records import ClientRecords
 
@@ -133,6 +134,7 @@ class CalibrationSpec:
     command: str = ""
     records: ClientRecords | None = None
     record_targets: RecordTargets | None = None
+    abc: AbcSettings | None = None  # method=abc: population and generations
 
     @property
     def fit_seeds(self) -> list[int]:
@@ -154,6 +156,7 @@ class CalibrationResult:
     met: dict[str, bool]
     trials: list[dict[str, Any]]
     best_trial: int
+    posterior: Posterior | None = None  # method=abc: the last generation's particles and weights
 
     @property
     def reachable(self) -> bool:
@@ -275,8 +278,13 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
     if clash:
         raise ConfigError(f"`model.overrides` fixes {clash}, but the calibration also declares it free; do one.")
     method = str(cfg.method)
-    if method not in METHODS:
-        raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}.")
+    if method not in (*METHODS, "abc"):
+        raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}, abc.")
+    abc = None
+    if method == "abc":
+        from sim.experiments.abc_calibration import abc_settings
+
+        abc = abc_settings(cfg.get("abc"))
     given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
     place = place_study(
         given, Path(str(cfg.out_dir)).expanduser(), _settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
@@ -299,6 +307,7 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         command=" ".join(["silosim-calibrate", *overrides]),
         records=records,
         record_targets=record_targets,
+        abc=abc,
     )
 
 
@@ -681,6 +690,8 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     Returns:
         The fit, its report and the trial history.
     """
+    if spec.method == "abc":
+        return _calibrate_abc(spec, progress)
     write_record(spec.out_dir, _settings(spec.config), spec.command)
     probe = open_study(spec.out_dir, STUDY_NAME, ["minimize"], _sampler(spec, 0))
     complete, running = trials_in(probe)
@@ -694,14 +705,35 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     params = {f.key: best[f.key] for f in spec.free}
     progress(f"re-running the best fit (trial {best['trial'] + 1}) on {spec.report_replications} fresh seeds ...")
     report = _simulate(spec, params, spec.report_seeds)
+    return CalibrationResult(
+        params=params, report=report, met=_met(spec, report), trials=evaluate.history, best_trial=int(best["trial"])
+    )
+
+
+def _calibrate_abc(spec: CalibrationSpec, progress: Callable[[str], None]) -> CalibrationResult:
+    """ABC-SMC (:mod:`sim.experiments.abc_calibration`), then the posterior median reported on fresh seeds."""
+    from sim.experiments.abc_calibration import run_abc
+
+    assert spec.abc is not None  # noqa: S101 - load_spec sets it for method=abc
+    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    posterior = run_abc(spec, spec.abc, progress)
+    params = posterior.median()
+    params = {f.key: float(round(params[f.key])) if f.integer else params[f.key] for f in spec.free}
+    progress(f"re-running the posterior median on {spec.report_replications} fresh seeds ...")
+    report = _simulate(spec, params, spec.report_seeds)
+    met = _met(spec, report)
+    particles = posterior.particles.assign(weight=posterior.weights)
+    trials = [{"trial": i, **row} for i, row in enumerate(particles.to_dict("records"))]
+    return CalibrationResult(params=params, report=report, met=met, trials=trials, best_trial=0, posterior=posterior)
+
+
+def _met(spec: CalibrationSpec, report: dict[str, Interval]) -> dict[str, bool]:
     met = {}
     for name, target in spec.targets.items():
         r = report[name]
         tol = spec.tolerance[name]
         met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half_width, tol))
-    return CalibrationResult(
-        params=params, report=report, met=met, trials=evaluate.history, best_trial=int(best["trial"])
-    )
+    return met
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -837,6 +869,10 @@ def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
     }
     if spec.records is not None and spec.record_targets is not None:
         write_record_outputs(spec.records, spec.record_targets, out)
+    if result.posterior is not None:
+        from sim.experiments.abc_calibration import write_posterior
+
+        write_posterior(spec, result.posterior, out)
     atomic_write(out / "fit.csv", lambda tmp: fit_table(spec, result).to_csv(tmp, index=False))
     atomic_write(out / "fit.md", lambda tmp: tmp.write_text(markdown_report(spec, result)))
     atomic_write(out / "trials.csv", lambda tmp: pd.DataFrame(result.trials).to_csv(tmp, index=False))
@@ -883,6 +919,11 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
     text = "Target not met: " + "; ".join(parts) + "."
     if bounds:
         text += f" Free parameters at a bound: {', '.join(bounds)}."
+    elif spec.abc is not None:
+        text += (
+            " No free parameter is at a bound, so more generations or particles (abc.generations="
+            f"{2 * spec.abc.generations}, abc.population={2 * spec.abc.population}) may still reach it."
+        )
     else:
         text += (
             f" No free parameter is at a bound, so more trials (trials={2 * spec.trials}) or replications may "
