@@ -16,7 +16,8 @@ the same command is run again.
 * **Population** ``abc.population`` particles a generation, ``abc.generations`` generations (the
   acceptance threshold is the median distance of the previous one, pyabc's default); particles run on
   ``jobs`` processes. Each particle is one replication on its own seed, so the posterior carries the
-  model's own noise as well as the data's.
+  model's own noise as well as the data's. With ``jobs=1`` the run repeats exactly (pyabc's draws are
+  seeded from ``sampler_seed``); on several processes pyabc seeds each worker afresh.
 
 Outputs beside the point-fit files: ``posterior.csv`` (the last generation: parameters and weights),
 ``posterior.md`` (each parameter's posterior median and 90% credible interval against its prior
@@ -149,6 +150,8 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
         if spec.jobs == 1
         else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=jobs)
     )
+    if spec.jobs == 1:  # one process: pyabc draws from numpy's global generator, seeded here, so the run repeats
+        np.random.seed(spec.sampler_seed + 1000)
     abc = pyabc.ABCSMC(
         model, pyabc.Distribution(**priors), distance, population_size=settings.population, sampler=sampler
     )
