@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import BIN
 
@@ -108,8 +109,12 @@ def test_a_sigkilled_abc_calibration_resumes_from_its_last_generation(tmp_path: 
     after = generations()
     assert [t for t, _ in after] == [0, 1, 2]
     assert after[: len(before)] == before  # the finished generations are kept as they were
-    for name in ("posterior.csv", "posterior.md", "posterior.png", "fit.md"):
+    for name in ("posterior.csv", "posterior.md", "posterior.png", "predictive_check.csv", "fit.md"):
         assert (out_dir / name).is_file(), name
+    check = pd.read_csv(out_dir / "predictive_check.csv")
+    assert check["target"].tolist() == ["first_contact_resolution"] and (check["draws"] == 2).all()
+    assert (check["simulated_q05"] <= check["simulated_q95"]).all() and check["share_inside"].between(0, 1).all()
+    assert "Posterior predictive check" in (out_dir / "posterior.md").read_text()
 
 
 def test_an_abc_run_on_one_process_repeats(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ the same command is run again.
 
 Outputs beside the point-fit files: ``posterior.csv`` (the last generation: parameters and weights),
 ``posterior.md`` (each parameter's posterior median and 90% credible interval against its prior
-range), ``posterior.png`` (the marginal posteriors). ``calibrated.yaml`` holds the posterior median,
+range, and the posterior predictive check), ``predictive_check.csv`` (the targets simulated at
+``report_replications`` settings drawn from the posterior, against the observed values and their
+intervals), ``posterior.png`` (the marginal posteriors). ``calibrated.yaml`` holds the posterior median,
 re-run on fresh seeds and reported like a point fit.
 """
 
@@ -44,7 +46,18 @@ if TYPE_CHECKING:
 
     from sim.experiments.calibration import CalibrationSpec, FreeParameter
 
-__all__ = ["ABC_DB", "AbcSettings", "Posterior", "abc_settings", "run_abc", "weighted_quantile"]
+__all__ = [
+    "ABC_DB",
+    "AbcSettings",
+    "Posterior",
+    "abc_settings",
+    "posterior_markdown",
+    "posterior_rows",
+    "predictive_check",
+    "run_abc",
+    "weighted_quantile",
+    "write_posterior",
+]
 
 ABC_DB = "abc.db"
 CREDIBLE = 0.90  # the credible interval reported
@@ -67,6 +80,7 @@ class Posterior:
     generations: int
     simulations: int
     epsilon: float
+    check: pd.DataFrame | None = None  # the posterior predictive check, once run
 
     def quantile(self, key: str, q: float) -> float:
         """A weighted quantile of one parameter."""
@@ -196,6 +210,49 @@ def _outcomes(spec: CalibrationSpec) -> dict[str, str]:
     return {name: TARGETS[name][0] for name in spec.targets}
 
 
+def predictive_check(spec: CalibrationSpec, posterior: Posterior, draws: int) -> pd.DataFrame:
+    """Posterior predictive check: the targets simulated at ``draws`` settings drawn from the posterior.
+
+    Each draw is one replication on a fresh seed (``seed + 20000 + i``); the table gives, per target, the
+    observed value and its interval (the records' 95% interval, or the target plus or minus its tolerance),
+    the 5%, 50% and 95% quantiles of the simulated values, and the share of them inside the observed interval.
+    """
+    rng = np.random.default_rng(spec.sampler_seed + 2000)
+    picks = rng.choice(len(posterior.particles), size=draws, p=posterior.weights / posterior.weights.sum())
+    outcomes = _outcomes(spec)
+    simulated: dict[str, list[float]] = {name: [] for name in outcomes}
+    for i, row in enumerate(picks):
+        params = {f.key: float(posterior.particles[f.key].iloc[row]) for f in spec.free}
+        cfg = with_values(spec.base, params)
+        validate(cfg)
+        run = run_replications(cfg, [spec.base.seed + 20_000 + i], measuring(list(outcomes.values())), jobs=1)[0]
+        for name, outcome in outcomes.items():
+            simulated[name].append(float(run[outcome]))
+    rows = []
+    for name, target in spec.targets.items():
+        measured = spec.record_targets.targets.get(name) if spec.record_targets is not None else None
+        low, high = (
+            (measured.low, measured.high)
+            if measured
+            else (target - spec.tolerance[name], target + spec.tolerance[name])
+        )
+        values = np.array(simulated[name])
+        rows.append(
+            {
+                "target": name,
+                "observed": target,
+                "observed_low": low,
+                "observed_high": high,
+                "simulated_q05": float(np.quantile(values, 0.05)),
+                "simulated_median": float(np.median(values)),
+                "simulated_q95": float(np.quantile(values, 0.95)),
+                "share_inside": float(np.mean((values >= low) & (values <= high))),
+                "draws": draws,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def posterior_rows(spec: CalibrationSpec, posterior: Posterior) -> list[dict[str, Any]]:
     """Each free parameter's posterior median and 90% credible interval, with its prior range."""
     lo_q, hi_q = (1 - CREDIBLE) / 2, 1 - (1 - CREDIBLE) / 2
@@ -222,7 +279,7 @@ def posterior_rows(spec: CalibrationSpec, posterior: Posterior) -> list[dict[str
 
 
 def posterior_markdown(spec: CalibrationSpec, posterior: Posterior) -> str:
-    """The posterior as a small Markdown table (also printed)."""
+    """The posterior and its predictive check as small Markdown tables (also printed)."""
     lines = [
         f"# Posterior (ABC-SMC): {posterior.generations} generations, {posterior.simulations:,} simulations, "
         f"final epsilon {posterior.epsilon:.3f}",
@@ -237,6 +294,20 @@ def posterior_markdown(spec: CalibrationSpec, posterior: Posterior) -> str:
             f"| {r['name']} | `{r['key']}` | {r['median']:.4g} | {r['ci90_low']:.4g} to {r['ci90_high']:.4g} | "
             f"{r['prior_low']:g} to {r['prior_high']:g} | {r['share_of_prior']:.0%} |"
         )
+    if posterior.check is not None:
+        lines += [
+            "",
+            f"Posterior predictive check: the targets simulated at {int(posterior.check['draws'].iloc[0])} settings "
+            "drawn from the posterior (one replication each), against the observed values.",
+            "",
+            "| target | observed (interval) | simulated 5% to 95% (median) | simulated inside the interval |",
+            "|---|---|---|---|",
+        ]
+        for r in posterior.check.itertuples(index=False):
+            lines.append(
+                f"| {r.target} | {r.observed:.4g} ({r.observed_low:.4g} to {r.observed_high:.4g}) | "
+                f"{r.simulated_q05:.4g} to {r.simulated_q95:.4g} ({r.simulated_median:.4g}) | {r.share_inside:.0%} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -252,6 +323,8 @@ def write_posterior(spec: CalibrationSpec, posterior: Posterior, out: Path) -> l
         atomic_write(out / "posterior.csv", lambda tmp: frame.to_csv(tmp, index=False)),
         atomic_write(out / "posterior.md", lambda tmp: tmp.write_text(posterior_markdown(spec, posterior))),
     ]
+    if posterior.check is not None:
+        files.append(atomic_write(out / "predictive_check.csv", lambda tmp: posterior.check.to_csv(tmp, index=False)))
     with mpl.rc_context({"axes.spines.top": False, "axes.spines.right": False}):
         fig = Figure(figsize=(3.2 * len(spec.free), 3.4), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(spec.free)))

@@ -712,11 +712,13 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
 
 def _calibrate_abc(spec: CalibrationSpec, progress: Callable[[str], None]) -> CalibrationResult:
     """ABC-SMC (:mod:`sim.experiments.abc_calibration`), then the posterior median reported on fresh seeds."""
-    from sim.experiments.abc_calibration import run_abc
+    from sim.experiments.abc_calibration import predictive_check, run_abc
 
     assert spec.abc is not None  # noqa: S101 - load_spec sets it for method=abc
     write_record(spec.out_dir, _settings(spec.config), spec.command)
     posterior = run_abc(spec, spec.abc, progress)
+    progress(f"posterior predictive check: the targets at {spec.report_replications} posterior draws ...")
+    posterior.check = predictive_check(spec, posterior, spec.report_replications)
     params = posterior.median()
     params = {f.key: float(round(params[f.key])) if f.integer else params[f.key] for f in spec.free}
     progress(f"re-running the posterior median on {spec.report_replications} fresh seeds ...")
