@@ -29,8 +29,10 @@ re-run on fresh seeds and reported like a point fit.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import re
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +44,7 @@ from sim.config import ConfigError, validate, with_values
 from sim.experiments.replications import measuring, run_replications
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from sim.experiments.calibration import CalibrationSpec, FreeParameter
 
@@ -133,13 +135,8 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
     Returns:
         The posterior of the last generation.
     """
-    import logging
-
     import pyabc
 
-    for name in ("ABC", "Sampler", "Epsilon", "Distance", "Acceptor", "History", "Transition", "Population"):
-        logging.getLogger(f"ABC.{name}").setLevel(logging.WARNING)
-    logging.getLogger("ABC").setLevel(logging.WARNING)
     free = spec.free
     outcomes = _outcomes(spec)
     base = spec.base
@@ -182,15 +179,9 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
         abc.new(db, dict(spec.targets))
     remaining = settings.generations - done
     if remaining > 0:
-        # one generation at a time, so every one is reported (and kept in the database) as it ends
-        for _ in range(remaining):
-            history = abc.run(max_nr_populations=1)
-            pops = history.get_all_populations()
-            last = pops.iloc[-1]
-            progress(
-                f"generation {int(last['t']) + 1}/{settings.generations}  epsilon {float(last['epsilon']):.3f}  "
-                f"simulations so far {int(pops['samples'].sum()):,}"
-            )
+        # all in one call: pyabc adapts the threshold only within a run (one generation a call keeps the first one)
+        with _generations_reported(settings.generations, progress):
+            abc.run(max_nr_populations=remaining)
     history = pyabc.History(db)
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     particles = pd.DataFrame({f.key: [_value(f, x) for x in frame[_name(f)]] for f in free})
@@ -202,6 +193,33 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
         simulations=int(pops["samples"].sum()),
         epsilon=float(pops["epsilon"].iloc[-1]),
     )
+
+
+@contextlib.contextmanager
+def _generations_reported(total: int, progress: Callable[[str], None]) -> Iterator[None]:
+    """Quiet pyabc's log but for one progress line as each generation starts, with its threshold."""
+    import logging
+
+    class Generations(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            match = re.match(r"t: (\d+), eps: (\S+?)\.?$", record.getMessage())
+            if match:
+                progress(f"generation {int(match.group(1)) + 1}/{total}  epsilon {float(match.group(2)):.3f}")
+
+    logger = logging.getLogger("ABC")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    quiet = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict if name.startswith("ABC.")}
+    logger.handlers, logger.propagate = [Generations()], False
+    logger.setLevel(logging.INFO)
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.handlers, level, logger.propagate = saved
+        logger.setLevel(level)
+        for name, old_level in quiet.items():
+            logging.getLogger(name).setLevel(old_level)
 
 
 def _outcomes(spec: CalibrationSpec) -> dict[str, str]:
