@@ -21,7 +21,7 @@ first-contact resolution.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,8 +152,3 @@ def write_records(run: ExportedRun, folder: Path, fmt: str = "csv") -> list[Path
             frame.to_csv(path, index=False)
         written.append(path)
     return written
-
-
-def week_start(start: date, week: int) -> date:
-    """The first day of recorded week ``week``."""
-    return start + timedelta(days=DAYS_PER_WEEK * week)
