@@ -137,62 +137,64 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
     """
     import pyabc
 
-    free = spec.free
-    outcomes = _outcomes(spec)
-    base = spec.base
+    with _generations_reported(settings.generations, progress):  # pyabc's log: one line a generation
+        free = spec.free
+        outcomes = _outcomes(spec)
+        base = spec.base
 
-    def model(p: dict[str, float]) -> dict[str, float]:
-        params = {f.key: _value(f, p[_name(f)]) for f in free}
-        # one replication on a seed of its own: the same parameters always give the same figures
-        seed = base.seed + 100_000 + zlib.crc32(repr(sorted(params.items())).encode()) % 1_000_000
-        cfg = with_values(base, params)
-        validate(cfg)
-        run = run_replications(cfg, [seed], measuring(list(outcomes.values())), jobs=1)[0]
-        return {name: float(run[outcome]) if math.isfinite(run[outcome]) else 1e6 for name, outcome in outcomes.items()}
+        def model(p: dict[str, float]) -> dict[str, float]:
+            params = {f.key: _value(f, p[_name(f)]) for f in free}
+            # one replication on a seed of its own: the same parameters always give the same figures
+            seed = base.seed + 100_000 + zlib.crc32(repr(sorted(params.items())).encode()) % 1_000_000
+            cfg = with_values(base, params)
+            validate(cfg)
+            run = run_replications(cfg, [seed], measuring(list(outcomes.values())), jobs=1)[0]
+            return {
+                name: float(run[outcome]) if math.isfinite(run[outcome]) else 1e6 for name, outcome in outcomes.items()
+            }
 
-    priors = {}
-    for f in free:
-        lo, hi = (math.log(f.lo), math.log(f.hi)) if f.log else (f.lo, f.hi)
-        priors[_name(f)] = pyabc.RV("uniform", lo, hi - lo)
-    distance = pyabc.PNormDistance(p=2, fixed_weights={k: 1.0 / spec.tolerance[k] for k in spec.targets})
-    jobs = spec.jobs if spec.jobs > 0 else None
-    sampler = (
-        pyabc.sampler.SingleCoreSampler()
-        if spec.jobs == 1
-        else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=jobs)
-    )
-    if spec.jobs == 1:  # one process: pyabc draws from numpy's global generator, seeded here, so the run repeats
-        np.random.seed(spec.sampler_seed + 1000)
-    abc = pyabc.ABCSMC(
-        model, pyabc.Distribution(**priors), distance, population_size=settings.population, sampler=sampler
-    )
-    db_path = (spec.out_dir / ABC_DB).resolve()
-    db = f"sqlite:///{db_path}"
-    done = 0
-    if db_path.exists():
-        history = pyabc.History(db)
-        done = history.max_t + 1 if history.n_populations else 0
-        abc.load(db, history.id)
-        progress(f"resuming the ABC-SMC run in {db_path}: {done} of {settings.generations} generations done")
-    else:
-        spec.out_dir.mkdir(parents=True, exist_ok=True)
-        abc.new(db, dict(spec.targets))
-    remaining = settings.generations - done
-    if remaining > 0:
-        # all in one call: pyabc adapts the threshold only within a run (one generation a call keeps the first one)
-        with _generations_reported(settings.generations, progress):
+        priors = {}
+        for f in free:
+            lo, hi = (math.log(f.lo), math.log(f.hi)) if f.log else (f.lo, f.hi)
+            priors[_name(f)] = pyabc.RV("uniform", lo, hi - lo)
+        distance = pyabc.PNormDistance(p=2, fixed_weights={k: 1.0 / spec.tolerance[k] for k in spec.targets})
+        jobs = spec.jobs if spec.jobs > 0 else None
+        sampler = (
+            pyabc.sampler.SingleCoreSampler()
+            if spec.jobs == 1
+            else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=jobs)
+        )
+        if spec.jobs == 1:  # one process: pyabc draws from numpy's global generator, seeded here, so the run repeats
+            np.random.seed(spec.sampler_seed + 1000)
+        abc = pyabc.ABCSMC(
+            model, pyabc.Distribution(**priors), distance, population_size=settings.population, sampler=sampler
+        )
+        db_path = (spec.out_dir / ABC_DB).resolve()
+        db = f"sqlite:///{db_path}"
+        done = 0
+        if db_path.exists():
+            history = pyabc.History(db)
+            done = history.max_t + 1 if history.n_populations else 0
+            abc.load(db, history.id)
+            progress(f"resuming the ABC-SMC run in {db_path}: {done} of {settings.generations} generations done")
+        else:
+            spec.out_dir.mkdir(parents=True, exist_ok=True)
+            abc.new(db, dict(spec.targets))
+        remaining = settings.generations - done
+        if remaining > 0:
+            # all in one call: pyabc adapts the threshold only within a run (one generation a call keeps the first one)
             abc.run(max_nr_populations=remaining)
-    history = pyabc.History(db)
-    frame, weights = history.get_distribution(m=0, t=history.max_t)
-    particles = pd.DataFrame({f.key: [_value(f, x) for x in frame[_name(f)]] for f in free})
-    pops = history.get_all_populations()
-    return Posterior(
-        particles=particles,
-        weights=np.asarray(weights, float),
-        generations=history.max_t + 1,
-        simulations=int(pops["samples"].sum()),
-        epsilon=float(pops["epsilon"].iloc[-1]),
-    )
+        history = pyabc.History(db)
+        frame, weights = history.get_distribution(m=0, t=history.max_t)
+        particles = pd.DataFrame({f.key: [_value(f, x) for x in frame[_name(f)]] for f in free})
+        pops = history.get_all_populations()
+        return Posterior(
+            particles=particles,
+            weights=np.asarray(weights, float),
+            generations=history.max_t + 1,
+            simulations=int(pops["samples"].sum()),
+            epsilon=float(pops["epsilon"].iloc[-1]),
+        )
 
 
 @contextlib.contextmanager
