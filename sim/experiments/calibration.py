@@ -783,7 +783,7 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
         f"# Calibration: {'all targets met' if result.reachable else 'TARGET NOT MET (closest fit)'}",
         "",
         f"Baseline `{b.scenario_name}`, {b.customers:,} customers, {b.weeks} weeks after a {b.warmup_weeks}-week "
-        f"warm-up; {spec.trials} trials x {spec.replications} replications; reported over "
+        f"warm-up; {_budget(spec)}; reported over "
         f"{spec.report_replications} fresh seeds.",
         "",
         *(
@@ -812,6 +812,12 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
             f"| {p['name']} | `{p['key']}` | {p['fitted']:.6g}{at} | {p['default']:.6g} | [{p['lo']:g}, {p['hi']:g}] |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _budget(spec: CalibrationSpec) -> str:
+    if spec.abc is not None:
+        return f"ABC-SMC, {spec.abc.generations} generations of {spec.abc.population} particles"
+    return f"{spec.trials} trials x {spec.replications} replications"
 
 
 def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Path) -> str:
