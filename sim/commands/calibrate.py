@@ -2,6 +2,18 @@
 
     silosim-calibrate target.nps=12 target.annual_retention=0.86
     silosim-calibrate target.nps=30 target.annual_churn=0.1 target.first_contact_resolution=0.75 trials=60
+    silosim-calibrate data=client_exports/
+    silosim-calibrate data=client_exports/ method=abc abc.population=40 abc.generations=6
+
+method=abc is Bayesian (ABC-SMC with pyabc): the posterior of the free parameters (posterior.csv,
+posterior.md with 90% credible intervals, posterior.png), kept generation by generation in
+out_dir/abc.db, so the same command resumes a killed run; calibrated.yaml holds the posterior median.
+
+With data=FOLDER the targets are measured from the client's raw records (responses, customers,
+contacts; CSV or XLSX, see README) with their sampling uncertainty, each tolerance is the target's
+95% half-width, and out_dir also gets targets.yaml, data_quality.csv (every row left out, and why)
+and data_report.pdf/.png (the one-page report of the client's data). Problems in the records are
+listed with file, row, column and value; too many (data_max_excluded) stop the command.
 
 Settings: conf/calibrate.yaml (targets, model, replications, method, trials, out_dir) and the
 ``calibrate`` group (the free parameters and their bounds, the tolerances). Each trial runs the
@@ -19,6 +31,7 @@ from __future__ import annotations
 import sys
 
 from sim.commands._common import EXIT_UNREACHABLE, paragraph, user_errors, wants_help
+from sim.commands.records import record_problems, report_records
 from sim.experiments.calibration import (
     bound_warning,
     calibrate,
@@ -40,17 +53,32 @@ def main(argv: list[str] | None = None) -> None:
     if wants_help(argv):
         print(__doc__)
         return
-    with user_errors(PROG):
+    with user_errors(PROG), record_problems(PROG):
         spec = load_spec(argv)
+        if spec.records is not None and spec.record_targets is not None:
+            report_records(spec.records, spec.record_targets)
         shown = ", ".join(f"{k} {fmt_target(k, v)}" for k, v in spec.targets.items())
+        budget = (
+            f"ABC-SMC, {spec.abc.generations} generations of {spec.abc.population} particles (one replication each)"
+            if spec.abc is not None
+            else f"{spec.trials} trials x {spec.replications} replications"
+        )
         print(
-            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {spec.trials} trials x "
-            f"{spec.replications} replications of {spec.base.customers:,} customers x {spec.base.weeks} weeks"
+            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {budget} of {spec.base.customers:,} "
+            f"customers x {spec.base.weeks} weeks"
         )
         result = calibrate(spec, progress=lambda line: print(line, flush=True))
         written = write_outputs(spec, result)
+        if spec.records is not None and spec.record_targets is not None:
+            from sim.report.datareport import write_data_report
+
+            write_data_report(spec.records, spec.record_targets, written.parent)
     print()
     print(markdown_report(spec, result))
+    if result.posterior is not None:
+        from sim.experiments.abc_calibration import posterior_markdown
+
+        print(posterior_markdown(spec, result.posterior))
     print(f"Output directory: {written.parent}")
     warning = bound_warning(spec, result)
     if warning and result.reachable:

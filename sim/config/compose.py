@@ -61,7 +61,12 @@ SCHEMA_NAME = "silosim_schema"
 USER_DIR_KEYS = {"scenario_dir": "scenario", "experiment_dir": "experiment"}
 # The directories are also recorded in the environment, so a launcher's worker processes see them.
 _DIR_ENV = {"scenario": "SILOSIM_SCENARIO_DIR", "experiment": "SILOSIM_EXPERIMENT_DIR"}
-_CALIBRATION_FILES: dict[Path, str] = {}
+_CALIBRATION_FILES: dict[tuple[str, Path], str] = {}  # (group, file) -> its registered option
+# groups whose option may be a file path: what the file should be, and the package it is applied at
+_PATH_GROUPS = {
+    "calibration": ("the calibrated.yaml (or closest_fit.yaml) that silosim-calibrate wrote", "_global_"),
+    "journey": ("a journey file (stages and touchpoints, as silosim-journey import writes)", "journey"),
+}
 MAX_FILE_BYTES = 1_000_000  # a user's YAML file; the largest bundled scenario is about 2 KB
 MAX_VALUES = 100_000  # values in a user's YAML file once its aliases are expanded (a scenario holds a few hundred)
 MAX_NAME = 64  # characters in the name of a user's scenario or experiment file (it names directories and labels)
@@ -341,17 +346,19 @@ def _calibration_problem(node: DictConfig) -> str | None:
 
 
 def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
-    """Make ``calibration=PATH`` (or ``+calibration=PATH``) selectable by Hydra.
+    """Make ``calibration=PATH`` and ``journey=PATH`` (or with ``+``) selectable by Hydra.
 
     A calibrated file written by ``silosim-calibrate`` is registered in the ConfigStore as an
     option of the ``calibration`` group (applied at the global package, before the scenario, so a
-    scenario still overrides what it changes), and the override is rewritten to select it.
+    scenario still overrides what it changes), and the override is rewritten to select it. A journey
+    file written by ``silosim-journey import`` is registered the same way as an option of the
+    ``journey`` group, in place of ``conf/journey/default.yaml``.
 
     Args:
         overrides: Hydra overrides.
 
     Returns:
-        The overrides with any calibration path replaced by the registered option's name.
+        The overrides with any calibration or journey path replaced by the registered option's name.
 
     Raises:
         ConfigError: If the file cannot be read, is not a YAML mapping, or is not a calibrated file.
@@ -359,22 +366,24 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
     out = []
     for arg in overrides:
         key, sep, value = arg.partition("=")
-        if not sep or key.lstrip("+") != "calibration":
+        group = key.lstrip("+")
+        if not sep or group not in _PATH_GROUPS:
             out.append(arg)
             continue
         if value.endswith((".yaml", ".yml")) or "/" in value:
             path = Path(value).expanduser().resolve()
-            if path not in _CALIBRATION_FILES:
-                what = "the calibrated.yaml (or closest_fit.yaml) that silosim-calibrate wrote"
-                node = load_yaml_mapping(path, what, "calibration")
-                problem = _calibration_problem(node)
-                if problem:
-                    raise ConfigError(f"`calibration` names '{path}', but {problem}.")
+            if (group, path) not in _CALIBRATION_FILES:
+                what, package = _PATH_GROUPS[group]
+                node = load_yaml_mapping(path, what, group)
+                if group == "calibration":
+                    problem = _calibration_problem(node)
+                    if problem:
+                        raise ConfigError(f"`calibration` names '{path}', but {problem}.")
                 name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
-                ConfigStore.instance().store(group="calibration", name=name, node=node, package="_global_")
-                _CALIBRATION_FILES[path] = name
-            value = _CALIBRATION_FILES[path]
-        out.append(f"calibration={value}")
+                ConfigStore.instance().store(group=group, name=name, node=node, package=package)
+                _CALIBRATION_FILES[group, path] = name
+            value = _CALIBRATION_FILES[group, path]
+        out.append(f"{group}={value}")
     return out
 
 

@@ -73,6 +73,11 @@ class Survey:
         self.detractor_rows = np.empty(0, dtype=np.int64)
         self.causes = np.empty(0, dtype=np.int16)
         self.annoyed = np.empty(0, dtype=np.int64)  # rows pressed for a ten this week (their satisfaction fell)
+        # this week's respondents, their measured scores and which answered the relationship survey (read by
+        # silosim-export-records, which writes them as a client's survey export)
+        self.respondents = np.empty(0, dtype=np.int64)
+        self.respondent_scores = np.empty(0, dtype=np.int16)
+        self.respondent_relationship = np.empty(0, dtype=bool)
 
     def invite(self, store: CustomerStore, streams: Streams, week: int) -> tuple[np.ndarray, np.ndarray]:
         """This week's invitations before any steering: the rows and which of them are to the relationship survey.
@@ -132,6 +137,7 @@ class Survey:
             self.annoyed = annoyed = rows[pressured]
             store.satisfaction[annoyed] = np.maximum(0.0, store.satisfaction[annoyed] - gaming.pressure_annoyance)
         store.measured_ltr[rows] = score
+        self.respondents, self.respondent_scores, self.respondent_relationship = rows, score, relationship
         detractors = self.tally(score, store.transaction_stage[rows], store.last_failure_tp[rows], relationship)
         self.detractor_rows = rows[detractors]
 

@@ -392,6 +392,11 @@ class Journey:
         self._touch_streams = [tuple(f"{kind}:{name}" for kind in _TOUCH_STREAMS) for name in self.names]
         self.contact_rows = np.empty(0, dtype=np.int64)  # this week's support contacts about a problem
         self.contact_causes = np.empty(0, dtype=np.int16)  # and the cause of each one's problem
+        # every support contact this week: rows, which were about a problem, which ended resolved at that contact
+        # (a question: answered, unless the desk was overloaded); read by silosim-export-records
+        self.support_rows = np.empty(0, dtype=np.int64)
+        self.support_problem = np.empty(0, dtype=bool)
+        self.support_resolved = np.empty(0, dtype=bool)
 
     # ----------------------------------------------------------------- a week
     def begin_week(
@@ -662,6 +667,7 @@ class Journey:
         counts.support_first_contacts += int(first.sum())
         counts.support_first_resolved += int((first & resolved).sum())
         counts.problem_contacts += int(problem.sum())
+        self.support_rows, self.support_problem, self.support_resolved = rows, problem, resolved | (~problem & ~over)
         complainers = rows[problem]
         self.contact_rows, self.contact_causes = complainers, store.problem_cause[complainers].copy()
         store.complaint[complainers] = True

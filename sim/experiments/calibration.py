@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from sim.config.schema import SiloConfig
+    from sim.experiments.abc_calibration import AbcSettings, Posterior
+    from sim.experiments.record_targets import RecordTargets
+    from sim.experiments.records import ClientRecords
 
 __all__ = [
     "TARGETS",
@@ -65,6 +68,7 @@ __all__ = [
     "markdown_report",
     "unreachable_message",
     "write_outputs",
+    "write_record_outputs",
 ]
 
 REPORT_SEED_OFFSET = 10_000
@@ -81,6 +85,8 @@ TARGETS: dict[str, tuple[str, bool, bool]] = {
     "annual_retention": ("annual_retention", False, True),
     "annual_churn": ("annual_churn", True, False),
     "first_contact_resolution": ("first_contact_resolution_last_year", False, True),
+    "survey_responses_per_customer_year": ("survey_responses_per_customer_year", True, True),
+    "complaint_contacts_per_customer_year": ("complaint_contacts_per_customer_year", True, True),
 }
 
 
@@ -128,6 +134,9 @@ class CalibrationSpec:
     config: DictConfig
     resumed: bool = False
     command: str = ""
+    records: ClientRecords | None = None
+    record_targets: RecordTargets | None = None
+    abc: AbcSettings | None = None  # method=abc: population and generations
 
     @property
     def fit_seeds(self) -> list[int]:
@@ -149,6 +158,7 @@ class CalibrationResult:
     met: dict[str, bool]
     trials: list[dict[str, Any]]
     best_trial: int
+    posterior: Posterior | None = None  # method=abc: the last generation's particles and weights
 
     @property
     def reachable(self) -> bool:
@@ -255,16 +265,28 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
     """
     cfg = compose("calibrate", overrides)
     OmegaConf.resolve(cfg)
-    targets = _targets(cfg)
-    tolerance = _tolerances(cfg, targets)
+    records = record_targets = None
+    if cfg.get("data") is not None:
+        records, record_targets, targets = _record_targets(cfg)
+        tolerance = _tolerances(cfg, targets)
+        # distances in units of each target's sampling uncertainty: its 95% half-width, never below the floor
+        tolerance = {k: max(tolerance[k], record_targets.targets[k].half_width) for k in targets}
+    else:
+        targets = _targets(cfg)
+        tolerance = _tolerances(cfg, targets)
     base, fixed = _base(cfg.model)
     free = _free_parameters(cfg.calibrate.get("free"), base)
     clash = sorted(set(fixed) & {f.key for f in free})
     if clash:
         raise ConfigError(f"`model.overrides` fixes {clash}, but the calibration also declares it free; do one.")
     method = str(cfg.method)
-    if method not in METHODS:
-        raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}.")
+    if method not in (*METHODS, "abc"):
+        raise ConfigError(f"`method` is '{method}', but it must be one of {', '.join(METHODS)}, abc.")
+    abc = None
+    if method == "abc":
+        from sim.experiments.abc_calibration import abc_settings
+
+        abc = abc_settings(cfg.get("abc"))
     given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
     place = place_study(
         given, Path(str(cfg.out_dir)).expanduser(), _settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
@@ -285,7 +307,45 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         config=cfg,
         resumed=place.resumed,
         command=" ".join(["silosim-calibrate", *overrides]),
+        records=records,
+        record_targets=record_targets,
+        abc=abc,
     )
+
+
+def _record_targets(cfg: DictConfig) -> tuple[ClientRecords, RecordTargets, dict[str, float]]:
+    """The client's records (``data``), their targets with intervals, and the values of the targets fitted."""
+    from sim.experiments.record_targets import RECORD_TARGETS, measure_targets
+    from sim.experiments.records import read_records
+
+    given = sorted(k for k, v in cfg.target.items() if v is not None)
+    if given:
+        raise ConfigError(
+            f"`data` is '{cfg.data}' and `target.{given[0]}` is {cfg.target[given[0]]}, but the targets come either "
+            "from the client's records or from the command line; give one."
+        )
+    names = cfg.get("data_targets")
+    if not isinstance(names, ListConfig) or not names or any(str(n) not in RECORD_TARGETS for n in names):
+        raise ConfigError(
+            f"`data_targets` is {OmegaConf.to_container(names) if isinstance(names, ListConfig) else names!r}, but it "
+            f"must be a non-empty list of {', '.join(RECORD_TARGETS)}."
+        )
+    share = _number(cfg.data_max_excluded, "data_max_excluded")
+    if not 0 <= share <= 1:
+        raise ConfigError(f"`data_max_excluded` is {share:g}, but it must be a share in [0, 1].")
+    records = read_records(Path(str(cfg.data)), max_excluded=share)
+    measured = measure_targets(records, None if cfg.get("data_as_of") is None else str(cfg.data_as_of))
+    missing = [str(n) for n in names if str(n) not in measured.targets]
+    if missing:
+        needs = RECORD_TARGETS[missing[0]][2].replace("+", " and ")
+        raise ConfigError(
+            f"`data_targets` names {missing[0]}, but the records in {cfg.data} do not give it (it needs the {needs} "
+            f"file(s), with data in the year); the records give {', '.join(measured.targets)}."
+        )
+    targets = {str(n): measured.targets[str(n)].value for n in names}
+    for name, value in targets.items():
+        _check_target(name, value)
+    return records, measured, targets
 
 
 def _targets(cfg: DictConfig) -> dict[str, float]:
@@ -614,7 +674,8 @@ def _sampler(spec: CalibrationSpec, done: int) -> Any:
 
 PRIOR_WEIGHT = 0.5  # least squares: residual per free parameter, per unit of its range, toward its start
 DIFF_STEPS = (0.1, 0.05, 0.2)  # finite-difference steps of the successive least-squares restarts (share of range)
-METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe}
+# optimise: the point fit by its general name (least squares), beside the Bayesian fit the uncertainty work adds
+METHODS = {"least_squares": _fit_least_squares, "tpe": _fit_tpe, "optimise": _fit_least_squares}
 
 
 def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) -> CalibrationResult:
@@ -631,6 +692,8 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     Returns:
         The fit, its report and the trial history.
     """
+    if spec.method == "abc":
+        return _calibrate_abc(spec, progress)
     write_record(spec.out_dir, _settings(spec.config), spec.command)
     probe = open_study(spec.out_dir, STUDY_NAME, ["minimize"], _sampler(spec, 0))
     complete, running = trials_in(probe)
@@ -644,14 +707,37 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     params = {f.key: best[f.key] for f in spec.free}
     progress(f"re-running the best fit (trial {best['trial'] + 1}) on {spec.report_replications} fresh seeds ...")
     report = _simulate(spec, params, spec.report_seeds)
+    return CalibrationResult(
+        params=params, report=report, met=_met(spec, report), trials=evaluate.history, best_trial=int(best["trial"])
+    )
+
+
+def _calibrate_abc(spec: CalibrationSpec, progress: Callable[[str], None]) -> CalibrationResult:
+    """ABC-SMC (:mod:`sim.experiments.abc_calibration`), then the posterior median reported on fresh seeds."""
+    from sim.experiments.abc_calibration import predictive_check, run_abc
+
+    assert spec.abc is not None  # noqa: S101 - load_spec sets it for method=abc
+    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    posterior = run_abc(spec, spec.abc, progress)
+    progress(f"posterior predictive check: the targets at {spec.report_replications} posterior draws ...")
+    posterior.check = predictive_check(spec, posterior, spec.report_replications)
+    params = posterior.median()
+    params = {f.key: float(round(params[f.key])) if f.integer else params[f.key] for f in spec.free}
+    progress(f"re-running the posterior median on {spec.report_replications} fresh seeds ...")
+    report = _simulate(spec, params, spec.report_seeds)
+    met = _met(spec, report)
+    particles = posterior.particles.assign(weight=posterior.weights)
+    trials = [{"trial": i, **row} for i, row in enumerate(particles.to_dict("records"))]
+    return CalibrationResult(params=params, report=report, met=met, trials=trials, best_trial=0, posterior=posterior)
+
+
+def _met(spec: CalibrationSpec, report: dict[str, Interval]) -> dict[str, bool]:
     met = {}
     for name, target in spec.targets.items():
         r = report[name]
         tol = spec.tolerance[name]
         met[name] = bool(math.isfinite(r.mean) and abs(r.mean - target) <= tol + min(r.half_width, tol))
-    return CalibrationResult(
-        params=params, report=report, met=met, trials=evaluate.history, best_trial=int(best["trial"])
-    )
+    return met
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -699,9 +785,19 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
         f"# Calibration: {'all targets met' if result.reachable else 'TARGET NOT MET (closest fit)'}",
         "",
         f"Baseline `{b.scenario_name}`, {b.customers:,} customers, {b.weeks} weeks after a {b.warmup_weeks}-week "
-        f"warm-up; {spec.trials} trials x {spec.replications} replications; reported over "
+        f"warm-up; {_budget(spec)}; reported over "
         f"{spec.report_replications} fresh seeds.",
         "",
+        *(
+            [
+                f"Targets measured from the client's records in `{spec.records.folder}` over "
+                f"{spec.record_targets.start + pd.Timedelta(days=1):%Y-%m-%d} to {spec.record_targets.as_of:%Y-%m-%d} "
+                "(targets.yaml); each tolerance is the target's 95% sampling half-width, at least the configured one.",
+                "",
+            ]
+            if spec.records is not None and spec.record_targets is not None
+            else []
+        ),
         "| target | observed | simulated mean | 95% CI | tolerance | met |",
         "|---|---|---|---|---|---|",
     ]
@@ -718,6 +814,12 @@ def markdown_report(spec: CalibrationSpec, result: CalibrationResult) -> str:
             f"| {p['name']} | `{p['key']}` | {p['fitted']:.6g}{at} | {p['default']:.6g} | [{p['lo']:g}, {p['hi']:g}] |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _budget(spec: CalibrationSpec) -> str:
+    if spec.abc is not None:
+        return f"ABC-SMC, {spec.abc.generations} generations of {spec.abc.population} particles"
+    return f"{spec.trials} trials x {spec.replications} replications"
 
 
 def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Path) -> str:
@@ -775,6 +877,12 @@ def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
         "study": RECORD,
         "provenance": provenance(("optuna", "scipy")),
     }
+    if spec.records is not None and spec.record_targets is not None:
+        write_record_outputs(spec.records, spec.record_targets, out)
+    if result.posterior is not None:
+        from sim.experiments.abc_calibration import write_posterior
+
+        write_posterior(spec, result.posterior, out)
     atomic_write(out / "fit.csv", lambda tmp: safe_table(fit_table(spec, result)).to_csv(tmp, index=False))
     atomic_write(out / "fit.md", lambda tmp: tmp.write_text(markdown_report(spec, result)))
     atomic_write(out / "trials.csv", lambda tmp: safe_table(pd.DataFrame(result.trials)).to_csv(tmp, index=False))
@@ -783,6 +891,22 @@ def write_outputs(spec: CalibrationSpec, result: CalibrationResult) -> Path:
     (out / other).unlink(missing_ok=True)  # a continued study may turn a closest fit into a calibration
     atomic_write(out / name, lambda tmp: tmp.write_text(_calibrated_yaml(spec, result, out / name)))
     return out / name
+
+
+def write_record_outputs(records: ClientRecords, measured: RecordTargets, out: Path) -> list[Path]:
+    """``targets.yaml`` (each target with its interval) and ``data_quality.csv`` (every row left out, and why).
+
+    Returns:
+        The files written (each atomically).
+    """
+    from sim.experiments.record_targets import targets_yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        out / "targets.yaml", lambda tmp: tmp.write_text(targets_yaml(measured, records, out / "targets.yaml"))
+    )
+    atomic_write(out / "data_quality.csv", lambda tmp: records.quality.to_csv(tmp, index=False))
+    return [out / "targets.yaml", out / "data_quality.csv"]
 
 
 def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, written: Path) -> str:
@@ -803,10 +927,16 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
         if f.at_bound(result.params[f.key])
     ]
     text = "Target not met: " + "; ".join(parts) + "."
-    budget = (
-        f"run the same command again with a larger budget, trials={2 * spec.trials} (the study resumes from the "
-        f"{len(result.trials)} trials it holds; replications= more per trial steadies the fit)"
-    )
+    if spec.abc is not None:
+        budget = (
+            "run the same command again with more generations or particles "
+            f"(abc.generations={2 * spec.abc.generations}, abc.population={2 * spec.abc.population})"
+        )
+    else:
+        budget = (
+            f"run the same command again with a larger budget, trials={2 * spec.trials} (the study resumes from the "
+            f"{len(result.trials)} trials it holds; replications= more per trial steadies the fit)"
+        )
     if bounds:
         names = {f.key: name for name, f in ((f.name, f) for f in spec.free)}
         widen = " or ".join(
@@ -818,7 +948,7 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
             f"the command line ({widen}, inside the parameter's declared range) or {budget}."
         )
     else:
-        text += f" No free parameter is at a bound, so the search may simply need more trials: {budget}."
+        text += f" No free parameter is at a bound, so the search may simply need a larger budget: {budget}."
     text += f" The closest fit was written to {written} (labelled CLOSEST FIT, not a calibration)."
     return text
 

@@ -144,6 +144,17 @@ def _customer_lifetime_value(m: pd.DataFrame, context: RunContext) -> float:
     return customer_lifetime_value(annual_value, _annual_retention(m, context), context.clv_discount_rate)
 
 
+def _per_customer_year(column: str) -> Callable[[pd.DataFrame, RunContext], float]:
+    """A weekly count summed over the last year, per customer-year on the book (active customers x weeks / 52)."""
+
+    def rate(m: pd.DataFrame, _: RunContext) -> float:
+        year = m.tail(WEEKS_PER_YEAR)
+        customer_years = float(year["active_customers"].sum()) / WEEKS_PER_YEAR
+        return float(year[column].sum()) / customer_years if customer_years else math.nan
+
+    return rate
+
+
 def _initial_book_retention(m: pd.DataFrame, _: RunContext) -> float:
     """Share of the customers on the book at the start of week 0 still customers at the end."""
     start = float(m["active_before"].iloc[0])
@@ -215,6 +226,11 @@ for _outcome in (
     Outcome("first_contact_resolution_last_year", "First-contact resolution, mean over the last year", "share",
             _mean("first_contact_resolution", last_year=True), "last_year.first_contact_resolution", fmt=_SHARE,
             bounds=(0, 1)),
+    # a client's records measure these too (sim/experiments/record_targets.py): counts per customer-year
+    Outcome("survey_responses_per_customer_year", "Survey responses (both kinds) per customer-year, last year",
+            "responses per customer-year", _per_customer_year("survey_responses"), fmt="{:.3f}", bounds=(0, math.inf)),
+    Outcome("complaint_contacts_per_customer_year", "Contacts about a problem per customer-year, last year",
+            "contacts per customer-year", _per_customer_year("problem_contacts"), fmt="{:.3f}", bounds=(0, math.inf)),
     # policy search
     Outcome("net_value", "Book value net of programme cost: discounted revenue minus discounted cost, per initial "
             "customer", "discounted currency per initial customer", _net_value, fmt="{:,.1f}"),

@@ -55,6 +55,8 @@ def base_configuration(model: DictConfig, what: str) -> SiloConfig:
         overrides.append(f"industry={model.industry}")
     if model.get("calibration"):
         overrides.append(f"calibration={model.calibration}")
+    if model.get("journey"):  # a journey file (silosim-journey import) in place of the default journey
+        overrides.append(f"journey={model.journey}")
     try:
         return checked_config(overrides)
     except ConfigError as exc:
