@@ -110,6 +110,7 @@ def test_both_arms_share_their_seeds_and_the_bands_are_the_paired_differences(re
     assert followups["siloed_scorecards"] == 0 < followups["siloed_scorecards_what_if"]
 
 
+@pytest.mark.slow  # its fixture runs the what-if in the dashboard's worker pool
 def test_the_answer_and_the_figure_agree_on_the_verdict(result: WhatIfResult) -> None:
     d, lo, hi = final_effect(result, "true_nps")
     row = result.summary.set_index("scenario").loc["siloed_scorecards_what_if"]
