@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import assert_user_error
 from openpyxl import load_workbook
 
 from sim.commands import calibrate as calibrate_command
@@ -34,20 +36,24 @@ TINY = ["replications=2", "customers=300", "weeks=4", "warmup_weeks=2", "report.
 LEAK_MARKER = "hunter2-must-never-appear"
 
 
-def user_error(
-    main: Callable[[list[str]], None], argv: list[str], capsys: pytest.CaptureFixture[str], fragments: Iterable[str]
-) -> str:
-    """Run a console script's ``main`` in-process; it must stop with one paragraph naming every fragment, exit 2."""
+def _stopped(main: Callable[[list[str]], None], argv: list[str], capsys: pytest.CaptureFixture[str], code: int) -> str:
+    """Run a console script's ``main`` in-process; it must exit with ``code``. Returns what it wrote to stderr."""
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     err = capsys.readouterr().err
-    assert stopped.value.code == 2, err
-    assert "error:" in err.split("\n", 1)[0] and "Traceback" not in err, err
-    assert "\n\n" not in err.strip(), err  # one paragraph
-    paragraph = " ".join(err.split())
-    for fragment in fragments:
-        assert fragment in paragraph, (fragment, paragraph)
+    assert stopped.value.code == code, err
+    return err
+
+
+def user_error(
+    main: Callable[[list[str]], None], argv: list[str], capsys: pytest.CaptureFixture[str], fragments: Iterable[str]
+) -> str:
+    """Run a console script's ``main`` in-process; it must stop as :func:`conftest.assert_user_error` says, leaking
+    nothing."""
+    program = sys.modules[main.__module__].PROG
+    err = _stopped(main, argv, capsys, 2)
+    paragraph = assert_user_error(subprocess.CompletedProcess([program, *argv], 2, "", err), program, fragments)
     assert LEAK_MARKER not in paragraph
     return paragraph
 
@@ -349,11 +355,7 @@ def system_error(
     main: Callable[[list[str]], None], argv: list[str], capsys: pytest.CaptureFixture[str], fragments: Iterable[str]
 ) -> str:
     """Like :func:`user_error`, for an operating-system error met during the work: exit status 4."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as stopped:
-        main(argv)
-    err = capsys.readouterr().err
-    assert stopped.value.code == 4, err
+    err = _stopped(main, argv, capsys, 4)
     assert "Traceback" not in err and "\n\n" not in err.strip(), err
     paragraph = " ".join(err.split()).replace("- ", "-")
     for fragment in fragments:
