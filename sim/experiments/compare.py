@@ -929,10 +929,20 @@ def _write_tables(work: Path, comparison: Comparison) -> None:
     runs = comparison.runs
     # each through a temporary name: a full disk leaves no half-written (or 0-byte) table behind
     atomic_write(work / "comparison.parquet", lambda tmp: runs.metrics.to_parquet(tmp, index=False, compression="zstd"))
-    summary = safe_table(comparison.summary)
-    atomic_write(work / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.12g"))
+    _write_summary(work, comparison)
     table = safe_table(runs.runs.assign(path=[str(Path(x).name) for x in runs.runs["path"]]))
     atomic_write(work / "runs.csv", lambda tmp: table.to_csv(tmp, index=False))
+    _write_meta(work, comparison)
+
+
+def _write_summary(work: Path, comparison: Comparison) -> None:
+    """summary.csv: formula-safe text, and numbers with the digits the dashboard and a rebuild read back."""
+    summary = safe_table(comparison.summary)
+    atomic_write(work / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False, float_format="%.12g"))
+
+
+def _write_meta(work: Path, comparison: Comparison) -> None:
+    """comparison.json."""
     meta = json.dumps(comparison.meta, indent=2) + "\n"
     atomic_write(work / "comparison.json", lambda tmp: tmp.write_text(meta))
 
@@ -1211,7 +1221,7 @@ def rebuild_comparison(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        safe_table(comparison.summary).to_csv(work / "summary.csv", index=False, float_format="%.12g")
+        _write_summary(work, comparison)
         if comparison.meta.get("uncertainty") and (target / DRAWS_DIR).is_dir():  # at the new settings, too
             comparison.meta["uncertainty"] = summarise_draws(
                 target, comparison.runs.outcomes, comparison.meta["uncertainty"], comparison.baseline,
@@ -1219,7 +1229,7 @@ def rebuild_comparison(
                 float(comparison.meta["clv_discount_rate"]), target=work,
             )  # fmt: skip
         present(work, comparison)
-        (work / "comparison.json").write_text(json.dumps(comparison.meta, indent=2) + "\n")
+        _write_meta(work, comparison)
         _swap_in(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
