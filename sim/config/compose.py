@@ -71,6 +71,10 @@ MAX_FILE_BYTES = 1_000_000  # a user's YAML file; the largest bundled scenario i
 MAX_VALUES = 100_000  # values in a user's YAML file once its aliases are expanded (a scenario holds a few hundred)
 MAX_NAME = 64  # characters in the name of a user's scenario or experiment file (it names directories and labels)
 CALIBRATION_MARKER = "calibration_source"  # silosim-calibrate writes it into every calibrated (or closest-fit) file
+# A calibration on the client's journey carries that journey under this key: applied with the calibrated file
+CALIBRATION_JOURNEY = "calibration_journey"
+CALIBRATED_FILE, CLOSEST_FIT_FILE = "calibrated.yaml", "closest_fit.yaml"  # what calibration=DIR looks for
+_CALIBRATION_JOURNEYS: dict[Path, str] = {}  # calibrated file -> the registered journey option it carries
 # What a calibrated file may not set: what a calibration does not fit (the run's seed, population, horizon, name).
 CALIBRATION_RESERVED = ("seed", "customers", "weeks", "scenario_name")
 _SCHEMAS: dict[str, Any] = {SCHEMA_NAME: RunConfig}
@@ -350,9 +354,12 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
 
     A calibrated file written by ``silosim-calibrate`` is registered in the ConfigStore as an
     option of the ``calibration`` group (applied at the global package, before the scenario, so a
-    scenario still overrides what it changes), and the override is rewritten to select it. A journey
-    file written by ``silosim-journey import`` is registered the same way as an option of the
-    ``journey`` group, in place of ``conf/journey/default.yaml``.
+    scenario still overrides what it changes), and the override is rewritten to select it;
+    ``calibration=DIR`` names the calibration's output directory and selects its ``calibrated.yaml``.
+    A calibration made on a client's journey carries it (``calibration_journey``): that journey is
+    selected too, unless the overrides select one themselves. A journey file written by
+    ``silosim-journey import`` is registered the same way as an option of the ``journey`` group, in
+    place of ``conf/journey/default.yaml``.
 
     Args:
         overrides: Hydra overrides.
@@ -364,6 +371,7 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
         ConfigError: If the file cannot be read, is not a YAML mapping, or is not a calibrated file.
     """
     out = []
+    journey_given = any(a.partition("=")[0].lstrip("+") == "journey" for a in overrides)
     for arg in overrides:
         key, sep, value = arg.partition("=")
         group = key.lstrip("+")
@@ -372,19 +380,54 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
             continue
         if value.endswith((".yaml", ".yml")) or "/" in value:
             path = Path(value).expanduser().resolve()
+            if group == "calibration" and path.is_dir():
+                path = _calibrated_file_in(path)
             if (group, path) not in _CALIBRATION_FILES:
-                what, package = _PATH_GROUPS[group]
-                node = load_yaml_mapping(path, what, group)
-                if group == "calibration":
-                    problem = _calibration_problem(node)
-                    if problem:
-                        raise ConfigError(f"`calibration` names '{path}', but {problem}.")
-                name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
-                ConfigStore.instance().store(group=group, name=name, node=node, package=package)
-                _CALIBRATION_FILES[group, path] = name
+                _register_path(group, path)
             value = _CALIBRATION_FILES[group, path]
+            journey = _CALIBRATION_JOURNEYS.get(path) if group == "calibration" else None
+            if journey and not journey_given:  # the journey it was calibrated on, unless another is asked for
+                out.append(f"journey={journey}")
         out.append(f"{group}={value}")
     return out
+
+
+def _register_path(group: str, path: Path) -> None:
+    """Register a calibrated or journey file as an option of its group (a calibration's journey too)."""
+    what, package = _PATH_GROUPS[group]
+    node = load_yaml_mapping(path, what, group)
+    if group == "calibration":
+        journey = node.pop(CALIBRATION_JOURNEY, None) if isinstance(node, DictConfig) else None
+        problem = _calibration_problem(node)
+        if problem is None and journey is not None and not isinstance(journey, DictConfig):
+            problem = f"its `{CALIBRATION_JOURNEY}` is not a journey (stages and touchpoints); recalibrate"
+        if problem:
+            raise ConfigError(f"`calibration` names '{path}', but {problem}.")
+        node[CALIBRATION_MARKER] = str(path)  # where it was read from (it may have moved since it was written)
+        if journey is not None:
+            name = f"{path.stem}_journey_{len(_CALIBRATION_FILES)}"
+            ConfigStore.instance().store(group="journey", name=name, node=journey, package="journey")
+            _CALIBRATION_JOURNEYS[path] = name
+    name = f"{path.stem}_{len(_CALIBRATION_FILES)}"
+    ConfigStore.instance().store(group=group, name=name, node=node, package=package)
+    _CALIBRATION_FILES[group, path] = name
+
+
+def _calibrated_file_in(directory: Path) -> Path:
+    """``calibration=DIR``: the calibrated.yaml silosim-calibrate wrote into DIR (its ``out_dir``)."""
+    if (directory / CALIBRATED_FILE).is_file():
+        return directory / CALIBRATED_FILE
+    if (directory / CLOSEST_FIT_FILE).is_file():
+        raise ConfigError(
+            f"`calibration` names the directory '{directory}', which holds {CLOSEST_FIT_FILE} but no "
+            f"{CALIBRATED_FILE}: that calibration did not meet its targets (fit.md says which). Pass "
+            f"calibration={directory / CLOSEST_FIT_FILE} to use the closest fit knowingly, or calibrate again."
+        )
+    raise ConfigError(
+        f"`calibration` names the directory '{directory}', but it holds no {CALIBRATED_FILE}: it is not a "
+        "calibration's output directory (silosim-calibrate out_dir=...), or that calibration has not finished "
+        "(the same silosim-calibrate command resumes it). Pass that directory or its calibrated.yaml."
+    )
 
 
 def split_user_dirs(arguments: Sequence[str]) -> tuple[list[str], dict[str, str]]:

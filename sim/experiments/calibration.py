@@ -40,6 +40,7 @@ import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sim.config import ConfigError, compose, find, validate, with_values
+from sim.config.compose import CALIBRATION_JOURNEY, load_yaml_mapping
 from sim.config.walk import range_error
 from sim.experiments.analysis import Interval
 from sim.experiments.files import atomic_write, safe_table
@@ -826,6 +827,9 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
     node = OmegaConf.create({"calibration_source": str(path)})
     for key, value in {**spec.fixed, **result.params}.items():
         OmegaConf.update(node, key, value, force_add=True)
+    journey = spec.config.model.get("journey")
+    if journey:  # the client's journey it was calibrated on: applied with this file (compose: calibration_journey)
+        node[CALIBRATION_JOURNEY] = load_yaml_mapping(Path(str(journey)).expanduser(), "a journey file", "journey")
     fit = "; ".join(
         f"{k} {fmt_target(k, v.mean)} (95% CI {_ci(k, v)}; target {fmt_target(k, spec.targets[k])})"
         for k, v in result.report.items()
@@ -845,6 +849,11 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
         initial_indent="# ",
         subsequent_indent="#   ",
     )
+    if journey:
+        header.append(
+            f"# Calibrated on the client's journey ({Path(str(journey)).name}), carried below as "
+            f"{CALIBRATION_JOURNEY}: applied with this file."
+        )
     header.append(f"# Use: silosim calibration={path} [scenario=...]")
     return "\n".join(header) + "\n" + OmegaConf.to_yaml(node)
 

@@ -36,6 +36,8 @@ from sim.config import ConfigError
 from sim.config.vocabularies import OUTBOUND_KINDS, TOUCHPOINT_KINDS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sim.config.schema import JourneyConf
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "JourneyMap",
     "default_journey",
     "handoffs",
+    "journey_of",
     "journey_rows",
     "journey_yaml",
     "read_journey_map",
@@ -91,6 +94,35 @@ def default_departments() -> list[str]:
     from sim.config import checked_config
 
     return list(checked_config([]).org.departments)
+
+
+def journey_of(config: Mapping[str, Any], scale: bool = True) -> JourneyMap | None:
+    """The journey a resolved run configuration uses, as a map, or None when it is the default journey.
+
+    Args:
+        config: A resolved configuration (plain containers), e.g. a comparison's baseline.
+        scale: Give each touchpoint its failure rate in the run: the declared rate times ``journey.failure_scale``.
+
+    Returns:
+        The journey (names as labels, in words), or None if its stages and touchpoints are the default ones.
+    """
+    journey = config.get("journey") or {}
+    fields = ("stage", "owner", "kind", "base_quality", "failure_prob")
+    touchpoints = {str(k): {f: tp.get(f) for f in fields} for k, tp in (journey.get("touchpoints") or {}).items()}
+    stages = [str(s) for s in journey.get("stages") or []]
+    default = default_journey()
+    if stages == list(default.stages) and touchpoints == {
+        k: {f: getattr(tp, f) for f in fields} for k, tp in default.touchpoints.items()
+    }:
+        return None
+    factor = float(journey.get("failure_scale", 1.0)) if scale else 1.0
+    for tp in touchpoints.values():
+        tp["failure_prob"] = min(1.0, float(tp["failure_prob"]) * factor)
+    owners = {tp["owner"] for tp in touchpoints.values()}
+    declared = [str(d) for d in (config.get("org") or {}).get("departments") or []]
+    departments = [d for d in declared if d in owners] + sorted(owners - set(declared))
+    labels = {k: k.replace("_", " ").capitalize() for k in [*stages, *touchpoints]}
+    return JourneyMap(stages=stages, touchpoints=touchpoints, labels=labels, departments=departments)
 
 
 def journey_rows(journey: JourneyConf) -> pd.DataFrame:

@@ -199,20 +199,53 @@ def apply_draw(cfg: DictConfig, typed: RunConfig) -> tuple[DictConfig, RunConfig
 
 
 def write_draws(
-    path: Path, cfg: SiloConfig, distributions: Mapping[str, Any], held: Sequence[str], n: int, seed: int
+    path: Path,
+    cfg: SiloConfig,
+    distributions: Mapping[str, Any],
+    held: Sequence[str],
+    n: int,
+    seed: int,
+    calibration: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Draw the comparison's parameter sets and write them where every run reads its row.
+
+    Args:
+        path: The draws file.
+        cfg: The default configuration the distributions belong to.
+        distributions: The user's distributions.
+        held: Keys held at their set values.
+        n: Number of draws.
+        seed: The design's seed.
+        calibration: The calibration's record (:func:`sim.experiments.posterior_draws.calibration_plan`): its
+            ``posterior_keys`` are drawn from its posterior, whole particles along one more axis of the design.
 
     Returns:
         The drawn values (one row per draw; multipliers for lists).
     """
+    from sim.experiments.posterior_draws import posterior_sets
+
     table, errors = uncertain_parameters(cfg, distributions)
     if errors:  # pragma: no cover - the plan checks the declarations before anything runs
         raise ConfigError("; ".join(errors) + ".")
-    keys = [k for k, (_, u) in table.items() if u.varied and k not in held]
-    draws = draw_parameter_sets(table, keys, n, seed)
+    fitted = list((calibration or {}).get("posterior_keys") or [])
+    keys = [k for k, (_, u) in table.items() if u.varied and k not in held and k not in fitted]
+    if fitted:
+        points = design_points(n, len(keys) + 1, seed)
+        draws = pd.DataFrame(
+            {key: table[key][1].ppf(points[:, j]) for j, key in enumerate(keys)}, index=pd.RangeIndex(n, name="draw")
+        )
+        draws = draws.join(posterior_sets(str(calibration["file"]), n, points[:, -1], fitted))  # type: ignore[index]
+    else:
+        draws = draw_parameter_sets(table, keys, n, seed)
     values = [parameter_values(table, draws.loc[i].to_dict()) for i in draws.index]
-    record = {"keys": keys, "held": list(held), "seed": seed, "drawn": draws.to_dict("records"), "values": values}
+    record = {
+        "keys": [*keys, *fitted],
+        "held": list(held),
+        "seed": seed,
+        "posterior_keys": fitted,
+        "drawn": draws.to_dict("records"),
+        "values": values,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
@@ -623,7 +656,8 @@ def plan_draws(
     """What a comparison's parameter draws are: how many, the design's seed, the runs' seeds and the held keys.
 
     The draws run with seeds after the replications' (``first_seed + replications`` on), so no draw run
-    shares a seed with a run at the declared values.
+    shares a seed with a run at the declared values. With a calibration the fitted parameters come from its
+    posterior (or are held at their fitted values): :mod:`sim.experiments.posterior_draws`.
 
     Args:
         draws: Draws per scenario.
@@ -636,16 +670,19 @@ def plan_draws(
         The plan of the draws (JSON-ready).
     """
     from sim.config import compose_config, to_config
+    from sim.experiments.posterior_draws import calibration_plan
 
     default = to_config(compose_config([]))
     table, _ = uncertain_parameters(default, distributions)
-    return {
+    held, calibration = calibration_plan(configs, table, distributions, held_keys(table, configs, default))
+    plan = {
         "draws": draws,
         "design_seed": first_seed,
         "first_seed": first_seed + replications,
-        "held": held_keys(table, configs, default),
+        "held": held,
         "distributions": {k: dict(v) for k, v in distributions.items()},
     }
+    return {**plan, "calibration": calibration} if calibration else plan
 
 
 def draw_arguments(arguments: Sequence[str], spec: Mapping[str, Any], draws_file: Path) -> list[str]:
@@ -662,7 +699,15 @@ def write_plan_draws(work: Path, spec: Mapping[str, Any]) -> Path:
     path = work / DRAWS_DIR / DRAWS_FILE
     if not path.exists():
         default = to_config(compose_config([]))
-        write_draws(path, default, spec["distributions"], spec["held"], int(spec["draws"]), int(spec["design_seed"]))
+        write_draws(
+            path,
+            default,
+            spec["distributions"],
+            spec["held"],
+            int(spec["draws"]),
+            int(spec["design_seed"]),
+            spec.get("calibration"),
+        )
     return path
 
 
@@ -705,6 +750,8 @@ def summarise_draws(
     plausible = plausible_draws(done, replicate_outcomes, baseline, PLAUSIBLE)
     done = done[done["draw"].isin(plausible)]
     base = {k: v for k, v in spec.items() if k in ("draws", "design_seed", "first_seed", "held", "wall_seconds")}
+    if spec.get("calibration"):  # the calibration's name and what came from it, not its local path
+        base["calibration"] = {k: v for k, v in spec["calibration"].items() if k != "file"}
     record = {
         **base,
         "distributions": spec.get("distributions", {}),

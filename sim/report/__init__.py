@@ -22,6 +22,7 @@ from sim.report.figures import make_figures
 from sim.report.html import write_report
 from sim.report.pdf import NO_BROWSER, find_chromium, pdf_pages, print_pdf
 from sim.report.slides import write_slides
+from sim.report.swimlane import comparison_swimlane
 from sim.report.text import print_summary
 from sim.report.uncertainty import add_uncertainty
 from sim.report.workbook import write_workbook
@@ -97,6 +98,9 @@ def write_deliverables(directory: Path, comparison: Comparison) -> None:
             report_currency(comparison.meta),
         ),
     )
+    swimlane = comparison_swimlane(comparison.configs, comparison.baseline, directory / "figures")
+    if swimlane is not None:  # the client's journey, not the default one: shown first, before what happens on it
+        figures = [swimlane, *figures]
     content = build_content(comparison, figures)
     add_uncertainty(content, comparison, directory / "figures")  # uncertainty=parameters: how sure, what it hinges on
     _timed("report.html", lambda: write_report(directory / "report.html", content, warn=_say))

@@ -8,22 +8,23 @@ fall between silos). The title states how many hand-offs the journey has and whe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from sim.experiments.files import atomic_write
-from sim.experiments.journeymap import handoffs
-from sim.report.figures import RC
+from sim.experiments.journeymap import handoffs, journey_of
+from sim.report.figures import RC, FigureFile, _save
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from sim.experiments.journeymap import JourneyMap
 
-__all__ = ["write_swimlane"]
+__all__ = ["comparison_swimlane", "swimlane_figure", "write_swimlane"]
 
 BOX_W, GAP = 0.86, 0.12  # a touchpoint's box width (share of a stage column) and the space between boxes
 UNIT = 0.62  # height of one box in a lane, in lane units
@@ -67,6 +68,41 @@ def write_swimlane(journey: JourneyMap, out: Path) -> list[Path]:
     Returns:
         The files written.
     """
+    with mpl.rc_context(RC):
+        fig, title = swimlane_figure(journey)
+        fig.suptitle(title, fontweight="bold", x=0.01, ha="left")
+        png = atomic_write(out.with_suffix(".png"), lambda tmp: fig.savefig(tmp, format="png", dpi=130))
+        pdf = atomic_write(out.with_suffix(".pdf"), lambda tmp: fig.savefig(tmp, format="pdf"))
+    return [png, pdf]
+
+
+def comparison_swimlane(configs: Mapping[str, Mapping[str, Any]], baseline: str, out_dir: Path) -> FigureFile | None:
+    """The swimlane of a comparison's journey, as one of its figures, when it is not the default journey.
+
+    Args:
+        configs: Each scenario's resolved configuration.
+        baseline: The baseline scenario (its journey, failure rates at its ``journey.failure_scale``).
+        out_dir: The comparison's figures directory.
+
+    Returns:
+        The figure (``journey_swimlane.png`` and ``.svg``), or None for the default journey.
+    """
+    journey = journey_of(configs[baseline])
+    if journey is None:
+        return None
+    scale = float(configs[baseline].get("journey", {}).get("failure_scale", 1.0))
+    caption = (
+        "The client's journey the comparison runs on: stages across, owning departments down, hand-offs between "
+        f"departments as arrows, each touchpoint coloured by its failure rate in the baseline (declared rate x "
+        f"journey.failure_scale {scale:.3g})."
+    )
+    with mpl.rc_context(RC):
+        fig, title = swimlane_figure(journey)
+        return _save(fig, out_dir, "journey_swimlane", title, caption)
+
+
+def swimlane_figure(journey: JourneyMap) -> tuple[Figure, str]:
+    """The swimlane of ``journey`` (drawn under the caller's style) and its title, which the caller places."""
     pos, lanes = _positions(journey)
     rates = {k: float(tp["failure_prob"]) for k, tp in journey.touchpoints.items()}
     top = max(max(rates.values()), 1e-6)
@@ -122,13 +158,8 @@ def write_swimlane(journey: JourneyMap, out: Path) -> list[Path]:
             spine.set_visible(False)
         bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8)
         bar.set_label("Failure rate per touch (%)")
-        fig.suptitle(
-            f"The journey: {len(journey.stages)} stages, {len(journey.touchpoints)} touchpoints, {len(links)} "
-            f"hand-offs; fails most at {journey.labels[worst]} ({100 * rates[worst]:.1f}% of touches)",
-            fontweight="bold",
-            x=0.01,
-            ha="left",
-        )
-        png = atomic_write(out.with_suffix(".png"), lambda tmp: fig.savefig(tmp, format="png", dpi=130))
-        pdf = atomic_write(out.with_suffix(".pdf"), lambda tmp: fig.savefig(tmp, format="pdf"))
-    return [png, pdf]
+    title = (
+        f"The journey: {len(journey.stages)} stages, {len(journey.touchpoints)} touchpoints, {len(links)} "
+        f"hand-offs; fails most at {journey.labels[worst]} ({100 * rates[worst]:.1f}% of touches)"
+    )
+    return fig, title

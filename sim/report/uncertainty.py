@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sim.experiments.compare import Comparison
     from sim.report.content import ReportContent
 
-__all__ = ["add_uncertainty", "hinge_words", "method_paragraph", "uncertainty_sentence"]
+__all__ = ["add_uncertainty", "calibration_sentences", "hinge_words", "method_paragraph", "uncertainty_sentence"]
 
 OUTCOME = "true_nps"  # the outcome the sentences and the tornado are about (the table's first)
 _WORDS = {"true_nps": ("true NPS", 1.0, "points"), "annual_retention": ("annual retention", 100.0, "points")}
@@ -122,7 +122,54 @@ def method_paragraph(meta: Mapping[str, Any]) -> str:
         "answer hinges on is each parameter's squared correlation with the effect across the worlds; a switching "
         "value is where a one-way sweep along that relation would change the effect's sign. Parameters a scenario "
         f"sets are held at their set values ({', '.join(u.get('held', [])) or 'none here'})."
+        + _posterior_words(u.get("calibration"))
     )
+
+
+def _posterior_words(c: Mapping[str, Any] | None) -> str:
+    """The method paragraph's sentence on a calibration's posterior (empty without one)."""
+    if not c or not c.get("posterior_keys"):
+        return ""
+    return (
+        f" The parameters the calibration fitted to the client's records ({', '.join(c['posterior_keys'])}) were not "
+        "drawn from their declared ranges but from the calibration's posterior: each world takes one whole posterior "
+        "particle, so combinations the records ruled out are not drawn; their importance also carries what their "
+        "posterior correlation with each other does."
+    )
+
+
+def calibration_sentences(u: Mapping[str, Any]) -> list[str]:
+    """Where the fitted parameters' draws came from, for the assumptions page (empty without a calibration)."""
+    c = u.get("calibration")
+    if not c:
+        return []
+    lines = []
+    if c.get("posterior_keys"):
+        shown = []
+        for p in c.get("parameters", []):
+            if p["key"] not in c["posterior_keys"]:
+                continue
+            text = f"{p['key']} median {p['median']:.4g} (90% {p['low']:.4g} to {p['high']:.4g}"
+            if "declared_low" in p:
+                text += f"; declared {p['declared_low']:.4g} to {p['declared_high']:.4g}"
+            shown.append(text + ")")
+        lines.append(
+            f"Parameter uncertainty: the {len(c['posterior_keys'])} parameters the calibration ({c['name']}) fitted "
+            f"were drawn from its posterior, whole particles by weighted resampling ({c['particles']} particles, "
+            f"{c['effective_particles']:g} effective): {'; '.join(shown)}. Every other uncertain parameter was "
+            "drawn from its declared distribution."
+        )
+    if c.get("point_keys"):
+        lines.append(
+            f"Parameter uncertainty: the calibration ({c['name']}) is a point fit without a posterior, so the "
+            f"parameters it fitted ({', '.join(c['point_keys'])}) were held at their fitted values and their "
+            "uncertainty is NOT in the parameters-plus-noise ranges; calibrate with method=abc to carry it."
+        )
+    if c.get("user_keys"):
+        lines.append(f"Fitted parameters drawn from distributions= instead: {', '.join(c['user_keys'])}.")
+    if c.get("scenario_keys"):
+        lines.append(f"Fitted parameters a scenario sets, held at its value: {', '.join(c['scenario_keys'])}.")
+    return lines
 
 
 def tornado(imp: pd.DataFrame, title: str, outcome: str, out_dir: Path) -> FigureFile:
@@ -176,6 +223,7 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
         return
     content.answer_note = "How sure: " + " ".join(sentences) + " " + content.answer_note
     content.method.append(method_paragraph(meta))
+    content.calibration += calibration_sentences(u)
     path = figures_dir.parent / IMPORTANCE_FILE  # the directory being written (a rebuild writes it aside)
     if not path.exists():
         path = Path(comparison.out) / IMPORTANCE_FILE

@@ -265,6 +265,21 @@ def _about(comparison: Comparison, content: ReportContent) -> list[tuple[str, An
     return rows
 
 
+def _fitted_sources(c: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """One row per parameter the calibration fitted: where its draws came from, its posterior and declared ranges."""
+    source = {
+        **dict.fromkeys(c.get("posterior_keys", []), "posterior"),
+        **dict.fromkeys(c.get("point_keys", []), "held at the fitted value (point calibration)"),
+        **dict.fromkeys(c.get("user_keys", []), "distributions= file"),
+        **dict.fromkeys(c.get("scenario_keys", []), "held at the scenario's value"),
+    }
+    header = ["parameter", "drawn from", "fitted", "posterior median", "posterior 5%", "posterior 95%", "declared"]
+    header += ["declared 5%", "declared 95%"]
+    keys = ("fitted", "median", "low", "high", "declared", "declared_low", "declared_high")
+    rows = [[p["key"], source.get(p["key"], ""), *(p.get(k) for k in keys)] for p in c.get("parameters", [])]
+    return header, rows
+
+
 def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -> Path:
     """Write the workbook (atomically).
 
@@ -287,6 +302,10 @@ def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -
         header = list(uncertain[0])
         rows = [[r.get(k) for k in header] for r in uncertain]
         sheets.sheet("Parameter uncertainty", header, rows, [None] * len(header))
+        fitted = ((comparison.meta.get("uncertainty") or {}).get("calibration") or {}).get("parameters") or []
+        if fitted:  # calibration=DIR: where each fitted parameter's draws came from
+            header, rows = _fitted_sources(comparison.meta["uncertainty"]["calibration"])
+            sheets.sheet("Calibrated parameters", header, rows, [None] * len(header))
     if content.parameter_values is not None and content.parameters is not None:
         header, rows = _parameters(content.parameter_values)
         sheets.sheet("Parameters", header, rows, [None, None] + ["General"] * (len(header) - 2))
