@@ -75,6 +75,33 @@ def test_a_client_map_becomes_a_journey_every_command_runs(tmp_path: Path) -> No
     assert len(frame) == 8 and frame["touches"].sum() > 0
 
 
+def test_a_comparison_on_a_client_journey_gets_its_swimlane_and_one_on_the_default_none(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from sim.experiments.journeymap import journey_of
+    from sim.report.swimlane import comparison_swimlane
+
+    path = tmp_path / "acme.csv"
+    path.write_text(CLIENT_MAP)
+    out = tmp_path / "acme_journey.yaml"
+    out.write_text(journey_yaml(read_journey_map(path), path))
+
+    def plain(*overrides: str) -> dict:
+        return OmegaConf.to_container(OmegaConf.structured(checked_config(list(overrides))), resolve=True)  # type: ignore[return-value]
+
+    assert journey_of(plain()) is None
+    assert journey_of(plain("journey.failure_scale=2")) is None  # a calibrated scale is not another journey
+    assert comparison_swimlane({"base": plain()}, "base", tmp_path / "figures") is None
+    client = plain(f"journey={out}", "journey.failure_scale=2")
+    journey = journey_of(client)
+    assert journey is not None and journey.stages[0] == "awareness"
+    assert journey.touchpoints["welcome_call"]["failure_prob"] == pytest.approx(0.10)  # 0.05 x the baseline's scale
+    assert journey.departments == ["Marketing", "Sales", "Operations", "Service", "Billing"]
+    figure = comparison_swimlane({"base": client}, "base", tmp_path / "figures")
+    assert figure is not None and figure.png.exists() and figure.name == "journey_swimlane"
+    assert figure.title.startswith("The journey: 5 stages, 10 touchpoints") and "Welcome call (10.0%" in figure.title
+
+
 def _map(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "map.csv"
     path.write_text(text)

@@ -96,6 +96,7 @@ def comparison_swimlane(configs: Mapping[str, Mapping[str, Any]], baseline: str,
         f"departments as arrows, each touchpoint coloured by its failure rate in the baseline (declared rate x "
         f"journey.failure_scale {scale:.3g})."
     )
+    out_dir.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(RC):
         fig, title = swimlane_figure(journey)
         return _save(fig, out_dir, "journey_swimlane", title, caption)
