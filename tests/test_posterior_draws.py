@@ -13,8 +13,8 @@ from conftest import assert_user_error, run_main
 
 from sim.config import ConfigError, checked_config, compose_config, to_config
 from sim.config.walk import uncertain_parameters
-from sim.experiments.posterior_draws import calibration_plan, read_calibration, weighted_quantile
-from sim.experiments.uncertainty import write_draws
+from sim.experiments.uncertainty.draws import write_draws
+from sim.experiments.uncertainty.posterior import calibration_plan, read_calibration, weighted_quantile
 
 CHURN, FCR, FIX = "customer.base_weekly_churn", "journey.first_contact_resolution", "feedback.outer_loop.fix_effect"
 ACME = Path(__file__).resolve().parents[1] / "examples" / "acme"
@@ -55,7 +55,7 @@ def _configs(*overrides: str) -> dict[str, dict]:
 
 
 def _draw(tmp_path: Path, configs: dict, n: int, seed: int = 0, distributions: dict | None = None) -> pd.DataFrame:
-    from sim.experiments.uncertainty import plan_draws
+    from sim.experiments.uncertainty.draws import plan_draws
 
     spec = plan_draws(n, seed, 2, distributions or {}, configs)
     default = to_config(compose_config([]))

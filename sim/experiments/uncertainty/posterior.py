@@ -2,7 +2,7 @@
 
 A calibration to a client's records learns about the parameters it fits, and nothing about the others.
 ``silosim-compare calibration=DIR uncertainty=parameters draws=N`` therefore draws each parameter set as
-follows (:mod:`sim.experiments.uncertainty` does the rest, unchanged):
+follows (:mod:`sim.experiments.uncertainty.draws` does the rest, unchanged):
 
 * The comparison starts from the calibrated baseline: ``DIR/calibrated.yaml`` is applied to every scenario
   (with the journey it was calibrated on, if it carries one).
@@ -25,7 +25,7 @@ follows (:mod:`sim.experiments.uncertainty` does the rest, unchanged):
   parameter a scenario sets.
 * Every other parameter is drawn from its declared distribution, as without a calibration.
 
-The importance measure of :mod:`sim.experiments.uncertainty` assumes independent draws; the posterior's
+The importance measure of :mod:`sim.experiments.uncertainty.effects` assumes independent draws; the posterior's
 parameters are drawn jointly, so the importance of one of them also carries what its posterior correlation
 with the others does (the method paragraph says so).
 """
