@@ -166,7 +166,8 @@ def calibration_sentences(u: Mapping[str, Any]) -> list[str]:
             "uncertainty is NOT in the parameters-plus-noise ranges; calibrate with method=abc to carry it."
         )
     if c.get("user_keys"):
-        lines.append(f"Fitted parameters drawn from distributions= instead: {', '.join(c['user_keys'])}.")
+        given = ", ".join(c["user_keys"])
+        lines.append(f"Fitted parameters given by distributions= instead (drawn, or held if fixed there): {given}.")
     if c.get("scenario_keys"):
         lines.append(f"Fitted parameters a scenario sets, held at its value: {', '.join(c['scenario_keys'])}.")
     return lines
@@ -215,6 +216,7 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
     u = meta.get("uncertainty")
     if not u:
         return
+    content.calibration += calibration_sentences(u)  # where the fitted parameters' draws came from, in any case
     level = float(u.get("level", comparison.confidence))
     rows = [r for r in u["summary"] if r["outcome"] == OUTCOME and r["scenario"] != comparison.baseline]
     titles = comparison.titles
@@ -223,7 +225,6 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
         return
     content.answer_note = "How sure: " + " ".join(sentences) + " " + content.answer_note
     content.method.append(method_paragraph(meta))
-    content.calibration += calibration_sentences(u)
     path = figures_dir.parent / IMPORTANCE_FILE  # the directory being written (a rebuild writes it aside)
     if not path.exists():
         path = Path(comparison.out) / IMPORTANCE_FILE

@@ -302,10 +302,10 @@ def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -
         header = list(uncertain[0])
         rows = [[r.get(k) for k in header] for r in uncertain]
         sheets.sheet("Parameter uncertainty", header, rows, [None] * len(header))
-        fitted = ((comparison.meta.get("uncertainty") or {}).get("calibration") or {}).get("parameters") or []
-        if fitted:  # calibration=DIR: where each fitted parameter's draws came from
-            header, rows = _fitted_sources(comparison.meta["uncertainty"]["calibration"])
-            sheets.sheet("Calibrated parameters", header, rows, [None] * len(header))
+    fitted = ((comparison.meta.get("uncertainty") or {}).get("calibration") or {}).get("parameters") or []
+    if fitted:  # calibration=DIR with parameter draws: where each fitted parameter's draws came from
+        header, rows = _fitted_sources(comparison.meta["uncertainty"]["calibration"])
+        sheets.sheet("Calibrated parameters", header, rows, [None] * len(header))
     if content.parameter_values is not None and content.parameters is not None:
         header, rows = _parameters(content.parameter_values)
         sheets.sheet("Parameters", header, rows, [None, None] + ["General"] * (len(header) - 2))
