@@ -13,8 +13,9 @@ from conftest import assert_user_error, run_main
 
 from sim.config import ConfigError, checked_config, compose_config, to_config
 from sim.config.walk import uncertain_parameters
+from sim.experiments.calibration.abc import weighted_quantile
 from sim.experiments.uncertainty.draws import write_draws
-from sim.experiments.uncertainty.posterior import calibration_plan, read_calibration, weighted_quantile
+from sim.experiments.uncertainty.posterior import calibration_plan, read_calibration
 
 CHURN, FCR, FIX = "customer.base_weekly_churn", "journey.first_contact_resolution", "feedback.outer_loop.fix_effect"
 ACME = Path(__file__).resolve().parents[1] / "examples" / "acme"

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import ConfigError
+from sim.experiments.calibration.abc import weighted_quantile
 
 if TYPE_CHECKING:
     from sim.config.distributions import Uncertainty
@@ -94,17 +95,6 @@ class CalibrationPrior:
         if self.weights is None:
             return 0.0
         return float(1.0 / np.sum(self.weights**2))
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of weighted values (the smallest value whose cumulative weight reaches ``q``).
-
-    >>> weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([0.5, 0.2, 0.3]), 0.5)
-    2.0
-    """
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][min(int(np.searchsorted(cumulative, q)), values.size - 1)])
 
 
 def resample(prior: CalibrationPrior, u: np.ndarray) -> pd.DataFrame:
