@@ -23,9 +23,12 @@ from conftest import assert_user_error
 from openpyxl import load_workbook
 
 from sim.commands import calibrate as calibrate_command
+from sim.commands import collect as collect_command
 from sim.commands import compare as compare_command
+from sim.commands import discover as discover_command
 from sim.commands import policy as policy_command
 from sim.commands import run as run_command_module
+from sim.commands import sensitivity as sensitivity_command
 from sim.commands import validate as validate_command
 from sim.config import ConfigError
 from sim.config.compose import MAX_FILE_BYTES, MAX_VALUES
@@ -398,13 +401,39 @@ LONG = "n" * 300
         (run_command_module.main, ["hydra.run.dir=/proc/x", "customers=300", "weeks=2"], "`hydra.run.dir`"),
         (run_command_module.main, ["-m", "seed=1,2", "hydra.sweep.dir=/proc/x"], "`hydra.sweep.dir`"),
         (compare_command.main, ["out=/proc/x", *TINY], "`out`"),
+        (sensitivity_command.main, ["morris_example", "--sweep-dir", "/proc/x"], "`--sweep-dir`"),
+        (sensitivity_command.main, ["morris_example", "hydra.sweep.dir=/proc/x"], "`hydra.sweep.dir`"),
+        (sensitivity_command.main, ["morris_example", "--sweep-dir", "s", "--out", "/proc/x"], "`--out`"),
+        (collect_command.main, ["sweep", "--out", "/proc/x"], "`--out`"),
+        (
+            discover_command.main,
+            ["sweep", "--outcome", "final.true_nps", "--above", "0", "--out", "/proc/x"],
+            "`--out`",
+        ),
     ],
-    ids=["silosim", "silosim-m", "silosim-compare"],
+    ids=[
+        "silosim",
+        "silosim-m",
+        "silosim-compare",
+        "sensitivity-sweep-dir",
+        "sensitivity-hydra-sweep-dir",
+        "sensitivity-out",
+        "collect",
+        "discover",
+    ],
 )
 def test_a_path_that_cannot_exist_is_refused_before_any_run(
-    main: Callable[[list[str]], None], argv: list[str], key: str, capsys: pytest.CaptureFixture[str]
+    main: Callable[[list[str]], None],
+    argv: list[str],
+    key: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep").mkdir()  # a sweep directory to collect or explain (empty: it must not be read first)
     user_error(main, argv, capsys, [key, "/proc/x", "nothing can be written in '/proc'"])
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep"] and not any((tmp_path / "sweep").iterdir())
 
 
 def test_names_too_long_are_refused_before_any_run(
@@ -417,14 +446,21 @@ def test_names_too_long_are_refused_before_any_run(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_read_only_output_is_refused_before_any_run(small_disk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_read_only_output_is_refused_before_any_run(
+    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    sweep = tmp_path / "sweep"  # a sweep directory to collect or explain
+    sweep.mkdir()
     cases = [
         (run_command_module.main, [f"hydra.run.dir={small_disk}/run", "weeks=2"], "`hydra.run.dir`"),
         (compare_command.main, [f"out={small_disk}/cmp", *TINY], "`out`"),
         (validate_command.main, [f"out={small_disk}/v"], "`out`"),
         (calibrate_command.main, ["target.nps=10", f"out_dir={small_disk}/k"], "`out_dir`"),
         (policy_command.main, [f"out_dir={small_disk}/p"], "`out_dir`"),
+        (sensitivity_command.main, ["morris_example", "--sweep-dir", f"{small_disk}/s"], "`--sweep-dir`"),
+        (collect_command.main, [str(sweep), "--out", f"{small_disk}/c"], "`--out`"),
+        (discover_command.main, [str(sweep), "--outcome", "x", "--above", "0", "--out", f"{small_disk}/d"], "`--out`"),
     ]
     for main, argv, key in cases:
         user_error(main, argv, capsys, [key, str(small_disk), "read-only", "EROFS"])
@@ -502,6 +538,21 @@ def test_work_that_cannot_fit_the_memory_is_refused_naming_the_setting_to_lower(
         ["customers=1000000", "n_jobs=2", "replications=2"],
         capsys,
         ["2 runs at once", "`n_jobs`"],
+    )
+    user_error(
+        run_command_module.main,
+        ["-m", "seed=1,2,3", "customers=1000,3000000", "hydra.launcher.n_jobs=2"],
+        capsys,
+        ["`customers` is 3,000,000", "2 runs at once", "`hydra.launcher.n_jobs`"],
+    )
+    user_error(
+        calibrate_command.main,
+        ["target.nps=10", "model.customers=3000000", "jobs=2"],
+        capsys,
+        ["`customers` is 3,000,000", "2 runs at once", "`jobs`"],
+    )
+    user_error(
+        validate_command.main, ["customers=3000000", "jobs=2"], capsys, ["3,000,000", "2 runs at once", "`jobs`"]
     )
     assert resources.run_bytes(20_000, 156, 104) < 500_000_000  # the default run fits a small laptop
     assert list(tmp_path.iterdir()) == []
