@@ -181,6 +181,7 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
         plan = plan_multirun(overrides)
         os.environ[SWEEP_JOBS_ENV] = str(plan.jobs)
         rows = f" ({plan.design_rows} design rows)" if plan.design_rows else ""
+        check_memory(plan.customers, plan.weeks, plan.warmup_weeks, plan.workers, "hydra.launcher.n_jobs")
         print(f"{PROG}: sweep of {plan.jobs} runs{rows}", flush=True)
         return plan.overrides
     if not flags:
