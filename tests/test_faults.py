@@ -480,6 +480,28 @@ def test_a_full_disk_in_a_run_is_one_paragraph_and_leaves_no_run(
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]  # no run directory, no temporary one
 
 
+def test_a_full_disk_in_a_sweep_job_stops_the_sweep_with_one_paragraph_and_it_resumes(
+    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sweep = small_disk / "sweep"
+    argv = ["-m", "seed=range(0,4)", "customers=2000", "weeks=8", "warmup_weeks=2", f"hydra.sweep.dir={sweep}"]
+    argv += ["hydra.launcher.n_jobs=1", "~hydra.callbacks.collect_runs"]
+    fill(small_disk, leave_kb=400)  # room for the sweep's own files and a run or two, not for four
+    err = system_error(run_command_module.main, argv, capsys, ["no space is left on the device", "ENOSPC"])
+    assert err.count("silosim: error:") == 1 and "Traceback" not in err
+    # what is there is complete: every run directory holds a COMPLETE run, no temporary one, no empty table
+    runs = [p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    kept = {p.name for p in runs}
+    assert all((p / "COMPLETE").is_file() for p in runs), [p.name for p in runs]
+    assert len(kept) < 4 and not list(sweep.glob(".*.tmp-*")) and not zero_byte_files(small_disk)
+    stamps = {name: (sweep / name / "COMPLETE").stat().st_mtime_ns for name in kept}
+    (small_disk / "filler").unlink()  # space again: the same command resumes, reusing the complete runs
+    run_command_module.main(argv)
+    assert sum(1 for _ in sweep.glob("*/COMPLETE")) == 4
+    assert {name: (sweep / name / "COMPLETE").stat().st_mtime_ns for name in kept} == stamps  # not rerun
+
+
 @pytest.mark.e2e
 def test_a_full_disk_in_a_comparison_keeps_the_complete_runs_and_no_empty_table(
     small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
