@@ -19,6 +19,7 @@ import atexit
 import math
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -27,6 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -79,6 +81,32 @@ _STAGED: set[Path] = set()  # staging directories of this process, removed when 
 def _remove_staged() -> None:
     for path in list(_STAGED):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_staged_on_sigterm() -> None:
+    """SIGTERM removes the staging directories too, then goes on as it would have (uvicorn's graceful stop).
+
+    uvicorn stops on SIGTERM and then raises it again with the handler it found, by default Python's, which
+    ends the process without running ``atexit``: staging directories were left in the temporary directory. This
+    handler removes them and then hands the signal on (to uvicorn's handler while it serves, or to the default
+    action), so the server stops exactly as before. Only the main thread may set a handler; elsewhere nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _remove_staged()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+_remove_staged_on_sigterm()
 
 
 class CancelledError(Exception):
