@@ -46,7 +46,7 @@ from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.outcomes import OUTCOMES
 from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
-from sim.experiments.studies import RECORD, open_study, place_study, trials_in, write_record
+from sim.experiments.studies import RECORD, open_study, place_study, replayable_tpe, trials_in, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -87,12 +87,13 @@ TARGETS: dict[str, tuple[str, bool, bool]] = {
     "first_contact_resolution": ("first_contact_resolution_last_year", False, True),
     "survey_responses_per_customer_year": ("survey_responses_per_customer_year", True, True),
     "complaint_contacts_per_customer_year": ("complaint_contacts_per_customer_year", True, True),
-    "book_change": ("book_change", False, True),
+    "book_growth": ("book_growth", False, True),
 }
 # Targets that hold the baseline rather than describe the client: set by default (conf/calibrate.yaml), so they
-# never count as the client's figure. book_change 0 keeps the calibrated book stationary: acquisition
-# (`calibrate.free.acquisition`) is fitted to replace the churn the other targets imply.
-HELD = ("book_change",)
+# never count as the client's figure on their own. book_growth 0 keeps the calibrated book stationary (or at the
+# client's own growth): acquisition (`calibrate.free.acquisition`) is fitted to replace the churn the other targets
+# imply.
+HELD = ("book_growth",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,7 +359,7 @@ def _record_targets(cfg: DictConfig) -> tuple[ClientRecords, RecordTargets, dict
 
 
 def _held(cfg: DictConfig) -> dict[str, float]:
-    """The targets that hold the baseline (``target.book_change``), unless set to null."""
+    """The targets that hold the baseline (``target.book_growth``), unless set to null."""
     return {k: _number(cfg.target[k], f"target.{k}") for k in HELD if cfg.target.get(k) is not None}
 
 
@@ -672,18 +673,12 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
 
 
 def _sampler(spec: CalibrationSpec, done: int) -> Any:
-    """The study's sampler: TPE, seeded by the sampler seed plus the trials already done.
+    """The study's sampler: TPE whose proposals depend only on the sampler seed and the complete trials.
 
-    A resumed TPE study therefore does not repeat its first proposals; the least-squares fit adds
-    its own trials, so the sampler does not matter there.
+    A resumed TPE study therefore proposes what the uninterrupted one would have (``done`` is not needed and
+    kept for the callers); the least-squares fit adds its own trials, so the sampler does not matter there.
     """
-    import optuna
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=spec.sampler_seed + done, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3))
-        )
+    return replayable_tpe(spec.sampler_seed, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3)))
 
 
 PRIOR_WEIGHT = 0.5  # least squares: residual per free parameter, per unit of its range, toward its start
