@@ -183,7 +183,7 @@ def test_a_resumed_search_proposes_and_finds_what_the_uninterrupted_one_did(
     from optuna.trial import TrialState
 
     from sim.experiments.policy import load, search
-    from sim.experiments.studies import trials_in
+    from sim.experiments.runs.studies import trials_in
 
     monkeypatch.chdir(tmp_path)
     small = ["model.customers=300", "model.weeks=8", "replications=2", "trials=5", "startup_trials=2", "jobs=1"]

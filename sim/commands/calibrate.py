@@ -33,17 +33,10 @@ import sys
 
 from sim.commands._common import EXIT_UNREACHABLE, paragraph, user_errors, wants_help
 from sim.commands.records import record_problems, report_records
-from sim.experiments.calibration import (
-    CalibrationSpec,
-    bound_warning,
-    calibrate,
-    fmt_target,
-    load_spec,
-    markdown_report,
-    unreachable_message,
-    write_outputs,
-)
-from sim.experiments.resources import check_memory
+from sim.experiments.calibration.fit import calibrate, fmt_target
+from sim.experiments.calibration.outputs import bound_warning, markdown_report, unreachable_message, write_outputs
+from sim.experiments.calibration.spec import CalibrationSpec, load_spec
+from sim.experiments.runs.resources import check_memory
 
 __all__ = ["main"]
 
@@ -87,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(markdown_report(spec, result))
     if result.posterior is not None:
-        from sim.experiments.abc_calibration import posterior_markdown
+        from sim.experiments.calibration.abc import posterior_markdown
 
         print(posterior_markdown(spec, result.posterior))
     print(f"Output directory: {written.parent}")

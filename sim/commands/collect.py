@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from sim.commands._common import CommandParser, user_error, user_errors
-from sim.experiments.files import check_writable
+from sim.experiments.runs.files import check_writable
 from sim.experiments.sweeps.collect import collect, report
 
 __all__ = ["main"]

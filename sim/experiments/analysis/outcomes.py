@@ -4,7 +4,7 @@ An :class:`Outcome` has a name, a label and a unit for tables and figures, the p
 a run's ``summary.json`` (``final.true_nps``), and how it is computed from the run's weekly
 ``metrics.parquet`` table. Everything that reports or judges runs reads this registry: the run
 summary (:func:`run_summary`), the comparison's summary table and report
-(:mod:`sim.experiments.analysis`), replications (:mod:`sim.experiments.replications`), the
+(:mod:`sim.experiments.analysis.runsets`), replications (:mod:`sim.experiments.replications`), the
 calibration targets, the policy objectives and the dashboard's counters. To add an outcome, call
 :func:`register` with a new :class:`Outcome` (``comparison=True`` puts it in every comparison's
 ``summary.csv``).
@@ -241,7 +241,7 @@ for _outcome in (
     # a calibration holds the book (a stationary status quo, or the client's own growth) with this one
     Outcome("book_growth", "Annual growth of the book, last year: active customers at its end over its start, "
             "minus 1", "share a year", _book_growth, fmt="{:+.3f}", bounds=(-1, math.inf)),
-    # a client's records measure these too (sim/experiments/record_targets.py): counts per customer-year
+    # a client's records measure these too (sim/experiments/calibration/record_targets.py): counts per customer-year
     Outcome("survey_responses_per_customer_year", "Survey responses (both kinds) per customer-year, last year",
             "responses per customer-year", _per_customer_year("survey_responses"), fmt="{:.3f}", bounds=(0, math.inf)),
     Outcome("complaint_contacts_per_customer_year", "Contacts about a problem per customer-year, last year",
