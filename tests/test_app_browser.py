@@ -397,3 +397,48 @@ def test_sigterm_stops_the_dashboard_its_workers_and_removes_its_staging_directo
     left = [p for p in workers if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert not left, f"workers outlived the dashboard: {left}"
     assert not list(scratch.glob("silosim-whatif-*")), "staging directories were left behind"
+
+
+def test_ab_loads_the_clients_calibration_and_scenario_folder_with_messages(
+    chromium: str, server: str, tmp_path: Path
+) -> None:
+    """The A/B page's client inputs: a bad folder or calibration is a message under its input and Run waits; a
+    scenario folder adds the client's plan to the lists, whose levers start at the plan's own settings."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "contoso_plan.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - closed_loop_followup\n  - _self_\nabout:\n  title: Contoso plan\n"
+        "feedback:\n  inner_loop: {capacity: 12.0}\n"
+    )
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "calibrated.yaml").write_text(
+        f"# @package _global_\ncalibration_source: {tmp_path / 'fit' / 'calibrated.yaml'}\n"
+        "customer:\n  rating_bias_mean: 0.9\n"
+    )
+    (tmp_path / "missed").mkdir()
+    (tmp_path / "missed" / "closest_fit.yaml").write_text("calibration_source: x\n")
+    with _browser(chromium, tmp_path / "profile", height=1600) as (page, errors):
+        page.goto(server + "ab", wait_until="domcontentloaded")
+        run = page.get_by_role("button", name="Run A/B")
+        expect(run).to_be_enabled()
+        folder = page.get_by_label("Scenario folder (the client's *.yaml)")
+        folder.fill(str(tmp_path / "nowhere"))
+        expect(page.locator(".v-messages__message", has_text="not a readable directory")).to_be_visible()
+        expect(run).to_be_disabled()
+        folder.fill(str(plans))
+        expect(page.locator(".v-messages__message")).to_have_count(0)
+        page.locator(".v-select", has_text="Alternative").click()
+        page.locator(".v-menu__content .v-list-item", has_text="Contoso plan").click()
+        expect(page.locator(".v-input", has_text="Follow-up capacity: 12")).to_be_visible()  # the plan's own
+        calibration = page.get_by_label("Calibration (calibrated.yaml or its folder)")
+        calibration.fill(str(tmp_path / "missed"))
+        expect(page.locator(".v-messages__message", has_text="only closest_fit.yaml")).to_be_visible()
+        expect(run).to_be_disabled()
+        calibration.fill(str(tmp_path / "fit"))
+        expect(page.locator(".v-messages__message")).to_have_count(0)
+        expect(run).to_be_enabled()
+        body = page.locator("body").inner_text()
+    assert "Traceback" not in body and not errors, errors
