@@ -396,8 +396,8 @@ def _calibration(record: Mapping[str, Any] | None) -> list[str]:
     """The calibration the scenarios carry: targets, fitted values with intervals, parameters at a bound flagged."""
     if not record:
         return []
-        from sim.experiments.calibration.spec import TARGETS
     from sim.experiments.calibration.fit import fmt_target
+    from sim.experiments.calibration.spec import TARGETS
 
     head = f"Calibrated to the client's figures with silosim-calibrate ({record['file']})"
     if not record.get("found"):
