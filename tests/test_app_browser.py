@@ -50,13 +50,12 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outputs")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, outputs: Path) -> Iterator[str]:
-    """``solara run sim.dashboard.page`` on a free port of 127.0.0.1; yields its URL and stops it afterwards."""
+@contextmanager
+def _serve(outputs: Path, log_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``solara run sim.dashboard.page`` on a free port of 127.0.0.1; yields its URL and process, stops it after."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
-    log_path = tmp_path_factory.mktemp("solara") / "server.log"
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SILOSIM_OUTPUTS": str(outputs)}
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SILOSIM_OUTPUTS": str(outputs), **env}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -93,7 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, outputs: Path) -> Iterator[
                     f"solara did not answer on {url} within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}"
                 )
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group (start_new_session)
@@ -102,6 +101,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, outputs: Path) -> Iterator[
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, outputs: Path) -> Iterator[str]:
+    """The dashboard, served for the module's tests; yields its URL."""
+    with _serve(outputs, tmp_path_factory.mktemp("solara") / "server.log") as (url, _):
+        yield url
 
 
 def _number(text: str) -> float:
@@ -349,3 +355,90 @@ def test_ab_whatif_runs_in_the_background_exports_and_opens_in_results(
     _keep(tmp_path / "ab.png", "dashboard_ab.png")
     _keep(tmp_path / "results.png", "dashboard_results.png")
     print(f"\nA/B of 6 runs: {ab_seconds:.1f} s from Run to the answer")
+
+
+def _run_small_ab(page: Any, customers: str = "300", weeks: str = "8", replications: str = "2") -> None:
+    """Set a tiny A/B on the A/B page and run it to its answer."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Customers (initial)").fill(customers)
+    page.get_by_label("Weeks (horizon)").fill(weeks)
+    page.get_by_label("Replications (runs per arm)").fill(replications)
+    run = page.get_by_role("button", name="Run A/B")
+    expect(run).to_be_enabled()
+    run.click()
+    expect(page.locator(".whatif-answer")).to_be_visible(timeout=AB_TIMEOUT_MS)
+
+
+def test_sigterm_stops_the_dashboard_its_workers_and_removes_its_staging_directories(
+    chromium: str, tmp_path: Path
+) -> None:
+    """SIGTERM to the server alone (as a service manager sends it): the what-if's workers stop and its
+    ``silosim-whatif-*`` staging directories are removed, as on Ctrl-C."""
+    psutil = pytest.importorskip("psutil")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    scratch = tmp_path / "tmp"  # the server's TMPDIR: where its staging directories go
+    scratch.mkdir()
+    with _serve(tmp_path / "outputs", tmp_path / "server.log", TMPDIR=str(scratch)) as (url, proc):
+        with _browser(chromium, tmp_path / "profile", height=1600) as (page, errors):
+            page.goto(url + "ab", wait_until="domcontentloaded")
+            _run_small_ab(page)
+            assert not errors, errors
+        staged = sorted(scratch.glob("silosim-whatif-*"))
+        workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        assert staged and workers, (staged, workers)  # the what-if's staging directory and its warm workers
+        os.kill(proc.pid, signal.SIGTERM)  # the server only, not its process group
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in workers):
+            time.sleep(0.1)
+    left = [p for p in workers if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"workers outlived the dashboard: {left}"
+    assert not list(scratch.glob("silosim-whatif-*")), "staging directories were left behind"
+
+
+def test_ab_loads_the_clients_calibration_and_scenario_folder_with_messages(
+    chromium: str, server: str, tmp_path: Path
+) -> None:
+    """The A/B page's client inputs: a bad folder or calibration is a message under its input and Run waits; a
+    scenario folder adds the client's plan to the lists, whose levers start at the plan's own settings."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "contoso_plan.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - closed_loop_followup\n  - _self_\nabout:\n  title: Contoso plan\n"
+        "feedback:\n  inner_loop: {capacity: 12.0}\n"
+    )
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "calibrated.yaml").write_text(
+        f"# @package _global_\ncalibration_source: {tmp_path / 'fit' / 'calibrated.yaml'}\n"
+        "customer:\n  rating_bias_mean: 0.9\n"
+    )
+    (tmp_path / "missed").mkdir()
+    (tmp_path / "missed" / "closest_fit.yaml").write_text("calibration_source: x\n")
+    with _browser(chromium, tmp_path / "profile", height=1600) as (page, errors):
+        page.goto(server + "ab", wait_until="domcontentloaded")
+        run = page.get_by_role("button", name="Run A/B")
+        expect(run).to_be_enabled()
+        folder = page.get_by_label("Scenario folder (the client's *.yaml)")
+        folder.fill(str(tmp_path / "nowhere"))
+        expect(page.locator(".v-messages__message", has_text="not a readable directory")).to_be_visible()
+        expect(run).to_be_disabled()
+        folder.fill(str(plans))
+        expect(page.locator(".v-messages__message")).to_have_count(0)
+        page.locator(".v-select", has_text="Alternative").click()
+        page.locator(".v-menu__content .v-list-item", has_text="Contoso plan").click()
+        expect(page.locator(".v-input", has_text="Follow-up capacity: 12")).to_be_visible()  # the plan's own
+        calibration = page.get_by_label("Calibration (calibrated.yaml or its folder)")
+        calibration.fill(str(tmp_path / "missed"))
+        expect(page.locator(".v-messages__message", has_text="only closest_fit.yaml")).to_be_visible()
+        expect(run).to_be_disabled()
+        calibration.fill(str(tmp_path / "fit"))
+        expect(page.locator(".v-messages__message")).to_have_count(0)
+        expect(run).to_be_enabled()
+        body = page.locator("body").inner_text()
+    assert "Traceback" not in body and not errors, errors

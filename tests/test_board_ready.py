@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 
 from sim.experiments.calibration.outputs import calibration_record
 from sim.experiments.compare.deliverables import ReportConf, report_errors
@@ -26,6 +27,7 @@ from sim.report.content import (
     parameter_value,
     report_title,
 )
+from sim.report.text import print_summary
 
 META = {
     "name": "headline",
@@ -156,3 +158,39 @@ def test_parameters_read_by_their_documented_names_and_values_as_a_person_reads_
         "0.5",
     )
     assert parameter_value(float("nan")) == "not set"
+
+
+def _summary() -> pd.DataFrame:
+    rows = []
+    for scenario, nps, revenue in (("siloed_scorecards", 20.0, 74_846_157.0), ("contoso_plan", 27.2, 80_120_004.0)):
+        base = scenario == "siloed_scorecards"
+        rows.append(
+            {
+                "scenario": scenario,
+                "true_nps_mean": nps,
+                "true_nps_diff": 0.0 if base else 7.2,
+                "true_nps_diff_ci_low": 0.0 if base else -2.1,
+                "true_nps_diff_ci_high": 0.0 if base else 16.4,
+                "annual_retention_mean": 0.83,
+                "annual_retention_diff": 0.0 if base else 0.01,
+                "annual_retention_diff_ci_low": 0.0 if base else -0.002,
+                "annual_retention_diff_ci_high": 0.0 if base else 0.02,
+                "active_customers_mean": 5000.0,
+                "cumulative_revenue_mean": revenue,
+                "customer_lifetime_value_mean": 1234.4,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_the_terminal_summary_table_shows_the_currency(capsys: pytest.CaptureFixture[str]) -> None:
+    print_summary(_summary(), "siloed_scorecards", 0.95, META["titles"], "EUR")
+    shown = capsys.readouterr().out
+    header = next(line for line in shown.splitlines() if line.startswith("Scenario"))
+    assert "Revenue (EUR)" in header and "CLV (EUR)" in header
+    assert "74,846,157 EUR" in shown and "1,234 EUR" in shown and "currency units" not in shown
+    print_summary(_summary(), "siloed_scorecards", 0.95, META["titles"], "$")
+    assert "$80,120,004" in capsys.readouterr().out
+    print_summary(_summary(), "siloed_scorecards", 0.95, META["titles"])  # no currency named: the table says so
+    unnamed = capsys.readouterr().out
+    assert "74,846,157" in unnamed and "currency units: set report.currency" in unnamed

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
 import yaml
 from conftest import assert_user_error, run_command, run_main
 
-from sim.config import ConfigError, with_values
+from sim.config import ConfigError, checked_config, with_values
 from sim.experiments.analysis.statistics import Interval
 from sim.experiments.calibration.fit import calibrate
 from sim.experiments.calibration.outputs import bound_warning, write_outputs
 from sim.experiments.calibration.spec import TARGETS, CalibrationResult, load_spec
 from sim.experiments.replications import mean_ci, measuring, run_replications
+
+if TYPE_CHECKING:
+    from sim.config.schema import SiloConfig
+    from sim.engine.model import SiloModel
 
 # the calibration's own book and year: with silent customers and the relationship survey, 1,500 customers over 26
 # weeks leave replications too noisy to recover from (sd about 9 NPS points, 0.025 retention, 0.04-0.07 FCR)
@@ -133,7 +138,7 @@ def test_the_declared_free_parameters_reach_the_corners_of_the_range(corner: str
     given = [f"target.{k}={v}" for k, v in targets.items()]
     spec = load_spec([*given, "out_dir=/nonexistent/never-written"])
     for f in spec.free:
-        assert f.lo <= params[f.key] <= f.hi, f.key
+        assert f.key not in params or f.lo <= params[f.key] <= f.hi, f.key  # acquisition is not a corner's
     outcomes = {k: TARGETS[k][0] for k in targets}
     runs = run_replications(with_values(spec.base, params), range(700, 704), measuring(list(outcomes.values())))
     for name, target in targets.items():
@@ -216,6 +221,7 @@ def test_calibrated_file_is_accepted_by_silosim(
         (["target.annual_retention=1.2"], ["`target.annual_retention`", "1.2", "(0, 1]"]),
         (["target.nps=10", "target.npss=3"], ["`target.npss`", "not a calibration setting", "annual_retention"]),
         ([], ["No target given"]),
+        (["target.book_growth=0.05"], ["No target given"]),  # the book's growth alone describes no client
         (["target.annual_retention=0.8", "target.annual_churn=0.2"], ["same figure"]),
         (
             ["target.nps=10", "calibrate.free.attitude.hi=11"],
@@ -256,7 +262,8 @@ def test_an_industry_preset_reproduces_its_published_figures(industry: str) -> N
     spec = load_spec([f"model.industry={industry}", "out_dir=/nonexistent/never-written"])
     published = spec.base.industry
     assert published.name == industry and published.source
-    assert spec.targets == {"nps": published.nps, "annual_retention": published.annual_retention}
+    # the book is held too: its growth over the calibration year (the horizon's first) within twice its tolerance
+    assert spec.targets == {"nps": published.nps, "annual_retention": published.annual_retention, "book_growth": 0.0}
     outcomes = {k: TARGETS[k][0] for k in spec.targets}
     runs = run_replications(spec.base, range(800, 804), measuring(list(outcomes.values())))
     for name, target in spec.targets.items():
@@ -265,9 +272,90 @@ def test_an_industry_preset_reproduces_its_published_figures(industry: str) -> N
 
 
 def test_a_target_given_overrides_the_industry_figure() -> None:
-    spec = load_spec(["model.industry=telecom", "target.nps=10", "out_dir=/nonexistent/never-written"])
-    assert spec.targets == {"nps": 10.0, "annual_retention": 0.78}
+    given = ["model.industry=telecom", "target.nps=10", "out_dir=/nonexistent/never-written"]
+    spec = load_spec(given)
+    assert spec.targets == {"nps": 10.0, "annual_retention": 0.78, "book_growth": 0.0}
+    assert load_spec([*given, "target.book_growth=0.05"]).targets["book_growth"] == 0.05  # the client's own growth
+    assert "book_growth" not in load_spec([*given, "target.book_growth=null"]).targets  # the book not held
     assert spec.base.customer.rating_bias_mean == pytest.approx(0.287189)  # the fit starts from the preset
+
+
+# ------------------------------------------------------------------ a stationary status quo, calibrated or not
+BOOK_DRIFT = 0.05  # the book over the three recorded years: within 5% of its size at week 0 (mean over the seeds)
+HORIZON_SEEDS = range(900, 920)
+
+
+def _book_over_the_horizon(cfg: SiloConfig) -> float:
+    """Mean over :data:`HORIZON_SEEDS` of the book at the end of the recorded horizon over that at week 0, minus 1."""
+
+    def book(model: SiloModel) -> dict[str, float]:
+        m = model.metrics_frame()
+        return {"change": float(m["active_customers"].iloc[-1]) / float(m["active_before"].iloc[0]) - 1.0}
+
+    return mean_ci(r["change"] for r in run_replications(cfg, HORIZON_SEEDS, book)).mean
+
+
+# The model's own defaults are no preset: their acquisition rate (0.00148) was calibrated to acquisitions / churn
+# 0.99 over 20 seeds, and over seeds 900-919 their book ends the horizon +5.2% above week 0 (seeds 0-5: -0.4%),
+# within the "few percent" docs/parameters.md promises but past this test's 5%. Refitting it would change every
+# default run (the golden run included), so it is kept as a known miss, not hidden by other seeds.
+DEFAULT_DRIFT = pytest.param(
+    "default",
+    marks=pytest.mark.xfail(reason="the model default drifts about +5% over the horizon (see above)", strict=False),
+)
+# Known misses among the presets: their acquisition holds the book over the calibration year (the horizon's first;
+# growth +0.001 and +0.004 a year on 8 fresh seeds), but over seeds 900-919 the book ends the three years +5.0%
+# (insurance) and +6.0% (retail banking) above week 0 (seeds 0-5: +0.7% each): it still creeps up in years two
+# and three. Holding the growth over the whole horizon (calibrating over it, or a longer warm-up) is the fix left.
+CREEPING = {"insurance": "+5.0%", "retail_banking": "+6.0%"}
+PRESETS = [
+    pytest.param(name, marks=pytest.mark.xfail(reason=f"{name} creeps {CREEPING[name]} (see above)", strict=False))
+    if name in CREEPING
+    else name
+    for name in INDUSTRIES
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", [DEFAULT_DRIFT, *PRESETS])
+def test_the_status_quo_keeps_its_book_over_the_horizon(preset: str) -> None:
+    """The siloed baseline of every shipped industry preset, 20 x 3,000 customers over the default 156 recorded
+    weeks after the 104-week warm-up: the book ends within 5% of its size at week 0 (mean over the seeds; one
+    run's own drift has a standard deviation of 4% to 13%). Before acquisition was fitted with the presets they
+    drifted by -17% (retail banking) to +23% (SaaS) (2 seeds of 2,000 customers)."""
+    cfg = checked_config([*([f"industry={preset}"] if preset != "default" else []), "customers=3000"])
+    assert (cfg.weeks, cfg.warmup_weeks) == (156, 104)
+    change = _book_over_the_horizon(cfg)
+    assert abs(change) <= BOOK_DRIFT, f"{preset}: the book changed by {change:+.1%} over the horizon"
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_calibrated_baseline_keeps_its_book_over_the_horizon(tmp_path: Path) -> None:
+    """The issue's client (NPS +35, retention 0.91; the default acquisition grew its book by 24% by itself):
+    calibrated with the book held (target.book_growth 0, the default), its baseline keeps its book within 5%
+    over the horizon, as every preset does."""
+    out = run_main(
+        "silosim-calibrate",
+        "target.nps=35",
+        "target.annual_retention=0.91",
+        "model.customers=2000",
+        "replications=3",
+        "trials=16",
+        "report_replications=4",
+        "jobs=1",
+        "out_dir=fit",
+        cwd=tmp_path,
+    )
+    assert out.returncode in (0, 3), (
+        out.stderr
+    )  # met, or a closest fit on this small budget: the book is held either way
+    fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    assert "book_growth" in fit["targets"] and fit["met"]["book_growth"], fit["fit"]["book_growth"]
+    written = tmp_path / "fit" / fit["calibrated_file"]
+    cfg = checked_config([f"calibration={written}", "customers=3000"])
+    change = _book_over_the_horizon(cfg)
+    assert abs(change) <= BOOK_DRIFT, f"the calibrated book changed by {change:+.1%} over the horizon"
 
 
 RESUMABLE = ["target.nps=12", "target.annual_retention=0.86", "trials=6", "replications=2", "model.customers=800",

@@ -88,6 +88,7 @@ def test_every_deliverable_is_written_and_announced(made: tuple[Path, subprocess
         assert f"silosim-compare: {step}" in out.stderr
     assert f"Slides: {Path('cmp') / 'report.pptx'}" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == f"Report: {Path('cmp') / 'report.html'}"
+    assert "Revenue (EUR)" in out.stdout and "CLV (EUR)" in out.stdout  # the terminal table names report.currency
     meta = json.loads((d / "comparison.json").read_text())
     assert meta["titles"] == {
         "siloed_scorecards": "Siloed scorecards",

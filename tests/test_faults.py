@@ -23,9 +23,12 @@ from conftest import assert_user_error
 from openpyxl import load_workbook
 
 from sim.commands import calibrate as calibrate_command
+from sim.commands import collect as collect_command
 from sim.commands import compare as compare_command
+from sim.commands import discover as discover_command
 from sim.commands import policy as policy_command
 from sim.commands import run as run_command_module
+from sim.commands import sensitivity as sensitivity_command
 from sim.commands import validate as validate_command
 from sim.config import ConfigError
 from sim.config.compose import MAX_FILE_BYTES, MAX_VALUES
@@ -401,13 +404,39 @@ LONG = "n" * 300
         (run_command_module.main, ["hydra.run.dir=/proc/x", "customers=300", "weeks=2"], "`hydra.run.dir`"),
         (run_command_module.main, ["-m", "seed=1,2", "hydra.sweep.dir=/proc/x"], "`hydra.sweep.dir`"),
         (compare_command.main, ["out=/proc/x", *TINY], "`out`"),
+        (sensitivity_command.main, ["morris_example", "--sweep-dir", "/proc/x"], "`--sweep-dir`"),
+        (sensitivity_command.main, ["morris_example", "hydra.sweep.dir=/proc/x"], "`hydra.sweep.dir`"),
+        (sensitivity_command.main, ["morris_example", "--sweep-dir", "s", "--out", "/proc/x"], "`--out`"),
+        (collect_command.main, ["sweep", "--out", "/proc/x"], "`--out`"),
+        (
+            discover_command.main,
+            ["sweep", "--outcome", "final.true_nps", "--above", "0", "--out", "/proc/x"],
+            "`--out`",
+        ),
     ],
-    ids=["silosim", "silosim-m", "silosim-compare"],
+    ids=[
+        "silosim",
+        "silosim-m",
+        "silosim-compare",
+        "sensitivity-sweep-dir",
+        "sensitivity-hydra-sweep-dir",
+        "sensitivity-out",
+        "collect",
+        "discover",
+    ],
 )
 def test_a_path_that_cannot_exist_is_refused_before_any_run(
-    main: Callable[[list[str]], None], argv: list[str], key: str, capsys: pytest.CaptureFixture[str]
+    main: Callable[[list[str]], None],
+    argv: list[str],
+    key: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep").mkdir()  # a sweep directory to collect or explain (empty: it must not be read first)
     user_error(main, argv, capsys, [key, "/proc/x", "nothing can be written in '/proc'"])
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep"] and not any((tmp_path / "sweep").iterdir())
 
 
 def test_names_too_long_are_refused_before_any_run(
@@ -420,14 +449,21 @@ def test_names_too_long_are_refused_before_any_run(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_read_only_output_is_refused_before_any_run(small_disk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_read_only_output_is_refused_before_any_run(
+    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    sweep = tmp_path / "sweep"  # a sweep directory to collect or explain
+    sweep.mkdir()
     cases = [
         (run_command_module.main, [f"hydra.run.dir={small_disk}/run", "weeks=2"], "`hydra.run.dir`"),
         (compare_command.main, [f"out={small_disk}/cmp", *TINY], "`out`"),
         (validate_command.main, [f"out={small_disk}/v"], "`out`"),
         (calibrate_command.main, ["target.nps=10", f"out_dir={small_disk}/k"], "`out_dir`"),
         (policy_command.main, [f"out_dir={small_disk}/p"], "`out_dir`"),
+        (sensitivity_command.main, ["morris_example", "--sweep-dir", f"{small_disk}/s"], "`--sweep-dir`"),
+        (collect_command.main, [str(sweep), "--out", f"{small_disk}/c"], "`--out`"),
+        (discover_command.main, [str(sweep), "--outcome", "x", "--above", "0", "--out", f"{small_disk}/d"], "`--out`"),
     ]
     for main, argv, key in cases:
         user_error(main, argv, capsys, [key, str(small_disk), "read-only", "EROFS"])
@@ -445,6 +481,28 @@ def test_a_full_disk_in_a_run_is_one_paragraph_and_leaves_no_run(
         [str(run_dir), "no space is left on the device", "ENOSPC"],
     )
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]  # no run directory, no temporary one
+
+
+def test_a_full_disk_in_a_sweep_job_stops_the_sweep_with_one_paragraph_and_it_resumes(
+    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sweep = small_disk / "sweep"
+    argv = ["-m", "seed=range(0,4)", "customers=2000", "weeks=8", "warmup_weeks=2", f"hydra.sweep.dir={sweep}"]
+    argv += ["hydra.launcher.n_jobs=1", "~hydra.callbacks.collect_runs"]
+    fill(small_disk, leave_kb=400)  # room for the sweep's own files and a run or two, not for four
+    err = system_error(run_command_module.main, argv, capsys, ["no space is left on the device", "ENOSPC"])
+    assert err.count("silosim: error:") == 1 and "Traceback" not in err
+    # what is there is complete: every run directory holds a COMPLETE run, no temporary one, no empty table
+    runs = [p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    kept = {p.name for p in runs}
+    assert all((p / "COMPLETE").is_file() for p in runs), [p.name for p in runs]
+    assert len(kept) < 4 and not list(sweep.glob(".*.tmp-*")) and not zero_byte_files(small_disk)
+    stamps = {name: (sweep / name / "COMPLETE").stat().st_mtime_ns for name in kept}
+    (small_disk / "filler").unlink()  # space again: the same command resumes, reusing the complete runs
+    run_command_module.main(argv)
+    assert sum(1 for _ in sweep.glob("*/COMPLETE")) == 4
+    assert {name: (sweep / name / "COMPLETE").stat().st_mtime_ns for name in kept} == stamps  # not rerun
 
 
 @pytest.mark.e2e
@@ -505,6 +563,21 @@ def test_work_that_cannot_fit_the_memory_is_refused_naming_the_setting_to_lower(
         ["customers=1000000", "n_jobs=2", "replications=2"],
         capsys,
         ["2 runs at once", "`n_jobs`"],
+    )
+    user_error(
+        run_command_module.main,
+        ["-m", "seed=1,2,3", "customers=1000,3000000", "hydra.launcher.n_jobs=2"],
+        capsys,
+        ["`customers` is 3,000,000", "2 runs at once", "`hydra.launcher.n_jobs`"],
+    )
+    user_error(
+        calibrate_command.main,
+        ["target.nps=10", "model.customers=3000000", "jobs=2"],
+        capsys,
+        ["`customers` is 3,000,000", "2 runs at once", "`jobs`"],
+    )
+    user_error(
+        validate_command.main, ["customers=3000000", "jobs=2"], capsys, ["3,000,000", "2 runs at once", "`jobs`"]
     )
     assert resources.run_bytes(20_000, 156, 104) < 500_000_000  # the default run fits a small laptop
     assert list(tmp_path.iterdir()) == []

@@ -174,3 +174,36 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     trials = pd.read_csv(tmp_path / "shared" / "trials.csv")
     assert 6 <= len(trials) - 1 <= 7 and trials["trial"].iloc[1:].astype(int).is_unique
     assert len(trials) - 1 == sum(ran)  # every trial run once, by one of the two
+
+
+def test_a_resumed_search_proposes_and_finds_what_the_uninterrupted_one_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted inside its third trial and resumed, the search holds the same settings and results, in order."""
+    from optuna.trial import TrialState
+
+    from sim.experiments.policy import load, search
+    from sim.experiments.runs.studies import trials_in
+
+    monkeypatch.chdir(tmp_path)
+    small = ["model.customers=300", "model.weeks=8", "replications=2", "trials=5", "startup_trials=2", "jobs=1"]
+    small += ["policy.budget=100", "lever.followup_capacity=interval(2.0,10.0)", "lever.communication=0.7"]
+    small += ["lever.shared_stage_weight=choice(0.0,0.5)", "lever.executive_engagement=choice(0.5,0.6)"]
+
+    def history(directory: str) -> list[tuple[dict[str, float], float]]:
+        complete, _ = trials_in(search(load([*small, f"out_dir={directory}"]), progress=lambda _: None))
+        return [(t.user_attrs["settings"], t.user_attrs["mean"]) for t in complete]
+
+    reference = history("whole")
+
+    def stop_in_third(line: str) -> None:
+        if line.startswith("trial 3/"):
+            raise KeyboardInterrupt  # as Ctrl-C or SIGTERM inside a trial: that trial never completes
+
+    with pytest.raises(KeyboardInterrupt):
+        search(load([*small, "out_dir=cut"]), progress=stop_in_third)
+    resumed = history("cut")
+    states = [t.state for t in search(load([*small, "out_dir=cut"]), progress=lambda _: None).get_trials()]
+    assert states.count(TrialState.COMPLETE) == 5 and TrialState.RUNNING not in states
+    assert len(states) == 6  # the interrupted trial stays in the journal, failed, and is not counted
+    assert resumed == reference

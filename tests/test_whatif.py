@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import run_command
 
 from sim.config import checked_config
-from sim.dashboard.controls import CONTROLS, changed_controls, scenario_controls
+from sim.dashboard.controls import CONTROLS, changed_controls, scenario_controls, scenario_labels
 from sim.dashboard.plots import whatif_figure
 from sim.dashboard.results import list_comparisons, open_comparison
 from sim.dashboard.whatif import (
@@ -180,3 +182,86 @@ def test_results_listing_skips_what_is_not_a_comparison(tmp_path: Path) -> None:
     assert list_comparisons(tmp_path) == [] and list_comparisons(tmp_path / "missing") == []
     with pytest.raises(ValueError, match="not a readable comparison"):
         open_comparison(tmp_path / "a")
+
+
+CALIBRATED = "# @package _global_\ncalibration_source: {path}\ncustomer:\n  rating_bias_mean: 0.9\n"
+CLIENT_PLAN = (
+    "# @package _global_\n# The client's plan.\ndefaults:\n  - closed_loop_followup\n  - _self_\n"
+    "about:\n  title: Contoso plan\nfeedback:\n  inner_loop: {capacity: 12.0}\n"
+)
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A calibration folder and a scenario folder as a consultant has them; the ConfigStore is left as found."""
+    from hydra.core.config_store import ConfigStore
+
+    for variable in ("SILOSIM_SCENARIO_DIR", "SILOSIM_EXPERIMENT_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "calibrated.yaml").write_text(CALIBRATED.format(path=tmp_path / "fit" / "calibrated.yaml"))
+    (tmp_path / "missed").mkdir()
+    (tmp_path / "missed" / "closest_fit.yaml").write_text(CALIBRATED.format(path="x"))
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "contoso_plan.yaml").write_text(CLIENT_PLAN)
+    (tmp_path / "empty").mkdir()
+    repo = ConfigStore.instance().repo
+    before = set(repo.get("scenario", {}))
+    yield tmp_path
+    for name in set(repo.get("scenario", {})) - before:
+        del repo["scenario"][name]
+
+
+def test_a_calibration_and_a_scenario_folder_are_loaded_or_refused_with_a_message(client: Path) -> None:
+    scenario = str(Path(__file__).resolve().parent.parent / "scenarios" / "full_transformation.yaml")
+    for calibration, fragment in (
+        (client / "missed", "only closest_fit.yaml"),
+        (client / "nowhere", "neither a file nor a folder"),
+        (scenario, "not a calibrated file"),
+    ):
+        spec, errors = parse_whatif(
+            "siloed_scorecards", "closed_loop_followup", {}, **SMALL, calibration=str(calibration)
+        )
+        assert spec is None and set(errors) == {"calibration"} and fragment in errors["calibration"], errors
+    for folder, fragment in ((client / "empty", "no *.yaml"), (client / "nowhere", "not a readable directory")):
+        spec, errors = parse_whatif("siloed_scorecards", "closed_loop_followup", {}, **SMALL, scenario_dir=str(folder))
+        assert spec is None and set(errors) == {"scenario_dir"} and fragment in errors["scenario_dir"], errors
+    # the folder silosim-calibrate wrote, and the client's scenario folder: the client's plan can be picked
+    spec, errors = parse_whatif(
+        "siloed_scorecards",
+        "contoso_plan",
+        {},
+        **SMALL,
+        calibration=str(client / "fit"),
+        scenario_dir=str(client / "plans"),
+    )
+    assert spec is not None and not errors, errors
+    assert spec.calibration == str((client / "fit" / "calibrated.yaml").resolve())
+    assert scenario_labels()["contoso_plan"][0] == "Contoso plan"
+    assert check_whatif(spec) == {}
+
+
+@pytest.mark.slow
+def test_a_whatif_runs_on_the_clients_calibration_and_scenario_and_exports_them(client: Path) -> None:
+    spec, errors = parse_whatif(
+        "siloed_scorecards",
+        "contoso_plan",
+        {},
+        customers="300",
+        weeks="6",
+        replications="2",
+        first_seed="0",
+        calibration=str(client / "fit"),
+        scenario_dir=str(client / "plans"),
+    )
+    assert spec is not None and not errors, errors
+    result = run_whatif(spec)
+    for run in (result.staging / "runs").iterdir():
+        config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+        assert config["calibration_source"] and config["customer"]["rating_bias_mean"] == 0.9, run.name
+        if run.name.startswith("contoso_plan"):
+            assert config["feedback"]["inner_loop"]["capacity"] == 12.0  # the client's plan, on top
+    comparison = export_whatif(result, client / "outputs")
+    assert (comparison.out / "scenarios" / "contoso_plan.yaml").read_text() == CLIENT_PLAN
+    command = comparison.meta["command"]
+    assert f"calibration={spec.calibration}" in command and "scenario_dir=" in command

@@ -28,17 +28,26 @@ closest fit is written, labelled as such, and a paragraph names the target and t
 
 from __future__ import annotations
 
+import os
 import sys
 
 from sim.commands._common import EXIT_UNREACHABLE, paragraph, user_errors, wants_help
 from sim.commands.records import record_problems, report_records
 from sim.experiments.calibration.fit import calibrate, fmt_target
 from sim.experiments.calibration.outputs import bound_warning, markdown_report, unreachable_message, write_outputs
-from sim.experiments.calibration.spec import load_spec
+from sim.experiments.calibration.spec import CalibrationSpec, load_spec
+from sim.experiments.runs.resources import check_memory
 
 __all__ = ["main"]
 
 PROG = "silosim-calibrate"
+
+
+def _workers(spec: CalibrationSpec) -> int:
+    """Runs that go at once: ``jobs`` processes (-1: every core), at most the replications run together."""
+    at_once = spec.abc.population if spec.abc is not None else max(spec.replications, spec.report_replications)
+    cores = os.cpu_count() or 1
+    return max(1, min(cores if spec.jobs == -1 else spec.jobs, at_once))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     with user_errors(PROG), record_problems(PROG):
         spec = load_spec(argv)
+        check_memory(spec.base.customers, spec.base.weeks, spec.base.warmup_weeks, _workers(spec), "jobs")
         if spec.records is not None and spec.record_targets is not None:
             report_records(spec.records, spec.record_targets)
         shown = ", ".join(f"{k} {fmt_target(k, v)}" for k, v in spec.targets.items())

@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from sim.commands._common import CommandParser, user_error
+from sim.commands._common import CommandParser, user_error, user_errors
+from sim.experiments.runs.files import check_writable
 from sim.experiments.sweeps.collect import collect, report
 
 __all__ = ["main"]
@@ -41,10 +42,9 @@ def main(argv: list[str] | None = None) -> None:
         user_error(
             f"`--out` is '{out}', but that is a file; pass a directory for runs.parquet and incomplete.csv.", PROG
         )
-    writable_parent = next(p for p in out.absolute().parents if p.exists())
-    if (out.exists() and not os.access(out, os.W_OK)) or (not out.exists() and not os.access(writable_parent, os.W_OK)):
-        user_error(f"`--out` is '{out}', but that directory cannot be written to. Pass a writable directory.", PROG)
-    result = collect(root, out, timeseries=args.timeseries)
+    with user_errors(PROG):
+        check_writable(out, "--out" if args.out else "--out (default: the directory collected)")  # before reading
+        result = collect(root, out, timeseries=args.timeseries)
     report(result, root)
     sys.exit(0)
 

@@ -34,6 +34,7 @@ from sim.experiments.compare.rebuild import REBUILD_SETTINGS, rebuild_comparison
 from sim.experiments.compare.run import run_comparison
 from sim.experiments.compare.settings import CompareConf, prepare
 from sim.report import print_summary, write_deliverables
+from sim.report.content import report_currency
 
 __all__ = ["main"]
 
@@ -65,7 +66,13 @@ def _print_paths(comparison: Comparison) -> None:
 def _rebuild(source: str, argv: list[str]) -> None:
     with user_errors(PROG):
         comparison = rebuild_comparison(Path(source), argv, write_deliverables, [PROG, f"{FROM}={source}", *argv])
-    print_summary(comparison.summary, comparison.baseline, comparison.confidence, comparison.titles)
+    print_summary(
+        comparison.summary,
+        comparison.baseline,
+        comparison.confidence,
+        comparison.titles,
+        report_currency(comparison.meta),
+    )
     _print_paths(comparison)
     if comparison.meta.get("deliverable_errors"):
         sys.exit(EXIT_FAILED)
@@ -91,7 +98,13 @@ def main(argv: list[str] | None = None) -> None:
         except RuntimeError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             sys.exit(EXIT_FAILED)
-    print_summary(comparison.summary, comparison.baseline, comparison.confidence, comparison.titles)
+    print_summary(
+        comparison.summary,
+        comparison.baseline,
+        comparison.confidence,
+        comparison.titles,
+        report_currency(comparison.meta),
+    )
     failures = comparison.runs.failures
     if not failures.empty:
         print(f"\n{len(failures)} run(s) failed and are left out of the comparison:")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from sim.commands._common import CommandParser, user_errors
 from sim.config import ConfigError
-from sim.experiments.runs.files import atomic_write, safe_table
+from sim.experiments.runs.files import atomic_write, check_writable, safe_table
 from sim.experiments.runs.provenance import provenance
 from sim.experiments.sweeps.collect import RUNS_FILE, collect
 from sim.experiments.sweeps.discovery import cases, discover, judged_scenario
@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         out = Path(args.out) if args.out else root / "discovery"
         if out.exists() and not out.is_dir():
             raise ConfigError(f"`--out` is '{out}', but that is a file; pass a directory for the results.")
+        check_writable(out, "--out" if args.out else "--out (default: DIRECTORY/discovery)")  # before any work
+        if root.is_dir() and not (root / RUNS_FILE).is_file():
+            check_writable(root, "DIRECTORY (collected into its runs.parquet first)")
         above = args.above is not None
         threshold = args.above if above else args.below
         inputs = [k.strip() for k in args.inputs.split(",") if k.strip()] if args.inputs else None
@@ -86,18 +89,21 @@ def main(argv: list[str] | None = None) -> None:
                     "peel_alpha": args.peel_alpha, "paste_alpha": args.paste_alpha, "mass_min": args.mass_min,
                     "min_density": args.min_density}  # fmt: skip
         result = discover(x, y, args.peel_alpha, args.paste_alpha, args.mass_min, args.min_density)
-    question = discovery_question(args.outcome, threshold, above, judged, args.versus)
-    stamp = provenance(("ema-workbench",))
-    report = discovery_markdown(question, result, settings, stamp)
-    limits = result.limits.assign(meaning=[parameter_label(p) for p in result.limits["parameter"]])
-    atomic_write(out / "boxes.csv", lambda tmp: safe_table(limits).to_csv(tmp, index=False))
-    atomic_write(out / "peeling.csv", lambda tmp: safe_table(result.trajectory).to_csv(tmp, index=False))
-    atomic_write(out / "discovery.md", lambda tmp: tmp.write_text(report))
-    payload = {"question": question, "settings": settings, "runs": result.runs, "cases": result.cases,
-               "base_rate": result.base_rate, "chosen_box": result.chosen, "box": result.box,
-               "limits": limits.to_dict("records"), "provenance": stamp}  # fmt: skip
-    atomic_write(out / "discovery.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n"))
-    figure = plot_discovery(result.trajectory, result.chosen, result.limits, question, out / "discovery")
+        # written inside user_errors: a full disk or a lost permission is one paragraph (exit 4), not a traceback
+        question = discovery_question(args.outcome, threshold, above, judged, args.versus)
+        stamp = provenance(("ema-workbench",))
+        report = discovery_markdown(question, result, settings, stamp)
+        limits = result.limits.assign(meaning=[parameter_label(p) for p in result.limits["parameter"]])
+        atomic_write(out / "boxes.csv", lambda tmp: safe_table(limits).to_csv(tmp, index=False))
+        atomic_write(out / "peeling.csv", lambda tmp: safe_table(result.trajectory).to_csv(tmp, index=False))
+        atomic_write(out / "discovery.md", lambda tmp: tmp.write_text(report))
+        payload = {"question": question, "settings": settings, "runs": result.runs, "cases": result.cases,
+                   "base_rate": result.base_rate, "chosen_box": result.chosen, "box": result.box,
+                   "limits": limits.to_dict("records"), "provenance": stamp}  # fmt: skip
+        atomic_write(
+            out / "discovery.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        )
+        figure = plot_discovery(result.trajectory, result.chosen, result.limits, question, out / "discovery")
     print(report)
     print(f"Results: {out}/ (discovery.md, boxes.csv, peeling.csv, discovery.json)\nFigure:  {figure}")
     sys.exit(0)

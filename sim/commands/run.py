@@ -33,7 +33,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from hydra_plugins.silosim_plugins import register as register_plugins
-from sim.commands._common import EXIT_INTERRUPTED, EXIT_OS_ERROR, paragraph, user_error, user_errors, wants_help
+from sim.commands._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OS_ERROR,
+    SweepStoppedError,
+    paragraph,
+    user_error,
+    user_errors,
+    wants_help,
+)
 from sim.config import ConfigError, checked_config, group_options, register_group_dir
 from sim.config.compose import (
     CONF_MODULE,
@@ -140,9 +148,11 @@ def _app(cfg: DictConfig) -> None:
         user_error(str(exc), PROG)
     except Exception as exc:
         message = os_error_message(exc, f"writing the run directory {run_dir}")
-        if message is not None and not multirun:  # a full disk: one paragraph, and no run directory is left
+        if message is not None:  # a full disk: one paragraph, and no run directory is left
             with contextlib.suppress(OSError):
                 run_dir.rmdir()
+            if multirun:  # the whole sweep stops; its driver says why, once; complete runs are kept for a rerun
+                raise SweepStoppedError(message) from None
             print(paragraph(PROG, message), file=sys.stderr)
             sys.exit(EXIT_OS_ERROR)
         if not multirun:
@@ -181,6 +191,7 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
         plan = plan_multirun(overrides)
         os.environ[SWEEP_JOBS_ENV] = str(plan.jobs)
         rows = f" ({plan.design_rows} design rows)" if plan.design_rows else ""
+        check_memory(plan.customers, plan.weeks, plan.warmup_weeks, plan.workers, "hydra.launcher.n_jobs")
         print(f"{PROG}: sweep of {plan.jobs} runs{rows}", flush=True)
         return plan.overrides
     if not flags:
@@ -226,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     terminate_as_interrupt()  # SIGTERM shuts a sweep's workers down as Ctrl-C does
     try:
         _app()
+    except SweepStoppedError as stopped:  # a job met a full disk (or another OS error): the sweep stopped
+        print(paragraph(PROG, stopped.message), file=sys.stderr)
+        sys.exit(EXIT_OS_ERROR)
     except KeyboardInterrupt:  # the workers are stopped; complete runs are kept, a rerun resumes
         print(f"\n{PROG}: interrupted; complete runs are kept (the same command resumes).", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)

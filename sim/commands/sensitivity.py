@@ -23,7 +23,7 @@ from sim.commands._common import EXIT_FAILED, CommandParser, user_errors
 from sim.config import ConfigError, checked_config, register_group_dir
 from sim.config.compose import split_user_dirs
 from sim.experiments.launcher import launch_multirun
-from sim.experiments.runs.files import atomic_write, safe_table
+from sim.experiments.runs.files import atomic_write, check_writable, safe_table
 from sim.experiments.sweeps.collect import RUNS_FILE, collect, report
 from sim.experiments.sweeps.design import design_size
 from sim.experiments.sweeps.sensitivity import (
@@ -67,6 +67,13 @@ def _sweep_dir(args: object, overrides: list[str], model_overrides: list[str]) -
     return Path(chosen) if chosen else default_sweep_dir(args.experiment, model_overrides)
 
 
+def _sweep_key(given: list[str]) -> str:
+    """The setting that named the sweep directory, for a message."""
+    if any(o.startswith("hydra.sweep.dir=") for o in given):
+        return "hydra.sweep.dir"
+    return "--sweep-dir (default: the experiment's hydra.sweep.dir, else outputs/sensitivity/EXPERIMENT)"
+
+
 def _run_sweep(experiment: str, overrides: list[str], sweep: Path, total: int) -> None:
     """Run (or resume) the experiment's sweep; a sweep that stops exits 1 with the end of its log."""
     log = sweep / "sweep.log"
@@ -104,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
             raise ConfigError(
                 f"The sweep directory is '{sweep}', but that is a file; pass a directory with --sweep-dir."
             )
+        out = Path(args.out) if args.out else sweep
+        # before any run: the runs go into the sweep directory, the indices and the figure into --out
+        if not (args.analyse_only and (sweep / RUNS_FILE).is_file()):
+            check_writable(sweep, "--sweep-dir" if args.sweep_dir else _sweep_key(args.overrides))
+        if out != sweep:
+            check_writable(out, "--out")
         rows = design_size(design)
         if not args.analyse_only:
             seeds = runs_per_row(args.experiment, [o for o in run_overrides if not o.startswith("hydra.sweep.dir=")])
@@ -117,12 +130,11 @@ def main(argv: list[str] | None = None) -> None:
             report(collect(sweep, quiet=True), sweep)
         runs = pd.read_parquet(sweep / RUNS_FILE)
         indices = analyse(outcome_table(runs, design, list(design.outcomes)), design)
-    out = Path(args.out) if args.out else sweep
-    safe = safe_table(indices)
-    table = atomic_write(out / INDICES_FILE, lambda tmp: safe.to_csv(tmp, index=False, float_format="%.6g"))
-    name = "Sobol indices" if design.method == "sobol" else "Morris screening"
-    subtitle = f"{name} of experiment {args.experiment}: {rows} design rows, {len(runs)} runs"
-    figure = plot_indices(indices, design.method, out / FIGURE_FILE, subtitle)
+        safe = safe_table(indices)
+        table = atomic_write(out / INDICES_FILE, lambda tmp: safe.to_csv(tmp, index=False, float_format="%.6g"))
+        name = "Sobol indices" if design.method == "sobol" else "Morris screening"
+        subtitle = f"{name} of experiment {args.experiment}: {rows} design rows, {len(runs)} runs"
+        figure = plot_indices(indices, design.method, out / FIGURE_FILE, subtitle)
     _print_indices(indices, design.method)
     print(f"\nIndices: {table}\nFigure:  {figure}")
 

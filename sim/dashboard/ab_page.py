@@ -49,6 +49,10 @@ __all__ = ["DEFAULTS", "ABPage"]
 DEFAULTS = {"customers": "2000", "weeks": "156", "replications": "5", "first_seed": "0"}
 FULL_HORIZON_WEEKS = 156
 DEFAULT_ALTERNATIVE = "closed_loop_followup"
+SOURCE_INPUTS = (
+    ("calibration", "Calibration (calibrated.yaml or its folder)"),
+    ("scenario_dir", "Scenario folder (the client's *.yaml)"),
+)
 NUMBER_INPUTS = (
     ("customers", "Customers (initial)"),
     ("weeks", "Weeks (horizon)"),
@@ -99,7 +103,7 @@ def lever_text(name: str, value: float) -> str:
 
 @solara.component
 def NumberInput(key: str, label: str, values: solara.Reactive[dict[str, str]], errors: dict[str, str]) -> None:
-    """A typed number with its message in red underneath when it is not allowed."""
+    """A typed input (a number, a path) with its message in red underneath when it is not allowed."""
     solara.InputText(
         label,
         value=values.value[key],
@@ -116,8 +120,18 @@ def WhatIfInputs(
     levers: solara.Reactive[dict[str, float]],
     numbers: solara.Reactive[dict[str, str]],
     errors: dict[str, str],
+    sources: solara.Reactive[dict[str, str]] | None = None,
 ) -> None:
-    """The sidebar: the two arms, the alternative's levers, the population, horizon and replications."""
+    """The sidebar: the client's calibration and scenarios, the arms, the alternative's levers, the sizes."""
+    if sources is not None:
+        with solara.Card("The client (optional)"):
+            solara.Text(
+                "A calibration runs both arms on the client's calibrated baseline; a scenario folder adds the "
+                "client's scenarios to both lists. Paths on this machine.",
+                style={"font-size": "0.85em", "color": "#555"},
+            )
+            for key, label in SOURCE_INPUTS:
+                NumberInput(key, label, sources, errors)
     labels = scenario_labels()
     by_title = {title: name for name, (title, _) in labels.items()}
     with solara.Card("A/B what-if"):
@@ -249,11 +263,12 @@ def ABPage() -> None:
     alternative = solara.use_reactive(DEFAULT_ALTERNATIVE)
     levers = solara.use_reactive(dict(scenario_controls(DEFAULT_ALTERNATIVE)))
     numbers = solara.use_reactive(dict(DEFAULTS))
+    sources = solara.use_reactive({"calibration": "", "scenario_dir": ""})
     status = solara.use_reactive("")
     cancel = solara.use_memo(threading.Event, [])
     previous: Any = solara.use_ref(None)
 
-    spec, errors = parse_whatif(baseline.value, alternative.value, levers.value, **numbers.value)
+    spec, errors = parse_whatif(baseline.value, alternative.value, levers.value, **numbers.value, **sources.value)
     if spec is not None:
         errors = check_whatif(spec)
 
@@ -270,7 +285,7 @@ def ABPage() -> None:
         solara.AppBarTitle("silosim: A/B what-if")
     Navigation()
     with solara.Sidebar():
-        WhatIfInputs(baseline, alternative, levers, numbers, errors)
+        WhatIfInputs(baseline, alternative, levers, numbers, errors, sources)
     solara.HTML(  # not solara.Markdown: it would load KaTeX, which solara-assets does not bundle
         tag="p",
         unsafe_innerHTML=(

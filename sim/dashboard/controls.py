@@ -53,20 +53,22 @@ _COMPOSE_LOCK = threading.Lock()  # Hydra's global state is not thread-safe; ses
 
 
 def scenarios() -> list[str]:
-    """The scenarios a user can pick (the bundled ones)."""
+    """The scenarios a user can pick: the bundled ones and those of a loaded scenario folder."""
     with _COMPOSE_LOCK:
         return group_options("scenario")
 
 
-@functools.cache
 def scenario_labels() -> dict[str, tuple[str, str]]:
-    """Display title and one-line description of every scenario a user can pick (composed once per process)."""
-    labels = {}
-    for name in scenarios():
-        with _COMPOSE_LOCK:
-            about = compose_config([f"scenario={name}"]).about
-        labels[name] = (scenario_title(name, about.title), str(about.description or ""))
-    return labels
+    """Display title and one-line description of every scenario a user can pick, a loaded scenario folder's too."""
+    return {name: _scenario_label(name) for name in scenarios()}
+
+
+@functools.cache
+def _scenario_label(name: str) -> tuple[str, str]:
+    """A scenario's display title and description (composed once per process)."""
+    with _COMPOSE_LOCK:
+        about = compose_config([f"scenario={name}"]).about
+    return scenario_title(name, about.title), str(about.description or "")
 
 
 @dataclass(frozen=True)

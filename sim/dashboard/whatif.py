@@ -19,6 +19,7 @@ import atexit
 import math
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -27,6 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,8 @@ import yaml
 from omegaconf import OmegaConf
 from scipy import stats
 
-from sim.config import ConfigError, checked_config, group_options
+from sim.config import ConfigError, checked_config, group_options, register_group_dir
+from sim.config.compose import prepare_calibration_overrides, split_user_dirs
 from sim.config.run import scenario_title
 from sim.dashboard.controls import CONTROLS, control_override, scenario_controls
 from sim.experiments.analysis.runsets import RunSet, load_runs, summary_table
@@ -83,6 +86,32 @@ def _remove_staged() -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _remove_staged_on_sigterm() -> None:
+    """SIGTERM removes the staging directories too, then goes on as it would have (uvicorn's graceful stop).
+
+    uvicorn stops on SIGTERM and then raises it again with the handler it found, by default Python's, which
+    ends the process without running ``atexit``: staging directories were left in the temporary directory. This
+    handler removes them and then hands the signal on (to uvicorn's handler while it serves, or to the default
+    action), so the server stops exactly as before. Only the main thread may set a handler; elsewhere nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _remove_staged()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+_remove_staged_on_sigterm()
+
+
 class CancelledError(Exception):
     """The user cancelled a what-if; nothing is kept."""
 
@@ -105,6 +134,8 @@ class WhatIf:
         weeks: Horizon of every run.
         replications: Runs per arm.
         first_seed: Seed of the first replication.
+        calibration: A calibrated file (``calibrated.yaml``) both arms run on, or "" for the bundled baseline.
+        scenario_dir: The client's scenario folder, whose scenarios can be picked, or "".
     """
 
     baseline: str
@@ -114,6 +145,8 @@ class WhatIf:
     weeks: int = 52
     replications: int = 5
     first_seed: int = 0
+    calibration: str = ""
+    scenario_dir: str = ""
 
     @property
     def alternative_name(self) -> str:
@@ -140,7 +173,9 @@ class WhatIf:
         common = [f"customers={self.customers}", f"weeks={self.weeks}"]
         quiet = ["output.customers=false", "output.progress=false"]  # as silosim-compare runs them
         levers = self.lever_overrides() if arm == "alternative" else []
-        return [f"scenario={scenario}", *common, *quiet, *levers]
+        sources = [f"scenario_dir={self.scenario_dir}"] * bool(self.scenario_dir)
+        sources += [f"calibration={self.calibration}"] * bool(self.calibration)
+        return [*sources, f"scenario={scenario}", *common, *quiet, *levers]
 
     def change_words(self) -> str:
         """The changed levers in words (``Follow-up capacity 10 (scenario: 5)``)."""
@@ -170,6 +205,8 @@ def parse_whatif(
     weeks: str | int,
     replications: str | int,
     first_seed: str | int,
+    calibration: str = "",
+    scenario_dir: str = "",
 ) -> tuple[WhatIf | None, dict[str, str]]:
     """The A/B page's inputs as a :class:`WhatIf`, or an inline message per bad input.
 
@@ -182,6 +219,8 @@ def parse_whatif(
         weeks: Horizon in weeks.
         replications: Runs per arm.
         first_seed: Seed of the first replication.
+        calibration: A calibrated file or the folder ``silosim-calibrate`` wrote it to (text; "" for none).
+        scenario_dir: The client's scenario folder (text; "" for none), loaded by :func:`load_sources`.
 
     Returns:
         The what-if (None if any input is bad) and input name -> message.
@@ -199,6 +238,8 @@ def parse_whatif(
             errors[key] = message
         else:
             values[key] = int(value)  # type: ignore[arg-type]
+    sources, problems = load_sources(calibration, scenario_dir)
+    errors.update(problems)
     known = group_options("scenario")
     for key, name in (("baseline", baseline), ("alternative", alternative)):
         if name not in known:
@@ -214,14 +255,73 @@ def parse_whatif(
         errors["alternative"] = "The alternative is the baseline itself: pick another scenario or change a lever below."
     if errors:
         return None, errors
-    return WhatIf(baseline, alternative, delta, **values), {}
+    return WhatIf(baseline, alternative, delta, **values, **sources), {}
+
+
+def load_sources(calibration: str, scenario_dir: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The client's calibration and scenario folder as typed on the page: checked, and the folder's scenarios loaded.
+
+    A calibration is a calibrated file (``calibrated.yaml``, any name with silosim-calibrate's marker) or the folder
+    silosim-calibrate wrote it to; a folder holding only ``closest_fit.yaml`` is refused (its targets were not met).
+    A scenario folder's ``*.yaml`` files become scenarios both selects list, loaded as data, as
+    ``scenario_dir=`` does for the commands.
+
+    Returns:
+        ``{"calibration": path, "scenario_dir": path}`` (empty strings when not given), and input name -> message.
+    """
+    errors: dict[str, str] = {}
+    sources = {"calibration": "", "scenario_dir": ""}
+    for key, load in (("scenario_dir", _scenario_folder), ("calibration", _calibration_file)):
+        text = str((scenario_dir if key == "scenario_dir" else calibration) or "").strip()
+        if not text:
+            continue
+        try:
+            with _COMPOSE_LOCK:
+                sources[key] = load(text)
+        except ConfigError as exc:
+            errors[key] = str(exc)
+    return sources, errors
+
+
+def _scenario_folder(text: str) -> str:
+    """The folder's scenarios registered (every file checked as data); its absolute path."""
+    return str(register_group_dir("scenario", Path(text).expanduser()).resolve())
+
+
+def _calibration_file(text: str) -> str:
+    """The calibrated file named, or the one in the folder silosim-calibrate wrote, checked; its absolute path."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "calibrated.yaml").is_file():
+            closest = (path / "closest_fit.yaml").is_file()
+            why = " (only closest_fit.yaml: a target was not met, so it is no calibration)" if closest else ""
+            raise ConfigError(
+                f"Calibration folder '{text}' holds no calibrated.yaml{why}: enter the folder silosim-calibrate "
+                "wrote, or a calibrated file."
+            )
+        path = path / "calibrated.yaml"
+    elif not path.is_file():
+        raise ConfigError(
+            f"Calibration is '{text}', which is neither a file nor a folder: enter a calibrated.yaml or the folder "
+            "silosim-calibrate wrote it to."
+        )
+    prepare_calibration_overrides([f"calibration={path.resolve()}"])  # refuses a file that is no calibration
+    return str(path.resolve())
+
+
+def _prepared(overrides: list[str]) -> list[str]:
+    """A run's overrides with its scenario folder loaded and its calibrated file made selectable (any process)."""
+    rest, dirs = split_user_dirs(overrides)
+    for group, directory in dirs.items():
+        register_group_dir(group, directory)
+    return prepare_calibration_overrides(rest)
 
 
 def _configs(spec: WhatIf) -> dict[str, Any]:
     with _COMPOSE_LOCK:
         return {
-            "baseline": checked_config([*spec.overrides("baseline"), f"seed={spec.first_seed}"]),
-            "alternative": checked_config([*spec.overrides("alternative"), f"seed={spec.first_seed}"]),
+            "baseline": checked_config(_prepared([*spec.overrides("baseline"), f"seed={spec.first_seed}"])),
+            "alternative": checked_config(_prepared([*spec.overrides("alternative"), f"seed={spec.first_seed}"])),
         }
 
 
@@ -243,7 +343,7 @@ def _run_one(overrides: list[str], name: str, title: str, description: str, run_
     from sim.engine.model import SiloModel
     from sim.experiments.runs.rundir import write_run
 
-    cfg = compose_config(overrides)
+    cfg = compose_config(_prepared(overrides))
     OmegaConf.update(cfg, "scenario_name", name)
     OmegaConf.update(cfg, "about.title", title)
     OmegaConf.update(cfg, "about.description", description)
@@ -398,8 +498,11 @@ def difference_bands(result: WhatIfResult, column: str, level: float = CONFIDENC
 def _scenario_file(result: WhatIfResult) -> dict[str, str]:
     """The changed alternative as a scenario file (it builds on its scenario and changes only the levers)."""
     spec = result.spec
+    files = {}
+    if spec.scenario_dir:  # the client's scenarios travel with the comparison, so its command reruns anywhere
+        files = {f"scenarios/{p.name}": p.read_text() for p in sorted(Path(spec.scenario_dir).glob("*.yaml"))}
     if not spec.changes:
-        return {}
+        return files
     name = spec.alternative_name
     levers = OmegaConf.to_container(OmegaConf.from_dotlist(spec.lever_overrides()))
     body = {
@@ -408,7 +511,7 @@ def _scenario_file(result: WhatIfResult) -> dict[str, str]:
         **levers,  # type: ignore[dict-item]
     }
     header = f"# @package _global_\n# What-if from the silosim dashboard: {spec.alternative} with changed levers.\n"
-    return {f"scenarios/{name}.yaml": header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)}
+    return {**files, f"scenarios/{name}.yaml": header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)}
 
 
 def export_whatif(result: WhatIfResult, root: Path | None = None) -> Comparison:
@@ -432,7 +535,8 @@ def export_whatif(result: WhatIfResult, root: Path | None = None) -> Comparison:
         f"first_seed={spec.first_seed}",
         f"customers={spec.customers}",
         f"weeks={spec.weeks}",
-        *([f"scenario_dir={scenario_dir}"] if spec.changes else []),
+        *([f"scenario_dir={scenario_dir}"] if spec.changes or spec.scenario_dir else []),
+        *([f"calibration={spec.calibration}"] if spec.calibration else []),
         f"out={out.parent / (out.name + '_rerun')}",
     ]
     meta = {

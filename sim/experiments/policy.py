@@ -50,7 +50,7 @@ from sim.experiments.calibration.spec import parallel_jobs
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
 from sim.experiments.runs.files import atomic_write, safe_table
 from sim.experiments.runs.provenance import provenance
-from sim.experiments.runs.studies import claim_trial, open_study, place_study, trials_in, write_record
+from sim.experiments.runs.studies import claim_trial, open_study, place_study, replayable_tpe, trials_in, write_record
 
 if TYPE_CHECKING:
     import optuna
@@ -200,16 +200,11 @@ def _settings_of(search: PolicySearch, trial: optuna.Trial) -> dict[str, float]:
     return settings
 
 
-def _sampler(search: PolicySearch, done: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=int(search.cfg.sampler_seed) + done,
-            n_startup_trials=int(search.cfg.startup_trials),
-            multivariate=True,
-        )
+def _sampler(search: PolicySearch) -> optuna.samplers.BaseSampler:
+    """TPE whose proposals depend only on the sampler seed and the complete trials: a resumed search replays."""
+    return replayable_tpe(
+        int(search.cfg.sampler_seed), n_startup_trials=int(search.cfg.startup_trials), multivariate=True
+    )
 
 
 def _baseline(search: PolicySearch, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -244,12 +239,12 @@ def search(search: PolicySearch, progress: Callable[[str], None] = print) -> opt
     write_record(search.out_dir, _settings(search.cfg), search.command)
     _baseline(search, progress)
     directions = ["maximize", "minimize"]
-    probe = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search, 0))
+    probe = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search))
     complete, running = trials_in(probe)
     if complete or running:
         note = f"; {running} trial(s) running or left running by an interrupted worker" if running else ""
         progress(f"resuming the study in {search.out_dir}: {len(complete)} of {search.trials} trials done{note}")
-    study = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search, len(complete)))
+    study = open_study(search.out_dir, STUDY_NAME, directions, _sampler(search))
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         claim_trial(trial)

@@ -161,6 +161,18 @@ def _initial_book_retention(m: pd.DataFrame, _: RunContext) -> float:
     return float(m["initial_book_active"].iloc[-1]) / start if start else math.nan
 
 
+def _book_growth(m: pd.DataFrame, _: RunContext) -> float:
+    """Annual growth of the book over the last year: active customers at its end over those at its start, minus 1.
+
+    A run shorter than a year has its growth annualised. 0 is a stationary book: acquisition replaces churn.
+    """
+    year = m.tail(WEEKS_PER_YEAR)
+    start, end = float(year["active_before"].iloc[0]), float(year["active_customers"].iloc[-1])
+    if start <= 0:
+        return math.nan
+    return (end / start) ** (WEEKS_PER_YEAR / len(year)) - 1.0
+
+
 def _net_value(m: pd.DataFrame, context: RunContext) -> float:
     """Discounted revenue minus discounted programme cost over the run, per initial customer."""
     customers = context.customers or float(m["active_before"].iloc[0])
@@ -226,6 +238,9 @@ for _outcome in (
     Outcome("first_contact_resolution_last_year", "First-contact resolution, mean over the last year", "share",
             _mean("first_contact_resolution", last_year=True), "last_year.first_contact_resolution", fmt=_SHARE,
             bounds=(0, 1)),
+    # a calibration holds the book (a stationary status quo, or the client's own growth) with this one
+    Outcome("book_growth", "Annual growth of the book, last year: active customers at its end over its start, "
+            "minus 1", "share a year", _book_growth, fmt="{:+.3f}", bounds=(-1, math.inf)),
     # a client's records measure these too (sim/experiments/calibration/record_targets.py): counts per customer-year
     Outcome("survey_responses_per_customer_year", "Survey responses (both kinds) per customer-year, last year",
             "responses per customer-year", _per_customer_year("survey_responses"), fmt="{:.3f}", bounds=(0, math.inf)),

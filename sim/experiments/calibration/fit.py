@@ -14,7 +14,7 @@ from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval
 from sim.experiments.calibration.spec import STUDY_NAME, TARGETS, CalibrationResult, CalibrationSpec, _settings
 from sim.experiments.replications import mean_ci, measuring, run_replications
-from sim.experiments.runs.studies import open_study, trials_in, write_record
+from sim.experiments.runs.studies import open_study, replayable_tpe, trials_in, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -264,18 +264,12 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
 
 
 def _sampler(spec: CalibrationSpec, done: int) -> Any:
-    """The study's sampler: TPE, seeded by the sampler seed plus the trials already done.
+    """The study's sampler: TPE whose proposals depend only on the sampler seed and the complete trials.
 
-    A resumed TPE study therefore does not repeat its first proposals; the least-squares fit adds
-    its own trials, so the sampler does not matter there.
+    A resumed TPE study therefore proposes what the uninterrupted one would have (``done`` is not needed and
+    kept for the callers); the least-squares fit adds its own trials, so the sampler does not matter there.
     """
-    import optuna
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=spec.sampler_seed + done, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3))
-        )
+    return replayable_tpe(spec.sampler_seed, multivariate=True, n_startup_trials=max(1, min(10, spec.trials // 3)))
 
 
 PRIOR_WEIGHT = 0.5  # least squares: residual per free parameter, per unit of its range, toward its start

@@ -47,7 +47,13 @@ TARGETS: dict[str, tuple[str, bool, bool]] = {
     "first_contact_resolution": ("first_contact_resolution_last_year", False, True),
     "survey_responses_per_customer_year": ("survey_responses_per_customer_year", True, True),
     "complaint_contacts_per_customer_year": ("complaint_contacts_per_customer_year", True, True),
+    "book_growth": ("book_growth", False, True),
 }
+# Targets that hold the baseline rather than describe the client: set by default (conf/calibrate.yaml), so they
+# never count as the client's figure on their own. book_growth 0 keeps the calibrated book stationary (or at the
+# client's own growth): acquisition (`calibrate.free.acquisition`) is fitted to replace the churn the other targets
+# imply.
+HELD = ("book_growth",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +236,10 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         records, record_targets, targets = _record_targets(cfg)
         tolerance = _tolerances(cfg, targets)
         # distances in units of each target's sampling uncertainty: its 95% half-width, never below the floor
-        tolerance = {k: max(tolerance[k], record_targets.targets[k].half_width) for k in targets}
+        tolerance = {
+            k: max(tolerance[k], record_targets.targets[k].half_width) if k in record_targets.targets else tolerance[k]
+            for k in targets
+        }
     else:
         targets = _targets(cfg)
         tolerance = _tolerances(cfg, targets)
@@ -280,7 +289,7 @@ def _record_targets(cfg: DictConfig) -> tuple[ClientRecords, RecordTargets, dict
     from sim.experiments.calibration.record_targets import RECORD_TARGETS, measure_targets
     from sim.experiments.calibration.records import read_records
 
-    given = sorted(k for k, v in cfg.target.items() if v is not None)
+    given = sorted(k for k, v in cfg.target.items() if v is not None and k not in HELD)
     if given:
         raise ConfigError(
             f"`data` is '{cfg.data}' and `target.{given[0]}` is {cfg.target[given[0]]}, but the targets come either "
@@ -305,9 +314,15 @@ def _record_targets(cfg: DictConfig) -> tuple[ClientRecords, RecordTargets, dict
             f"file(s), with data in the year); the records give {', '.join(measured.targets)}."
         )
     targets = {str(n): measured.targets[str(n)].value for n in names}
+    targets.update(_held(cfg))
     for name, value in targets.items():
         _check_target(name, value)
     return records, measured, targets
+
+
+def _held(cfg: DictConfig) -> dict[str, float]:
+    """The targets that hold the baseline (``target.book_growth``), unless set to null."""
+    return {k: _number(cfg.target[k], f"target.{k}") for k in HELD if cfg.target.get(k) is not None}
 
 
 def _targets(cfg: DictConfig) -> dict[str, float]:
@@ -318,10 +333,10 @@ def _targets(cfg: DictConfig) -> dict[str, float]:
         raise ConfigError(f"`target.{first}` is not a calibration target; targets are {', '.join(TARGETS)}.")
     targets = {k: _number(v, f"target.{k}") for k, v in cfg.target.items() if v is not None}
     targets = {**_industry_targets(cfg, targets), **targets}
-    if not targets:
+    if not set(targets) - set(HELD):
         raise ConfigError(
             "No target given: name at least one observed figure, e.g. `target.nps=12 "
-            f"target.annual_retention=0.86` (targets: {', '.join(TARGETS)})."
+            f"target.annual_retention=0.86` (targets: {', '.join(k for k in TARGETS if k not in HELD)})."
         )
     for name, value in targets.items():
         _check_target(name, value)

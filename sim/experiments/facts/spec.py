@@ -14,6 +14,7 @@ from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.facts.measures import MEASURES, WINDOW
 from sim.experiments.runs.files import check_writable, require_fresh
+from sim.experiments.runs.resources import check_memory
 
 __all__ = [
     "Check",
@@ -225,9 +226,12 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         overrides=model_overrides,
         config=raw,
     )
-    for label in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
-        checked_config(_run_overrides(spec, label, spec.seeds[0]))
+    # every scenario and model override composes (one paragraph if not)
+    typed = [checked_config(_run_overrides(spec, label, spec.seeds[0])) for label in spec.scenarios]
     check_writable(spec.out, "out")  # before the runs, which take minutes
+    workers = min(spec.jobs, len(spec.scenarios) * len(spec.seeds))
+    largest = max(typed, key=lambda t: t.customers * (t.weeks + t.warmup_weeks))
+    check_memory(largest.customers, largest.weeks, largest.warmup_weeks, workers, "jobs")
     require_fresh(spec.out, "out", "validation results")
     return spec
 

@@ -45,6 +45,7 @@ __all__ = [
     "fingerprint",
     "open_study",
     "place_study",
+    "replayable_tpe",
     "trials_in",
 ]
 
@@ -231,3 +232,32 @@ def trials_in(study: optuna.Study) -> tuple[list[optuna.trial.FrozenTrial], int]
     trials = study.get_trials(deepcopy=False)
     complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.number)
     return complete, sum(t.state == TrialState.RUNNING for t in trials)
+
+
+def replayable_tpe(seed: int, **settings: Any) -> optuna.samplers.TPESampler:
+    """A TPE sampler whose proposal for a trial depends only on ``seed`` and the complete trials before it.
+
+    Optuna's samplers draw from one random stream for the whole process, so a search resumed in a new process
+    (the first trials read back from the journal, a trial its killed process left running marked failed)
+    would propose other settings than the uninterrupted search. Here, before each trial, the sampler's
+    streams (TPE's and its random start-up sampler's) are seeded with ``seed`` plus the number of complete
+    trials, so an interrupted and resumed search proposes, trial for trial, what the uninterrupted one did.
+    With several workers sharing a study the order of trials is not fixed, and neither is the search.
+
+    Args:
+        seed: The search's sampler seed.
+        **settings: TPESampler's other settings (``n_startup_trials``, ``multivariate``).
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    class _ReplayableTPE(optuna.samplers.TPESampler):
+        def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            done = len(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=False))
+            self._rng.rng.seed(seed + done)
+            self._random_sampler._rng.rng.seed(seed + done)
+            super().before_trial(study, trial)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _ReplayableTPE(seed=seed, **settings)

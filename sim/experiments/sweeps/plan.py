@@ -10,11 +10,12 @@ So bad input stops the sweep before any job directory exists.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, RunConfig, checked_config, compose, find
 from sim.config.walk import range_error
@@ -36,6 +37,14 @@ class MultirunPlan:
     """Number of jobs (runs) the sweep launches."""
     design_rows: int
     """Rows of the experiment design (0 without one)."""
+    customers: int = 0
+    """Initial customers of the largest job (the largest swept value of ``customers``)."""
+    weeks: int = 0
+    """Weeks of the longest job."""
+    warmup_weeks: int = 0
+    """Warm-up weeks of the longest job."""
+    workers: int = 1
+    """Jobs that run at once: the local launchers' ``hydra.launcher.n_jobs`` (-1: every core), at most ``jobs``."""
 
 
 def _values(override: Override) -> list[str]:
@@ -122,7 +131,37 @@ def plan_multirun(overrides: list[str]) -> MultirunPlan:
     if constant and not any(a.startswith("hydra.job.config.override_dirname.exclude_keys=") for a in launch):
         launch.append(f"hydra.job.config.override_dirname.exclude_keys=[{','.join(constant)}]")
     jobs = math.prod(counts.values()) if counts else 1
-    return MultirunPlan(overrides=launch, jobs=jobs, design_rows=rows)
+    largest = {
+        key: _largest(winning.get(key), int(getattr(typed, key))) for key in ("customers", "weeks", "warmup_weeks")
+    }
+    return MultirunPlan(
+        overrides=launch, jobs=jobs, design_rows=rows, workers=min(jobs, _workers(full, overrides)), **largest
+    )
+
+
+def _largest(override: Override | None, first: int) -> int:
+    """The largest value a job takes of a size setting (its first value if none is a number)."""
+    if override is None:
+        return first
+    numbers = [int(float(v)) for v in _values(override) if _is_number(v)]
+    return max([first, *numbers])
+
+
+def _workers(full: DictConfig, overrides: list[str]) -> int:
+    """Jobs the launcher runs at once on this machine (``hydra.launcher.n_jobs``; 1 for a cluster launcher)."""
+    launcher = next((o.split("=", 1)[1] for o in overrides if o.startswith("hydra/launcher=")), "local")
+    if launcher not in LOCAL_LAUNCHERS:
+        return 1  # a cluster launcher (SLURM, Ray): the runs do not share this machine's memory
+    given = next((o.split("=", 1)[1] for o in overrides if o.startswith("hydra.launcher.n_jobs=")), None)
+    n_jobs = given if given is not None else OmegaConf.select(full, "hydra.launcher.n_jobs", default=-1)
+    try:
+        n_jobs = int(n_jobs)
+    except (TypeError, ValueError):
+        return 1  # Hydra refuses it when it launches
+    return (os.cpu_count() or 1) if n_jobs < 1 else n_jobs
+
+
+LOCAL_LAUNCHERS = ("local", "joblib")  # conf/hydra/launcher/: the launchers whose runs share this machine
 
 
 def _check_other_values(cli: list[Override], first: list[str]) -> None:
