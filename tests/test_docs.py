@@ -91,6 +91,41 @@ def test_the_short_commands_of_a_page_run_as_written(path: Path, tmp_path: Path)
         assert done.returncode == 0, f"{script}\n--- exit {done.returncode}\n{output}"
 
 
+QUOTED = re.compile(r"^<!-- quoted from: (\S+) -->\n+```[a-z]*\n(.*?)\n```", re.MULTILINE | re.DOTALL)
+
+
+def quoted_blocks(path: Path) -> list[tuple[str, str]]:
+    """The code blocks of a page marked ``<!-- quoted from: FILE -->``: (file, code)."""
+    return QUOTED.findall(path.read_text(encoding="utf-8"))
+
+
+def is_quoted_from(code: str, source: str) -> bool:
+    """Whether a quoted block's lines (indentation aside) occur consecutively in a source file."""
+    quoted = [line.strip() for line in code.splitlines() if line.strip()]
+    lines = [line.strip() for line in source.splitlines()]
+    return any(lines[i : i + len(quoted)] == quoted for i in range(len(lines) - len(quoted) + 1))
+
+
+@pytest.mark.parametrize("page", sorted((REPO / "docs").rglob("*.md")), ids=lambda p: str(p.relative_to(REPO)))
+def test_code_a_page_quotes_is_still_in_the_file_it_names(page: Path) -> None:
+    """A how-to that quotes the code (add-mechanism.md) cannot drift from it: each quoted block is in its file."""
+    for name, code in quoted_blocks(page):
+        assert (REPO / name).is_file(), f"{page.name} quotes {name}, which does not exist"
+        assert is_quoted_from(code, (REPO / name).read_text(encoding="utf-8")), (
+            f"{page.relative_to(REPO)}: the block quoted from {name} is no longer in it:\n{code}"
+        )
+
+
+def test_the_quote_check_finds_quotes_and_catches_a_changed_line(tmp_path: Path) -> None:
+    """A negative control: a quote is found with its file, and a line that differs from the file fails the check."""
+    assert len(quoted_blocks(REPO / "docs" / "how-to" / "add-mechanism.md")) >= 5
+    page = tmp_path / "p.md"
+    page.write_text("<!-- quoted from: x.py -->\n```python\n    a = 1\n    b = 2\n```\n")
+    assert quoted_blocks(page) == [("x.py", "    a = 1\n    b = 2")]
+    assert is_quoted_from("    a = 1\n    b = 2", "def f():\n  a = 1\n  b = 2\n")
+    assert not is_quoted_from("a = 1\nb = 3", "a = 1\nb = 2\n")
+
+
 def documented_columns(section: str) -> list[str]:
     """The column names (backticked, first cell of each row) of a section's table on the outputs page."""
     text = OUTPUTS_PAGE.read_text(encoding="utf-8")
