@@ -5,7 +5,9 @@
 
 The notebooks are committed without outputs; `tests/test_notebooks.py` executes them top to
 bottom on their small settings, and `make notebooks` writes executed copies with every output
-to `outputs/notebooks/` for reading.
+to `docs/notebooks/`, which the documentation site renders (mkdocs-jupyter, never executing them)
+and which are committed beside the site's pictures (`tests/test_notebooks.py` checks that their
+cells are this script's and that they ran without error).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ output contract's column lists match what a run writes.
   a missing anchor, a page left out of the navigation or a failing reference generator (docs/hooks.py) fails
   the suite. Skipped, saying why, only where the docs packages are not installed.
 - Every fenced ``bash`` block of README.md and the tutorials (docs/tutorials/) runs as a script in a scratch directory
-  (with ``.venv`` linked to this environment and ``docs`` to the checkout's), and must exit 0; a block whose
+  (with ``.venv`` linked to this environment, ``docs`` and ``examples`` to the checkout's), and must exit 0; a block whose
   preceding line is ``<!-- long -->`` (a full comparison, a calibration, ``make demo``) is left out.
 - The column tables of docs/reference/outputs.md name exactly the columns a tiny run writes.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,7 @@ def test_the_short_commands_of_a_page_run_as_written(path: Path, tmp_path: Path)
     (a later block may use what an earlier one wrote, as a reader following the page would)."""
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))
     (tmp_path / "docs").symlink_to(REPO / "docs")
+    (tmp_path / "examples").symlink_to(REPO / "examples")  # the consultants' tutorial starts from examples/acme
     for script in SHORT_BLOCKS[path]:
         done = subprocess.run(
             ["/bin/bash", "-euo", "pipefail", "-c", script],
@@ -203,3 +205,63 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     groups = (site / "reference" / "configuration" / "index.html").read_text(encoding="utf-8")
     assert 'id="scenario"' in groups and "closed_loop_bucketing" in groups and 'id="hydralauncher"' in groups
     assert "compose_config" in (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+
+
+def _picture_script() -> object:
+    spec = importlib.util.spec_from_file_location("make_images", REPO / "docs" / "make_images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_images", module)  # its dataclasses look their module up there
+    spec.loader.exec_module(sys.modules["make_images"])
+    return sys.modules["make_images"]
+
+
+def test_every_picture_the_site_shows_is_made_by_the_picture_script() -> None:
+    """The pages show only pictures in docs/img/ that docs/make_images.py makes (or that are declared as made
+    elsewhere, with where), every such picture is committed, and none lies there unused."""
+    script = _picture_script()
+    made = {name for names in script.FILES.values() for name in names}
+    assert set(script.FILES) == set(script.PICTURES)
+    shown = set()
+    for page in [REPO / "README.md", *(REPO / "docs").rglob("*.md")]:
+        shown |= {Path(link).name for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text(encoding="utf-8"))}
+    committed = {p.name for p in (REPO / "docs" / "img").iterdir()}
+    assert shown <= made | set(script.NOT_MADE_HERE), f"pictures not made by the script: {shown - made}"
+    assert made | set(script.NOT_MADE_HERE) <= committed, "run `make docs-images` and commit docs/img/"
+    assert committed <= shown | {"acme_logo.png"}, f"pictures in docs/img/ that no page shows: {committed - shown}"
+
+
+PICTURE_TOOLS = {"soffice": "LibreOffice", "pdftoppm": "poppler-utils"}
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in PICTURE_TOOLS) or not Path("/usr/bin/chromium").exists(),
+    reason="the picture script needs Chromium (.ci/ensure_chromium), LibreOffice (soffice) and poppler (pdftoppm)",
+)
+def test_the_picture_script_makes_every_picture_from_the_current_code(tmp_path: Path) -> None:
+    """``docs/make_images.py --quick``: every group runs against the current code (the commands, the dashboard in
+    Chromium, the deck in LibreOffice) and writes each of its pictures as a PNG; into a scratch directory, so the
+    committed pictures are untouched."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "make_images.py"), "--quick", "--out", str(tmp_path / "img")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    for names in _picture_script().FILES.values():
+        for name in names:
+            png = tmp_path / "img" / name
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+            assert png.stat().st_size > 5_000, name
+
+
+def test_the_picture_script_refuses_an_unknown_group(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _picture_script().main(["swimlanes"])
+    assert exit_info.value.code == 2
+    assert "unknown picture group(s) swimlanes; known: logo, headline, acme, dashboard, morris" in capsys.readouterr().err
