@@ -25,8 +25,9 @@ def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, text in cells:
+    for number, (kind, text) in enumerate(cells):
         cell = nbf.v4.new_markdown_cell(text.strip()) if kind == "md" else nbf.v4.new_code_cell(text.strip())
+        cell.id = f"cell-{number:02d}"  # not nbformat's random id: rewriting an unchanged notebook changes nothing
         if kind == "params":
             cell.metadata["tags"] = ["parameters"]
         nb.cells.append(cell)
