@@ -2,7 +2,7 @@
 
     .venv/bin/python docs/make_images.py                     # every picture, into docs/img/ (about 5 min on 2 cores)
     .venv/bin/python docs/make_images.py dashboard acme      # only these groups
-    .venv/bin/python docs/make_images.py --quick --out DIR   # tiny runs into DIR: checks the script (tests/test_docs.py)
+    .venv/bin/python docs/make_images.py --quick --out DIR   # tiny runs into DIR (tests/test_docs.py)
 
 Each group runs the commands a reader of the site runs, in a scratch directory, and keeps the pictures:
 
@@ -104,7 +104,7 @@ QUICK = Sizes(
 )
 
 
-class MissingTool(RuntimeError):
+class MissingToolError(RuntimeError):
     """A program the pictures need is not installed."""
 
 
@@ -112,14 +112,16 @@ def run(command: list[str], cwd: Path, timeout: float = 3600) -> None:
     """Run a command; on failure raise with the tail of its output."""
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} exited with {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
 
 
 def tool(name: str, package: str) -> str:
-    """The path of a program on PATH, or MissingTool naming the Debian package that has it."""
+    """The path of a program on PATH, or MissingToolError naming the Debian package that has it."""
     found = shutil.which(name)
     if found is None:
-        raise MissingTool(f"`{name}` is not installed (apt-get install {package})")
+        raise MissingToolError(f"`{name}` is not installed (apt-get install {package})")
     return found
 
 
@@ -135,7 +137,11 @@ def slide_png(pptx: Path, slide: int, png: Path, scratch: Path) -> None:
     """One slide of a deck as a PNG: LibreOffice prints the deck to PDF (one page per slide), pdftoppm draws it."""
     soffice = tool("soffice", "libreoffice-impress")
     profile = f"-env:UserInstallation=file://{scratch / 'lo-profile'}"
-    run([soffice, profile, "--headless", "--convert-to", "pdf", "--outdir", str(scratch), str(pptx)], cwd=scratch, timeout=600)
+    run(
+        [soffice, profile, "--headless", "--convert-to", "pdf", "--outdir", str(scratch), str(pptx)],
+        cwd=scratch,
+        timeout=600,
+    )
     pdf_page_png(scratch / f"{pptx.stem}.pdf", slide, png, width=1200)
 
 
@@ -218,8 +224,10 @@ def _free_port() -> int:
 
 @contextmanager
 def dashboard_server(cwd: Path, log_path: Path) -> Iterator[str]:
-    """``solara run sim.dashboard.page`` (as ``make dashboard``) on a free local port, in ``cwd`` so that it exports
-    to and lists ``cwd/outputs`` (shown as ``outputs/...``, as in a checkout); its URL, stopped afterwards."""
+    """``solara run sim.dashboard.page`` (as ``make dashboard``) on a free local port; its URL, stopped afterwards.
+
+    It runs in ``cwd``, so it exports to and lists ``cwd/outputs`` (shown as ``outputs/...``, as in a checkout).
+    """
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {k: v for k, v in os.environ.items() if k != "SILOSIM_OUTPUTS"}
@@ -234,7 +242,7 @@ def dashboard_server(cwd: Path, log_path: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 raise RuntimeError(f"solara exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own local server)
+                with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
@@ -253,7 +261,7 @@ def dashboard_server(cwd: Path, log_path: Path) -> Iterator[str]:
                 proc.wait(timeout=10)
 
 
-def _live(page, url: str, sizes: Sizes, png: Path) -> None:  # noqa: ANN001 (a Playwright page)
+def _live(page, url: str, sizes: Sizes, png: Path) -> None:
     """Live model: closed-loop follow-up, the smallest book (1,000), Reset, then a few render intervals."""
     from playwright.sync_api import expect
 
@@ -274,7 +282,7 @@ def _live(page, url: str, sizes: Sizes, png: Path) -> None:  # noqa: ANN001 (a P
     page.screenshot(path=str(png), full_page=True)
 
 
-def _ab_and_results(page, url: str, sizes: Sizes, ab_png: Path, results_png: Path) -> None:  # noqa: ANN001
+def _ab_and_results(page, url: str, sizes: Sizes, ab_png: Path, results_png: Path) -> None:
     """A/B what-if: siloed against closed-loop follow-up with two levers pushed up, run, export; then Results."""
     from playwright.sync_api import expect
 
@@ -292,10 +300,18 @@ def _ab_and_results(page, url: str, sizes: Sizes, ab_png: Path, results_png: Pat
     page.get_by_label("Weeks (horizon)").fill(str(sizes.ab_weeks))
     page.get_by_label("Replications (runs per arm)").fill(str(sizes.ab_replications))
     expect(run_button).to_be_enabled()
+    started = time.monotonic()
     run_button.click()
     expect(page.locator(".whatif-answer")).to_be_visible(timeout=AB_TIMEOUT_MS)
+    answered = time.monotonic()
     page.get_by_role("button", name="Export as comparison").click()
     expect(page.locator(".export-done")).to_be_visible(timeout=AB_TIMEOUT_MS)
+    runs = 2 * sizes.ab_replications
+    print(
+        f"dashboard: A/B of {runs} runs ({sizes.ab_customers:,} customers, {sizes.ab_weeks} weeks): "
+        f"{answered - started:.0f} s from Run A/B to the answer; export {time.monotonic() - answered:.0f} s",
+        flush=True,
+    )
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ab_png), full_page=True)
     page.get_by_role("tab", name="Results").click()
@@ -312,7 +328,9 @@ def dashboard(out: Path, sizes: Sizes, scratch: Path) -> list[Path]:
     expect.set_options(timeout=UI_TIMEOUT_MS)  # redraws take seconds on a busy machine
     browser = find_chromium()
     if browser is None:
-        raise MissingTool("no Chromium or Chrome found (.ci/ensure_chromium installs Debian's; or SILOSIM_CHROMIUM)")
+        raise MissingToolError(
+            "no Chromium or Chrome found (.ci/ensure_chromium installs Debian's; or SILOSIM_CHROMIUM)"
+        )
     live, ab, results = out / "dashboard.png", out / "dashboard_ab.png", out / "dashboard_results.png"
     with dashboard_server(scratch, scratch / "solara.log") as url, sync_playwright() as pw:
         for height, shoot in ((1900, lambda page: _live(page, url, sizes, live)),
@@ -370,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"silosim_img_{name}_") as tmp:
             try:
                 made = PICTURES[name](out, sizes, Path(tmp))
-            except MissingTool as e:
+            except MissingToolError as e:
                 print(f"make_images.py: error: {name}: {e}", file=sys.stderr)
                 return 2
         shown = ", ".join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in made)

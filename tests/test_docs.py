@@ -4,9 +4,9 @@ output contract's column lists match what a run writes.
 - The site (mkdocs.yml) is built with ``mkdocs build --strict`` into a temporary directory, so a broken link,
   a missing anchor, a page left out of the navigation or a failing reference generator (docs/hooks.py) fails
   the suite. Skipped, saying why, only where the docs packages are not installed.
-- Every fenced ``bash`` block of README.md and the tutorials (docs/tutorials/) runs as a script in a scratch directory
-  (with ``.venv`` linked to this environment, ``docs`` and ``examples`` to the checkout's), and must exit 0; a block whose
-  preceding line is ``<!-- long -->`` (a full comparison, a calibration, ``make demo``) is left out.
+- Every fenced ``bash`` block of README.md and the tutorials (docs/tutorials/) runs as a script in a scratch
+  directory (with ``.venv`` linked to this environment, ``docs`` and ``examples`` to the checkout's), and must exit 0;
+  a block whose preceding line is ``<!-- long -->`` (a full comparison, a calibration, ``make demo``) is left out.
 - The column tables of docs/reference/outputs.md name exactly the columns a tiny run writes.
 """
 
@@ -264,4 +264,6 @@ def test_the_picture_script_refuses_an_unknown_group(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exit_info:
         _picture_script().main(["swimlanes"])
     assert exit_info.value.code == 2
-    assert "unknown picture group(s) swimlanes; known: logo, headline, acme, dashboard, morris" in capsys.readouterr().err
+    assert (
+        "unknown picture group(s) swimlanes; known: logo, headline, acme, dashboard, morris" in capsys.readouterr().err
+    )
