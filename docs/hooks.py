@@ -5,7 +5,9 @@ A page asks for a generated section with a marker comment on a line of its own:
 - ``<!-- generated: commands -->``: every console script of ``[project.scripts]`` in pyproject.toml with the
   help page it prints (``NAME --help``, run in one subprocess of this Python, so a new command appears by itself);
 - ``<!-- generated: config-groups -->``: the primary configurations and every option of every config group under
-  ``conf/`` with the header comment that documents it.
+  ``conf/`` with the header comment that documents it;
+- ``<!-- generated: comparison-outcomes -->``: the outcomes of every comparison's summary table (the outcome registry's
+  ``comparison=True`` entries), whose columns the output contract names.
 
 Wired in by ``hooks:`` in mkdocs.yml; ``make docs`` runs it, and ``tests/test_docs.py`` builds the site strictly.
 """
@@ -125,7 +127,24 @@ def config_groups_section() -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS = {"commands": commands_section, "config-groups": config_groups_section}
+def comparison_outcomes_section() -> str:
+    """The outcomes every comparison's summary table holds, from the outcome registry: name, label, unit."""
+    import sim
+
+    registry = sys.modules[sim.Outcome.__module__].OUTCOMES  # the registry lives beside the Outcome class
+    rows = [o for o in registry.values() if o.comparison]
+    out = ["| `<outcome>` | label | unit | in `summary.json` |", "|---|---|---|---|"]
+    out += [
+        f"| `{o.name}` | {_cell(o.label)} | {o.unit} | {f'`{o.summary_key}`' if o.summary_key else ''} |" for o in rows
+    ]
+    return "\n".join(out) + "\n"
+
+
+SECTIONS = {
+    "commands": commands_section,
+    "config-groups": config_groups_section,
+    "comparison-outcomes": comparison_outcomes_section,
+}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

@@ -171,6 +171,25 @@ def test_the_output_contract_page_names_every_column_a_run_writes() -> None:
     )
 
 
+@pytest.mark.slow  # a comparison with its figures and report: about 15 s of CPU
+def test_the_output_contract_page_names_every_column_of_a_comparisons_summary(tmp_path: Path) -> None:
+    """summary.csv of a tiny comparison: its columns are the page's, ``<outcome>`` standing for each outcome the
+    registry puts in a comparison (the list the page generates from the same registry)."""
+    import pandas as pd
+
+    from sim import Outcome, compare
+
+    compare(tmp_path / "cmp", scenarios=["siloed_scorecards", "closed_loop_followup"], replications=2,
+            customers=300, weeks=8, launcher="basic", **{"report.pdf": False})  # fmt: skip
+    registry = sys.modules[Outcome.__module__].OUTCOMES
+    outcomes = [o.name for o in registry.values() if o.comparison]
+    documented = documented_columns("summary.csv")
+    expected = [c for c in documented if "<outcome>" not in c]
+    expected += [c.replace("<outcome>", o) for o in outcomes for c in documented if "<outcome>" in c]
+    written = list(pd.read_csv(tmp_path / "cmp" / "summary.csv").columns)
+    assert sorted(written) == sorted(expected), set(written) ^ set(expected)
+
+
 def test_the_column_check_fails_on_a_missing_column() -> None:
     """A negative control: a column the page does not name, and a name no column has, are both caught."""
     with pytest.raises(AssertionError, match="not in docs"):
