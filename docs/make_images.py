@@ -9,7 +9,7 @@ Each group runs the commands a reader of the site runs, in a scratch directory, 
 - ``logo``: ``acme_logo.png``, the made-up client logo of the consultants' tutorial, drawn with matplotlib.
 - ``headline``: ``headline_true_nps.png``, the true-NPS figure of the headline comparison (``silosim-compare`` at
   its defaults, what ``make demo`` runs: 80 runs), and ``headline_report.png``, the first page of its
-  ``report.pdf`` (printed by headless Chromium, drawn by ``pdftoppm``).
+  ``report.pdf`` (printed by headless Chromium, drawn by ``pdftoppm``, the blank paper below its text cut off).
 - ``acme``: the consultants' tutorial on ``examples/acme``: ``acme_swimlane.png``, the swimlane of the imported
   journey map (``silosim-journey import``); ``acme_data_report.png``, the one-page report of the client's records
   (``silosim-records``); and a comparison on Acme's journey in Acme's colours, with logo (5 replications of
@@ -133,6 +133,17 @@ def pdf_page_png(pdf: Path, page: int, png: Path, width: int = 1000) -> None:
     run([*command, "-scale-to-y", "-1", str(pdf), str(stem)], cwd=pdf.parent)
 
 
+def trim_bottom(png: Path, margin: int = 40) -> None:
+    """Cut the blank paper below the last mark of a page (a report's first page ends where its figure would not fit)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(png) as page:
+        image = page.convert("RGB")
+    box = ImageOps.invert(image).getbbox()  # the box of everything that is not white
+    if box is not None and box[3] + margin < image.height:
+        image.crop((0, 0, image.width, box[3] + margin)).save(png)
+
+
 def slide_png(pptx: Path, slide: int, png: Path, scratch: Path) -> None:
     """One slide of a deck as a PNG: LibreOffice prints the deck to PDF (one page per slide), pdftoppm draws it."""
     soffice = tool("soffice", "libreoffice-impress")
@@ -181,6 +192,7 @@ def headline(out: Path, sizes: Sizes, scratch: Path) -> list[Path]:
     figure, report = out / "headline_true_nps.png", out / "headline_report.png"
     shutil.copyfile(comparison / "figures" / "true_nps.png", figure)
     pdf_page_png(comparison / "report.pdf", 1, report)
+    trim_bottom(report)
     return [figure, report]
 
 
@@ -203,6 +215,7 @@ def acme(out: Path, sizes: Sizes, scratch: Path) -> list[Path]:
     run([*command, "report.theme.primary=#AA3377"], cwd=ROOT)
     report, slide = out / "acme_report.png", out / "acme_slide.png"
     pdf_page_png(comparison / "report.pdf", 1, report)
+    trim_bottom(report)
     deck = comparison / "report.pptx"
     slide_png(deck, first_figure_slide(deck), slide, scratch / "acme")
     return [swimlane, records, report, slide]
