@@ -1,6 +1,6 @@
 """Make the pictures of the documentation site (docs/img/) from the current code: ``make docs-images``.
 
-    .venv/bin/python docs/make_images.py                     # every picture, into docs/img/ (about 5 min on 2 cores)
+    .venv/bin/python docs/make_images.py                     # every picture into docs/img/ (5 min of CPU)
     .venv/bin/python docs/make_images.py dashboard acme      # only these groups
     .venv/bin/python docs/make_images.py --quick --out DIR   # tiny runs into DIR (tests/test_docs.py)
 
