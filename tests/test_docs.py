@@ -224,6 +224,10 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     groups = (site / "reference" / "configuration" / "index.html").read_text(encoding="utf-8")
     assert 'id="scenario"' in groups and "closed_loop_bucketing" in groups and 'id="hydralauncher"' in groups
     assert "compose_config" in (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    outputs = (site / "reference" / "outputs" / "index.html").read_text(encoding="utf-8")
+    assert "customer_lifetime_value" in outputs and "generated:" not in outputs  # the registry's outcomes
+    for notebook in ("01_what_if", "02_sweep_analysis"):  # rendered from the executed copies, figures and all
+        assert "data:image/png" in (site / "notebooks" / notebook / "index.html").read_text(encoding="utf-8")
 
 
 def _picture_script() -> object:
