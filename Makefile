@@ -17,7 +17,7 @@ DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test test-fast test-ray dashboard docs docs-serve lint bench install notebooks clean
+.PHONY: demo test test-fast test-ray dashboard docs docs-serve docs-images lint bench install notebooks clean
 
 # Installed from the lock (uv.lock): exactly the versions the tests passed with, checked against their hashes
 # (docs/how-to/reproducible-installs.md). uv itself comes from PyPI at the version the lock holds, through the venv's pip.
@@ -43,8 +43,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	@$(BIN)/python -m pytest -n auto -m "not slow and not e2e"
 
+# Executes the notebooks into docs/notebooks/, the executed copies the site renders (committed, like docs/img/).
 notebooks: $(STAMP)
-	@$(BIN)/python notebooks/build.py --execute outputs/notebooks
+	@$(BIN)/python notebooks/build.py --execute docs/notebooks
 
 # Solara's usage telemetry and its PyPI version check are off: a local what-if tool has no reason to
 # phone home, and the suggested upgrade would break the offline front end (see pyproject.toml).
@@ -64,6 +65,11 @@ docs: $(STAMP)
 
 docs-serve: $(STAMP)
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+# Remakes the site's screenshots and figures (docs/img/) from the current code: runs, Chromium, LibreOffice (minutes).
+docs-images: $(STAMP)
+	@.ci/ensure_chromium
+	@$(BIN)/python docs/make_images.py
 
 # Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (docs/how-to/cluster.md).
 # Not installed from uv.lock: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.

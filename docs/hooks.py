@@ -3,15 +3,18 @@
 A page asks for a generated section with a marker comment on a line of its own:
 
 - ``<!-- generated: commands -->``: every console script of ``[project.scripts]`` in pyproject.toml with the
-  help page it prints (``NAME --help``, run as a subprocess of this Python, so a new command appears by itself);
+  help page it prints (``NAME --help``, run in one subprocess of this Python, so a new command appears by itself);
 - ``<!-- generated: config-groups -->``: the primary configurations and every option of every config group under
-  ``conf/`` with the header comment that documents it.
+  ``conf/`` with the header comment that documents it;
+- ``<!-- generated: comparison-outcomes -->``: the outcomes of every comparison's summary table (the outcome registry's
+  ``comparison=True`` entries), whose columns the output contract names.
 
 Wired in by ``hooks:`` in mkdocs.yml; ``make docs`` runs it, and ``tests/test_docs.py`` builds the site strictly.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
-HELP_TIMEOUT_SECONDS = 120
+HELP_TIMEOUT_SECONDS = 600  # all the commands' pages, on a busy machine
 
 
 def console_scripts() -> dict[str, str]:
@@ -32,24 +35,55 @@ def console_scripts() -> dict[str, str]:
         return dict(tomllib.load(f)["project"]["scripts"])
 
 
-def help_text(target: str) -> str:
-    """What ``main(["--help"])`` of a console script's ``module:function`` prints."""
+# Run in one subprocess of this interpreter: imports every command once (one start-up, not one per command), calls
+# each ``main(["--help"])`` with its output captured, and prints {target: [exit status, help text]} as JSON.
+HELP_SCRIPT = """
+import contextlib, io, importlib, json, sys
+sys.argv[0] = "prog"
+texts = {}
+for target in sys.argv[1:]:
     module, function = target.split(":")
-    code = f"import sys; from {module} import {function} as main; sys.argv[0] = 'prog'; main(['--help'])"
+    main = getattr(importlib.import_module(module), function)
+    out = io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(out):
+        try:
+            main(["--help"])
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    texts[target] = [status, out.getvalue()]
+json.dump(texts, sys.stdout)
+"""
+
+
+def help_texts(targets: list[str]) -> dict[str, str]:
+    """What ``main(["--help"])`` of each console script's ``module:function`` prints."""
     env = {**os.environ, "COLUMNS": "100", "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(  # noqa: S603 (this interpreter, a fixed argument list)
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HELP_TIMEOUT_SECONDS, env=env, cwd=ROOT
+        [sys.executable, "-c", HELP_SCRIPT, *targets],
+        capture_output=True,
+        text=True,
+        timeout=HELP_TIMEOUT_SECONDS,
+        env=env,
+        cwd=ROOT,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{target} --help exited with {done.returncode}:\n{done.stderr}")
-    return done.stdout.strip()
+        raise RuntimeError(f"the commands' --help pages could not be collected:\n{done.stderr[-3000:]}")
+    texts = {}
+    for target, (status, text) in json.loads(done.stdout).items():
+        if status != 0:
+            raise RuntimeError(f"{target} --help exited with {status}:\n{text}")
+        texts[target] = text.strip()
+    return texts
 
 
 def commands_section() -> str:
     """One section per console script: its name, its entry point and its help page."""
+    scripts = sorted(console_scripts().items())
+    texts = help_texts([target for _, target in scripts])
     out = []
-    for name, target in sorted(console_scripts().items()):
-        text = help_text(target).replace("usage: prog", f"usage: {name}")
+    for name, target in scripts:
+        text = texts[target].replace("usage: prog", f"usage: {name}")
         out += [f"## `{name}`", "", f"Entry point `{target}`. `{name} --help` prints:", "", "```text", text, "```", ""]
     return "\n".join(out)
 
@@ -93,7 +127,24 @@ def config_groups_section() -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS = {"commands": commands_section, "config-groups": config_groups_section}
+def comparison_outcomes_section() -> str:
+    """The outcomes every comparison's summary table holds, from the outcome registry: name, label, unit."""
+    import sim
+
+    registry = sys.modules[sim.Outcome.__module__].OUTCOMES  # the registry lives beside the Outcome class
+    rows = [o for o in registry.values() if o.comparison]
+    out = ["| `<outcome>` | label | unit | in `summary.json` |", "|---|---|---|---|"]
+    out += [
+        f"| `{o.name}` | {_cell(o.label)} | {o.unit} | {f'`{o.summary_key}`' if o.summary_key else ''} |" for o in rows
+    ]
+    return "\n".join(out) + "\n"
+
+
+SECTIONS = {
+    "commands": commands_section,
+    "config-groups": config_groups_section,
+    "comparison-outcomes": comparison_outcomes_section,
+}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

@@ -5,7 +5,9 @@
 
 The notebooks are committed without outputs; `tests/test_notebooks.py` executes them top to
 bottom on their small settings, and `make notebooks` writes executed copies with every output
-to `outputs/notebooks/` for reading.
+to `docs/notebooks/`, which the documentation site renders (mkdocs-jupyter, never executing them)
+and which are committed beside the site's pictures (`tests/test_notebooks.py` checks that their
+cells are this script's and that they ran without error).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     nb = nbf.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, text in cells:
+    for number, (kind, text) in enumerate(cells):
         cell = nbf.v4.new_markdown_cell(text.strip()) if kind == "md" else nbf.v4.new_code_cell(text.strip())
+        cell.id = f"cell-{number:02d}"  # not nbformat's random id: rewriting an unchanged notebook changes nothing
         if kind == "params":
             cell.metadata["tags"] = ["parameters"]
         nb.cells.append(cell)

@@ -4,9 +4,9 @@ output contract's column lists match what a run writes.
 - The site (mkdocs.yml) is built with ``mkdocs build --strict`` into a temporary directory, so a broken link,
   a missing anchor, a page left out of the navigation or a failing reference generator (docs/hooks.py) fails
   the suite. Skipped, saying why, only where the docs packages are not installed.
-- Every fenced ``bash`` block of README.md and the tutorials (docs/tutorials/) runs as a script in a scratch directory
-  (with ``.venv`` linked to this environment and ``docs`` to the checkout's), and must exit 0; a block whose
-  preceding line is ``<!-- long -->`` (a full comparison, a calibration, ``make demo``) is left out.
+- Every fenced ``bash`` block of README.md and the tutorials (docs/tutorials/) runs as a script in a scratch
+  directory (with ``.venv`` linked to this environment, ``docs`` and ``examples`` to the checkout's), and must exit 0;
+  a block whose preceding line is ``<!-- long -->`` (a full comparison, a calibration, ``make demo``) is left out.
 - The column tables of docs/reference/outputs.md name exactly the columns a tiny run writes.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,7 @@ def test_the_short_commands_of_a_page_run_as_written(path: Path, tmp_path: Path)
     (a later block may use what an earlier one wrote, as a reader following the page would)."""
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))
     (tmp_path / "docs").symlink_to(REPO / "docs")
+    (tmp_path / "examples").symlink_to(REPO / "examples")  # the consultants' tutorial starts from examples/acme
     for script in SHORT_BLOCKS[path]:
         done = subprocess.run(
             ["/bin/bash", "-euo", "pipefail", "-c", script],
@@ -89,6 +91,41 @@ def test_the_short_commands_of_a_page_run_as_written(path: Path, tmp_path: Path)
         )
         output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         assert done.returncode == 0, f"{script}\n--- exit {done.returncode}\n{output}"
+
+
+QUOTED = re.compile(r"^<!-- quoted from: (\S+) -->\n+```[a-z]*\n(.*?)\n```", re.MULTILINE | re.DOTALL)
+
+
+def quoted_blocks(path: Path) -> list[tuple[str, str]]:
+    """The code blocks of a page marked ``<!-- quoted from: FILE -->``: (file, code)."""
+    return QUOTED.findall(path.read_text(encoding="utf-8"))
+
+
+def is_quoted_from(code: str, source: str) -> bool:
+    """Whether a quoted block's lines (indentation aside) occur consecutively in a source file."""
+    quoted = [line.strip() for line in code.splitlines() if line.strip()]
+    lines = [line.strip() for line in source.splitlines()]
+    return any(lines[i : i + len(quoted)] == quoted for i in range(len(lines) - len(quoted) + 1))
+
+
+@pytest.mark.parametrize("page", sorted((REPO / "docs").rglob("*.md")), ids=lambda p: str(p.relative_to(REPO)))
+def test_code_a_page_quotes_is_still_in_the_file_it_names(page: Path) -> None:
+    """A how-to that quotes the code (add-mechanism.md) cannot drift from it: each quoted block is in its file."""
+    for name, code in quoted_blocks(page):
+        assert (REPO / name).is_file(), f"{page.name} quotes {name}, which does not exist"
+        assert is_quoted_from(code, (REPO / name).read_text(encoding="utf-8")), (
+            f"{page.relative_to(REPO)}: the block quoted from {name} is no longer in it:\n{code}"
+        )
+
+
+def test_the_quote_check_finds_quotes_and_catches_a_changed_line(tmp_path: Path) -> None:
+    """A negative control: a quote is found with its file, and a line that differs from the file fails the check."""
+    assert len(quoted_blocks(REPO / "docs" / "how-to" / "add-mechanism.md")) >= 5
+    page = tmp_path / "p.md"
+    page.write_text("<!-- quoted from: x.py -->\n```python\n    a = 1\n    b = 2\n```\n")
+    assert quoted_blocks(page) == [("x.py", "    a = 1\n    b = 2")]
+    assert is_quoted_from("    a = 1\n    b = 2", "def f():\n  a = 1\n  b = 2\n")
+    assert not is_quoted_from("a = 1\nb = 3", "a = 1\nb = 2\n")
 
 
 def documented_columns(section: str) -> list[str]:
@@ -134,6 +171,25 @@ def test_the_output_contract_page_names_every_column_a_run_writes() -> None:
     )
 
 
+@pytest.mark.slow  # a comparison with its figures and report: about 15 s of CPU
+def test_the_output_contract_page_names_every_column_of_a_comparisons_summary(tmp_path: Path) -> None:
+    """summary.csv of a tiny comparison: its columns are the page's, ``<outcome>`` standing for each outcome the
+    registry puts in a comparison (the list the page generates from the same registry)."""
+    import pandas as pd
+
+    from sim import Outcome, compare
+
+    compare(tmp_path / "cmp", scenarios=["siloed_scorecards", "closed_loop_followup"], replications=2,
+            customers=300, weeks=8, launcher="basic", **{"report.pdf": False})  # fmt: skip
+    registry = sys.modules[Outcome.__module__].OUTCOMES
+    outcomes = [o.name for o in registry.values() if o.comparison]
+    documented = documented_columns("summary.csv")
+    expected = [c for c in documented if "<outcome>" not in c]
+    expected += [c.replace("<outcome>", o) for o in outcomes for c in documented if "<outcome>" in c]
+    written = list(pd.read_csv(tmp_path / "cmp" / "summary.csv").columns)
+    assert sorted(written) == sorted(expected), set(written) ^ set(expected)
+
+
 def test_the_column_check_fails_on_a_missing_column() -> None:
     """A negative control: a column the page does not name, and a name no column has, are both caught."""
     with pytest.raises(AssertionError, match="not in docs"):
@@ -168,3 +224,69 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     groups = (site / "reference" / "configuration" / "index.html").read_text(encoding="utf-8")
     assert 'id="scenario"' in groups and "closed_loop_bucketing" in groups and 'id="hydralauncher"' in groups
     assert "compose_config" in (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    outputs = (site / "reference" / "outputs" / "index.html").read_text(encoding="utf-8")
+    assert "customer_lifetime_value" in outputs and "generated:" not in outputs  # the registry's outcomes
+    for notebook in ("01_what_if", "02_sweep_analysis"):  # rendered from the executed copies, figures and all
+        assert "data:image/png" in (site / "notebooks" / notebook / "index.html").read_text(encoding="utf-8")
+
+
+def _picture_script() -> object:
+    spec = importlib.util.spec_from_file_location("make_images", REPO / "docs" / "make_images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_images", module)  # its dataclasses look their module up there
+    spec.loader.exec_module(sys.modules["make_images"])
+    return sys.modules["make_images"]
+
+
+def test_every_picture_the_site_shows_is_made_by_the_picture_script() -> None:
+    """The pages show only pictures in docs/img/ that docs/make_images.py makes (or that are declared as made
+    elsewhere, with where), every such picture is committed, and none lies there unused."""
+    script = _picture_script()
+    made = {name for names in script.FILES.values() for name in names}
+    assert set(script.FILES) == set(script.PICTURES)
+    shown = set()
+    for page in [REPO / "README.md", *(REPO / "docs").rglob("*.md")]:
+        shown |= {Path(link).name for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text(encoding="utf-8"))}
+    committed = {p.name for p in (REPO / "docs" / "img").iterdir()}
+    assert shown <= made | set(script.NOT_MADE_HERE), f"pictures not made by the script: {shown - made}"
+    assert made | set(script.NOT_MADE_HERE) <= committed, "run `make docs-images` and commit docs/img/"
+    assert committed <= shown | {"acme_logo.png"}, f"pictures in docs/img/ that no page shows: {committed - shown}"
+
+
+PICTURE_TOOLS = {"soffice": "LibreOffice", "pdftoppm": "poppler-utils"}
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in PICTURE_TOOLS) or not Path("/usr/bin/chromium").exists(),
+    reason="the picture script needs Chromium (.ci/ensure_chromium), LibreOffice (soffice) and poppler (pdftoppm)",
+)
+def test_the_picture_script_makes_every_picture_from_the_current_code(tmp_path: Path) -> None:
+    """``docs/make_images.py --quick``: every group runs against the current code (the commands, the dashboard in
+    Chromium, the deck in LibreOffice) and writes each of its pictures as a PNG; into a scratch directory, so the
+    committed pictures are untouched."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "make_images.py"), "--quick", "--out", str(tmp_path / "img")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    for names in _picture_script().FILES.values():
+        for name in names:
+            png = tmp_path / "img" / name
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+            assert png.stat().st_size > 5_000, name
+
+
+def test_the_picture_script_refuses_an_unknown_group(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _picture_script().main(["swimlanes"])
+    assert exit_info.value.code == 2
+    assert (
+        "unknown picture group(s) swimlanes; known: logo, headline, acme, dashboard, morris" in capsys.readouterr().err
+    )

@@ -39,3 +39,23 @@ def test_committed_notebooks_match_their_build_script() -> None:
         fresh = build.notebook(cells)
         committed = nbformat.read(NOTEBOOKS[0].parent / name, as_version=4)
         assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], name
+
+
+EXECUTED = Path(__file__).resolve().parent.parent / "docs" / "notebooks"
+
+
+def test_the_sites_executed_notebooks_are_the_notebooks_run_without_error() -> None:
+    """docs/notebooks/ (what the site renders; `make notebooks` writes it) holds every notebook, with the committed
+    notebook's cells, executed: every code cell ran, in order, none failed, and each notebook shows a figure."""
+    assert sorted(p.name for p in EXECUTED.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        source = nbformat.read(path, as_version=4)
+        executed = nbformat.read(EXECUTED / path.name, as_version=4)
+        assert [c.source for c in executed.cells] == [c.source for c in source.cells], (
+            f"docs/notebooks/{path.name} is stale: run `make notebooks` after editing notebooks/build.py"
+        )
+        code = [c for c in executed.cells if c.cell_type == "code"]
+        assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), f"{path.name} not run in order"
+        outputs = [o for c in code for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], path.name
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} shows no figure"
