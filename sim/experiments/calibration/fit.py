@@ -14,7 +14,7 @@ from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval
 from sim.experiments.calibration.spec import STUDY_NAME, TARGETS, CalibrationResult, CalibrationSpec, _settings
 from sim.experiments.replications import mean_ci, measuring, run_replications
-from sim.experiments.runs.studies import open_study, trials_in, write_record
+from sim.experiments.runs.studies import open_study, optimize_until, trials_in, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -227,8 +227,6 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
     complete trials.
     """
     import optuna
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
 
     study = evaluate.study
     if not study.get_trials(deepcopy=False):
@@ -248,18 +246,7 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
         evaluate.record(trial.number, attrs)
         return loss
 
-    remaining = spec.trials - len(evaluate.history)
-    if remaining > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                callbacks=[
-                    MaxTrialsCallback(spec.trials, states=(TrialState.COMPLETE,)),
-                    lambda study, _trial: study.stop() if evaluate.close_enough else None,  # close enough
-                ],
-            )
+    optimize_until(study, objective, spec.trials, len(evaluate.history), lambda: evaluate.close_enough)
     evaluate.reload()
 
 

@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
-from sim.experiments.facts.measures import MEASURES, WINDOW
+from sim.experiments.analysis.outcomes import fact_measures
+from sim.experiments.facts.measures import WINDOW
 from sim.experiments.runs.files import check_writable, require_fresh
 
 __all__ = [
@@ -145,8 +146,9 @@ def _check(entry: Any, where: str) -> Check:
             f"`{where}.{unknown[0]}` is not a check setting; use measure, scenario, against, holds, overrides."
         )
     measure = entry.get("measure")
-    if measure not in MEASURES:
-        raise ConfigError(f"`{where}.measure` is {measure!r}, but it must be one of {', '.join(MEASURES)}.")
+    names = [o.name for o in fact_measures()]
+    if measure not in names:
+        raise ConfigError(f"`{where}.measure` is {measure!r}, but it must be one of {', '.join(names)}.")
     scenario, against = entry.get("scenario"), entry.get("against")
     if not isinstance(scenario, str) or not scenario:
         raise ConfigError(f"`{where}.scenario` is {scenario!r}, but it must name a scenario.")
