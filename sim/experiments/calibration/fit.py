@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sim.config import find, validate, with_values
 from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval
-from sim.experiments.calibration.spec import STUDY_NAME, TARGETS, CalibrationResult, CalibrationSpec, _settings
+from sim.experiments.calibration.spec import STUDY_NAME, TARGETS, CalibrationResult, CalibrationSpec, study_settings
 from sim.experiments.replications import mean_ci, measuring, run_replications
 from sim.experiments.runs.studies import open_study, optimize_until, trials_in, write_record
 
@@ -54,7 +54,7 @@ def fmt_target(name: str, value: float) -> str:
     return OUTCOMES[TARGETS[name][0]].format(value)
 
 
-def _ci(name: str, interval: Interval) -> str:
+def ci_text(name: str, interval: Interval) -> str:
     return f"{fmt_target(name, interval.low)} to {fmt_target(name, interval.high)}"
 
 
@@ -287,7 +287,7 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     """
     if spec.method == "abc":
         return _calibrate_abc(spec, progress)
-    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    write_record(spec.out_dir, study_settings(spec.config), spec.command)
     probe = open_study(spec.out_dir, STUDY_NAME, ["minimize"], _sampler(spec, 0))
     complete, running = trials_in(probe)
     if complete or running:
@@ -310,7 +310,7 @@ def _calibrate_abc(spec: CalibrationSpec, progress: Callable[[str], None]) -> Ca
     from sim.experiments.calibration.abc import predictive_check, run_abc
 
     assert spec.abc is not None  # noqa: S101 - load_spec sets it for method=abc
-    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    write_record(spec.out_dir, study_settings(spec.config), spec.command)
     posterior = run_abc(spec, spec.abc, progress)
     progress(f"posterior predictive check: the targets at {spec.report_replications} posterior draws ...")
     posterior.check = predictive_check(spec, posterior, spec.report_replications)

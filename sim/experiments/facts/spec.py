@@ -228,7 +228,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         config=raw,
     )
     for label in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
-        checked_config(_run_overrides(spec, label, spec.seeds[0]))
+        checked_config(run_overrides(spec, label, spec.seeds[0]))
     check_writable(spec.out, "out")  # before the runs, which take minutes
     require_fresh(spec.out, "out", "validation results")
     return spec
@@ -248,7 +248,7 @@ def _seed_count(cfg: DictConfig) -> int:
     return seeds
 
 
-def _run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
+def run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
     scenario, own = spec.runs_of[label]
     return [
         f"scenario={scenario}",

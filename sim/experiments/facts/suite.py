@@ -16,7 +16,7 @@ import pandas as pd
 from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval, mean_ci, paired_difference
 from sim.experiments.facts.measures import DISTRIBUTION, measure_run
-from sim.experiments.facts.spec import Check, ValidationSpec, _run_overrides
+from sim.experiments.facts.spec import Check, ValidationSpec, run_overrides
 from sim.experiments.runs.files import atomic_directory, safe_table
 from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
 
@@ -87,7 +87,7 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     started, rows = time.monotonic(), []
     adopt_workers()
     results = Parallel(n_jobs=spec.jobs, return_as="generator")(
-        delayed(_timed)(_run_overrides(spec, scenario, seed)) for scenario, seed in jobs
+        delayed(_timed)(run_overrides(spec, scenario, seed)) for scenario, seed in jobs
     )
     step = max(1, len(jobs) // 10)
     for done, ((scenario, seed), measures) in enumerate(zip(jobs, results, strict=True), start=1):
