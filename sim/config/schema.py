@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from sim.config.distributions import Uncertainty, fixed, triangular, uniform
-from sim.config.vocabularies import KPI_MEASURES, LEVER_MECHANISMS, TOUCHPOINT_KINDS
+from sim.config.vocabularies import KPI_MEASURES, LEVER_MECHANISMS, TOUCHPOINT_KINDS, WEEKS_PER_QUARTER
 
 __all__ = [
     "CustomerConf",
@@ -1363,7 +1363,7 @@ class OuterLoopConf:
         uncertainty=triangular(0.1, 0.3, 0.5, _WIDE),
     )
     quarter_weeks: int = param(
-        13,
+        WEEKS_PER_QUARTER,
         "Weeks between improvement rounds.",
         "weeks",
         1,

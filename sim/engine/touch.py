@@ -14,6 +14,15 @@ from numba import njit
 
 from sim.engine.streams import compact_flagged, draw_bits, draw_normal, draw_uniform
 
+__all__ = [
+    "NO_BOOL",
+    "NO_FLOAT",
+    "TOUCH_STREAMS",
+    "TouchParams",
+    "support_contacts",
+    "touch_rows",
+]
+
 TOUCH_STREAMS = ("handoff", "failure", "noise", "problem", "severity", "voice")  # stream of each draw in a touch
 
 

@@ -1,5 +1,7 @@
-"""Experiments: running many models and judging them.
+"""Experiments: running many models and judging them, by concern.
 
-Run directories, replications, the outcome registry, analysis, the one multirun launcher,
-comparisons, calibration, policy search and sweeps (designs, collection, sensitivity).
+``runs`` (run directories, atomic files, provenance, resources, orphaned workers, resumable studies)
+and the launcher; ``analysis`` (the one outcome registry, statistics, run sets read back as tables);
+and the studies: ``compare``, ``calibration``, ``facts`` (the stylized facts of ``silosim-validate``),
+``policy``, ``sweeps``, ``uncertainty``, ``journeymap`` and ``replications``.
 """

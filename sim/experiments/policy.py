@@ -50,7 +50,15 @@ from sim.experiments.calibration.spec import parallel_jobs
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
 from sim.experiments.runs.files import atomic_write, safe_table
 from sim.experiments.runs.provenance import provenance
-from sim.experiments.runs.studies import claim_trial, open_study, place_study, replayable_tpe, trials_in, write_record
+from sim.experiments.runs.studies import (
+    claim_trial,
+    open_study,
+    optimize_until,
+    place_study,
+    replayable_tpe,
+    trials_in,
+    write_record,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -232,10 +240,6 @@ def search(search: PolicySearch, progress: Callable[[str], None] = print) -> opt
     Returns:
         The study.
     """
-    import optuna
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
-
     write_record(search.out_dir, _settings(search.cfg), search.command)
     _baseline(search, progress)
     directions = ["maximize", "minimize"]
@@ -259,15 +263,7 @@ def search(search: PolicySearch, progress: Callable[[str], None] = print) -> opt
         _progress_line(search, trial.number, row, study, progress)
         return row["mean"], cost
 
-    remaining = search.trials - len(complete)
-    if remaining > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                callbacks=[MaxTrialsCallback(search.trials, states=(TrialState.COMPLETE,))],
-            )
+    optimize_until(study, objective, search.trials, len(complete))
     return study
 
 

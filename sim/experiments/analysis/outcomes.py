@@ -5,9 +5,15 @@ a run's ``summary.json`` (``final.true_nps``), and how it is computed from the r
 ``metrics.parquet`` table. Everything that reports or judges runs reads this registry: the run
 summary (:func:`run_summary`), the comparison's summary table and report
 (:mod:`sim.experiments.analysis.runsets`), replications (:mod:`sim.experiments.replications`), the
-calibration targets, the policy objectives and the dashboard's counters. To add an outcome, call
-:func:`register` with a new :class:`Outcome` (``comparison=True`` puts it in every comparison's
-``summary.csv``).
+calibration targets, the policy objectives, the dashboard's counters and the stylized facts'
+checks (``silosim-validate``: every outcome with ``fact=True`` is measured on each of its runs, see
+:mod:`sim.experiments.facts.measures`). To add an outcome, call :func:`register` with a new
+:class:`Outcome` (``comparison=True`` puts it in every comparison's ``summary.csv``, ``fact=True``
+lets a fact's check read it).
+
+Most outcomes are computed from the weekly table alone. A few of the facts' measures need what the
+table does not hold (each customer's score at the end, the spend of each NPS category week by week,
+the departments' levers): their ``compute`` is None and the facts' run measures them while it runs.
 
 Windows: "final" is the last recorded week, "last year" the last 52 weeks (or the whole run if it
 is shorter), "total" and "mean" the whole recorded run.
@@ -34,8 +40,10 @@ __all__ = [
     "OUTCOMES",
     "Outcome",
     "RunContext",
+    "category_annual_churn",
     "comparison_outcomes",
     "compute",
+    "fact_measures",
     "register",
     "run_summary",
 ]
@@ -63,23 +71,26 @@ class Outcome:
         name: Registry key (``true_nps``).
         label: Plain words for tables and figures (``True NPS, final week``).
         unit: Its unit (``NPS points``, ``share``, ``customers``, ``currency``).
-        compute: The figure from the run's weekly table and its context.
+        compute: The figure from the run's weekly table and its context; None: measured while the run
+            runs (a fact's measure the weekly table cannot give, :mod:`sim.experiments.facts.measures`).
         summary_key: Where it sits in ``summary.json`` (``final.true_nps``); None: not in the summary.
         kind: ``float``, ``int`` or ``bool``: how the summary stores it.
         comparison: Shown in every comparison's summary table and report.
         fmt: How a value is printed.
         bounds: The values it can take (lo, hi), for checking a target.
+        fact: A stylized fact's check may read it: ``silosim-validate`` measures it on every run.
     """
 
     name: str
     label: str
     unit: str
-    compute: Callable[[pd.DataFrame, RunContext], float]
+    compute: Callable[[pd.DataFrame, RunContext], float] | None
     summary_key: str | None = None
     kind: type = float
     comparison: bool = False
     fmt: str = "{:.3g}"
     bounds: tuple[float, float] = (-math.inf, math.inf)
+    fact: bool = False
 
     def format(self, value: float) -> str:
         """``value`` printed the outcome's way."""
@@ -104,6 +115,11 @@ def comparison_outcomes() -> list[Outcome]:
     return [o for o in OUTCOMES.values() if o.comparison]
 
 
+def fact_measures() -> list[Outcome]:
+    """The outcomes a stylized fact's check may read (``silosim-validate`` measures them), in registration order."""
+    return [o for o in OUTCOMES.values() if o.fact]
+
+
 def compute(names: Iterable[str], metrics: pd.DataFrame, context: RunContext | None = None) -> dict[str, float]:
     """The named outcomes of one run.
 
@@ -114,9 +130,18 @@ def compute(names: Iterable[str], metrics: pd.DataFrame, context: RunContext | N
 
     Returns:
         Name -> value.
+
+    Raises:
+        ValueError: If one of them is measured while a run runs (its ``compute`` is None).
     """
     context = context or RunContext()
-    return {name: float(OUTCOMES[name].compute(metrics, context)) for name in names}
+    values = {}
+    for name in names:
+        outcome = OUTCOMES[name]
+        if outcome.compute is None:
+            raise ValueError(f"outcome {name!r} is measured while a run runs, not from its weekly table")
+        values[name] = float(outcome.compute(metrics, context))
+    return values
 
 
 # --------------------------------------------------------------------------- computations
@@ -144,15 +169,46 @@ def _customer_lifetime_value(m: pd.DataFrame, context: RunContext) -> float:
     return customer_lifetime_value(annual_value, _annual_retention(m, context), context.clv_discount_rate)
 
 
-def _per_customer_year(column: str) -> Callable[[pd.DataFrame, RunContext], float]:
-    """A weekly count summed over the last year, per customer-year on the book (active customers x weeks / 52)."""
+def _per_customer_year(
+    column: str, window: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+) -> Callable[[pd.DataFrame, RunContext], float]:
+    """A weekly count summed over a window (default: the last year), per customer-year on the book.
+
+    Customer-years are the active customers summed over the window's weeks, divided by the weeks in a year.
+    """
+    window = window or _last_year
 
     def rate(m: pd.DataFrame, _: RunContext) -> float:
-        year = m.tail(WEEKS_PER_YEAR)
-        customer_years = float(year["active_customers"].sum()) / WEEKS_PER_YEAR
-        return float(year[column].sum()) / customer_years if customer_years else math.nan
+        return _count_per_customer_year(window(m), column)
 
     return rate
+
+
+def _first_year(m: pd.DataFrame) -> pd.DataFrame:
+    return m.iloc[:WEEKS_PER_YEAR]
+
+
+def _last_year(m: pd.DataFrame) -> pd.DataFrame:
+    return m.iloc[-WEEKS_PER_YEAR:]
+
+
+def _after_first_year(m: pd.DataFrame) -> pd.DataFrame:
+    return m.iloc[WEEKS_PER_YEAR:]
+
+
+def _whole(m: pd.DataFrame) -> pd.DataFrame:
+    return m
+
+
+def _window_mean(
+    column: str, window: Callable[[pd.DataFrame], pd.DataFrame]
+) -> Callable[[pd.DataFrame, RunContext], float]:
+    return lambda m, _: float(window(m)[column].mean())
+
+
+def _count_per_customer_year(frame: pd.DataFrame, column: str) -> float:
+    customer_years = float(frame["active_customers"].sum()) / WEEKS_PER_YEAR
+    return float(frame[column].sum()) / customer_years if customer_years else math.nan
 
 
 def _initial_book_retention(m: pd.DataFrame, _: RunContext) -> float:
@@ -190,7 +246,7 @@ for _outcome in (
     Outcome("measured_nps", "Measured NPS, final week", "NPS points", _final("measured_nps"),
             "final.measured_nps", comparison=True, fmt=_NPS, bounds=(-100, 100)),
     Outcome("annual_retention", "Annual retention, last year", "share", _annual_retention,
-            "final.annual_retention", comparison=True, fmt=_SHARE, bounds=(0, 1)),
+            "final.annual_retention", comparison=True, fmt=_SHARE, bounds=(0, 1), fact=True),
     Outcome("active_customers", "Active customers, final week", "customers", _final("active_customers"),
             "final.active_customers", kind=int, comparison=True, fmt="{:,.0f}", bounds=(0, math.inf)),
     Outcome("cumulative_revenue", "Cumulative revenue", "currency units", _total("revenue"), "total.revenue",
@@ -237,7 +293,7 @@ for _outcome in (
             lambda m, c: 1.0 - _annual_retention(m, c), "last_year.annual_churn", fmt=_SHARE, bounds=(0, 1)),
     Outcome("first_contact_resolution_last_year", "First-contact resolution, mean over the last year", "share",
             _mean("first_contact_resolution", last_year=True), "last_year.first_contact_resolution", fmt=_SHARE,
-            bounds=(0, 1)),
+            bounds=(0, 1), fact=True),
     # a calibration holds the book (a stationary status quo, or the client's own growth) with this one
     Outcome("book_growth", "Annual growth of the book, last year: active customers at its end over its start, "
             "minus 1", "share a year", _book_growth, fmt="{:+.3f}", bounds=(-1, math.inf)),
@@ -249,6 +305,130 @@ for _outcome in (
     # policy search
     Outcome("net_value", "Book value net of programme cost: discounted revenue minus discounted cost, per initial "
             "customer", "discounted currency per initial customer", _net_value, fmt="{:,.1f}"),
+):  # fmt: skip
+    register(_outcome)
+
+
+# --------------------------------------------------------------------------- the stylized facts' measures
+# Years: year 1 is the first 52 recorded weeks, year 3 (``_y3``) the last 52, years 2-3 (``_y23``) all after year 1.
+CLASSES = ("quick", "slow", "unresolved", "silent")  # resolution classes of problem holders at renewal
+
+
+def category_annual_churn(metrics: pd.DataFrame, share: str, churned: str) -> float:
+    """Annual churn of one NPS category: its leavers over its exposure (active customers x category share)."""
+    exposure = (metrics["active_before"] * metrics[share].shift(1).fillna(metrics[share])).sum()
+    weekly = metrics[churned].sum() / exposure if exposure > 0 else float("nan")
+    return float(1.0 - (1.0 - weekly) ** WEEKS_PER_YEAR)
+
+
+def _renewal_rate(metrics: pd.DataFrame, name: str) -> float:
+    decisions = metrics[f"renewals_{name}"].sum()
+    return float(metrics[f"renewed_{name}"].sum() / decisions) if decisions > 0 else float("nan")
+
+
+def _renewal_gap(better: str, worse: str) -> Callable[[pd.DataFrame, RunContext], float]:
+    return lambda m, _: _renewal_rate(m, better) - _renewal_rate(m, worse)
+
+
+def _class_share(name: str) -> Callable[[pd.DataFrame, RunContext], float]:
+    """Renewal decisions of customers with a problem in the year, by the resolution class of the worst one."""
+
+    def share(m: pd.DataFrame, _: RunContext) -> float:
+        counts = {c: float(m[f"renewals_{c}"].sum()) for c in CLASSES}
+        total = sum(counts.values())
+        return counts[name] / total if total else math.nan
+
+    return share
+
+
+def _true_nps_trend(m: pd.DataFrame, _: RunContext) -> float:
+    return float(np.polyfit(m["step"].to_numpy() / WEEKS_PER_YEAR, m["true_nps"].to_numpy(), 1)[0])
+
+
+def _promoter_referral_share(m: pd.DataFrame, _: RunContext) -> float:
+    referrals = m["referrals"].sum()
+    return float(m["referrals_from_promoters"].sum() / referrals) if referrals else math.nan
+
+
+def _churn_ratio_detractor_promoter(m: pd.DataFrame, _: RunContext) -> float:
+    churn_p = category_annual_churn(m, "promoters_share", "churned_promoters")
+    churn_d = category_annual_churn(m, "detractors_share", "churned_detractors")
+    return churn_d / churn_p if churn_p > 0 else math.nan
+
+
+def _suppressed_share_y3(m: pd.DataFrame, _: RunContext) -> float:
+    """Of the cancellation conflicts that would have happened in the last 52 weeks, the share the view stopped."""
+    year = _last_year(m)
+    stopped = year["cancellation_conflicts_suppressed"].sum()
+    total = stopped + year["cancellation_conflicts"].sum()
+    return float(stopped / total) if total > 0 else math.nan
+
+
+_SEEN = None  # measured while the run runs (sim.experiments.facts.measures), not from the weekly table
+for _outcome in (
+    # in the order silosim-validate's runs.csv lists them
+    Outcome("true_nps_trend", "Trend of true NPS over the horizon", "points / year", _true_nps_trend, fact=True),
+    Outcome("expectation_drift", "Change in customers' mean expectation over the horizon", "points (0-10)",
+            lambda m, _: float(m["mean_expectation"].iloc[-1] - m["mean_expectation"].iloc[0]), fact=True),
+    Outcome("true_nps_y1", "True NPS, year 1", "NPS points", _window_mean("true_nps", _first_year), fact=True),
+    Outcome("true_nps_y3", "True NPS, last 52 weeks", "NPS points", _window_mean("true_nps", _last_year), fact=True),
+    Outcome("true_nps_y3_minus_y1", "True NPS, last 52 weeks less year 1", "NPS points",
+            lambda m, _: float(_last_year(m)["true_nps"].mean() - _first_year(m)["true_nps"].mean()), fact=True),
+    Outcome("measured_nps_y3", "Measured NPS, last 52 weeks", "NPS points",
+            _window_mean("measured_nps", _last_year), fact=True),
+    Outcome("touchpoint_score_y3", "Mean touchpoint score, last 52 weeks", "points (0-10)",
+            _window_mean("mean_touchpoint_score", _last_year), fact=True),
+    Outcome("promoter_referral_share", "Share of referrals given by promoters", "share", _promoter_referral_share,
+            fact=True),
+    Outcome("renewal_quick_minus_slow", "Renewal rate: quick resolution less slow", "share",
+            _renewal_gap("quick", "slow"), fact=True),
+    Outcome("renewal_slow_minus_unresolved", "Renewal rate: slow resolution less unresolved", "share",
+            _renewal_gap("slow", "unresolved"), fact=True),
+    Outcome("churn_ratio_detractor_promoter", "Annual churn, detractors over promoters", "ratio",
+            _churn_ratio_detractor_promoter, fact=True),
+    Outcome("ltv_ratio_promoter_detractor", "Lifetime value, promoters over detractors", "ratio", _SEEN, fact=True),
+    Outcome("open_problem_nps_gap", "True NPS with an open problem less without", "NPS points",
+            lambda m, _: float((m["true_nps_open_problem"] - m["true_nps_no_open_problem"]).mean()), fact=True),
+    Outcome("journey_over_touchpoint", "Churn prediction: journey satisfaction over touchpoint score", "ratio",
+            _SEEN, fact=True),
+    Outcome("silo_lever_pressure", "Silo lever pressure (silo levers less hand-off care), year 3", "0-1 setting",
+            _SEEN, fact=True),
+    Outcome("share_detractors", "Customers scoring 0-6 at the end", "share", _SEEN, fact=True),
+    Outcome("share_passives", "Customers scoring 7-8 at the end", "share", _SEEN, fact=True),
+    Outcome("share_promoters", "Customers scoring 9-10 at the end", "share", _SEEN, fact=True),
+    Outcome("share_tens", "Customers scoring 10 at the end", "share", _SEEN, fact=True),
+    Outcome("share_five_or_below", "Customers scoring 5 or below at the end", "share", _SEEN, fact=True),
+    Outcome("renewal_silent_minus_unresolved", "Renewal rate: silent (never complained) less unresolved", "share",
+            _renewal_gap("silent", "unresolved"), fact=True),
+    Outcome("share_quick", "Problem holders at renewal: resolved quickly", "share", _class_share("quick"), fact=True),
+    Outcome("share_slow", "Problem holders at renewal: resolved slowly", "share", _class_share("slow"), fact=True),
+    Outcome("share_unresolved", "Problem holders at renewal: complained, unresolved", "share",
+            _class_share("unresolved"), fact=True),
+    Outcome("share_silent", "Problem holders at renewal: never complained (silent)", "share",
+            _class_share("silent"), fact=True),
+    Outcome("invitations_per_customer_year", "Survey invitations per customer-year", "per customer-year",
+            _per_customer_year("survey_invitations", _whole), fact=True),
+    Outcome("responses_per_customer_year", "Survey responses per customer-year", "per customer-year",
+            _per_customer_year("survey_responses", _whole), fact=True),
+    Outcome("cancellation_conflicts_suppressed_share_y3", "Cancellation conflicts the shared view stopped, "
+            "last 52 weeks", "share", _suppressed_share_y3, fact=True),
+    Outcome("first_contact_resolution_y1", "First-contact resolution, year 1", "share",
+            _window_mean("first_contact_resolution", _first_year), fact=True),
+    Outcome("overload_failures_y1", "Inbound touches failed for lack of capacity, year 1, per 1,000 customers a "
+            "week", "per 1,000 customer-weeks",
+            lambda m, _: 1000.0 * _count_per_customer_year(_first_year(m), "overload_failures") / WEEKS_PER_YEAR,
+            fact=True),
+    Outcome("true_nps_y23", "True NPS, years 2-3", "NPS points", _window_mean("true_nps", _after_first_year),
+            fact=True),
+    Outcome("programme_adoption_y3", "Programme adoption, last 52 weeks", "0-1",
+            _window_mean("programme_adoption", _last_year), fact=True),
+    Outcome("programme_abandoned", "Programme abandoned (share of runs)", "share", _SEEN, fact=True),
+    Outcome("time_to_fix_top_cause", "Weeks until the first quarter's top problem cause is fixed", "weeks", _SEEN,
+            fact=True),
+    Outcome("cancellation_conflict_churn_gap", "Customers who left: cancellation notice and offer less notice only",
+            "share", _SEEN, fact=True),
+    Outcome("cancellation_conflict_ltr_gap", "True likelihood to recommend: cancellation notice and offer less "
+            "notice only", "points (0-10)", _SEEN, fact=True),
 ):  # fmt: skip
     register(_outcome)
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sim.config import find, validate, with_values
 from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval
-from sim.experiments.calibration.spec import STUDY_NAME, TARGETS, CalibrationResult, CalibrationSpec, _settings
+from sim.experiments.calibration.spec import STUDY_NAME, TARGETS, CalibrationResult, CalibrationSpec, study_settings
 from sim.experiments.replications import mean_ci, measuring, run_replications
-from sim.experiments.runs.studies import open_study, replayable_tpe, trials_in, write_record
+from sim.experiments.runs.studies import open_study, optimize_until, replayable_tpe, trials_in, write_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,7 +54,7 @@ def fmt_target(name: str, value: float) -> str:
     return OUTCOMES[TARGETS[name][0]].format(value)
 
 
-def _ci(name: str, interval: Interval) -> str:
+def ci_text(name: str, interval: Interval) -> str:
     return f"{fmt_target(name, interval.low)} to {fmt_target(name, interval.high)}"
 
 
@@ -227,8 +227,6 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
     complete trials.
     """
     import optuna
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
 
     study = evaluate.study
     if not study.get_trials(deepcopy=False):
@@ -248,18 +246,7 @@ def _fit_tpe(spec: CalibrationSpec, evaluate: _Evaluator) -> None:
         evaluate.record(trial.number, attrs)
         return loss
 
-    remaining = spec.trials - len(evaluate.history)
-    if remaining > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                callbacks=[
-                    MaxTrialsCallback(spec.trials, states=(TrialState.COMPLETE,)),
-                    lambda study, _trial: study.stop() if evaluate.close_enough else None,  # close enough
-                ],
-            )
+    optimize_until(study, objective, spec.trials, len(evaluate.history), lambda: evaluate.close_enough)
     evaluate.reload()
 
 
@@ -294,7 +281,7 @@ def calibrate(spec: CalibrationSpec, progress: Callable[[str], None] = print) ->
     """
     if spec.method == "abc":
         return _calibrate_abc(spec, progress)
-    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    write_record(spec.out_dir, study_settings(spec.config), spec.command)
     probe = open_study(spec.out_dir, STUDY_NAME, ["minimize"], _sampler(spec, 0))
     complete, running = trials_in(probe)
     if complete or running:
@@ -317,7 +304,7 @@ def _calibrate_abc(spec: CalibrationSpec, progress: Callable[[str], None]) -> Ca
     from sim.experiments.calibration.abc import predictive_check, run_abc
 
     assert spec.abc is not None  # noqa: S101 - load_spec sets it for method=abc
-    write_record(spec.out_dir, _settings(spec.config), spec.command)
+    write_record(spec.out_dir, study_settings(spec.config), spec.command)
     posterior = run_abc(spec, spec.abc, progress)
     progress(f"posterior predictive check: the targets at {spec.report_replications} posterior draws ...")
     posterior.check = predictive_check(spec, posterior, spec.report_replications)

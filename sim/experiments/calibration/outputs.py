@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from sim.config import find
 from sim.config.compose import CALIBRATION_JOURNEY, load_yaml_mapping
 from sim.experiments.analysis.outcomes import OUTCOMES
-from sim.experiments.calibration.fit import _ci, fmt_target
+from sim.experiments.calibration.fit import ci_text, fmt_target
 from sim.experiments.calibration.spec import FINISHED_FILE, TARGETS, CalibrationResult, CalibrationSpec
 from sim.experiments.runs.files import atomic_write, safe_table
 from sim.experiments.runs.provenance import provenance
@@ -127,7 +127,7 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
     if journey:  # the client's journey it was calibrated on: applied with this file (compose: calibration_journey)
         node[CALIBRATION_JOURNEY] = load_yaml_mapping(Path(str(journey)).expanduser(), "a journey file", "journey")
     fit = "; ".join(
-        f"{k} {fmt_target(k, v.mean)} (95% CI {_ci(k, v)}; target {fmt_target(k, spec.targets[k])})"
+        f"{k} {fmt_target(k, v.mean)} (95% CI {ci_text(k, v)}; target {fmt_target(k, spec.targets[k])})"
         for k, v in result.report.items()
     )
     header = ["# @package _global_"]
@@ -223,7 +223,7 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
         r = result.report[name]
         parts.append(
             f"`target.{name}` is {fmt_target(name, spec.targets[name])}, but the closest fit found within the "
-            f"declared bounds gives {fmt_target(name, r.mean)} (95% CI {_ci(name, r)}, "
+            f"declared bounds gives {fmt_target(name, r.mean)} (95% CI {ci_text(name, r)}, "
             f"tolerance {spec.tolerance[name]:g})"
         )
     bounds = [

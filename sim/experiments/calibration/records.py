@@ -50,10 +50,10 @@ from sim.experiments.calibration.tables import (
     MAPPING_FILE,
     SURVEY_KINDS,
     UNIQUE_KEYS,
-    _blank,
-    _Mapping,
-    _normal,
-    _parse,
+    ColumnMapping,
+    is_blank,
+    normal_name,
+    parse_table,
     read_table,
 )
 
@@ -128,12 +128,12 @@ class ClientRecords:
         return int(self.quality.loc[self.quality["file"] == self.files.get(kind, ""), "row"].nunique())
 
 
-def _read_mapping(folder: Path) -> _Mapping:
+def _read_mapping(folder: Path) -> ColumnMapping:
     """``columns.yaml``: other file names, other headers, a date format, the reasons that are complaints."""
     import yaml
 
     path = folder / MAPPING_FILE
-    mapping = _Mapping({}, {}, None, DEFAULT_COMPLAINT_REASONS)
+    mapping = ColumnMapping({}, {}, None, DEFAULT_COMPLAINT_REASONS)
     if not path.is_file():
         return mapping
     try:
@@ -161,7 +161,7 @@ def _read_mapping(folder: Path) -> _Mapping:
     return mapping
 
 
-def _mapping_entry(kind: str, entry: Any, path: Path, mapping: _Mapping) -> None:
+def _mapping_entry(kind: str, entry: Any, path: Path, mapping: ColumnMapping) -> None:
     """One file's entry of the mapping file: its file name, its headers, (contacts) the complaint reasons."""
     if not isinstance(entry, dict) or set(entry) - {"file", "columns", "complaint_reasons"}:
         raise ConfigError(f"`{kind}` in {path} is {entry!r}, but {_allowed_mapping()}")
@@ -200,7 +200,7 @@ def _allowed_mapping() -> str:
 
 
 # ------------------------------------------------------------------------------------------------ reading files
-def _find_files(folder: Path, mapping: _Mapping) -> dict[str, Path]:
+def _find_files(folder: Path, mapping: ColumnMapping) -> dict[str, Path]:
     if not folder.is_dir():
         raise ConfigError(
             f"`data` is '{folder}', but that is not a folder; give the folder holding the client's "
@@ -234,14 +234,14 @@ def _find_files(folder: Path, mapping: _Mapping) -> dict[str, Path]:
     return found
 
 
-def _select_columns(kind: str, path: Path, frame: pd.DataFrame, mapping: _Mapping) -> pd.DataFrame:
+def _select_columns(kind: str, path: Path, frame: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     """The documented columns under their documented names (others dropped); a missing required one is an error."""
-    headers = {_normal(h): h for h in frame.columns}
+    headers = {normal_name(h): h for h in frame.columns}
     chosen: dict[str, Any] = {}
     missing = []
     for col in COLUMNS[kind]:
         wanted = mapping.columns.get(kind, {}).get(col.name, col.name)
-        header = headers.get(_normal(wanted))
+        header = headers.get(normal_name(wanted))
         if header is None:
             if col.required:
                 missing.append((col.name, wanted))
@@ -385,7 +385,7 @@ def read_records(
             paragraph); :class:`RecordsProblemsError` when more than ``max_excluded`` of a file's rows fail.
     """
     folder = Path(folder).expanduser()
-    mapping = _read_mapping(folder) if folder.is_dir() else _Mapping({}, {}, None, DEFAULT_COMPLAINT_REASONS)
+    mapping = _read_mapping(folder) if folder.is_dir() else ColumnMapping({}, {}, None, DEFAULT_COMPLAINT_REASONS)
     paths = _find_files(folder, mapping)
     reference = pd.Timestamp(today or date.today())
     notes: list[str] = []
@@ -395,7 +395,7 @@ def read_records(
     for kind, path in paths.items():
         frame = read_table(path, notes)
         raw[kind] = _select_columns(kind, path, frame, mapping)
-        typed[kind], failed = _parse(kind, raw[kind], mapping)
+        typed[kind], failed = parse_table(kind, raw[kind], mapping)
         cells = {(row, col) for row, col, _ in failed}
         problems += [_problem(path.name, raw[kind], row, col, why) for row, col, why in failed]
         problems += [
@@ -441,7 +441,7 @@ def _problem(file: str, raw: pd.DataFrame, row: int, column: str, why: str) -> P
     value = raw.at[row, column] if column in raw and row in raw.index else ""
     if isinstance(value, datetime | pd.Timestamp):
         shown = value.strftime("%Y-%m-%d")
-    elif _blank(value):
+    elif is_blank(value):
         shown = ""
     elif isinstance(value, float | np.floating) and float(value).is_integer():
         shown = str(int(value))

@@ -152,7 +152,7 @@ def parallel_jobs(value: Any, key: str = "jobs") -> int:
     return int(value)
 
 
-def _settings(cfg: DictConfig) -> dict[str, Any]:
+def study_settings(cfg: DictConfig) -> dict[str, Any]:
     """The calibration's settings that decide its results (the study's fingerprint covers these)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     return {k: v for k, v in plain.items() if k not in _FREE_SETTINGS}  # type: ignore[union-attr]
@@ -260,7 +260,7 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         abc = abc_settings(cfg.get("abc"))
     given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
     place = place_study(
-        given, Path(str(cfg.out_dir)).expanduser(), _settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
+        given, Path(str(cfg.out_dir)).expanduser(), study_settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
     )
     return CalibrationSpec(
         targets=targets,

@@ -79,7 +79,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 
 # --------------------------------------------------------------------------------------------- the mapping file
 @dataclasses.dataclass
-class _Mapping:
+class ColumnMapping:
     files: dict[str, str]
     columns: dict[str, dict[str, str]]
     date_format: str | None
@@ -193,15 +193,15 @@ def read_table(path: Path, notes: list[str]) -> pd.DataFrame:
 
 def normal_header(name: object) -> str:
     """A header as matched: stripped, lower case, spaces and dashes as underscores."""
-    return _normal(str(name))
+    return normal_name(str(name))
 
 
-def _normal(name: str) -> str:
+def normal_name(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(name).strip().lstrip("\ufeff")).casefold()
 
 
 # ---------------------------------------------------------------------------------------------------- parsing
-def _blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
 
 
@@ -250,7 +250,7 @@ def _parse_id(value: Any) -> str | None:
     return text or None
 
 
-def _parse_cell(col: Column, value: Any, mapping: _Mapping, comma: bool) -> tuple[Any, str]:
+def _parse_cell(col: Column, value: Any, mapping: ColumnMapping, comma: bool) -> tuple[Any, str]:
     """One non-blank cell as its column's type, or None and why it cannot be read."""
     if col.kind == "date":
         return _parse_date(value, mapping.date_format), (
@@ -271,7 +271,9 @@ def _parse_cell(col: Column, value: Any, mapping: _Mapping, comma: bool) -> tupl
 _DTYPES = {"date": "datetime64[ns]", "score": "float64", "money": "float64", "yesno": "boolean"}
 
 
-def _parse(kind: str, raw: pd.DataFrame, mapping: _Mapping) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+def parse_table(
+    kind: str, raw: pd.DataFrame, mapping: ColumnMapping
+) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """Each cell to its type; returns the typed frame and the cells that could not be read (row, column, why)."""
     out = pd.DataFrame(index=raw.index)
     failed: list[tuple[int, str, str]] = []
@@ -281,7 +283,7 @@ def _parse(kind: str, raw: pd.DataFrame, mapping: _Mapping) -> tuple[pd.DataFram
             continue
         values: list[Any] = []
         for row, value in raw[col.name].items():
-            parsed, why = (None, "") if _blank(value) else _parse_cell(col, value, mapping, comma)
+            parsed, why = (None, "") if is_blank(value) else _parse_cell(col, value, mapping, comma)
             if parsed is None and why:
                 failed.append((int(row), col.name, why))
             values.append(parsed)

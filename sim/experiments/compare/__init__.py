@@ -15,7 +15,7 @@ differences named), reuses every complete run, runs the rest, and renames the di
 place when the deliverables are written (a ``present`` hook, the report layer's figures and
 report, writes them before the rename). Without ``out=`` the newest unfinished comparison of the
 same settings under ``outputs/comparisons/`` is resumed. A lock file beside ``out``
-(:func:`lock_path`, never inside the directory that is renamed) keeps two commands from working on
+(:func:`partial.lock_path`, never inside the directory that is renamed) keeps two commands from working on
 one comparison at once: the second waits, then finds the comparison finished (and reruns nothing),
 or resumes it, or refuses; the sweep process started for the runs holds the lock too, and stops
 itself if the command that started it dies.

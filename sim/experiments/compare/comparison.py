@@ -15,6 +15,15 @@ from sim.experiments.analysis.runsets import RunSet, summary_table
 from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT, family_size
 from sim.experiments.runs.files import atomic_write, safe_table
 
+__all__ = [
+    "Comparison",
+    "Present",
+    "summarise",
+    "write_meta",
+    "write_summary",
+    "write_tables",
+]
+
 
 # ----------------------------------------------------------------------- running
 @dataclass

@@ -22,6 +22,17 @@ from sim.experiments.runs.rundir import MARKER, verify_run
 if TYPE_CHECKING:
     from sim.experiments.compare.planning import Plan
 
+__all__ = [
+    "LOCK_WAIT_SECONDS",
+    "damage_message",
+    "damaged_runs",
+    "lock_path",
+    "locked",
+    "partial_dir",
+    "read_plan_of",
+    "reopen",
+]
+
 LOCK_WAIT_SECONDS = 15.0  # a killed command's sweep stops itself within a second; wait that long for its lock
 
 
@@ -45,7 +56,7 @@ def _waiting(out: Path, holder: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(out: Path) -> Iterator[tuple[int, ...]]:
+def locked(out: Path) -> Iterator[tuple[int, ...]]:
     """Hold the comparison's lock (:func:`lock_path`, a ``filelock`` file lock) while working on it.
 
     A second command on the same ``out`` waits up to :data:`LOCK_WAIT_SECONDS` for the first, then
@@ -130,7 +141,8 @@ def damaged_runs(directory: Path, meta: Mapping[str, Any] | None) -> list[tuple[
     return sorted(found.items())
 
 
-def _damage_message(directory: Path, meta: Mapping[str, Any], damaged: list[tuple[str, str]]) -> str:
+def damage_message(directory: Path, meta: Mapping[str, Any], damaged: list[tuple[str, str]]) -> str:
+    """The paragraph that names a finished comparison's damaged runs and the command that reruns them."""
     listed = "; ".join(f"{name} ({reason})" for name, reason in damaged[:10])
     more = f"; and {len(damaged) - 10} more" if len(damaged) > 10 else ""
     command = str(meta.get("command") or f"{PROG} ... out={directory}")
@@ -144,14 +156,14 @@ def _damage_message(directory: Path, meta: Mapping[str, Any], damaged: list[tupl
     )
 
 
-def _reopen(p: Plan) -> None:
+def reopen(p: Plan) -> None:
     """Turn a finished comparison with damaged runs back into its partial directory, without those runs."""
     if p.partial.exists():
         raise ConfigError(
             f"`out` is '{p.out}', which has damaged runs, but {p.partial} exists too; delete one of them and run "
             "the same command again."
         )
-    damaged = damaged_runs(p.out, _read_plan_of(p.out))
+    damaged = damaged_runs(p.out, read_plan_of(p.out))
     names = [name for name, _ in damaged]
     print(
         f"{PROG}: {p.out} holds {len(names)} damaged or missing run(s) ({', '.join(names)}); they are removed and "
@@ -163,7 +175,8 @@ def _reopen(p: Plan) -> None:
     p.out.rename(p.partial)
 
 
-def _read_plan_of(out: Path) -> dict[str, Any] | None:
+def read_plan_of(out: Path) -> dict[str, Any] | None:
+    """The settings a finished comparison in ``out`` ran with (its ``comparison.json``), or None."""
     try:
         meta = json.loads((out / "comparison.json").read_text())
     except (OSError, ValueError):

@@ -14,15 +14,15 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sim.config import ConfigError, checked_config, compose
-from sim.experiments.compare.partial import _read_plan_of, damaged_runs, partial_dir
+from sim.experiments.compare.partial import damaged_runs, partial_dir, read_plan_of
 from sim.experiments.compare.settings import (
     DEFAULT_PARENT,
     LAUNCHERS,
     MAX_HOURS,
     PLAN_FILE,
     CompareConf,
-    _model_overrides,
-    _setting_errors,
+    compare_setting_errors,
+    model_overrides,
 )
 from sim.experiments.launcher import fmt_duration
 from sim.experiments.runs.files import check_writable, require_fresh
@@ -79,7 +79,7 @@ def plan(conf: CompareConf) -> Plan:
     Raises:
         ConfigError: With one paragraph naming the setting, its value and what is allowed.
     """
-    errors = _setting_errors(conf)
+    errors = compare_setting_errors(conf)
     try:
         check_writable(Path(conf.out) if conf.out else DEFAULT_PARENT, "out")
     except ConfigError as exc:  # nothing more can be learnt about a path the system refuses
@@ -89,7 +89,7 @@ def plan(conf: CompareConf) -> Plan:
         try:
             require_fresh(Path(conf.out), "out", "comparisons")
         except ConfigError as exc:
-            stored = _read_plan_of(Path(conf.out))
+            stored = read_plan_of(Path(conf.out))
             damaged = [name for name, _ in damaged_runs(Path(conf.out), stored)] if stored else []
             if not damaged:  # a finished comparison with damaged runs is reopened to redo them (below)
                 errors.append(str(exc).rstrip("."))
@@ -98,22 +98,22 @@ def plan(conf: CompareConf) -> Plan:
     configs: dict[str, dict[str, Any]] = {}
     for scenario in conf.scenarios:
         try:
-            typed = checked_config([f"scenario={scenario}", *_model_overrides(conf)])
+            typed = checked_config([f"scenario={scenario}", *model_overrides(conf)])
         except ConfigError as exc:
             raise ConfigError(f"Scenario '{scenario}' with overrides {conf.overrides}: {exc}") from None
         configs[scenario] = OmegaConf.to_container(OmegaConf.structured(typed), resolve=True)  # type: ignore[assignment]
     baseline = conf.baseline or conf.scenarios[0]
     _check_resources(conf, int(configs[baseline].get("warmup_weeks") or 0))
-    settings = _plan_settings(conf, baseline)
+    settings = plan_settings(conf, baseline)
     fingerprint = _fingerprint(settings, configs)
-    if damaged and conf.out and (_read_plan_of(Path(conf.out)) or {}).get("fingerprint") != fingerprint:
+    if damaged and conf.out and (read_plan_of(Path(conf.out)) or {}).get("fingerprint") != fingerprint:
         require_fresh(Path(conf.out), "out", "comparisons")  # another comparison's directory: refused
     draws = _plan_draws(conf, configs)
     out = _output_dir(conf, settings, fingerprint)
     arguments = [
         f"scenario={','.join(conf.scenarios)}",
         f"seed=range({conf.first_seed},{conf.first_seed + conf.replications})",
-        *_model_overrides(conf),
+        *model_overrides(conf),
         "output.customers=false",
         "output.progress=false",
         "hydra.sweep.subdir=${hydra:runtime.choices.scenario}_s${seed}",
@@ -138,7 +138,7 @@ def _runs_planned(conf: CompareConf) -> int:
     return len(conf.scenarios) * (conf.replications + draws)
 
 
-def _workers(conf: CompareConf) -> int:
+def worker_count(conf: CompareConf) -> int:
     """Runs that go at once on this machine."""
     total = _runs_planned(conf)
     return max(1, min(total, (os.cpu_count() or 1) if conf.n_jobs == -1 else conf.n_jobs))
@@ -151,7 +151,7 @@ def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
         ConfigError: If the runs cannot fit this machine's memory, or would take longer than :data:`MAX_HOURS`
             without ``allow_long=true``.
     """
-    workers = _workers(conf) if conf.launcher in ("local", "joblib") else 1  # a cluster runs each on its own
+    workers = worker_count(conf) if conf.launcher in ("local", "joblib") else 1  # a cluster runs each on its own
     check_memory(conf.customers, conf.weeks, warmup_weeks, workers)
     total = _runs_planned(conf)
     seconds = estimate_seconds(total, conf.customers, conf.weeks, warmup_weeks, workers)
@@ -182,7 +182,7 @@ def _launcher_arguments(conf: CompareConf) -> list[str]:
     return arguments
 
 
-def _plan_settings(conf: CompareConf, baseline: str) -> dict[str, Any]:
+def plan_settings(conf: CompareConf, baseline: str) -> dict[str, Any]:
     """The settings that decide a comparison's results (resuming needs them unchanged)."""
     return {
         "name": conf.name,

@@ -23,7 +23,7 @@ from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT, adjustment_e
 from sim.experiments.calibration.outputs import calibration_record
 from sim.experiments.compare.comparison import Comparison, Present, summarise, write_meta, write_summary, write_tables
 from sim.experiments.compare.deliverables import ReportConf, quoted, report_errors
-from sim.experiments.compare.partial import _damage_message, damaged_runs
+from sim.experiments.compare.partial import damage_message, damaged_runs
 from sim.experiments.compare.planning import Plan
 from sim.experiments.compare.settings import PROG, compose_compare
 from sim.experiments.runs.files import atomic_directory, require_fresh
@@ -97,7 +97,7 @@ def _report_conf(settings: Mapping[str, Any]) -> ReportConf:
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 
-def _presentation_meta(p: Plan) -> dict[str, Any]:
+def presentation_meta(p: Plan) -> dict[str, Any]:
     titles, descriptions = scenario_labels(p.configs)
     return {
         "titles": titles,
@@ -191,7 +191,7 @@ def load_comparison(directory: str | Path, changes: Mapping[str, Any] | None = N
     meta = _read_meta(path)
     damaged = damaged_runs(path, meta)
     if damaged:
-        raise ConfigError(_damage_message(path, meta, damaged))
+        raise ConfigError(damage_message(path, meta, damaged))
     meta.setdefault("multiple_comparisons", DEFAULT_ADJUSTMENT)
     meta.setdefault("clv_discount_rate", 0.10)
     meta["report"] = {**asdict(ReportConf()), **meta.get("report", {})}

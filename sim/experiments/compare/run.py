@@ -16,9 +16,9 @@ from sim.config import ConfigError
 from sim.experiments.analysis.outcomes import comparison_outcomes
 from sim.experiments.analysis.runsets import RunSet, load_runs
 from sim.experiments.compare.comparison import Comparison, Present, summarise, write_tables
-from sim.experiments.compare.partial import _locked, _read_plan_of, _reopen
-from sim.experiments.compare.planning import Plan, _plan_settings, _workers
-from sim.experiments.compare.rebuild import _presentation_meta, load_comparison
+from sim.experiments.compare.partial import locked, read_plan_of, reopen
+from sim.experiments.compare.planning import Plan, plan_settings, worker_count
+from sim.experiments.compare.rebuild import load_comparison, presentation_meta
 from sim.experiments.compare.settings import PLAN_FILE, PROG
 from sim.experiments.launcher import fmt_duration, launch_multirun
 from sim.experiments.runs.files import atomic_directory, fsync_path, naming, require_fresh
@@ -53,14 +53,14 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
     """
     conf = p.conf
     command = " ".join([PROG, *(shlex.quote(a) for a in arguments)])
-    with _locked(p.out) as lock_fds, naming(p.partial):
+    with locked(p.out) as lock_fds, naming(p.partial):
         if p.damaged:
-            _reopen(p)
+            reopen(p)
         finished = _finished_meanwhile(p)
         if finished is not None:
             return finished
         if not p.partial.is_dir():  # created whole, plan included, so a partial directory always holds its plan
-            record = {"fingerprint": p.fingerprint, "settings": _plan_settings(conf, p.baseline), "command": command}
+            record = {"fingerprint": p.fingerprint, "settings": plan_settings(conf, p.baseline), "command": command}
             with atomic_directory(p.partial) as work:
                 (work / PLAN_FILE).write_text(json.dumps(record, indent=2) + "\n")
         reused, _ = count_runs(p.partial / "runs")
@@ -107,7 +107,7 @@ def _announce(p: Plan, reused: int) -> None:
     parallel = f"{workers} parallel"
     how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
     warmup = int(p.configs[p.baseline].get("warmup_weeks") or 0)
-    estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, _workers(conf))
+    estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, worker_count(conf))
     print(
         f"{PROG}: {len(conf.scenarios)} scenarios x {conf.replications} replications = {p.total} runs of "
         f"{conf.customers:,} customers x {conf.weeks} weeks ({how}; at most about {fmt_duration(estimate)})",
@@ -175,7 +175,7 @@ def _finished_meanwhile(p: Plan) -> Comparison | None:
     """
     if not p.out.exists() or (p.out.is_dir() and not any(p.out.iterdir())):
         return None
-    meta = _read_plan_of(p.out)
+    meta = read_plan_of(p.out)
     if meta is None or meta.get("fingerprint") != p.fingerprint:
         require_fresh(p.out, "out", "comparisons")  # refuses, naming what is there
         raise ConfigError(f"`out` is '{p.out}', which another command has just filled; choose a new directory.")
@@ -207,7 +207,7 @@ def _meta(p: Plan, runs: RunSet, wall_seconds: float, command: str) -> dict[str,
         "command": command,
         "fingerprint": p.fingerprint,
         "provenance": provenance(),
-        **_presentation_meta(p),
+        **presentation_meta(p),
     }
 
 

@@ -174,11 +174,11 @@ def prepare(arguments: Sequence[str]) -> CompareConf:
     return conf
 
 
-def _model_overrides(conf: CompareConf) -> list[str]:
+def model_overrides(conf: CompareConf) -> list[str]:
     return [f"customers={conf.customers}", f"weeks={conf.weeks}", *conf.overrides]
 
 
-def _setting_errors(conf: CompareConf) -> list[str]:
+def compare_setting_errors(conf: CompareConf) -> list[str]:
     """Every problem with the comparison's own settings."""
     errors = _scenario_errors(conf) + _number_errors(conf) + _presentation_errors(conf)
     if not NAME_PATTERN.fullmatch(str(conf.name)):

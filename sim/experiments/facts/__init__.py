@@ -6,7 +6,8 @@ independent source. Here a *fact* (declared in ``conf/validate.yaml``: name, tit
 when all its *checks* hold. A check is a statistic of the runs with a confidence interval and a
 threshold the whole interval must clear:
 
-* a per-run *measure* (:data:`MEASURES`, computed from one finished run by :func:`measure_run`),
+* a per-run *measure* (an outcome of the registry with ``fact=True``, measured on every run by
+  :func:`~sim.experiments.facts.measures.measure_run`),
 * averaged over the seeds of one scenario (Student-t interval), or, with ``against``, paired by seed
   with another scenario (the same seeds in both: common random numbers; paired-t interval),
 * ``holds``: ``{above: x}`` (lower bound above x), ``{below: x}`` (upper bound below x) or

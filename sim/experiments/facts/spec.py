@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
-from sim.experiments.facts.measures import MEASURES, WINDOW
+from sim.experiments.analysis.outcomes import fact_measures
+from sim.experiments.facts.measures import WINDOW
 from sim.experiments.runs.files import check_writable, require_fresh
 from sim.experiments.runs.resources import check_memory
 
@@ -146,8 +147,9 @@ def _check(entry: Any, where: str) -> Check:
             f"`{where}.{unknown[0]}` is not a check setting; use measure, scenario, against, holds, overrides."
         )
     measure = entry.get("measure")
-    if measure not in MEASURES:
-        raise ConfigError(f"`{where}.measure` is {measure!r}, but it must be one of {', '.join(MEASURES)}.")
+    names = [o.name for o in fact_measures()]
+    if measure not in names:
+        raise ConfigError(f"`{where}.measure` is {measure!r}, but it must be one of {', '.join(names)}.")
     scenario, against = entry.get("scenario"), entry.get("against")
     if not isinstance(scenario, str) or not scenario:
         raise ConfigError(f"`{where}.scenario` is {scenario!r}, but it must name a scenario.")
@@ -227,7 +229,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         config=raw,
     )
     # every scenario and model override composes (one paragraph if not)
-    typed = [checked_config(_run_overrides(spec, label, spec.seeds[0])) for label in spec.scenarios]
+    typed = [checked_config(run_overrides(spec, label, spec.seeds[0])) for label in spec.scenarios]
     check_writable(spec.out, "out")  # before the runs, which take minutes
     workers = min(spec.jobs, len(spec.scenarios) * len(spec.seeds))
     largest = max(typed, key=lambda t: t.customers * (t.weeks + t.warmup_weeks))
@@ -250,7 +252,7 @@ def _seed_count(cfg: DictConfig) -> int:
     return seeds
 
 
-def _run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
+def run_overrides(spec: ValidationSpec, label: str, seed: int) -> list[str]:
     scenario, own = spec.runs_of[label]
     return [
         f"scenario={scenario}",

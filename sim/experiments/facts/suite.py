@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval, mean_ci, paired_difference
-from sim.experiments.facts.measures import DISTRIBUTION, MEASURES, measure_run
-from sim.experiments.facts.spec import Check, ValidationSpec, _run_overrides
+from sim.experiments.facts.measures import DISTRIBUTION, measure_run
+from sim.experiments.facts.spec import Check, ValidationSpec, run_overrides
 from sim.experiments.runs.files import atomic_directory, safe_table
 from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
 
@@ -86,7 +87,7 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     started, rows = time.monotonic(), []
     adopt_workers()
     results = Parallel(n_jobs=spec.jobs, return_as="generator")(
-        delayed(_timed)(_run_overrides(spec, scenario, seed)) for scenario, seed in jobs
+        delayed(_timed)(run_overrides(spec, scenario, seed)) for scenario, seed in jobs
     )
     step = max(1, len(jobs) // 10)
     for done, ((scenario, seed), measures) in enumerate(zip(jobs, results, strict=True), start=1):
@@ -125,7 +126,7 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def _value_text(result: CheckResult) -> str:
-    unit, i = MEASURES[result.check.measure].unit, result.interval
+    unit, i = OUTCOMES[result.check.measure].unit, result.interval
     return f"{_fmt(i.mean, unit)} [{_fmt(i.low, unit)}, {_fmt(i.high, unit)}]"
 
 
@@ -140,9 +141,9 @@ def table(spec: ValidationSpec, checked: list[CheckResult]) -> pd.DataFrame:
         [
             {
                 "fact": r.fact,
-                "check": MEASURES[r.check.measure].label,
+                "check": OUTCOMES[r.check.measure].label,
                 "statistic": r.check.statistic_text(),
-                "unit": MEASURES[r.check.measure].unit,
+                "unit": OUTCOMES[r.check.measure].unit,
                 f"value [{spec.confidence:.0%} CI]": _value_text(r),
                 "threshold": r.check.threshold_text(),
                 "holds": "yes" if r.holds else "NO",
@@ -171,7 +172,7 @@ def markdown(spec: ValidationSpec, checked: list[CheckResult], runs: pd.DataFram
         "|---|---|---|---|---|---|",
     ]
     for r in checked:
-        label, unit = MEASURES[r.check.measure].label, MEASURES[r.check.measure].unit
+        label, unit = OUTCOMES[r.check.measure].label, OUTCOMES[r.check.measure].unit
         lines.append(
             f"| {r.fact} | {label} ({unit}) | {r.check.statistic_text()} | {_value_text(r)} | "
             f"{r.check.threshold_text()} | {'yes' if r.holds else '**NO**'} |"
@@ -189,7 +190,7 @@ def markdown(spec: ValidationSpec, checked: list[CheckResult], runs: pd.DataFram
     ]
     for name in DISTRIBUTION:
         lines.append(
-            f"| {MEASURES[name].label.removeprefix('Customers scoring ').removesuffix(' at the end')} | "
+            f"| {OUTCOMES[name].label.removeprefix('Customers scoring ').removesuffix(' at the end')} | "
             f"{baseline[name].mean():.3f} |"
         )
     return "\n".join(lines) + "\n"
@@ -207,7 +208,7 @@ def figure(spec: ValidationSpec, checked: list[CheckResult], path: Path) -> None
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.3 * rows), squeeze=False)
     for ax, r in zip(axes.flat, checked, strict=False):
-        i, measure = r.interval, MEASURES[r.check.measure]
+        i, measure = r.interval, OUTCOMES[r.check.measure]
         kind, bound = next(iter(r.check.holds.items()))
         ends = [x for x in (i.low, i.high, i.mean) if math.isfinite(x)]
         ends += list(bound) if kind == "within" else [bound]
@@ -261,8 +262,8 @@ def write_outputs(spec: ValidationSpec, checked: list[CheckResult], runs: pd.Dat
                 "checks": [
                     {
                         **asdict(r.check),
-                        "label": MEASURES[r.check.measure].label,
-                        "unit": MEASURES[r.check.measure].unit,
+                        "label": OUTCOMES[r.check.measure].label,
+                        "unit": OUTCOMES[r.check.measure].unit,
                         "statistic": r.check.statistic_text(),
                         "value": r.interval.mean,
                         "low": r.interval.low,

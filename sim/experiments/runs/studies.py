@@ -23,6 +23,7 @@ import json
 import os
 import socket
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
     "fail_abandoned",
     "fingerprint",
     "open_study",
+    "optimize_until",
     "place_study",
     "replayable_tpe",
     "trials_in",
@@ -223,6 +225,37 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def optimize_until(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], Any],
+    trials: int,
+    done: int,
+    close_enough: Callable[[], bool] | None = None,
+) -> None:
+    """Run trials until the study holds ``trials`` complete ones, counting every worker's.
+
+    Args:
+        study: The shared study (:func:`open_study`).
+        objective: Optuna's objective.
+        trials: Complete trials the study should hold.
+        done: Complete trials it holds now (this worker runs at most ``trials - done``).
+        close_enough: Asked after each trial; True stops this worker early.
+    """
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    remaining = trials - done
+    if remaining <= 0:
+        return
+    callbacks: list[Any] = [MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))]
+    if close_enough is not None:
+        callbacks.append(lambda study, _trial: study.stop() if close_enough() else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(objective, n_trials=remaining, callbacks=callbacks)
 
 
 def trials_in(study: optuna.Study) -> tuple[list[optuna.trial.FrozenTrial], int]:
