@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import itertools
 import math
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from sim.config import find, validate, with_values
