@@ -49,6 +49,7 @@ from omegaconf import OmegaConf
 from sim.config import ConfigError, SiloConfig, checked_config, compose, group_options, register_group_dir
 from sim.config.compose import register_schemas
 from sim.config.run import scenario_title
+from sim.experiments import warmups
 from sim.experiments.analysis import (
     DEFAULT_ADJUSTMENT,
     RunSet,
@@ -114,6 +115,7 @@ LAUNCHERS = {
     "ray_local": "ray_local",
 }
 PLAN_FILE = "plan.json"
+WARM_DIR = ".warm"  # the warm states the runs share while the comparison runs (deleted when its runs end)
 DEFAULT_PARENT = Path("outputs/comparisons")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")  # `name`: it names the comparison's directory
 MAX_REPLICATIONS = 1000
@@ -638,11 +640,13 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
         reused, _ = count_runs(p.partial / "runs")
         _announce(p, reused)
         try:
-            launched = launch_multirun(
-                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
-            )
-            if p.draws:
-                _launch_draws(p, p.draws, lock_fds)
+            # a replication's scenarios (and a parameter draw's) share one warm-up (sim.experiments.warmups)
+            with warmups.sharing(p.partial / WARM_DIR):
+                launched = launch_multirun(
+                    p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
+                )
+                if p.draws:
+                    _launch_draws(p, p.draws, lock_fds)
         except KeyboardInterrupt:
             done, _ = count_runs(p.partial / "runs")
             print(f"{PROG}: interrupted; {done} of {p.total} runs are kept: {_resume_hint(p)}", file=sys.stderr)

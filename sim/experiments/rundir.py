@@ -418,13 +418,16 @@ def execute_run(
     from sim.engine.model import SiloModel
     from sim.experiments.sweeps.design import apply_row_typed
     from sim.experiments.uncertainty import apply_draw
+    from sim.experiments.warmups import cache_from_environment
 
     cfg, typed = apply_row_typed(cfg)  # the typed tree once: converting it costs as much as a small run
     cfg, typed = apply_draw(cfg, typed)  # silosim-compare uncertainty=parameters: this seed's parameter draw
     resolved = _resolved_yaml(cfg)
     if prepare_run_dir(run_dir, cfg, resolved):
         return None
-    model = SiloModel(typed, collect=False)  # the run directory keeps no DataCollector panel
+    # the run directory keeps no DataCollector panel; a comparison's jobs share their warm-ups (sim.experiments.warmups)
+    cache = cache_from_environment()
+    model = SiloModel(typed, collect=False) if cache is None else cache.model(typed)
     model.run(progress=progress)
     write_run(model, run_dir, cfg, overrides=overrides, hydra_config=hydra_config, resolved=resolved)
     return model
