@@ -4,7 +4,7 @@
     python benchmarks/warmup_fork.py --replications 20 --customers 20000 --draws 20   # the headline at its defaults
 
 Runs the same comparison twice in fresh processes, once as shipped (each seed's scenarios share one warm-up,
-:mod:`sim.experiments.warmups`) and once with the sharing switched off (every run warms up on its own), in
+:mod:`sim.experiments.runs.warmups`) and once with the sharing switched off (every run warms up on its own), in
 alternating order over ``--repeats``. Reports the CPU seconds of each (the command and all its workers, from
 getrusage: other people's load barely moves them) and the wall time, their ratio, and checks that the two
 comparisons' run directories hold the same metrics, departments and summaries to the byte. With ``--draws N``
@@ -35,7 +35,7 @@ COMPARED = ("metrics.parquet", "departments.parquet")
 
 NO_SHARING = (
     "import contextlib, sys\n"
-    "import sim.experiments.warmups as warmups\n"
+    "import sim.experiments.runs.warmups as warmups\n"
     "warmups.sharing = lambda directory: contextlib.nullcontext()\n"
     "from sim.commands.compare import main\n"
     "main(sys.argv[1:])\n"

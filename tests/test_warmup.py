@@ -1,7 +1,7 @@
 """The shared warm-up: a run continued from another run's warm-up is the same run, to the byte.
 
 Runs whose warm-up keys agree (every model setting but ``WARMUP_UNREAD``) share one warm-up
-(``warm_up`` + ``SiloModel.from_warm``; ``sim.experiments.warmups``). These tests fork every shipped
+(``warm_up`` + ``SiloModel.from_warm``; ``sim.experiments.runs.warmups``). These tests fork every shipped
 scenario from the siloed baseline's warm-up and compare its run directory with one run from scratch,
 fork across every setting the key leaves out, and show that a setting the warm-up does read (the
 stage metric's type) would change the run if it were forked across.
@@ -18,8 +18,8 @@ from sim.config import compose_config
 from sim.config.compose import to_config
 from sim.config.walk import walk
 from sim.engine.model import WARMUP_UNREAD, SiloConfig, SiloModel, WarmState, warm_up, warmup_key
-from sim.experiments.rundir import execute_run
-from sim.experiments.warmups import WARM_CACHE_ENV, WarmCache, group_by_warmup, run_forked
+from sim.experiments.runs.rundir import execute_run
+from sim.experiments.runs.warmups import WARM_CACHE_ENV, WarmCache, group_by_warmup, run_forked
 
 SMALL = ["customers=300", "weeks=30", "warmup_weeks=27", "track_customers=3", "seed=5"]  # reviews and a quarter
 FRAMES = ("metrics_frame", "departments_frame", "customers_frame")

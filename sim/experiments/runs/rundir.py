@@ -29,10 +29,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config.errors import ConfigError
-from sim.experiments.files import atomic_directory
-from sim.experiments.orphans import ParentGoneError, parent_alive
-from sim.experiments.outcomes import run_summary
-from sim.experiments.provenance import provenance
+from sim.experiments.analysis.outcomes import run_summary
+from sim.experiments.runs.files import atomic_directory
+from sim.experiments.runs.orphans import ParentGoneError, parent_alive
+from sim.experiments.runs.provenance import provenance
 
 if TYPE_CHECKING:
     from sim.engine.model import SiloModel
@@ -416,16 +416,16 @@ def execute_run(
         ConfigError: For a user error (an invalid design row, a directory that holds another run).
     """
     from sim.engine.model import SiloModel
+    from sim.experiments.runs.warmups import cache_from_environment
     from sim.experiments.sweeps.design import apply_row_typed
-    from sim.experiments.uncertainty import apply_draw
-    from sim.experiments.warmups import cache_from_environment
+    from sim.experiments.uncertainty.draws import apply_draw
 
     cfg, typed = apply_row_typed(cfg)  # the typed tree once: converting it costs as much as a small run
     cfg, typed = apply_draw(cfg, typed)  # silosim-compare uncertainty=parameters: this seed's parameter draw
     resolved = _resolved_yaml(cfg)
     if prepare_run_dir(run_dir, cfg, resolved):
         return None
-    # the run directory keeps no DataCollector panel; a comparison's jobs share their warm-ups (sim.experiments.warmups)
+    # no DataCollector panel in a run directory; a comparison's jobs share warm-ups (sim.experiments.runs.warmups)
     cache = cache_from_environment()
     model = SiloModel(typed, collect=False) if cache is None else cache.model(typed)
     model.run(progress=progress)

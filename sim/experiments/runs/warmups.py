@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.experiments.files import atomic_write
+from sim.experiments.runs.files import atomic_write
 
 if TYPE_CHECKING:
     from sim.config.schema import SiloConfig
