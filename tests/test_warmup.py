@@ -193,3 +193,17 @@ def test_forked_run_directory_is_identical_to_the_byte(scenario, tmp_path, monke
     forked, scratch = _files(tmp_path / "forked"), _files(tmp_path / "scratch")
     assert {"metrics.parquet", "departments.parquet", "customers.parquet", "summary.json"} <= set(scratch)
     assert forked == scratch
+
+
+def test_validation_groups_share_warmups_and_measure_as_separate_runs():
+    """silosim-validate's jobs: a seed's scenarios measured from one warm-up, as if each ran on its own."""
+    from sim.experiments.facts.measures import measure_run
+    from sim.experiments.facts.suite import _timed_group
+
+    common = ["customers=400", "weeks=60", "warmup_weeks=20", "seed=3", "track_customers=0"]
+    overrides = [[*common, "scenario=siloed_scorecards"], [*common, "scenario=closed_loop_followup"]]
+    grouped = _timed_group(overrides)
+    for measured, own in zip(grouped, overrides, strict=True):
+        alone = measure_run(own)
+        assert set(measured) == {"seconds", *alone}
+        assert all(measured[k] == alone[k] or (measured[k] != measured[k] and alone[k] != alone[k]) for k in alone)
