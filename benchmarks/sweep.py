@@ -20,7 +20,15 @@ the same design rows. Per run, on one core:
 The machine is shared and noisy, so the same split is also given in CPU time, which other people's
 jobs barely move: the CPU seconds of the whole sweep (the command and every worker, from
 getrusage) per run, against the engine's CPU seconds per run (measured the same way in this
-process). On a quiet machine runs/s is about cores / (CPU seconds per run).
+process). On a quiet machine runs/s is about cores / (CPU seconds per run). The headline figure is
+the share of a run's CPU spent outside the engine.
+
+The engine against the memory: in this process, the engine's marginal CPU cost per customer-step (the
+recorded weeks of the baseline at ``--customers`` and at 4x that, the extra CPU over the extra active
+customer-weeks) and a memory-bound floor measured the same way: one numba pass per week that reads and
+writes every column of the customer store once (what a week would cost if every mechanism were fused
+into one pass over each customer's state and did no arithmetic). Their ratio says how far the engine is
+from the floor.
 
 Prints the figures and writes benchmarks/results/sweep.json.
 """
@@ -96,6 +104,60 @@ def engine_time(customers: int, weeks: int, rows: list[int], samples: int) -> tu
     return statistics.median(times), statistics.median(cpu)
 
 
+def engine_marginal(customers: int, weeks: int) -> dict[str, float]:
+    """CPU ns per active customer-week of the recorded weeks, between ``customers`` and 4x ``customers``."""
+    from sim.config import compose_config
+    from sim.engine.model import SiloModel
+
+    cpu, steps = [], []
+    for n in (customers, 4 * customers):
+        model = SiloModel(compose_config([f"customers={n}", f"weeks={weeks}", "track_customers=0"]), collect=False)
+        started = time.process_time()
+        model.run()
+        cpu.append(time.process_time() - started)
+        steps.append(int(model.metrics_frame()["active_customers"].sum()))
+    return {
+        "engine_ns_per_customer_step": 1e9 * (cpu[1] - cpu[0]) / (steps[1] - steps[0]),
+        "engine_mean_ns_per_customer_step": 1e9 * cpu[0] / steps[0],
+    }
+
+
+def memory_floor(customers: int, weeks: int) -> dict[str, float]:
+    """CPU ns per customer-week of one read-and-write pass over every store column, marginal as the engine's."""
+    import numpy as np
+    from numba import njit
+
+    from sim.config import compose_config
+    from sim.engine.model import SiloModel
+
+    @njit(cache=False)
+    def touch(column, zero):  # read and write every element once (``zero`` is only known at run time)
+        for i in range(column.size):
+            column[i] = column[i] + zero
+
+    cpu, rows, width = [], [], 0
+    for n in (customers, 4 * customers):
+        model = SiloModel(compose_config([f"customers={n}", "weeks=1", "track_customers=0"]), collect=False)
+        store = model.store
+        columns = [getattr(store, name)[: store.n] for name in store.columns()]
+        columns = [c.view(np.uint8) if c.dtype == np.bool_ else c for c in columns]
+        zeros = [c.dtype.type(0) for c in columns]
+        for c, z in zip(columns, zeros, strict=True):
+            touch(c, z)  # compile every signature before the clock
+        width = sum(c.itemsize for c in columns)
+        started = time.process_time()
+        for _ in range(weeks):
+            for c, z in zip(columns, zeros, strict=True):
+                touch(c, z)
+        cpu.append(time.process_time() - started)
+        rows.append(store.n * weeks)
+    return {
+        "floor_ns_per_customer_step": 1e9 * (cpu[1] - cpu[0]) / (rows[1] - rows[0]),
+        "store_columns": len(columns),
+        "store_bytes_per_customer": width,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000, help="design rows (one run each)")
@@ -113,6 +175,8 @@ def main() -> None:
     engine, engine_cpu = engine_time(
         args.customers, args.weeks, list(range(0, args.runs, step))[: args.engine_samples], args.runs
     )
+    marginal = engine_marginal(args.customers, args.weeks)
+    floor = memory_floor(args.customers, args.weeks)
     sweeps = []
     with tempfile.TemporaryDirectory(prefix="silosim_sweep_bench_") as tmp:
         for k in range(args.repeats):
@@ -148,6 +212,9 @@ def main() -> None:
         "engine_cpu_s": round(engine_cpu, 4),
         "cpu_outside_engine_s": round(cpu - engine_cpu, 4),
         "quiet_runs_per_s_from_cpu": round(cores / cpu, 3),
+        "cpu_share_outside_engine": round((cpu - engine_cpu) / cpu, 3),
+        **{k: round(v, 2) for k, v in {**marginal, **floor}.items()},
+        "engine_to_floor": round(marginal["engine_ns_per_customer_step"] / floor["floor_ns_per_customer_step"], 1),
     }
     print(
         f"\n{args.runs} runs x {args.customers:,} customers x {args.weeks} weeks on {cores} cores "
@@ -157,7 +224,12 @@ def main() -> None:
         f"{total - task:.3f} s (composition, hand-off, Hydra's per-job work, start-up, collection)\n"
         f"  a 10,000-run study: {figures['hours_for_10000_runs']:.2f} h\n"
         f"  CPU per run: {cpu:.3f} s = engine {engine_cpu:.3f} s + outside the engine {cpu - engine_cpu:.3f} s "
-        f"(on a quiet machine about {cores / cpu:.2f} runs/s)"
+        f"(on a quiet machine about {cores / cpu:.2f} runs/s)\n"
+        f"  CPU outside the engine: {100 * figures['cpu_share_outside_engine']:.1f}% of a run's CPU (goal 10%)\n"
+        f"  engine: {figures['engine_ns_per_customer_step']:.0f} ns per customer-step (marginal, "
+        f"{args.customers:,} to {4 * args.customers:,} customers); memory-bound floor (one read and write of the "
+        f"{floor['store_columns']} store columns, {floor['store_bytes_per_customer']} bytes per customer): "
+        f"{figures['floor_ns_per_customer_step']:.1f} ns; engine / floor {figures['engine_to_floor']:.0f}"
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sweep.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -60,6 +60,7 @@ def test_comparison_directory_follows_the_contract(comparison: tuple[Path, subpr
     assert names == FIGURES
     assert {p.suffix for p in (d / "figures").iterdir()} == {".png", ".svg"}
     assert not list(d.parent.glob(".cmp.tmp-*"))
+    assert not list(d.rglob("*.warm"))  # the runs' shared warm-ups are deleted when they end
 
 
 @pytest.mark.e2e

@@ -46,6 +46,7 @@ from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT
 from sim.experiments.compare.comparison import Comparison
 from sim.experiments.compare.rebuild import assemble_comparison
 from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
+from sim.experiments.runs.warmups import WarmCache
 from sim.report import write_deliverables
 from sim.report.content import Answer, answers
 
@@ -335,19 +336,19 @@ def check_whatif(spec: WhatIf) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------- running
-def _run_one(overrides: list[str], name: str, title: str, description: str, run_dir: str) -> str:
-    """In a worker process: compose, run and write one run directory."""
+def _run_one(overrides: list[str], name: str, title: str, description: str, run_dir: str, warm_dir: str) -> str:
+    """In a worker process: compose, run and write one run directory (the arms of a seed share their warm-up)."""
     from omegaconf import OmegaConf
 
     from sim.config import compose_config
-    from sim.engine.model import SiloModel
+    from sim.config.compose import to_config
     from sim.experiments.runs.rundir import write_run
 
     cfg = compose_config(_prepared(overrides))
     OmegaConf.update(cfg, "scenario_name", name)
     OmegaConf.update(cfg, "about.title", title)
     OmegaConf.update(cfg, "about.description", description)
-    model = SiloModel(cfg, collect=False)  # the run directory keeps no DataCollector panel
+    model = WarmCache(warm_dir).model(to_config(cfg))  # the run directory keeps no DataCollector panel
     model.run()
     write_run(model, Path(run_dir), cfg, overrides=overrides)
     return run_dir
@@ -431,12 +432,20 @@ def run_whatif(
     started = time.monotonic()
     pool = _pool()
     futures: list[Future] = []
+    # the baseline's runs first: the alternative's runs of the same seed continue from their warm-up where the
+    # levers changed leave it alone (sim.experiments.runs.warmups)
+    warm = WarmCache(staging / ".warm")
     for arm, name in (("baseline", spec.baseline), ("alternative", spec.alternative_name)):
         for seed in spec.seeds:
             overrides = [*spec.overrides(arm), f"seed={seed}"]
             run_dir = str(runs_dir / f"{name}_s{seed}")
-            futures.append(pool.submit(_run_one, overrides, name, titles[name], descriptions[name], run_dir))
-    _wait(futures, progress, cancelled, staging)
+            futures.append(
+                pool.submit(_run_one, overrides, name, titles[name], descriptions[name], run_dir, str(warm.directory))
+            )
+    try:
+        _wait(futures, progress, cancelled, staging)
+    finally:
+        warm.clear()
     runs = load_runs(runs_dir)
     order = [spec.baseline, spec.alternative_name]
     summary = summary_table(runs.outcomes, spec.baseline, order, CONFIDENCE, DEFAULT_ADJUSTMENT)

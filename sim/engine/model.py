@@ -8,6 +8,10 @@ population's columns and merges them (:meth:`SiloModel._record`).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -16,8 +20,10 @@ import pandas as pd
 from numba import njit
 
 from sim.config.compose import to_config
+from sim.config.schema import SiloConfig
 from sim.config.validation import validate
 from sim.config.vocabularies import WEEKS_PER_YEAR
+from sim.config.walk import walk
 from sim.engine import loyalty
 from sim.engine.customers import RESOLUTION_NAMES, WEEKLY_FLAGS, Customer, CustomerStore
 from sim.engine.departments import Department
@@ -33,11 +39,77 @@ from sim.engine.streams import Streams
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-    from sim.config.schema import SiloConfig
-
-__all__ = ["INITIAL_TENURE_WEEKS", "SiloModel", "settled_problem_rate"]
+__all__ = [
+    "INITIAL_TENURE_WEEKS",
+    "WARMUP_UNREAD",
+    "SiloModel",
+    "WarmState",
+    "settled_problem_rate",
+    "warm_up",
+    "warmup_key",
+]
 
 INITIAL_TENURE_WEEKS = 20 * WEEKS_PER_YEAR  # the initial book: survivors of 20 years of joining (few stay longer)
+
+# The model settings the warm-up never reads, each with the reason (read off _simulate_week for weeks < 0, where the
+# programme is never updated, so its adoption stays 0). Every other model setting is part of the warm-up key; a new
+# setting is therefore in the key until someone shows it is unread here (tests/test_warmup.py forks across each
+# of these and compares the outputs to the byte).
+WARMUP_UNREAD: dict[str, str] = {
+    "scenario_name": "a label (the progress bar)",
+    "calibration_source": "a label (the calibrated file's path)",
+    "industry.name": "a label of the preset (its parameters are the other keys)",
+    "industry.nps": "a target of the preset, read by calibration and reports only",
+    "industry.annual_retention": "a target of the preset, read by calibration and reports only",
+    "industry.source": "a label of the preset",
+    "weeks": "the horizon after the warm-up",
+    # the programme: everything it does is scaled by its adoption, which is 0 until week 0 (Programme.update)
+    "governance.program_start_week": "read by Programme.update, from week 0",
+    "governance.scorecard.own_kpi": "blended by adoption: the weights in force are siloed (1, 0, 0)",
+    "governance.scorecard.shared_stage": "blended by adoption: the weights in force are siloed (1, 0, 0)",
+    "governance.scorecard.outcome": "blended by adoption: the weights in force are siloed (1, 0, 0)",
+    "governance.shared_customer_view": "its effectiveness is adoption x communication: 0",
+    "governance.conflict_suppression": "multiplied by the shared view's effectiveness: 0",
+    "governance.handoff_reduction": "multiplied by the shared view's effectiveness: 0",
+    "governance.shared_resource_planning": "capacity moves only once adoption is above 0",
+    "governance.flex_share": "read only when capacity moves",
+    "governance.executive_engagement": "read by Programme.update, from week 0",
+    "governance.adoption_weeks_full_engagement": "read by Programme.update, from week 0",
+    "governance.adoption_decay_weeks": "read by Programme.update, from week 0",
+    "governance.communication": "multiplied by adoption: 0",
+    "governance.patience_weeks": "read by Programme.update, from week 0",
+    "governance.patience_target_gain": "read by Programme.update, from week 0",
+    "governance.relaunch_after_weeks": "read by Programme.update, from week 0",
+    "governance.cynicism": "read by Programme.update, from week 0",
+    "governance.silo_projects_capacity": "multiplied by adoption: 0",
+    "governance.silo_projects_uplift": "multiplied by adoption: 0",
+    # gaming intensity is the outcome's share of the weights in force: 0
+    "feedback.gaming.pressure_prob": "read only when gaming intensity is above 0",
+    "feedback.gaming.inflate_prob": "read only when gaming intensity is above 0",
+    "feedback.gaming.inflate_points": "read only when gaming intensity is above 0",
+    "feedback.gaming.steer_prob": "read only when gaming intensity is above 0",
+    "feedback.gaming.steer_below": "read only when gaming intensity is above 0",
+    "feedback.gaming.full_intensity_share": "divides an outcome share of 0",
+    "feedback.gaming.pressure_annoyance": "read only when gaming intensity is above 0",
+    # the inner loop's capacity in force is capacity x adoption: 0, so nothing is queued or served
+    "feedback.inner_loop.capacity": "multiplied by adoption: 0",
+    "feedback.inner_loop.max_recovery": "read only when a follow-up is served",
+    "feedback.inner_loop.recovery_half_life_weeks": "read only when a follow-up is served",
+    "feedback.inner_loop.max_wait_weeks": "read only when something is queued",
+    "feedback.inner_loop.recovery_lift": "lifts the recovered, of whom there are none",
+    "feedback.inner_loop.touches_per_followup": "multiplies the follow-ups, of which there are none",
+    # the outer loop's fixes in force are fixes x adoption: 0, so nothing is trended, bucketed or fixed
+    "feedback.outer_loop.fixes_per_quarter": "multiplied by adoption: 0",
+    "feedback.outer_loop.fix_effect": "read only when a fix takes effect",
+    "feedback.outer_loop.quarter_weeks": "read only when fixes are in force",
+    "feedback.outer_loop.fix_weeks": "read only when a fix starts",
+    "feedback.outer_loop.fix_capacity_share": "read only for a fix in progress",
+    "feedback.outer_loop.contact_bucketing": "bucketing in force is adoption: 0",
+    "feedback.outer_loop.misclassification": "read only when contacts are bucketed",
+    "feedback.outer_loop.trend_half_life_weeks": "the trend moves only when fixes are in force",
+    "feedback.outer_loop.backlog_free": "the starvation it sets is recomputed every week before it is read",
+    "feedback.outer_loop.backlog_full": "the starvation it sets is recomputed every week before it is read",
+}
 
 
 class SiloModel(mesa.Model):
@@ -101,19 +173,7 @@ class SiloModel(mesa.Model):
 
         panel_rows = self.streams.rng("panel").choice(cfg.customers, size=cfg.track_customers, replace=False)
         self.panel = [Customer(self, self.store, int(r)) for r in np.sort(panel_rows)]
-        self.datacollector = mesa.DataCollector(
-            agenttype_reporters={
-                Customer: {
-                    "customer_id": "customer_id",
-                    "active": "active",
-                    "satisfaction": "satisfaction",
-                    "true_ltr": "true_ltr",
-                    "stage": "stage",
-                    "open_problem": "open_problem",
-                },
-                Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
-            }
-        )
+        self.datacollector = _new_datacollector()
         self.records: list[dict[str, Any]] = []
         self._initial_book_rows = 0  # rows of the customers on the book at the start of week 0 (set then)
         self._leaving = np.empty(0, dtype=np.int64)  # this week's leavers
@@ -122,6 +182,66 @@ class SiloModel(mesa.Model):
         while self.week < 0:  # warm-up under siloed practice: departments search, nothing recorded, no programme
             self._simulate_week()
         self.fixed_touchpoints.clear()
+
+    @classmethod
+    def from_warm(cls, state: WarmState, cfg: SiloConfig | DictConfig, *, collect: bool = True) -> SiloModel:
+        """A model at week 0 continued from a shared warm-up: the same as ``SiloModel(cfg)``, to the bit.
+
+        The warm-up runs under siloed practice and reads none of :data:`WARMUP_UNREAD`, so every configuration
+        with the same :func:`warmup_key` reaches the same state at week 0. This copies that state and hands it
+        the configuration: the parts built from the settings the warm-up does not read (the programme, the inner
+        and outer loop, which are still as built) are built again from ``cfg``, and every part that keeps a
+        piece of the configuration gets ``cfg``'s.
+
+        Args:
+            state: What :func:`warm_up` returned for a configuration with the same warm-up key.
+            cfg: This run's configuration.
+            collect: As for :class:`SiloModel`.
+
+        Returns:
+            The model, ready to run its weeks.
+
+        Raises:
+            ConfigError: If the configuration is invalid.
+            ValueError: If ``cfg``'s warm-up differs from the one ``state`` holds (another warm-up key).
+        """
+        cfg = to_config(cfg)
+        validate(cfg)
+        key = warmup_key(cfg)
+        if key != state.key:
+            raise ValueError(
+                f"this warm-up (key {state.key[:12]}) is not {cfg.scenario_name!r} seed {cfg.seed}'s (key {key[:12]}): "
+                "they differ in a setting the warm-up reads (sim.engine.model.warmup_key)"
+            )
+        model = pickle.loads(state.blob)  # noqa: S301 - a state this process or a sibling job wrote
+        if not isinstance(model, cls) or model.week != 0:
+            raise ValueError(f"the warm state holds a {type(model).__name__} at week {getattr(model, 'week', '?')}")
+        model._continue_as(cfg, collect)
+        return model
+
+    def _continue_as(self, cfg: SiloConfig, collect: bool) -> None:
+        """Hand a warmed model (week 0) the configuration of the run that continues it (:meth:`from_warm`)."""
+        if len(self.inner_loop) or self.outer_loop.in_progress or self.outer_loop.trend.any():
+            raise ValueError("the warm state's inner or outer loop worked in the warm-up; it cannot be shared")
+        self.cfg, self.collect = cfg, collect
+        self.datacollector = _new_datacollector()
+        journey, organisation = self.journey, self.organisation
+        journey.cfg, journey.customer_cfg = cfg.journey, cfg.customer
+        journey.handoff_reduction = cfg.governance.handoff_reduction
+        organisation.cfg, organisation.effects = cfg, cfg.org.lever_effects
+        for department in organisation.departments:
+            department.lever_conf = dict(cfg.org.departments[department.name].levers)
+        self.market.cfg = cfg.market
+        self.survey.cfg, self.survey.gaming = cfg.feedback.survey, cfg.feedback.gaming
+        self.programme = Programme(cfg.governance, cfg.feedback)
+        self.inner_loop = InnerLoop(cfg.feedback.inner_loop, cfg.customers / 1000.0)
+        self.outer_loop = OuterLoop(cfg.feedback.outer_loop, len(journey.names))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the DataCollector (its reporters are local functions; :meth:`from_warm` makes a new one)."""
+        state = self.__dict__.copy()
+        state.pop("datacollector", None)
+        return state
 
     def _create_initial_book(self) -> CustomerStore:
         """The customers at the start of the warm-up (:func:`loyalty.initial_book`), in the use stage."""
@@ -440,6 +560,60 @@ class SiloModel(mesa.Model):
                 "revenue": store.revenue[rows],
             }
         )
+
+
+@dataclass(frozen=True)
+class WarmState:
+    """A model at the end of its warm-up (week 0), for :meth:`SiloModel.from_warm`.
+
+    Attributes:
+        key: The warm-up key of the configuration it was warmed with (:func:`warmup_key`).
+        blob: The pickled model (numpy arrays, random generators and all; no DataCollector). Bytes, so a job can
+            ship it to another process or keep it on disk.
+    """
+
+    key: str
+    blob: bytes
+
+
+def warmup_key(cfg: SiloConfig | DictConfig) -> str:
+    """What the warm-up depends on, as a digest: every model setting except :data:`WARMUP_UNREAD`, seed included.
+
+    Two configurations with the same key reach the same state at week 0, so they may share one warm-up
+    (:func:`warm_up`, :meth:`SiloModel.from_warm`). Run settings (output, design, about) are not model settings.
+    """
+    typed = to_config(cfg)
+    read = [(p.key, p.value) for p in walk(typed, within=SiloConfig) if p.key not in WARMUP_UNREAD]
+    text = json.dumps(read, sort_keys=False, default=repr, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def warm_up(cfg: SiloConfig | DictConfig) -> WarmState:
+    """Build a model and run its warm-up, once for every configuration that shares its :func:`warmup_key`.
+
+    Raises:
+        ConfigError: If the configuration is invalid.
+    """
+    typed = to_config(cfg)
+    model = SiloModel(typed, collect=False)
+    return WarmState(warmup_key(typed), pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _new_datacollector() -> mesa.DataCollector:
+    """The Mesa DataCollector of the tracked panel and the departments (``SiloModel.collect``)."""
+    return mesa.DataCollector(
+        agenttype_reporters={
+            Customer: {
+                "customer_id": "customer_id",
+                "active": "active",
+                "satisfaction": "satisfaction",
+                "true_ltr": "true_ltr",
+                "stage": "stage",
+                "open_problem": "open_problem",
+            },
+            Department: {"kpi": "kpi", "scorecard": "scorecard", "capacity": "capacity"},
+        }
+    )
 
 
 def settled_problem_rate(journey: Journey, organisation: Organisation) -> float:

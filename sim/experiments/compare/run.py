@@ -21,11 +21,14 @@ from sim.experiments.compare.planning import Plan, plan_settings, worker_count
 from sim.experiments.compare.rebuild import load_comparison, presentation_meta
 from sim.experiments.compare.settings import PLAN_FILE, PROG
 from sim.experiments.launcher import fmt_duration, launch_multirun
+from sim.experiments.runs import warmups
 from sim.experiments.runs.files import atomic_directory, fsync_path, naming, require_fresh
 from sim.experiments.runs.provenance import provenance
 from sim.experiments.runs.resources import estimate_seconds
 from sim.experiments.runs.rundir import count_runs
 from sim.experiments.uncertainty.draws import DRAWS_DIR, draw_arguments, summarise_draws, write_plan_draws
+
+WARM_DIR = ".warm"  # the warm states the runs share while the comparison runs (deleted when its runs end)
 
 __all__ = [
     "Comparison",
@@ -66,11 +69,13 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
         reused, _ = count_runs(p.partial / "runs")
         _announce(p, reused)
         try:
-            launched = launch_multirun(
-                p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
-            )
-            if p.draws:
-                _launch_draws(p, p.draws, lock_fds)
+            # a replication's scenarios (and a parameter draw's) share one warm-up (sim.experiments.runs.warmups)
+            with warmups.sharing(p.partial / WARM_DIR):
+                launched = launch_multirun(
+                    p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
+                )
+                if p.draws:
+                    _launch_draws(p, p.draws, lock_fds)
         except KeyboardInterrupt:
             done, _ = count_runs(p.partial / "runs")
             print(f"{PROG}: interrupted; {done} of {p.total} runs are kept: {_resume_hint(p)}", file=sys.stderr)

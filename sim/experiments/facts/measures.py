@@ -23,6 +23,7 @@ from sim.experiments.analysis.outcomes import OUTCOMES, category_annual_churn, c
 __all__ = [
     "DISTRIBUTION",
     "WINDOW",
+    "measure_model",
     "measure_run",
 ]
 
@@ -47,7 +48,15 @@ def measure_run(overrides: Sequence[str]) -> dict[str, float]:
     """
     from sim.engine.model import SiloModel
 
-    model = SiloModel(checked_config(list(overrides)), collect=False)
+    return measure_model(SiloModel(checked_config(list(overrides)), collect=False))
+
+
+def measure_model(model: Any) -> dict[str, float]:
+    """Run a model built at week 0 (``SiloModel``, fresh or continued from a shared warm-up) and measure it.
+
+    Returns:
+        Measure name -> value, as :func:`measure_run`.
+    """
     store, weeks = model.store, model.cfg.weeks
     start = (store.touch_score_sum[: store.n].copy(), store.touch_count[: store.n].copy())
     noticed_before = store.cancellation_notice[: store.n].copy()  # notices of the warm-up: not compared

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import pandas as pd
 
 from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval, mean_ci, paired_difference
-from sim.experiments.facts.measures import DISTRIBUTION, measure_run
+from sim.experiments.facts.measures import DISTRIBUTION, measure_model
 from sim.experiments.facts.spec import Check, ValidationSpec, run_overrides
 from sim.experiments.runs.files import atomic_directory, safe_table
 from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
@@ -84,24 +85,50 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
         f"silosim-validate: {len(spec.facts)} facts, {len(jobs)} runs ({len(spec.scenarios)} scenarios x "
         f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes"
     )
-    started, rows = time.monotonic(), []
+    started, rows, done = time.monotonic(), [], 0
     adopt_workers()
+    groups = _groups(spec)
     results = Parallel(n_jobs=spec.jobs, return_as="generator")(
-        delayed(_timed)(run_overrides(spec, scenario, seed)) for scenario, seed in jobs
+        delayed(_timed_group)([run_overrides(spec, scenario, seed) for scenario, seed in group]) for group in groups
     )
     step = max(1, len(jobs) // 10)
-    for done, ((scenario, seed), measures) in enumerate(zip(jobs, results, strict=True), start=1):
-        rows.append({"scenario": scenario, "seed": seed, **measures})
-        if done % step == 0 or done == len(jobs):
-            say(f"silosim-validate: runs {done}/{len(jobs)} done ({time.monotonic() - started:.0f} s)")
-    return pd.DataFrame(rows)
+    for group, measured in zip(groups, results, strict=True):
+        for (scenario, seed), measures in zip(group, measured, strict=True):
+            rows.append({"scenario": scenario, "seed": seed, **measures})
+            done += 1
+            if done % step == 0 or done == len(jobs):
+                say(f"silosim-validate: runs {done}/{len(jobs)} done ({time.monotonic() - started:.0f} s)")
+    order = {job: i for i, job in enumerate(jobs)}
+    return pd.DataFrame(sorted(rows, key=lambda r: order[(r["scenario"], r["seed"])]))
 
 
-def _timed(overrides: list[str]) -> dict[str, float]:
+def _groups(spec: ValidationSpec) -> list[list[tuple[str, int]]]:
+    """The runs of one seed, in chunks that keep every worker busy: a chunk's runs share their warm-up where they can.
+
+    A seed's scenarios share the warm-up when their warm-up keys agree (:mod:`sim.experiments.runs.warmups`); each
+    seed's scenarios are split into as many chunks as it takes for twice as many jobs as workers, so a few seeds
+    still use every core.
+    """
+    workers = max(1, spec.jobs if spec.jobs > 0 else (os.cpu_count() or 1))
+    chunks = max(1, min(len(spec.scenarios), math.ceil(2 * workers / max(1, len(spec.seeds)))))
+    size = math.ceil(len(spec.scenarios) / chunks)
+    return [
+        [(scenario, seed) for scenario in spec.scenarios[i : i + size]]
+        for seed in spec.seeds
+        for i in range(0, len(spec.scenarios), size)
+    ]
+
+
+def _timed_group(overrides: list[list[str]]) -> list[dict[str, float]]:
+    """Measure a group of runs in a pool's worker, sharing warm-ups; a run's ``seconds`` is its share of the group's."""
+    from sim.config import checked_config
+    from sim.experiments.runs.warmups import run_forked
+
     stop_with_parent()  # in a pool's worker: never outlive the command
     started = time.monotonic()
-    measures = measure_run(overrides)
-    return {"seconds": time.monotonic() - started, **measures}
+    measured = run_forked([checked_config(list(o)) for o in overrides], measure_model)
+    seconds = (time.monotonic() - started) / max(1, len(overrides))
+    return [{"seconds": seconds, **m} for m in measured]
 
 
 def results(spec: ValidationSpec, runs: pd.DataFrame) -> list[CheckResult]:

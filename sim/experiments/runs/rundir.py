@@ -416,6 +416,7 @@ def execute_run(
         ConfigError: For a user error (an invalid design row, a directory that holds another run).
     """
     from sim.engine.model import SiloModel
+    from sim.experiments.runs.warmups import cache_from_environment
     from sim.experiments.sweeps.design import apply_row_typed
     from sim.experiments.uncertainty.draws import apply_draw
 
@@ -424,7 +425,9 @@ def execute_run(
     resolved = _resolved_yaml(cfg)
     if prepare_run_dir(run_dir, cfg, resolved):
         return None
-    model = SiloModel(typed, collect=False)  # the run directory keeps no DataCollector panel
+    # no DataCollector panel in a run directory; a comparison's jobs share warm-ups (sim.experiments.runs.warmups)
+    cache = cache_from_environment()
+    model = SiloModel(typed, collect=False) if cache is None else cache.model(typed)
     model.run(progress=progress)
     write_run(model, run_dir, cfg, overrides=overrides, hydra_config=hydra_config, resolved=resolved)
     return model
