@@ -1,8 +1,8 @@
 """Comparisons: scenarios x replications with common random numbers, aggregated into tables.
 
 The runs are one Hydra multirun of the ``silosim`` app (``scenario=a,b,... seed=range(s,s+R)``)
-through the one multirun launcher (:mod:`sim.experiments.launcher`), on any of Hydra's launchers
-(joblib on this machine's cores, SLURM through submitit, Ray), so replication r of every
+through the one executor (:mod:`sim.experiments.runs.executor`), on any of its backends
+(this machine's cores, SLURM through submitit, a Dask cluster), so replication r of every
 scenario uses seed s + r: the scenarios see the same random draws wherever their mechanisms
 agree, and the differences against the baseline are paired.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -68,11 +67,11 @@ from sim.experiments.files import (
     require_fresh,
     safe_table,
 )
-from sim.experiments.launcher import fmt_duration, launch_multirun
 from sim.experiments.outcomes import comparison_outcomes
 from sim.experiments.provenance import provenance
 from sim.experiments.resources import check_memory, estimate_seconds
 from sim.experiments.rundir import MARKER, count_runs, verify_run
+from sim.experiments.runs.executor import LAUNCHERS, Backend, fmt_duration, launch_multirun
 from sim.experiments.uncertainty import (
     DRAWS_DIR,
     draw_arguments,
@@ -104,15 +103,6 @@ __all__ = [
 ]
 
 PROG = "silosim-compare"
-# launcher -> the Hydra launcher config it selects (conf/hydra/launcher/ and Hydra's own basic and joblib).
-LAUNCHERS = {
-    "local": "local",
-    "joblib": "joblib",
-    "basic": "basic",
-    "slurm": "slurm",
-    "slurm_local": "slurm_local",
-    "ray_local": "ray_local",
-}
 PLAN_FILE = "plan.json"
 DEFAULT_PARENT = Path("outputs/comparisons")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")  # `name`: it names the comparison's directory
@@ -139,7 +129,8 @@ class CompareConf:
         launcher: Hydra launcher: ``local`` (this machine's cores, silosim's launcher, default), ``joblib``
             (the same through Hydra's joblib launcher), ``basic`` (one run at a time),
             ``slurm`` (a SLURM cluster through submitit), ``slurm_local`` (submitit's local executor) or
-            ``ray_local`` (Ray, installed apart from the lock: make test-ray).
+            ``dask`` (a Dask cluster: ``hydra.launcher.address=tcp://HOST:8786``, or a local one of ``n_jobs``
+            workers); :data:`sim.experiments.runs.executor.LAUNCHERS`.
         launcher_options: ``hydra.launcher.KEY=VALUE`` settings of that launcher (``hydra.launcher.partition=gpu``).
         out: Output directory (default ``outputs/comparisons/<time>_<name>``); must not exist, unless the same
             comparison was interrupted there (then it is resumed).
@@ -344,20 +335,12 @@ def _number_errors(conf: CompareConf) -> list[str]:
         ),
         (conf.first_seed < 0, f"`first_seed` is {conf.first_seed}, but it must be at least 0"),
         (
-            conf.n_jobs == 0 or conf.n_jobs < -1,
-            f"`n_jobs` is {conf.n_jobs}, but it must be -1 (all cores) or a positive number of parallel runs",
-        ),
-        (
-            conf.launcher not in LAUNCHERS,
-            f"`launcher` is {conf.launcher!r}, but it must be one of {', '.join(LAUNCHERS)}",
-        ),
-        (
             not 0 < conf.confidence < 1,
             f"`confidence` is {conf.confidence}, but it must be between 0 and 1 (e.g. 0.95)",
         ),
         (conf.clv_discount_rate < 0, f"`clv_discount_rate` is {conf.clv_discount_rate}, but it must be at least 0"),
     ]
-    return [message for failed, message in checks if failed]
+    return [message for failed, message in checks if failed] + backend(conf).errors()
 
 
 def plan(conf: CompareConf) -> Plan:
@@ -434,10 +417,14 @@ def _runs_planned(conf: CompareConf) -> int:
     return len(conf.scenarios) * (conf.replications + draws)
 
 
+def backend(conf: CompareConf) -> Backend:
+    """Where the comparison's runs go (the executor's backend): ``launcher``, ``n_jobs``, the launcher's options."""
+    return Backend(conf.launcher, conf.n_jobs, tuple(conf.launcher_options))
+
+
 def _workers(conf: CompareConf) -> int:
     """Runs that go at once on this machine."""
-    total = _runs_planned(conf)
-    return max(1, min(total, (os.cpu_count() or 1) if conf.n_jobs == -1 else conf.n_jobs))
+    return backend(conf).workers(_runs_planned(conf))
 
 
 def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
@@ -447,11 +434,11 @@ def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
         ConfigError: If the runs cannot fit this machine's memory, or would take longer than :data:`MAX_HOURS`
             without ``allow_long=true``.
     """
-    workers = _workers(conf) if conf.launcher in ("local", "joblib") else 1  # a cluster runs each on its own
+    workers = _workers(conf)  # 1 for a cluster's: it runs each on its own
     check_memory(conf.customers, conf.weeks, warmup_weeks, workers)
     total = _runs_planned(conf)
     seconds = estimate_seconds(total, conf.customers, conf.weeks, warmup_weeks, workers)
-    if seconds > MAX_HOURS * 3600 and not conf.allow_long and conf.launcher in ("local", "joblib", "basic"):
+    if seconds > MAX_HOURS * 3600 and not conf.allow_long and backend(conf).local:
         raise ConfigError(
             f"The comparison is {total:,} runs of {conf.customers:,} customers x {conf.weeks + warmup_weeks:,} "
             f"weeks on {workers} worker(s): about {fmt_duration(seconds)} (h:mm:ss), more than the {MAX_HOURS:g} "
@@ -462,19 +449,12 @@ def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
 
 def _launcher_arguments(conf: CompareConf) -> list[str]:
     """The multirun's launcher choice and options, checked by composing them (before anything runs)."""
-    if conf.launcher == "ray_local" and importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
-        raise ConfigError(
-            "`launcher` is 'ray_local', but hydra-ray-launcher is not installed in this environment; Ray runs "
-            "in a virtual environment of its own (docs/how-to/cluster.md: make test-ray)."
-        )
-    arguments = [f"hydra/launcher={LAUNCHERS[conf.launcher]}"]
-    if conf.launcher in ("local", "joblib"):
-        arguments.append(f"hydra.launcher.n_jobs={conf.n_jobs}")
-    arguments += conf.launcher_options
+    arguments = backend(conf).hydra_arguments()
     try:
         compose("config", arguments, return_hydra_config=True)
     except ConfigError as exc:
         raise ConfigError(f"The launcher settings {arguments} are invalid: {exc}") from None
+    backend(conf).check()  # a Dask scheduler's address answers
     return arguments
 
 
@@ -675,9 +655,7 @@ def _launch_draws(p: Plan, draws: dict[str, Any], lock_fds: tuple[int, ...]) -> 
 
 def _announce(p: Plan, reused: int) -> None:
     conf = p.conf
-    workers = os.cpu_count() if conf.n_jobs == -1 else conf.n_jobs
-    parallel = f"{workers} parallel"
-    how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
+    how = backend(conf).describe(p.total)
     warmup = int(p.configs[p.baseline].get("warmup_weeks") or 0)
     estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, _workers(conf))
     print(
