@@ -46,6 +46,7 @@ from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.outcomes import OUTCOMES
 from sim.experiments.provenance import provenance
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
+from sim.experiments.runs.executor import Backend, backend_setting
 from sim.experiments.studies import RECORD, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ REPORT_SEED_OFFSET = 10_000
 STUDY_NAME = "silosim-calibrate"
 FINISHED_FILE = "fit.json"  # written by a finished calibration (with calibrated.yaml or closest_fit.yaml)
 # Settings that do not change a calibration's results: a study resumed with other values of these continues.
-_FREE_SETTINGS = ("out_dir", "trials", "jobs")
+_FREE_SETTINGS = ("out_dir", "trials", "jobs", "launcher", "launcher_options")
 BOUND_MARGIN = 0.05  # a fitted value this close to a bound (share of the range) counts as "at the bound"
 
 # Targets a client can give: the outcome (of the registry) each one is, and whether its bounds are allowed
@@ -137,6 +138,7 @@ class CalibrationSpec:
     records: ClientRecords | None = None
     record_targets: RecordTargets | None = None
     abc: AbcSettings | None = None  # method=abc: population and generations
+    backend: Backend | None = None  # where the replications run (launcher, launcher_options; the executor's)
 
     @property
     def fit_seeds(self) -> list[int]:
@@ -310,6 +312,7 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         records=records,
         record_targets=record_targets,
         abc=abc,
+        backend=backend_setting(cfg, parallel_jobs(cfg.jobs)),
     )
 
 
@@ -431,7 +434,7 @@ def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int])
     cfg = with_values(spec.base, params)
     validate(cfg)
     outcomes = {name: TARGETS[name][0] for name in spec.targets}
-    runs = run_replications(cfg, seeds, measuring(list(outcomes.values())), jobs=spec.jobs)
+    runs = run_replications(cfg, seeds, measuring(list(outcomes.values())), jobs=spec.jobs, backend=spec.backend)
     return {name: mean_ci(r[outcome] for r in runs) for name, outcome in outcomes.items()}
 
 

@@ -38,7 +38,7 @@ from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR, ConfigError, checked_c
 from sim.config.compose import compose
 from sim.experiments.analysis import Interval, mean_ci, paired_difference
 from sim.experiments.files import atomic_directory, check_writable, require_fresh, safe_table
-from sim.experiments.orphans import adopt_workers, stop_with_parent
+from sim.experiments.runs.executor import Backend, backend_setting, map_jobs
 
 __all__ = [
     "MEASURES",
@@ -187,6 +187,7 @@ class ValidationSpec:
     out: Path
     overrides: list[str]
     config: dict[str, Any] = field(default_factory=dict)
+    backend: Backend | None = None  # where the runs go (launcher, launcher_options; the executor's)
 
     @property
     def scenarios(self) -> list[str]:
@@ -317,6 +318,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         else Path("outputs/validation") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"),
         overrides=model_overrides,
         config=raw,
+        backend=backend_setting(cfg, _integer(cfg, "jobs", 1)),
     )
     for label in spec.scenarios:  # every scenario and model override composes (one paragraph if not)
         checked_config(_run_overrides(spec, label, spec.seeds[0]))
@@ -617,29 +619,34 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     Returns:
         One row per run: ``scenario``, ``seed``, ``seconds`` and every measure.
     """
-    from joblib import Parallel, delayed
-
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     jobs = [(s, seed) for s in spec.scenarios for seed in spec.seeds]
     say(
         f"silosim-validate: {len(spec.facts)} facts, {len(jobs)} runs ({len(spec.scenarios)} scenarios x "
         f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes"
     )
-    started, rows = time.monotonic(), []
-    adopt_workers()
-    results = Parallel(n_jobs=spec.jobs, return_as="generator")(
-        delayed(_timed)(_run_overrides(spec, scenario, seed)) for scenario, seed in jobs
+    started, step = time.monotonic(), max(1, len(jobs) // 10)
+
+    def report(done: int, total: int) -> None:
+        if done and (done % step == 0 or done == total):
+            say(f"silosim-validate: runs {done}/{total} done ({time.monotonic() - started:.0f} s)")
+
+    results = map_jobs(
+        _timed,
+        [_run_overrides(spec, scenario, seed) for scenario, seed in jobs],
+        spec.backend or Backend("local", spec.jobs),
+        labels=[f"{scenario}, seed {seed}" for scenario, seed in jobs],
+        progress=report,
     )
-    step = max(1, len(jobs) // 10)
-    for done, ((scenario, seed), measures) in enumerate(zip(jobs, results, strict=True), start=1):
-        rows.append({"scenario": scenario, "seed": seed, **measures})
-        if done % step == 0 or done == len(jobs):
-            say(f"silosim-validate: runs {done}/{len(jobs)} done ({time.monotonic() - started:.0f} s)")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [
+            {"scenario": scenario, "seed": seed, **measures}
+            for (scenario, seed), measures in zip(jobs, results, strict=True)
+        ]
+    )
 
 
 def _timed(overrides: list[str]) -> dict[str, float]:
-    stop_with_parent()  # in a pool's worker: never outlive the command
     started = time.monotonic()
     measures = measure_run(overrides)
     return {"seconds": time.monotonic() - started, **measures}

@@ -60,6 +60,7 @@ __all__ = [
     "JobError",
     "LaunchResult",
     "abc_sampler",
+    "backend_setting",
     "dask_client",
     "fmt_duration",
     "launch_multirun",
@@ -538,3 +539,27 @@ def abc_sampler(backend: Backend, jobs: int) -> Any:
     if jobs == 1 or backend.launcher == "basic":
         return pyabc.sampler.SingleCoreSampler()
     return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=jobs if jobs > 0 else None)
+
+
+def backend_setting(node: Any, jobs: int) -> Backend:
+    """The backend a study's settings choose: ``launcher`` (default local) and ``launcher_options`` (a list).
+
+    Args:
+        node: The study's settings (``conf/calibrate.yaml``, ``conf/policy.yaml``, ``conf/validate.yaml``).
+        jobs: Its parallel processes on this machine (``jobs``; -1: all cores).
+
+    Raises:
+        ConfigError: One paragraph naming the setting, its value and what is allowed.
+    """
+    launcher = node.get("launcher") or "local"
+    options = node.get("launcher_options") or []
+    if not isinstance(launcher, str):
+        raise ConfigError(f"`launcher` is {launcher!r}, but it must be one of {', '.join(LAUNCHERS)}.")
+    if isinstance(options, str) or not all(isinstance(o, str) and o.startswith("hydra.launcher.") for o in options):
+        raise ConfigError(
+            f"`launcher_options` is {options!r}, but it must be a list of hydra.launcher.KEY=VALUE settings, e.g. "
+            "[hydra.launcher.address=tcp://scheduler:8786]."
+        )
+    backend = Backend(launcher, jobs, tuple(str(o) for o in options))
+    backend.check()
+    return backend
