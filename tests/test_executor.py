@@ -16,9 +16,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from omegaconf import OmegaConf
 import pytest
 from conftest import assert_user_error, run_command, run_main
+from omegaconf import OmegaConf
 
 from sim.config import ConfigError
 from sim.experiments.replications import base_configuration, measuring, run_replications

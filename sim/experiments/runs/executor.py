@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import ConfigError
-from sim.experiments.orphans import adopt_workers, stop_with_parent
+from sim.experiments.orphans import PARENT_PID_ENV, adopt_workers, stop_with_parent
 from sim.experiments.rundir import count_runs
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "fmt_duration",
     "launch_multirun",
     "map_jobs",
+    "place_of_driver",
     "progress_printer",
 ]
 
@@ -399,9 +400,25 @@ def _worker_start() -> None:
     stop_with_parent()
 
 
-def _call(fn: Callable[[Any], Any], item: Any) -> Any:
+_ONE_AT_A_TIME = threading.Lock()  # a Dask worker with several threads: a model run is single-threaded anyway
+
+
+def place_of_driver() -> tuple[str, dict[str, str]]:
+    """The driver's working directory and silosim's environment (the user's scenario and experiment directories)."""
+    private = (PARENT_ENV, PARENT_PID_ENV)  # the watch on the driver concerns its own processes only
+    return os.getcwd(), {k: v for k, v in os.environ.items() if k.startswith("SILOSIM_") and k not in private}
+
+
+def _call(fn: Callable[[Any], Any], item: Any, place: tuple[str, dict[str, str]]) -> Any:
+    """A function job on a Dask worker, in the driver's working directory and with its silosim environment."""
+    from sim.config.compose import register_user_dirs_from_environment
+
     stop_with_parent()  # a local Dask cluster's worker, too, dies with the command
-    return fn(item)
+    with _ONE_AT_A_TIME:
+        os.chdir(place[0])
+        os.environ.update(place[1])
+        register_user_dirs_from_environment()
+        return fn(item)
 
 
 @contextlib.contextmanager
@@ -409,7 +426,8 @@ def _pool(backend: Backend) -> Iterator[Callable[..., Future]]:
     """``submit(fn, item) -> Future`` on the backend's workers."""
     if backend.launcher == "dask":
         executor = dask_client(backend.address, backend.cluster_workers).get_executor(pure=False)
-        yield lambda fn, item: executor.submit(_call, fn, item)
+        place = place_of_driver()
+        yield lambda fn, item: executor.submit(_call, fn, item, place)
         return
     if backend.launcher in ("slurm", "slurm_local"):
         with _submitit(backend) as submit:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -143,10 +144,21 @@ def _init_worker(hydra_context: Any, master: DictConfig, task_function: Any, sin
 _ONE_JOB_AT_A_TIME = threading.Lock()  # a Dask worker with several threads: Hydra's state is per process
 
 
-def _run_dask_job(token: str, setup: tuple, idx: int, overrides: Sequence[str]) -> Any:
-    """One job on a Dask worker: set the worker up on its first job of this sweep, then run it as locally."""
+def _run_dask_job(token: str, setup: tuple, place: tuple, idx: int, overrides: Sequence[str]) -> Any:
+    """One job on a Dask worker: set the worker up on its first job of this sweep, then run it as locally.
+
+    ``place`` is the driver's working directory and silosim's environment (the user's scenario and experiment
+    directories, the sweep's size), which a local worker inherits and a cluster's worker is given: relative
+    paths (the sweep directory, ``scenario_dir``) mean the same on both (a cluster shares the file system).
+    """
+    from sim.config.compose import register_user_dirs_from_environment
+
+    cwd, env = place
     with _ONE_JOB_AT_A_TIME:
+        os.chdir(cwd)
         if _WORKER.get("token") != token:
+            os.environ.update(env)
+            register_user_dirs_from_environment()
             _init_worker(*setup)
             _WORKER["token"] = token
         return _run_job(idx, overrides)
@@ -230,13 +242,14 @@ def _launch_on_dask(
     job_overrides: Sequence[Sequence[str]], initial_job_idx: int, workers: int, address: str | None, setup: tuple
 ) -> list[Any]:
     """The batch on a Dask cluster; the set-up is sent to each worker once."""
-    from sim.experiments.runs.executor import dask_client
+    from sim.experiments.runs.executor import dask_client, place_of_driver
 
     client = dask_client(address, workers)
     shared = client.scatter(setup, broadcast=True, hash=False)
     token = uuid.uuid4().hex
+    place = place_of_driver()
     futures = [
-        client.submit(_run_dask_job, token, shared, initial_job_idx + k, list(overrides), pure=False)
+        client.submit(_run_dask_job, token, shared, place, initial_job_idx + k, list(overrides), pure=False)
         for k, overrides in enumerate(job_overrides)
     ]
     try:
