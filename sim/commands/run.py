@@ -45,6 +45,8 @@ Common settings:
   output.customers=false   skip customers.parquet (large sweeps)
   hydra.run.dir=PATH   where the run directory goes (default outputs/runs/<time>_<scenario>_s<seed>)
   experiment=NAME      with -m: an experiment design (conf/experiment/: lhs_example, sobol_example, ...)
+  hydra/launcher=NAME  with -m: where the runs go: local (all cores, default), slurm, slurm_local, dask
+                       (hydra.launcher.address=tcp://HOST:8786, or a local cluster); docs/how-to/cluster.md
   any model parameter, e.g. governance.communication=0.9 (docs/parameters.md lists them all)
 
 Outputs: metrics.parquet, departments.parquet, customers.parquet, summary.json, .hydra/config.yaml
