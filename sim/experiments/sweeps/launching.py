@@ -33,9 +33,12 @@ same as on the local workers.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Sequence
@@ -161,7 +164,13 @@ def _run_dask_job(token: str, setup: tuple, place: tuple, idx: int, overrides: S
             register_user_dirs_from_environment()
             _init_worker(*setup)
             _WORKER["token"] = token
-        return _run_job(idx, overrides)
+        out, err = (
+            io.StringIO(),
+            io.StringIO(),
+        )  # a cluster's worker prints nowhere the user looks: the driver prints it
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            ret = _run_job(idx, overrides)
+        return ret, out.getvalue(), err.getvalue()
 
 
 def _run_job(idx: int, overrides: Sequence[str]) -> Any:
@@ -252,8 +261,19 @@ def _launch_on_dask(
         client.submit(_run_dask_job, token, shared, place, initial_job_idx + k, list(overrides), pure=False)
         for k, overrides in enumerate(job_overrides)
     ]
+    from distributed import as_completed
+
+    position = {future.key: k for k, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
     try:
-        return client.gather(futures)
+        for future in as_completed(futures):  # each job's own lines as it finishes, as the local workers print them
+            ret, out, err = future.result()
+            sys.stdout.write(out)
+            sys.stderr.write(err)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            results[position[future.key]] = ret
     except BaseException:
         client.cancel(futures)
         raise
+    return results
