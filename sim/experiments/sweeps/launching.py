@@ -164,10 +164,8 @@ def _run_dask_job(token: str, setup: tuple, place: tuple, idx: int, overrides: S
             register_user_dirs_from_environment()
             _init_worker(*setup)
             _WORKER["token"] = token
-        out, err = (
-            io.StringIO(),
-            io.StringIO(),
-        )  # a cluster's worker prints nowhere the user looks: the driver prints it
+        # a cluster's worker prints where no user looks: its lines go back to the driver, which prints them
+        out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             ret = _run_job(idx, overrides)
         return ret, out.getvalue(), err.getvalue()
