@@ -5,7 +5,7 @@ scenario-level controls, :data:`sim.dashboard.controls.CONTROLS`). Replication r
 seed ``first_seed + r`` (common random numbers), so their difference is paired, as in
 ``silosim-compare``. The runs go through the one executor (:mod:`sim.experiments.runs.executor`:
 all cores, its local workers kept warm between what-ifs) and each is written as a normal run directory
-(:func:`sim.experiments.rundir.write_run`); the page polls progress and can cancel. The result is
+(:func:`sim.experiments.runs.rundir.write_run`); the page polls progress and can cancel. The result is
 the comparison's summary table (with its multiple-comparison adjustment), the paired difference
 over time with confidence bands, and the answer sentence the report would write.
 :func:`export_whatif` turns a result into a normal comparison directory (report, slides, workbook),
@@ -37,8 +37,10 @@ from scipy import stats
 from sim.config import ConfigError, checked_config, group_options
 from sim.config.run import scenario_title
 from sim.dashboard.controls import CONTROLS, control_override, scenario_controls
-from sim.experiments.analysis import DEFAULT_ADJUSTMENT, RunSet, load_runs, summary_table
-from sim.experiments.compare import Comparison, assemble_comparison
+from sim.experiments.analysis.runsets import RunSet, load_runs, summary_table
+from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT
+from sim.experiments.compare.comparison import Comparison
+from sim.experiments.compare.rebuild import assemble_comparison
 from sim.experiments.runs.executor import Backend, map_jobs
 from sim.experiments.runs.executor import CancelledError as _Cancelled
 from sim.report import write_deliverables
@@ -238,7 +240,7 @@ def _run_one(job: tuple[list[str], str, str, str, str]) -> str:
 
     from sim.config import compose_config
     from sim.engine.model import SiloModel
-    from sim.experiments.rundir import write_run
+    from sim.experiments.runs.rundir import write_run
 
     overrides, name, title, description, run_dir = job
     cfg = compose_config(overrides)

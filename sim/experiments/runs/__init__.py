@@ -1,1 +1,4 @@
-"""Infrastructure for running models: the one executor and its backends, and the Hydra task every run job runs."""
+"""Run infrastructure: run directories, atomic files, provenance, resources, orphans, resumable studies.
+
+Also the one executor and its backends (executor), and the Hydra task every run directory comes from (task).
+"""

@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import ConfigError
-from sim.experiments.orphans import PARENT_PID_ENV, adopt_workers, stop_with_parent
-from sim.experiments.rundir import count_runs
+from sim.experiments.runs.orphans import PARENT_PID_ENV, adopt_workers, stop_with_parent
+from sim.experiments.runs.rundir import count_runs
 
 __all__ = [
     "LAUNCHERS",
