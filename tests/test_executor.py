@@ -182,3 +182,13 @@ def test_a_studys_backend_setting_is_checked() -> None:
         executor.backend_setting({"launcher": "mpi"}, 2)
     with pytest.raises(ConfigError, match="no SLURM sampler"):
         executor.abc_sampler(Backend("slurm"), 2)
+
+
+@pytest.mark.slow
+def test_functions_on_submitits_local_executor_give_the_results_and_the_same_failure(tmp_path: Path) -> None:
+    """The SLURM code path (pickled jobs, a submitit folder, one process per job) on this machine."""
+    backend = Backend("slurm_local", 2, folder=str(tmp_path / "submitit"))
+    assert map_jobs(functools.partial(operator.truediv, 6), [1, 2, 3], backend) == [6.0, 3.0, 2.0]
+    with pytest.raises(JobError, match=r"^run seed 0 failed: ZeroDivisionError: division by zero$"):
+        map_jobs(functools.partial(operator.truediv, 1), [1, 0], backend, labels=["seed 1", "seed 0"])
+    assert (tmp_path / "submitit").is_dir()

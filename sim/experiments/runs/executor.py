@@ -335,9 +335,9 @@ def map_jobs(
     one_here = backend.launcher in ("local", "joblib") and backend.workers(len(items)) == 1
     if backend.launcher == "basic" or one_here:
         return _in_process(fn, items, labels, progress, cancelled)
-    with _pool(backend) as submit:
+    with _pool(backend) as (submit, abort):
         futures = [submit(fn, item) for item in items]
-        _wait(futures, labels, progress, cancelled)
+        _wait(futures, labels, progress, cancelled, abort)
         return [f.result() for f in futures]
 
 
@@ -368,6 +368,7 @@ def _wait(
     labels: Sequence[str],
     progress: Callable[[int, int], None] | None,
     cancelled: Callable[[], bool] | None,
+    abort: Callable[[], None] | None = None,
 ) -> None:
     """Wait for every job; the first failure (or a cancellation) drops the rest, lets running ones end, raises."""
     index = {id(f): k for k, f in enumerate(futures)}
@@ -377,12 +378,8 @@ def _wait(
     try:
         while pending:
             done, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: index[id(f)]):
-                error = future.exception()
-                if isinstance(error, ConfigError):
-                    raise error
-                if error is not None:
-                    raise JobError(labels[index[id(future)]], error) from error
+            finished = sorted(done, key=lambda f: index[id(f)])
+            _raise_first_failure(finished, [labels[index[id(f)]] for f in finished])
             if progress and done:
                 progress(len(futures) - len(pending), len(futures))
             if cancelled and cancelled():
@@ -390,9 +387,21 @@ def _wait(
     except BaseException:
         for future in pending:
             future.cancel()
+        if abort is not None:  # a cluster's queued and running jobs (SLURM: scancel)
+            abort()
         # a job already going cannot be cancelled: let it end, so nothing writes after the caller cleaned up
         wait([f for f in pending if not f.cancelled()], timeout=None)
         raise
+
+
+def _raise_first_failure(done: Sequence[Future], labels: Sequence[str]) -> None:
+    """A user error as itself, any other failure as a :class:`JobError` naming the job."""
+    for future, label in zip(done, labels, strict=True):
+        error = future.exception()
+        if isinstance(error, ConfigError):
+            raise error
+        if error is not None:
+            raise JobError(label, error) from error
 
 
 def _worker_start() -> None:
@@ -422,16 +431,16 @@ def _call(fn: Callable[[Any], Any], item: Any, place: tuple[str, dict[str, str]]
 
 
 @contextlib.contextmanager
-def _pool(backend: Backend) -> Iterator[Callable[..., Future]]:
-    """``submit(fn, item) -> Future`` on the backend's workers."""
+def _pool(backend: Backend) -> Iterator[tuple[Callable[..., Future], Callable[[], None] | None]]:
+    """``submit(fn, item) -> Future`` on the backend's workers, and what stops the jobs already submitted."""
     if backend.launcher == "dask":
         executor = dask_client(backend.address, backend.cluster_workers).get_executor(pure=False)
         place = place_of_driver()
-        yield lambda fn, item: executor.submit(_call, fn, item, place)
+        yield (lambda fn, item: executor.submit(_call, fn, item, place)), None
         return
     if backend.launcher in ("slurm", "slurm_local"):
-        with _submitit(backend) as submit:
-            yield submit
+        with _submitit(backend) as pool:
+            yield pool
         return
     from joblib.externals.loky import get_reusable_executor
 
@@ -439,11 +448,26 @@ def _pool(backend: Backend) -> Iterator[Callable[..., Future]]:
     executor = get_reusable_executor(
         max_workers=backend.cluster_workers, timeout=WORKER_IDLE_SECONDS, initializer=_worker_start
     )
-    yield executor.submit
+    yield executor.submit, None
+
+
+def _guarded(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
+    """In a submitit job: the result, or the exception itself (submitit would hand back its traceback's text)."""
+    try:
+        return True, fn(item)
+    except Exception as exc:
+        return False, exc
+
+
+def _unwrapped(job: Any) -> Any:
+    ok, value = job.result()
+    if not ok:
+        raise value
+    return value
 
 
 @contextlib.contextmanager
-def _submitit(backend: Backend) -> Iterator[Callable[..., Future]]:
+def _submitit(backend: Backend) -> Iterator[tuple[Callable[..., Future], Callable[[], None]]]:
     """The submitit executor (SLURM, or its local executor), each job's result awaited in a thread as a Future."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -459,20 +483,25 @@ def _submitit(backend: Backend) -> Iterator[Callable[..., Future]]:
     if backend.launcher == "slurm_local":
         params = {k: v for k, v in params.items() if k in generic}
     executor.update_parameters(**params)
+    jobs: list[Any] = []
+
+    def abort() -> None:
+        for job in jobs:
+            with contextlib.suppress(Exception):
+                if not job.done():
+                    job.cancel(check=False)
+
     with ThreadPoolExecutor(max_workers=64) as waiters:
-        jobs: list[Any] = []
 
         def submit(fn: Callable[[Any], Any], item: Any) -> Future:
-            job = executor.submit(fn, item)
+            job = executor.submit(_guarded, fn, item)
             jobs.append(job)
-            return waiters.submit(job.result)
+            return waiters.submit(_unwrapped, job)
 
         try:
-            yield submit
+            yield submit, abort
         except BaseException:
-            for job in jobs:
-                with contextlib.suppress(Exception):
-                    job.cancel(check=False)
+            abort()
             raise
 
 
