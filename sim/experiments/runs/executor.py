@@ -604,8 +604,8 @@ def backend_setting(node: Any, jobs: int) -> Backend:
         raise ConfigError(f"`launcher` is {launcher!r}, but it must be one of {', '.join(LAUNCHERS)}.")
     if isinstance(options, str) or not all(isinstance(o, str) and o.startswith("hydra.launcher.") for o in options):
         raise ConfigError(
-            f"`launcher_options` is {options!r}, but it must be a list of hydra.launcher.KEY=VALUE settings, e.g. "
-            "[hydra.launcher.address=tcp://scheduler:8786]."
+            f"`launcher_options` is {options!r}, but it must be a list of hydra.launcher.KEY=VALUE settings, each "
+            "quoted on the command line, e.g. 'launcher_options=[\"hydra.launcher.address=tcp://scheduler:8786\"]'."
         )
     backend = Backend(launcher, jobs, tuple(str(o) for o in options))
     backend.check()
