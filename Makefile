@@ -17,7 +17,7 @@ DEMO_DIR := outputs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)_headline
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8765
 
-.PHONY: demo test test-fast test-ray dashboard docs docs-serve docs-images lint bench install notebooks clean
+.PHONY: demo test test-fast dashboard docs docs-serve docs-images lint bench install notebooks clean
 
 # Installed from the lock (uv.lock): exactly the versions the tests passed with, checked against their hashes
 # (docs/how-to/reproducible-installs.md). uv itself comes from PyPI at the version the lock holds, through the venv's pip.
@@ -71,13 +71,6 @@ docs-images: $(STAMP)
 	@.ci/ensure_chromium
 	@$(BIN)/python docs/make_images.py
 
-# Opt-in: the Ray launcher against a local Ray instance, in a venv of its own (docs/how-to/cluster.md).
-# Not installed from uv.lock: hydra-ray-launcher pins cloudpickle<3, which the lock's joblib cannot use.
-test-ray:
-	@test -x .venv-ray/bin/python || $(PY312) -m venv .venv-ray
-	@.venv-ray/bin/python -m pip install --quiet -e ".[dev]" "hydra-ray-launcher>=1.2.2"
-	@SILOSIM_TEST_RAY=1 .venv-ray/bin/python -m pytest tests/test_ray.py -q
-
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
@@ -87,4 +80,4 @@ bench: $(STAMP)
 	@$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) .venv-ray outputs .pytest_cache site
+	rm -rf $(VENV) outputs .pytest_cache site

@@ -1,11 +1,12 @@
-"""silosim's Hydra plugins: the local launcher and the sweeper (:mod:`sim.experiments.sweeps.launching`).
+"""silosim's Hydra plugins: the local and Dask launcher and the sweeper (:mod:`sim.experiments.sweeps.launching`).
 
 Hydra instantiates plugins only from the ``hydra_plugins`` namespace package; these classes are thin
 shims over silosim's own code. Their configs are ``conf/hydra/launcher/local.yaml`` (the default
-launcher) and ``conf/hydra/sweeper/silosim.yaml``. Hydra finds the classes by scanning
-``hydra_plugins`` in an installed wheel; an editable install's import hook hides them from that
-scan, so :func:`register` registers them when the ``silosim`` command is imported. The imports go one
-way: these shims call silosim's code; nothing in ``sim`` below the commands imports them.
+launcher), ``conf/hydra/launcher/dask.yaml`` and ``conf/hydra/sweeper/silosim.yaml``. Hydra finds the
+classes by scanning ``hydra_plugins`` in an installed wheel; an editable install's import hook hides
+them from that scan, so :func:`register` registers them when the Hydra task
+(:mod:`sim.experiments.runs.task`) is imported. The imports go one way: these shims call silosim's
+code lazily; nothing they import imports the task or the commands (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ __all__ = ["SilosimLauncher", "SilosimSweeper", "register"]
 
 
 class SilosimLauncher(Launcher):
-    """Runs a sweep's jobs on this machine's cores in long-lived workers (see sim.experiments.sweeps.launching)."""
+    """Runs a sweep's jobs in long-lived workers: this machine's cores, or a Dask cluster (sim.experiments.sweeps)."""
 
-    def __init__(self, n_jobs: int = -1) -> None:
-        self.n_jobs = n_jobs
+    def __init__(self, n_jobs: int = -1, backend: str = "local", address: str | None = None) -> None:
+        self.n_jobs, self.backend, self.address = n_jobs, backend, address
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -40,7 +41,14 @@ class SilosimLauncher(Launcher):
 
         assert self.config is not None and self.hydra_context is not None  # noqa: S101 - Hydra calls setup first
         return launch_jobs(
-            job_overrides, initial_job_idx, self.n_jobs, self.hydra_context, self.config, self.task_function
+            job_overrides,
+            initial_job_idx,
+            self.n_jobs,
+            self.hydra_context,
+            self.config,
+            self.task_function,
+            backend=self.backend,
+            address=self.address,
         )
 
 

@@ -28,7 +28,6 @@ __all__ = [
     "EXIT_UNREACHABLE",
     "EXIT_USER_ERROR",
     "CommandParser",
-    "SweepStoppedError",
     "paragraph",
     "user_error",
     "user_errors",
@@ -41,18 +40,6 @@ EXIT_UNREACHABLE = 3  # silosim-calibrate: a target could not be met (the closes
 EXIT_OS_ERROR = 4  # the system refused to write (disk full, read-only, permission): what was complete is kept
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
-
-class SweepStoppedError(SystemExit):
-    """A sweep's job met an OS error (a full disk): the whole sweep stops, and its command says why, once.
-
-    Raised in the worker, it travels back to the sweep's driver as the failed job's result (a ``SystemExit``, so
-    Hydra passes it through rather than printing a traceback), where the command prints :attr:`message` as one
-    paragraph and exits with :data:`EXIT_OS_ERROR`. Complete runs are kept; the failed job left no directory.
-    """
-
-    def __init__(self, message: object = "") -> None:
-        super().__init__(EXIT_OS_ERROR)
-        self.message = str(message)
 
 
 def paragraph(prog: str, text: str, prefix: str = "error: ") -> str:

@@ -37,7 +37,7 @@ from sim.dashboard.whatif import (
     run_whatif,
 )
 from sim.experiments.compare.comparison import Comparison
-from sim.experiments.launcher import fmt_duration
+from sim.experiments.runs.executor import fmt_duration
 from sim.report.content import summary_text_table
 from sim.report.html import table_html
 from sim.report.wording import number

@@ -3,8 +3,8 @@
 The alternative is another scenario, or a scenario with some of its levers changed (the sidebar's
 scenario-level controls, :data:`sim.dashboard.controls.CONTROLS`). Replication r of both arms uses
 seed ``first_seed + r`` (common random numbers), so their difference is paired, as in
-``silosim-compare``. The runs go to a pool of worker processes on all cores (joblib's reusable
-loky executor, kept warm between what-ifs) and each is written as a normal run directory
+``silosim-compare``. The runs go through the one executor (:mod:`sim.experiments.runs.executor`:
+all cores, its local workers kept warm between what-ifs) and each is written as a normal run directory
 (:func:`sim.experiments.runs.rundir.write_run`); the page polls progress and can cancel. The result is
 the comparison's summary table (with its multiple-comparison adjustment), the paired difference
 over time with confidence bands, and the answer sentence the report would write.
@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +44,8 @@ from sim.experiments.analysis.runsets import RunSet, load_runs, summary_table
 from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT
 from sim.experiments.compare.comparison import Comparison
 from sim.experiments.compare.rebuild import assemble_comparison
-from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
+from sim.experiments.runs.executor import Backend, map_jobs
+from sim.experiments.runs.executor import CancelledError as _Cancelled
 from sim.experiments.runs.warmups import WarmCache
 from sim.report import write_deliverables
 from sim.report.content import Answer, answers
@@ -75,8 +75,7 @@ LIMITS = {
     "first_seed": (0, 2**31 - 1),
 }
 CONFIDENCE = 0.95
-WORKER_IDLE_SECONDS = 600  # the pool stays warm this long between what-ifs
-POLL_SECONDS = 0.25
+BACKEND = Backend("local", -1)  # all cores; the executor keeps the workers warm between what-ifs
 _COMPOSE_LOCK = threading.Lock()  # Hydra's global state is not thread-safe; sessions run in threads
 _STAGED: set[Path] = set()  # staging directories of this process, removed when it exits (exports are copies)
 
@@ -113,7 +112,7 @@ def _remove_staged_on_sigterm() -> None:
 _remove_staged_on_sigterm()
 
 
-class CancelledError(Exception):
+class CancelledError(_Cancelled):
     """The user cancelled a what-if; nothing is kept."""
 
 
@@ -336,14 +335,18 @@ def check_whatif(spec: WhatIf) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------- running
-def _run_one(overrides: list[str], name: str, title: str, description: str, run_dir: str, warm_dir: str) -> str:
-    """In a worker process: compose, run and write one run directory (the arms of a seed share their warm-up)."""
+def _run_one(job: tuple[list[str], str, str, str, str, str]) -> str:
+    """In a worker: compose, run and write one run directory (the arms of a seed share their warm-up).
+
+    The job is (overrides, name, title, description, run directory, warm-up cache directory).
+    """
     from omegaconf import OmegaConf
 
     from sim.config import compose_config
     from sim.config.compose import to_config
     from sim.experiments.runs.rundir import write_run
 
+    overrides, name, title, description, run_dir, warm_dir = job
     cfg = compose_config(_prepared(overrides))
     OmegaConf.update(cfg, "scenario_name", name)
     OmegaConf.update(cfg, "about.title", title)
@@ -352,15 +355,6 @@ def _run_one(overrides: list[str], name: str, title: str, description: str, run_
     model.run()
     write_run(model, Path(run_dir), cfg, overrides=overrides)
     return run_dir
-
-
-def _pool() -> Any:
-    from joblib.externals.loky import get_reusable_executor
-
-    adopt_workers()  # the warm workers die with the dashboard, however it is stopped (SIGTERM, SIGKILL)
-    return get_reusable_executor(
-        max_workers=os.cpu_count() or 1, timeout=WORKER_IDLE_SECONDS, initializer=stop_with_parent
-    )
 
 
 @dataclass
@@ -430,54 +424,42 @@ def run_whatif(
     runs_dir = staging / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    pool = _pool()
-    futures: list[Future] = []
     # the baseline's runs first: the alternative's runs of the same seed continue from their warm-up where the
     # levers changed leave it alone (sim.experiments.runs.warmups)
     warm = WarmCache(staging / ".warm")
-    for arm, name in (("baseline", spec.baseline), ("alternative", spec.alternative_name)):
-        for seed in spec.seeds:
-            overrides = [*spec.overrides(arm), f"seed={seed}"]
-            run_dir = str(runs_dir / f"{name}_s{seed}")
-            futures.append(
-                pool.submit(_run_one, overrides, name, titles[name], descriptions[name], run_dir, str(warm.directory))
-            )
+    jobs = [
+        (
+            [*spec.overrides(arm), f"seed={seed}"],
+            name,
+            titles[name],
+            descriptions[name],
+            str(runs_dir / f"{name}_s{seed}"),
+            str(warm.directory),
+        )
+        for arm, name in (("baseline", spec.baseline), ("alternative", spec.alternative_name))
+        for seed in spec.seeds
+    ]
     try:
-        _wait(futures, progress, cancelled, staging)
+        map_jobs(
+            _run_one,
+            jobs,
+            BACKEND,
+            labels=[Path(job[4]).name for job in jobs],
+            progress=progress,
+            cancelled=cancelled,
+        )
+    except _Cancelled:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CancelledError from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the executor let running jobs end first: nothing writes after
+        raise
     finally:
         warm.clear()
     runs = load_runs(runs_dir)
     order = [spec.baseline, spec.alternative_name]
     summary = summary_table(runs.outcomes, spec.baseline, order, CONFIDENCE, DEFAULT_ADJUSTMENT)
     return WhatIfResult(spec, staging, runs, summary, titles, descriptions, time.monotonic() - started)
-
-
-def _wait(
-    futures: list[Future],
-    progress: Callable[[int, int], None] | None,
-    cancelled: Callable[[], bool] | None,
-    staging: Path,
-) -> None:
-    pending = set(futures)
-    if progress:
-        progress(0, len(futures))
-    try:
-        while pending:
-            done, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
-                future.result()  # a run that failed stops the what-if with its error
-            if progress and done:
-                progress(len(futures) - len(pending), len(futures))
-            if cancelled and cancelled():
-                raise CancelledError
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        # a run already going cannot be cancelled: let it end before removing the staging directory, or it would
-        # write its run directory back into it
-        wait(pending)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def difference_bands(result: WhatIfResult, column: str, level: float = CONFIDENCE) -> pd.DataFrame:

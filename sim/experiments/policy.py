@@ -47,6 +47,7 @@ from sim.experiments.analysis.outcomes import OUTCOMES, RunContext
 from sim.experiments.analysis.statistics import mean_ci as paired_ci
 from sim.experiments.calibration.spec import parallel_jobs
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
+from sim.experiments.runs.executor import backend_setting
 from sim.experiments.runs.files import atomic_write, safe_table
 from sim.experiments.runs.provenance import provenance
 from sim.experiments.runs.studies import (
@@ -72,7 +73,7 @@ REPORTED = ("initial_book_retention", "net_value", "true_nps")  # recorded for e
 STUDY_NAME = "silosim-policy"
 FINISHED_FILE = "best.json"
 # Settings that do not change a search's results: a study resumed with other values of these continues.
-_FREE_SETTINGS = ("out_dir", "trials", "jobs")
+_FREE_SETTINGS = ("out_dir", "trials", "jobs", "launcher", "launcher_options")
 # Keys of the old Hydra-sweeper version, and what replaced them.
 _RENAMED = {
     "hydra.sweeper.n_trials": "trials=N",
@@ -171,7 +172,8 @@ def _evaluate(search: PolicySearch, settings: dict[str, float], cost: float) -> 
     context = RunContext(
         customers=cfg.customers, discount_rate=float(search.cfg.discount_rate), programme_cost_per_week=cost
     )
-    return run_replications(cfg, search.seeds, measuring(REPORTED, context), jobs=search.jobs)
+    backend = backend_setting(search.cfg, search.jobs)  # the executor's backend (launcher, launcher_options)
+    return run_replications(cfg, search.seeds, measuring(REPORTED, context), jobs=search.jobs, backend=backend)
 
 
 def _record(search: PolicySearch, settings: dict[str, float], runs: list[dict[str, float]], cost: float) -> dict:
@@ -424,6 +426,7 @@ def _check_settings(cfg: DictConfig) -> None:
     _whole(cfg.startup_trials, "startup_trials", 1)
     _whole(cfg.sampler_seed, "sampler_seed", 0)
     cfg.jobs = parallel_jobs(cfg.jobs)
+    backend_setting(cfg, cfg.jobs)
 
 
 def _distribution(name: str, spec: str, param: Any, declared: str) -> Any:

@@ -10,6 +10,7 @@ difference is far less noisy than either figure. Outcomes are those of the regis
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from sim.config import ConfigError, checked_config
 from sim.experiments.analysis import statistics
 from sim.experiments.analysis.outcomes import RunContext, compute
 from sim.experiments.analysis.statistics import Interval
-from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
+from sim.experiments.runs.executor import Backend, map_jobs
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from sim.config.schema import SiloConfig
     from sim.engine.model import SiloModel
 
-__all__ = ["base_configuration", "mean_ci", "measuring", "run_replications"]
+__all__ = ["base_configuration", "mean_ci", "measuring", "run_configurations", "run_replications"]
 
 
 def base_configuration(model: DictConfig, what: str) -> SiloConfig:
@@ -97,29 +98,40 @@ def run_replications(
     seeds: Sequence[int],
     measure: Callable[[SiloModel], dict[str, float]],
     jobs: int = 1,
+    backend: Backend | None = None,
 ) -> list[dict[str, float]]:
-    """Run one configuration once per seed and measure each run.
+    """Run one configuration once per seed and measure each run, through the executor.
 
     Args:
         cfg: The typed configuration (its own seed is replaced).
         seeds: One seed per replication.
         measure: Outcomes of a finished model (see :func:`measuring`).
-        jobs: Parallel processes (1 = in this process).
+        jobs: Parallel processes on this machine (1 = in this process; -1 = all cores).
+        backend: Where the runs go (default: the local backend with ``jobs`` processes).
 
     Returns:
         One dict of outcomes per seed, in seed order.
+
+    Raises:
+        JobError: A run that failed, named by its seed.
     """
     configs = [dataclasses.replace(cfg, seed=int(s)) for s in seeds]
-    if jobs == 1 or len(configs) == 1:
-        return [_run_one(c, measure) for c in configs]
-    from joblib import Parallel, delayed
+    return run_configurations(configs, measure, backend or Backend("local", jobs))
 
-    adopt_workers()
-    return list(Parallel(n_jobs=jobs)(delayed(_run_one)(c, measure) for c in configs))
+
+def run_configurations(
+    configs: Sequence[SiloConfig], measure: Callable[[SiloModel], dict[str, float]], backend: Backend
+) -> list[dict[str, float]]:
+    """Run and measure each configuration once, through the executor, in order.
+
+    Raises:
+        JobError: A run that failed, named by its seed.
+    """
+    labels = [f"seed {c.seed}" for c in configs]
+    return map_jobs(functools.partial(_run_one, measure=measure), list(configs), backend, labels=labels)
 
 
 def _run_one(cfg: SiloConfig, measure: Callable[[SiloModel], dict[str, float]]) -> dict[str, float]:
     from sim.engine.model import SiloModel
 
-    stop_with_parent()  # in a pool's worker: never outlive the command
     return measure(SiloModel(cfg, collect=False).run())

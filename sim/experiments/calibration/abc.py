@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from sim.config import ConfigError, validate, with_values
-from sim.experiments.replications import measuring, run_replications
+from sim.experiments.replications import measuring, run_configurations, run_replications
+from sim.experiments.runs.executor import Backend, abc_sampler
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -158,13 +159,10 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
             lo, hi = (math.log(f.lo), math.log(f.hi)) if f.log else (f.lo, f.hi)
             priors[_name(f)] = pyabc.RV("uniform", lo, hi - lo)
         distance = pyabc.PNormDistance(p=2, fixed_weights={k: 1.0 / spec.tolerance[k] for k in spec.targets})
-        jobs = spec.jobs if spec.jobs > 0 else None
-        sampler = (
-            pyabc.sampler.SingleCoreSampler()
-            if spec.jobs == 1
-            else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=jobs)
-        )
-        if spec.jobs == 1:  # one process: pyabc draws from numpy's global generator, seeded here, so the run repeats
+        backend = spec.backend or Backend("local", spec.jobs)
+        sampler = abc_sampler(backend, spec.jobs)  # the executor's backend: one core, this machine's, or Dask
+        single = isinstance(sampler, pyabc.sampler.SingleCoreSampler)
+        if single:  # one process: pyabc draws from numpy's global generator, seeded here, so the run repeats
             np.random.seed(spec.sampler_seed + 1000)
         abc = pyabc.ABCSMC(
             model, pyabc.Distribution(**priors), distance, population_size=settings.population, sampler=sampler
@@ -241,11 +239,14 @@ def predictive_check(spec: CalibrationSpec, posterior: Posterior, draws: int) ->
     picks = rng.choice(len(posterior.particles), size=draws, p=posterior.weights / posterior.weights.sum())
     outcomes = _outcomes(spec)
     simulated: dict[str, list[float]] = {name: [] for name in outcomes}
+    configs = []
     for i, row in enumerate(picks):
         params = {f.key: float(posterior.particles[f.key].iloc[row]) for f in spec.free}
         cfg = with_values(spec.base, params)
         validate(cfg)
-        run = run_replications(cfg, [spec.base.seed + 20_000 + i], measuring(list(outcomes.values())), jobs=1)[0]
+        configs.append(dataclasses.replace(cfg, seed=spec.base.seed + 20_000 + i))
+    backend = spec.backend or Backend("local", spec.jobs)  # the draws in parallel, through the executor
+    for run in run_configurations(configs, measuring(list(outcomes.values())), backend):
         for name, outcome in outcomes.items():
             simulated[name].append(float(run[outcome]))
     rows = []

@@ -36,7 +36,7 @@ def _simulate(spec: CalibrationSpec, params: dict[str, float], seeds: list[int])
     cfg = with_values(spec.base, params)
     validate(cfg)
     outcomes = {name: TARGETS[name][0] for name in spec.targets}
-    runs = run_replications(cfg, seeds, measuring(list(outcomes.values())), jobs=spec.jobs)
+    runs = run_replications(cfg, seeds, measuring(list(outcomes.values())), jobs=spec.jobs, backend=spec.backend)
     return {name: mean_ci(r[outcome] for r in runs) for name, outcome in outcomes.items()}
 
 

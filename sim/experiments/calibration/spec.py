@@ -14,6 +14,7 @@ from sim.config.walk import range_error
 from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval
 from sim.experiments.replications import base_configuration
+from sim.experiments.runs.executor import Backend, backend_setting
 from sim.experiments.runs.studies import place_study
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ REPORT_SEED_OFFSET = 10_000
 STUDY_NAME = "silosim-calibrate"
 FINISHED_FILE = "fit.json"  # written by a finished calibration (with calibrated.yaml or closest_fit.yaml)
 # Settings that do not change a calibration's results: a study resumed with other values of these continues.
-_FREE_SETTINGS = ("out_dir", "trials", "jobs")
+_FREE_SETTINGS = ("out_dir", "trials", "jobs", "launcher", "launcher_options")
 BOUND_MARGIN = 0.05  # a fitted value this close to a bound (share of the range) counts as "at the bound"
 
 # Targets a client can give: the outcome (of the registry) each one is, and whether its bounds are allowed
@@ -103,6 +104,7 @@ class CalibrationSpec:
     records: ClientRecords | None = None
     record_targets: RecordTargets | None = None
     abc: AbcSettings | None = None  # method=abc: population and generations
+    backend: Backend | None = None  # where the replications run (launcher, launcher_options; the executor's)
 
     @property
     def fit_seeds(self) -> list[int]:
@@ -281,6 +283,7 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
         records=records,
         record_targets=record_targets,
         abc=abc,
+        backend=backend_setting(cfg, parallel_jobs(cfg.jobs)),
     )
 
 

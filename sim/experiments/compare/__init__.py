@@ -1,8 +1,8 @@
 """Comparisons: scenarios x replications with common random numbers, aggregated into tables.
 
 The runs are one Hydra multirun of the ``silosim`` app (``scenario=a,b,... seed=range(s,s+R)``)
-through the one multirun launcher (:mod:`sim.experiments.launcher`), on any of Hydra's launchers
-(joblib on this machine's cores, SLURM through submitit, Ray), so replication r of every
+through the one executor (:mod:`sim.experiments.runs.executor`), on any of its backends
+(this machine's cores, SLURM through submitit, a Dask cluster), so replication r of every
 scenario uses seed s + r: the scenarios see the same random draws wherever their mechanisms
 agree, and the differences against the baseline are paired.
 

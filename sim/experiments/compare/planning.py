@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,14 +15,14 @@ from sim.config import ConfigError, checked_config, compose
 from sim.experiments.compare.partial import damaged_runs, partial_dir, read_plan_of
 from sim.experiments.compare.settings import (
     DEFAULT_PARENT,
-    LAUNCHERS,
     MAX_HOURS,
     PLAN_FILE,
     CompareConf,
+    backend,
     compare_setting_errors,
     model_overrides,
 )
-from sim.experiments.launcher import fmt_duration
+from sim.experiments.runs.executor import fmt_duration
 from sim.experiments.runs.files import check_writable, require_fresh
 from sim.experiments.runs.resources import check_memory, estimate_seconds
 from sim.experiments.uncertainty.draws import plan_draws, read_distributions
@@ -139,9 +137,8 @@ def _runs_planned(conf: CompareConf) -> int:
 
 
 def worker_count(conf: CompareConf) -> int:
-    """Runs that go at once on this machine."""
-    total = _runs_planned(conf)
-    return max(1, min(total, (os.cpu_count() or 1) if conf.n_jobs == -1 else conf.n_jobs))
+    """Runs that go at once on this machine (1 for a cluster's: it runs each on its own)."""
+    return backend(conf).workers(_runs_planned(conf))
 
 
 def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
@@ -151,11 +148,11 @@ def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
         ConfigError: If the runs cannot fit this machine's memory, or would take longer than :data:`MAX_HOURS`
             without ``allow_long=true``.
     """
-    workers = worker_count(conf) if conf.launcher in ("local", "joblib") else 1  # a cluster runs each on its own
+    workers = worker_count(conf)
     check_memory(conf.customers, conf.weeks, warmup_weeks, workers)
     total = _runs_planned(conf)
     seconds = estimate_seconds(total, conf.customers, conf.weeks, warmup_weeks, workers)
-    if seconds > MAX_HOURS * 3600 and not conf.allow_long and conf.launcher in ("local", "joblib", "basic"):
+    if seconds > MAX_HOURS * 3600 and not conf.allow_long and backend(conf).local:
         raise ConfigError(
             f"The comparison is {total:,} runs of {conf.customers:,} customers x {conf.weeks + warmup_weeks:,} "
             f"weeks on {workers} worker(s): about {fmt_duration(seconds)} (h:mm:ss), more than the {MAX_HOURS:g} "
@@ -166,19 +163,12 @@ def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
 
 def _launcher_arguments(conf: CompareConf) -> list[str]:
     """The multirun's launcher choice and options, checked by composing them (before anything runs)."""
-    if conf.launcher == "ray_local" and importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
-        raise ConfigError(
-            "`launcher` is 'ray_local', but hydra-ray-launcher is not installed in this environment; Ray runs "
-            "in a virtual environment of its own (docs/how-to/cluster.md: make test-ray)."
-        )
-    arguments = [f"hydra/launcher={LAUNCHERS[conf.launcher]}"]
-    if conf.launcher in ("local", "joblib"):
-        arguments.append(f"hydra.launcher.n_jobs={conf.n_jobs}")
-    arguments += conf.launcher_options
+    arguments = backend(conf).hydra_arguments()
     try:
         compose("config", arguments, return_hydra_config=True)
     except ConfigError as exc:
         raise ConfigError(f"The launcher settings {arguments} are invalid: {exc}") from None
+    backend(conf).check()  # a Dask scheduler's address answers
     return arguments
 
 

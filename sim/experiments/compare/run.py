@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -19,9 +18,9 @@ from sim.experiments.compare.comparison import Comparison, Present, summarise, w
 from sim.experiments.compare.partial import locked, read_plan_of, reopen
 from sim.experiments.compare.planning import Plan, plan_settings, worker_count
 from sim.experiments.compare.rebuild import load_comparison, presentation_meta
-from sim.experiments.compare.settings import PLAN_FILE, PROG
-from sim.experiments.launcher import fmt_duration, launch_multirun
+from sim.experiments.compare.settings import PLAN_FILE, PROG, backend
 from sim.experiments.runs import warmups
+from sim.experiments.runs.executor import fmt_duration, launch_multirun
 from sim.experiments.runs.files import atomic_directory, fsync_path, naming, require_fresh
 from sim.experiments.runs.provenance import provenance
 from sim.experiments.runs.resources import estimate_seconds
@@ -108,9 +107,7 @@ def _launch_draws(p: Plan, draws: dict[str, Any], lock_fds: tuple[int, ...]) -> 
 
 def _announce(p: Plan, reused: int) -> None:
     conf = p.conf
-    workers = os.cpu_count() if conf.n_jobs == -1 else conf.n_jobs
-    parallel = f"{workers} parallel"
-    how = {"local": parallel, "joblib": parallel, "basic": "one at a time"}.get(conf.launcher, conf.launcher)
+    how = backend(conf).describe(p.total)
     warmup = int(p.configs[p.baseline].get("warmup_weeks") or 0)
     estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, worker_count(conf))
     print(

@@ -13,11 +13,13 @@ from sim.config import ConfigError, SiloConfig, compose, group_options, register
 from sim.config.compose import register_schemas
 from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT, adjustment_errors
 from sim.experiments.compare.deliverables import ReportConf, quoted, report_errors
+from sim.experiments.runs.executor import LAUNCHERS, Backend
 from sim.experiments.uncertainty.draws import setting_errors as uncertainty_errors
 
 __all__ = [
     "LAUNCHERS",
     "CompareConf",
+    "backend",
     "compose_compare",
     "prepare",
     "split_arguments",
@@ -25,15 +27,6 @@ __all__ = [
 
 
 PROG = "silosim-compare"
-# launcher -> the Hydra launcher config it selects (conf/hydra/launcher/ and Hydra's own basic and joblib).
-LAUNCHERS = {
-    "local": "local",
-    "joblib": "joblib",
-    "basic": "basic",
-    "slurm": "slurm",
-    "slurm_local": "slurm_local",
-    "ray_local": "ray_local",
-}
 PLAN_FILE = "plan.json"
 DEFAULT_PARENT = Path("outputs/comparisons")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")  # `name`: it names the comparison's directory
@@ -59,7 +52,8 @@ class CompareConf:
         launcher: Hydra launcher: ``local`` (this machine's cores, silosim's launcher, default), ``joblib``
             (the same through Hydra's joblib launcher), ``basic`` (one run at a time),
             ``slurm`` (a SLURM cluster through submitit), ``slurm_local`` (submitit's local executor) or
-            ``ray_local`` (Ray, installed apart from the lock: make test-ray).
+            ``dask`` (a Dask cluster: ``hydra.launcher.address=tcp://HOST:8786``, or a local one of ``n_jobs``
+            workers); :data:`sim.experiments.runs.executor.LAUNCHERS`.
         launcher_options: ``hydra.launcher.KEY=VALUE`` settings of that launcher (``hydra.launcher.partition=gpu``).
         out: Output directory (default ``outputs/comparisons/<time>_<name>``); must not exist, unless the same
             comparison was interrupted there (then it is resumed).
@@ -230,20 +224,17 @@ def _number_errors(conf: CompareConf) -> list[str]:
         ),
         (conf.first_seed < 0, f"`first_seed` is {conf.first_seed}, but it must be at least 0"),
         (
-            conf.n_jobs == 0 or conf.n_jobs < -1,
-            f"`n_jobs` is {conf.n_jobs}, but it must be -1 (all cores) or a positive number of parallel runs",
-        ),
-        (
-            conf.launcher not in LAUNCHERS,
-            f"`launcher` is {conf.launcher!r}, but it must be one of {', '.join(LAUNCHERS)}",
-        ),
-        (
             not 0 < conf.confidence < 1,
             f"`confidence` is {conf.confidence}, but it must be between 0 and 1 (e.g. 0.95)",
         ),
         (conf.clv_discount_rate < 0, f"`clv_discount_rate` is {conf.clv_discount_rate}, but it must be at least 0"),
     ]
-    return [message for failed, message in checks if failed]
+    return [message for failed, message in checks if failed] + backend(conf).errors()
+
+
+def backend(conf: CompareConf) -> Backend:
+    """Where the comparison's runs go (the executor's backend): ``launcher``, ``n_jobs``, the launcher's options."""
+    return Backend(conf.launcher, conf.n_jobs, tuple(conf.launcher_options))
 
 
 def _presentation_errors(conf: CompareConf) -> list[str]:

@@ -14,6 +14,7 @@ from sim.config import ConfigError, checked_config
 from sim.config.compose import compose
 from sim.experiments.analysis.outcomes import fact_measures
 from sim.experiments.facts.measures import WINDOW
+from sim.experiments.runs.executor import Backend, backend_setting
 from sim.experiments.runs.files import check_writable, require_fresh
 from sim.experiments.runs.resources import check_memory
 
@@ -96,6 +97,7 @@ class ValidationSpec:
     out: Path
     overrides: list[str]
     config: dict[str, Any] = field(default_factory=dict)
+    backend: Backend | None = None  # where the runs go (launcher, launcher_options; the executor's)
 
     @property
     def scenarios(self) -> list[str]:
@@ -227,6 +229,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
         else Path("outputs/validation") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"),
         overrides=model_overrides,
         config=raw,
+        backend=backend_setting(cfg, _integer(cfg, "jobs", 1)),
     )
     # every scenario and model override composes (one paragraph if not)
     typed = [checked_config(run_overrides(spec, label, spec.seeds[0])) for label in spec.scenarios]

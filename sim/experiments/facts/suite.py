@@ -18,8 +18,8 @@ from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.analysis.statistics import Interval, mean_ci, paired_difference
 from sim.experiments.facts.measures import DISTRIBUTION, measure_model
 from sim.experiments.facts.spec import Check, ValidationSpec, run_overrides
+from sim.experiments.runs.executor import Backend, map_jobs
 from sim.experiments.runs.files import atomic_directory, safe_table
-from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
 
 __all__ = [
     "CheckResult",
@@ -77,27 +77,33 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     Returns:
         One row per run: ``scenario``, ``seed``, ``seconds`` and every measure.
     """
-    from joblib import Parallel, delayed
-
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     jobs = [(s, seed) for s in spec.scenarios for seed in spec.seeds]
     say(
         f"silosim-validate: {len(spec.facts)} facts, {len(jobs)} runs ({len(spec.scenarios)} scenarios x "
         f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes"
     )
-    started, rows, done = time.monotonic(), [], 0
-    adopt_workers()
+    started, step = time.monotonic(), max(1, len(jobs) // 10)
     groups = _groups(spec)
-    results = Parallel(n_jobs=spec.jobs, return_as="generator")(
-        delayed(_timed_group)([run_overrides(spec, scenario, seed) for scenario, seed in group]) for group in groups
+    sizes = sorted(len(group) for group in groups)
+
+    def report(done: int, total: int) -> None:
+        runs = sum(sizes[:done])  # the runs of the smallest groups: at least this many are done (all at the end)
+        if done and (runs // step > sum(sizes[: done - 1]) // step or done == total):
+            say(f"silosim-validate: runs {runs}/{len(jobs)} done ({time.monotonic() - started:.0f} s)")
+
+    results = map_jobs(
+        _timed_group,
+        [[run_overrides(spec, scenario, seed) for scenario, seed in group] for group in groups],
+        spec.backend or Backend("local", spec.jobs),
+        labels=[", ".join(f"{scenario}, seed {seed}" for scenario, seed in group) for group in groups],
+        progress=report,
     )
-    step = max(1, len(jobs) // 10)
-    for group, measured in zip(groups, results, strict=True):
-        for (scenario, seed), measures in zip(group, measured, strict=True):
-            rows.append({"scenario": scenario, "seed": seed, **measures})
-            done += 1
-            if done % step == 0 or done == len(jobs):
-                say(f"silosim-validate: runs {done}/{len(jobs)} done ({time.monotonic() - started:.0f} s)")
+    rows = [
+        {"scenario": scenario, "seed": seed, **measures}
+        for group, measured in zip(groups, results, strict=True)
+        for (scenario, seed), measures in zip(group, measured, strict=True)
+    ]
     order = {job: i for i, job in enumerate(jobs)}
     return pd.DataFrame(sorted(rows, key=lambda r: order[(r["scenario"], r["seed"])]))
 
@@ -120,11 +126,10 @@ def _groups(spec: ValidationSpec) -> list[list[tuple[str, int]]]:
 
 
 def _timed_group(overrides: list[list[str]]) -> list[dict[str, float]]:
-    """Measure a group of runs in a pool's worker, sharing warm-ups; a run's ``seconds`` is its share of the group's."""
+    """Measure a group of runs in a worker, sharing warm-ups; a run's ``seconds`` is its share of the group's."""
     from sim.config import checked_config
     from sim.experiments.runs.warmups import run_forked
 
-    stop_with_parent()  # in a pool's worker: never outlive the command
     started = time.monotonic()
     measured = run_forked([checked_config(list(o)) for o in overrides], measure_model)
     seconds = (time.monotonic() - started) / max(1, len(overrides))

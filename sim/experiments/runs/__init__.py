@@ -1,1 +1,4 @@
-"""Run infrastructure: run directories, atomic files, provenance, resources, orphaned workers, resumable studies."""
+"""Run infrastructure: run directories, atomic files, provenance, resources, orphans, resumable studies.
+
+Also the one executor and its backends (executor), and the Hydra task every run directory comes from (task).
+"""

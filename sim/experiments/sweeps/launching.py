@@ -22,12 +22,25 @@ Each job then runs through Hydra's own ``run_job`` exactly as under the joblib l
 directories are byte-for-byte the same (tested). Selected by ``hydra/launcher=local`` (the
 default, ``conf/hydra/launcher/local.yaml``) and ``hydra/sweeper=silosim``; the plugin classes
 Hydra instantiates live in ``hydra_plugins.silosim_plugins`` and call this module.
+
+With ``hydra/launcher=dask`` the same jobs run on a Dask distributed cluster (the executor's
+:func:`~sim.experiments.runs.executor.dask_client`: a scheduler's address, or a local cluster):
+the worker's set-up (the Hydra context, the sweep's configuration, the task) is scattered to every
+worker once and done there on its first job, and a worker process runs one job at a time (a worker
+started with several threads runs them one after another), so a job and its run directory are the
+same as on the local workers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
+import os
+import sys
+import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -131,6 +144,33 @@ def _init_worker(hydra_context: Any, master: DictConfig, task_function: Any, sin
     )
 
 
+_ONE_JOB_AT_A_TIME = threading.Lock()  # a Dask worker with several threads: Hydra's state is per process
+
+
+def _run_dask_job(token: str, setup: tuple, place: tuple, idx: int, overrides: Sequence[str]) -> Any:
+    """One job on a Dask worker: set the worker up on its first job of this sweep, then run it as locally.
+
+    ``place`` is the driver's working directory and silosim's environment (the user's scenario and experiment
+    directories, the sweep's size), which a local worker inherits and a cluster's worker is given: relative
+    paths (the sweep directory, ``scenario_dir``) mean the same on both (a cluster shares the file system).
+    """
+    from sim.config.compose import register_user_dirs_from_environment
+
+    cwd, env = place
+    with _ONE_JOB_AT_A_TIME:
+        os.chdir(cwd)
+        if _WORKER.get("token") != token:
+            os.environ.update(env)
+            register_user_dirs_from_environment()
+            _init_worker(*setup)
+            _WORKER["token"] = token
+        # a cluster's worker prints where no user looks: its lines go back to the driver, which prints them
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            ret = _run_job(idx, overrides)
+        return ret, out.getvalue(), err.getvalue()
+
+
 def _run_job(idx: int, overrides: Sequence[str]) -> Any:
     """One job in a worker: compose (from a template if possible), then Hydra's ``run_job`` as joblib's does."""
     from hydra.core.hydra_config import HydraConfig
@@ -165,11 +205,14 @@ def launch_jobs(
     hydra_context: Any,
     config: DictConfig,
     task_function: Any,
+    backend: str = "local",
+    address: str | None = None,
 ) -> list[Any]:
     """Run a batch of jobs on ``n_jobs`` long-lived workers (-1: all cores); returns Hydra's ``JobReturn`` per job.
 
     A job that raised (a user error's ``SystemExit`` too) comes back as a failed ``JobReturn`` holding the
-    exception, which the sweeper re-raises, as under Hydra's own launchers.
+    exception, which the sweeper re-raises, as under Hydra's own launchers. ``backend="dask"`` runs them on a
+    Dask cluster (``address``, or a local one of ``n_jobs`` workers) instead.
     """
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, setup_globals
@@ -179,12 +222,15 @@ def launch_jobs(
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     workers = cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
+    setup = (hydra_context, config, task_function, Singleton.get_state())
+    if backend == "dask":
+        return _launch_on_dask(job_overrides, initial_job_idx, workers, address, setup)
     workers = max(1, min(workers, len(job_overrides)))
     adopt_workers()
     executor = get_reusable_executor(
         max_workers=workers,
         initializer=_init_worker,
-        initargs=(hydra_context, config, task_function, Singleton.get_state()),
+        initargs=setup,
         reuse=False,
     )
     futures = [
@@ -196,4 +242,36 @@ def launch_jobs(
         executor.shutdown(wait=False, kill_workers=True)
         raise
     executor.shutdown(wait=True)
+    return results
+
+
+def _launch_on_dask(
+    job_overrides: Sequence[Sequence[str]], initial_job_idx: int, workers: int, address: str | None, setup: tuple
+) -> list[Any]:
+    """The batch on a Dask cluster; the set-up is sent to each worker once."""
+    from sim.experiments.runs.executor import dask_client, place_of_driver
+
+    client = dask_client(address, workers)
+    shared = client.scatter(setup, broadcast=True, hash=False)
+    token = uuid.uuid4().hex
+    place = place_of_driver()
+    futures = [
+        client.submit(_run_dask_job, token, shared, place, initial_job_idx + k, list(overrides), pure=False)
+        for k, overrides in enumerate(job_overrides)
+    ]
+    from distributed import as_completed
+
+    position = {future.key: k for k, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    try:
+        for future in as_completed(futures):  # each job's own lines as it finishes, as the local workers print them
+            ret, out, err = future.result()
+            sys.stdout.write(out)
+            sys.stderr.write(err)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            results[position[future.key]] = ret
+    except BaseException:
+        client.cancel(futures)
+        raise
     return results
