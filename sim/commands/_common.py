@@ -41,7 +41,6 @@ EXIT_OS_ERROR = 4  # the system refused to write (disk full, read-only, permissi
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
-
 def paragraph(prog: str, text: str, prefix: str = "error: ") -> str:
     """``<prog>: error: <text>`` as one paragraph, wrapped at 100 columns."""
     folded = " ".join(
