@@ -64,15 +64,17 @@ def test_calibration_takes_its_targets_and_tolerances_from_the_records(
     root, _ = exported
     spec = load_spec([f"data={root}", f"out_dir={tmp_path / 'fit'}"])
     measured = measure_targets(read_records(root)).targets
-    assert spec.targets == {k: measured[k].value for k in ("nps", "annual_retention", "first_contact_resolution")}
+    from_records = {k: measured[k].value for k in ("nps", "annual_retention", "first_contact_resolution")}
+    # and the target that holds the book (conf/calibrate.yaml: target.book_growth 0, a stationary status quo)
+    assert spec.targets == {**from_records, "book_growth": 0.0}
     floor = {"nps": 2.0, "annual_retention": 0.01, "first_contact_resolution": 0.02}
-    for name, tol in spec.tolerance.items():
-        assert tol == max(floor[name], measured[name].half_width)
+    for name in from_records:
+        assert spec.tolerance[name] == max(floor[name], measured[name].half_width)
     assert spec.tolerance["nps"] > 5  # a few hundred respondents: the NPS is known to about +-10 points
     spec = load_spec(
         [f"data={root}", "data_targets=[complaint_contacts_per_customer_year]", f"out_dir={tmp_path / 'fit2'}"]
     )
-    assert list(spec.targets) == ["complaint_contacts_per_customer_year"]
+    assert list(spec.targets) == ["complaint_contacts_per_customer_year", "book_growth"]
 
 
 @pytest.mark.parametrize(
