@@ -30,7 +30,7 @@ def one(seed: int, customers: int, weeks: int, scenario: str) -> dict[str, float
     """Run one seed and return its calibration figures."""
     from sim.config import compose_config
     from sim.engine.model import SiloModel
-    from sim.experiments.outcomes import run_summary
+    from sim.experiments.analysis.outcomes import run_summary
 
     m = SiloModel(
         compose_config(

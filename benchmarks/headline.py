@@ -32,7 +32,7 @@ def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, Any]:
     """Run one scenario and seed; return its headline figures and its own time."""
     from sim.config import compose_config
     from sim.engine.model import SiloModel
-    from sim.experiments.outcomes import run_summary
+    from sim.experiments.analysis.outcomes import run_summary
 
     t0, c0 = time.perf_counter(), time.process_time()
     m = SiloModel(

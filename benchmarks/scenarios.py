@@ -37,7 +37,7 @@ def one(scenario: str, seed: int, customers: int, weeks: int) -> dict[str, float
     """Run one scenario and seed; return its snapshot figures."""
     from sim.config import compose_config
     from sim.engine.model import SiloModel
-    from sim.experiments.outcomes import run_summary
+    from sim.experiments.analysis.outcomes import run_summary
 
     m = SiloModel(
         compose_config(

@@ -61,8 +61,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from sim import compare
-from sim.experiments.analysis import trajectory_bands
-from sim.experiments.outcomes import comparison_outcomes
+from sim.experiments.analysis.outcomes import comparison_outcomes
+from sim.experiments.analysis.runsets import trajectory_bands
 from sim.report import print_summary
 
 out_dir = Path(tempfile.mkdtemp(prefix="silosim_nb_")) / "what_if"
@@ -160,7 +160,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.experiments.analysis import mean_ci, outcomes_of_run
+from sim.experiments.analysis.runsets import outcomes_of_run
+from sim.experiments.analysis.statistics import mean_ci
 
 sweep_dir = Path(tempfile.mkdtemp(prefix="silosim_sweep_")) / "capacity"
 command = [sys.executable, "-m", "sim.commands.run", "-m", "scenario=inner_loop_only", f"seed=range(0,{SEEDS})",

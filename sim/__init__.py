@@ -41,9 +41,9 @@ _LAZY = {
     "compose_config": ("sim.config", "compose_config"),
     "SiloModel": ("sim.engine.model", "SiloModel"),
     "ReferenceModel": ("sim.engine.reference", "ReferenceModel"),
-    "Outcome": ("sim.experiments.outcomes", "Outcome"),
-    "register_outcome": ("sim.experiments.outcomes", "register"),
-    "run_summary": ("sim.experiments.outcomes", "run_summary"),
+    "Outcome": ("sim.experiments.analysis.outcomes", "Outcome"),
+    "register_outcome": ("sim.experiments.analysis.outcomes", "register"),
+    "run_summary": ("sim.experiments.analysis.outcomes", "run_summary"),
     "run_replications": ("sim.experiments.replications", "run_replications"),
     "compare": ("sim.report", "compare"),
 }

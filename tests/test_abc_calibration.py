@@ -15,9 +15,9 @@ import pytest
 from conftest import BIN
 
 from sim.config import ConfigError, checked_config
-from sim.experiments.abc_calibration import ABC_DB, posterior_rows, run_abc, weighted_quantile
-from sim.experiments.calibration import load_spec
-from sim.experiments.export_records import export_run, write_records
+from sim.experiments.calibration.abc import ABC_DB, posterior_rows, run_abc, weighted_quantile
+from sim.experiments.calibration.export_records import export_run, write_records
+from sim.experiments.calibration.spec import load_spec
 
 # a small, fast book: 600 customers after a 10-week warm-up
 SMALL = ["model.customers=600", "model.overrides=['warmup_weeks=10']", "report_replications=2", "jobs=2"]

@@ -11,16 +11,9 @@ import pandas as pd
 import pytest
 
 from sim.engine.metrics import customer_lifetime_value
-from sim.experiments.analysis import (
-    load_runs,
-    mean_ci,
-    outcomes_of_run,
-    paired_difference,
-    summary_table,
-    trajectory_bands,
-    unpaired_difference,
-)
-from sim.experiments.outcomes import comparison_outcomes
+from sim.experiments.analysis.outcomes import comparison_outcomes
+from sim.experiments.analysis.runsets import load_runs, outcomes_of_run, summary_table, trajectory_bands
+from sim.experiments.analysis.statistics import mean_ci, paired_difference, unpaired_difference
 
 OUTCOMES = [o.name for o in comparison_outcomes()]
 

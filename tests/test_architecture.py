@@ -50,7 +50,7 @@ def test_silosim_help_is_a_short_page_not_the_configuration(tmp_path: Path) -> N
 def test_a_registered_outcome_appears_in_a_comparisons_summary(tmp_path: Path) -> None:
     """The recipe 'Add an outcome': register it, run a comparison, find it in summary.csv with its CI."""
     from sim import Outcome, compare, register_outcome
-    from sim.experiments.outcomes import OUTCOMES
+    from sim.experiments.analysis.outcomes import OUTCOMES
 
     register_outcome(
         Outcome(

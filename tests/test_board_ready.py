@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from sim.experiments.calibration import calibration_record
-from sim.experiments.deliverables import ReportConf, report_errors
+from sim.experiments.calibration.outputs import calibration_record
+from sim.experiments.compare.deliverables import ReportConf, report_errors
 from sim.report.content import (
     _calibration,
     _population,

@@ -12,8 +12,10 @@ import yaml
 from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError, with_values
-from sim.experiments.analysis import Interval
-from sim.experiments.calibration import TARGETS, CalibrationResult, bound_warning, calibrate, load_spec, write_outputs
+from sim.experiments.analysis.statistics import Interval
+from sim.experiments.calibration.fit import calibrate
+from sim.experiments.calibration.outputs import bound_warning, write_outputs
+from sim.experiments.calibration.spec import TARGETS, CalibrationResult, load_spec
 from sim.experiments.replications import mean_ci, measuring, run_replications
 
 # the calibration's own book and year: with silent customers and the relationship survey, 1,500 customers over 26

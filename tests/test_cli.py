@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import assert_user_error, run_command, run_main
 
-from sim.experiments.rundir import CUSTOMER_COLUMNS, DEPARTMENT_COLUMNS, METRIC_COLUMNS
+from sim.experiments.runs.rundir import CUSTOMER_COLUMNS, DEPARTMENT_COLUMNS, METRIC_COLUMNS
 
 SMALL = ["customers=1500", "weeks=20", "warmup_weeks=4"]
 

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from conftest import assert_user_error, run_command, run_main
 
-from sim.experiments.analysis import load_runs, paired_difference, unpaired_difference
-from sim.experiments.outcomes import comparison_outcomes
+from sim.experiments.analysis.outcomes import comparison_outcomes
+from sim.experiments.analysis.runsets import load_runs
+from sim.experiments.analysis.statistics import paired_difference, unpaired_difference
 from sim.report.html import SECTIONS
 
 OUTCOMES = [o.name for o in comparison_outcomes()]
@@ -111,7 +112,7 @@ def test_report_has_every_section_and_embeds_its_images(
 
 
 def test_a_named_comparison_is_selected(tmp_path: Path) -> None:
-    from sim.experiments.compare import compose_compare, split_arguments
+    from sim.experiments.compare.settings import compose_compare, split_arguments
 
     mine, model = split_arguments(["comparison=all_scenarios", "replications=2"])
     conf = compose_compare(mine)

@@ -20,7 +20,7 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Emu, Inches
 
-from sim.experiments.outcomes import comparison_outcomes
+from sim.experiments.analysis.outcomes import comparison_outcomes
 from sim.report.figures import FIGURE_NAMES
 from sim.report.pdf import pdf_pages
 from sim.report.workbook import SHEETS

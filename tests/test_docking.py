@@ -6,7 +6,7 @@ apart. The engine (:class:`SiloModel`) and the reference (:class:`ReferenceModel
 company-side part but not their random draws, so the comparison is statistical.
 
 Test: equivalence, not a failure to find a difference. For each figure below, the two one-sided
-tests (TOST, Schuirmann 1987; :func:`sim.experiments.statistics.tost_welch`) must establish, at
+tests (TOST, Schuirmann 1987; :func:`sim.experiments.analysis.equivalence.tost_welch`) must establish, at
 alpha = 0.05 each side, that the difference of the means (reference minus engine) lies inside the
 figure's margin: the 90% confidence interval, with Welch's standard error and degrees of freedom,
 must lie inside (-margin, +margin). A Welch t-test that "does not reject" over a few seeds says
@@ -129,8 +129,8 @@ from joblib import Parallel, delayed
 from sim.config import compose_config
 from sim.engine.model import SiloModel
 from sim.engine.reference import ReferenceModel
-from sim.experiments.outcomes import compute
-from sim.experiments.statistics import Equivalence, tost_welch
+from sim.experiments.analysis.equivalence import Equivalence, tost_welch
+from sim.experiments.analysis.outcomes import compute
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,10 +10,11 @@ import yaml
 from conftest import assert_user_error, run_command
 
 from sim.config import ConfigError, checked_config
-from sim.experiments.calibration import load_spec
-from sim.experiments.export_records import export_run, write_records
-from sim.experiments.record_targets import measure_targets
-from sim.experiments.records import COLUMNS, read_records
+from sim.experiments.calibration.export_records import export_run, write_records
+from sim.experiments.calibration.record_targets import measure_targets
+from sim.experiments.calibration.records import read_records
+from sim.experiments.calibration.spec import load_spec
+from sim.experiments.calibration.tables import COLUMNS
 
 
 @pytest.fixture(scope="module")

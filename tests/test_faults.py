@@ -29,8 +29,11 @@ from sim.commands import run as run_command_module
 from sim.commands import validate as validate_command
 from sim.config import ConfigError
 from sim.config.compose import MAX_FILE_BYTES, MAX_VALUES
-from sim.experiments import compare as compare_module
-from sim.experiments.files import safe_table, safe_text
+from sim.experiments.compare import partial as compare_partial
+from sim.experiments.compare import run as compare_run
+from sim.experiments.compare.planning import plan
+from sim.experiments.compare.settings import prepare
+from sim.experiments.runs.files import safe_table, safe_text
 
 TINY = ["replications=2", "customers=300", "weeks=4", "warmup_weeks=2", "report.pdf=false"]
 LEAK_MARKER = "hunter2-must-never-appear"
@@ -244,17 +247,17 @@ def test_a_second_command_waits_and_finds_the_finished_comparison(
 ) -> None:
     """Both commands plan before either starts; the second waits while the first runs and finishes."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(compare_module, "LOCK_WAIT_SECONDS", 300.0)
+    monkeypatch.setattr(compare_partial, "LOCK_WAIT_SECONDS", 300.0)
     arguments = ["scenarios=[siloed_scorecards,closed_loop_followup]", *TINY, "out=cmp"]
-    first, second = (compare_module.plan(compare_module.prepare(arguments)) for _ in range(2))
+    first, second = (plan(prepare(arguments)) for _ in range(2))
     launches: list[str] = []
     waiting = threading.Event()
-    real_launch, real_waiting = compare_module.launch_multirun, compare_module._waiting
+    real_launch, real_waiting = compare_run.launch_multirun, compare_partial._waiting
     outcome: dict[str, object] = {}
 
     def second_command() -> None:
         try:
-            outcome["comparison"] = compare_module.run_comparison(second, arguments)
+            outcome["comparison"] = compare_run.run_comparison(second, arguments)
         except BaseException as exc:  # reported by the assertion below
             outcome["error"] = exc
 
@@ -269,9 +272,9 @@ def test_a_second_command_waits_and_finds_the_finished_comparison(
         real_waiting(out, holder)
         waiting.set()
 
-    monkeypatch.setattr(compare_module, "launch_multirun", launch)
-    monkeypatch.setattr(compare_module, "_waiting", note_waiting)
-    done = compare_module.run_comparison(first, arguments)
+    monkeypatch.setattr(compare_run, "launch_multirun", launch)
+    monkeypatch.setattr(compare_partial, "_waiting", note_waiting)
+    done = compare_run.run_comparison(first, arguments)
     deadline = threading.Event()
     for _ in range(600):
         if outcome:
@@ -279,7 +282,7 @@ def test_a_second_command_waits_and_finds_the_finished_comparison(
         deadline.wait(0.1)
     assert "error" not in outcome, outcome.get("error")
     found = outcome["comparison"]
-    assert isinstance(found, compare_module.Comparison) and found.out == done.out
+    assert isinstance(found, compare_run.Comparison) and found.out == done.out
     assert launches == ["launch"]  # the second command reran nothing
     assert "finished this comparison" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]  # no partial directory, no lock file left
@@ -292,14 +295,14 @@ def test_a_second_command_refuses_when_the_first_keeps_the_lock(
     from filelock import FileLock
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(compare_module, "LOCK_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(compare_partial, "LOCK_WAIT_SECONDS", 0.5)
     arguments = ["scenarios=[siloed_scorecards,closed_loop_followup]", *TINY, "out=cmp"]
-    p = compare_module.plan(compare_module.prepare(arguments))
-    held = FileLock(compare_module.lock_path(p.out))
+    p = plan(prepare(arguments))
+    held = FileLock(compare_partial.lock_path(p.out))
     held.acquire()
     try:
         with pytest.raises(ConfigError, match="being worked on"):
-            compare_module.run_comparison(p, arguments)
+            compare_run.run_comparison(p, arguments)
     finally:
         held.release()
     assert not p.partial.exists() and not p.out.exists()  # the refused command created nothing
@@ -492,7 +495,7 @@ def test_impossible_sizes_are_refused_before_any_run(
 def test_work_that_cannot_fit_the_memory_is_refused_naming_the_setting_to_lower(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sim.experiments import resources
+    from sim.experiments.runs import resources
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(resources, "available_bytes", lambda: 2_000_000_000)  # a 2 GB machine
@@ -574,7 +577,7 @@ def test_a_resumed_study_marks_the_interrupted_trial_failed_and_leaves_live_ones
     import optuna
     from optuna.trial import TrialState
 
-    from sim.experiments.studies import WORKER_ATTR, open_study
+    from sim.experiments.runs.studies import WORKER_ATTR, open_study
 
     sampler = optuna.samplers.RandomSampler(seed=0)
     study = open_study(tmp_path, "search", ["maximize"], sampler)

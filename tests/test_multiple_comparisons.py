@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.experiments.analysis import (
+from sim.experiments.analysis.outcomes import comparison_outcomes
+from sim.experiments.analysis.runsets import summary_table
+from sim.experiments.analysis.statistics import (
     adjusted_levels,
     direction,
     family_size,
     paired_difference,
     paired_p_value,
-    summary_table,
 )
-from sim.experiments.outcomes import comparison_outcomes
 
 OUTCOMES = [o.name for o in comparison_outcomes()]
 

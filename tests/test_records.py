@@ -11,8 +11,8 @@ import pytest
 from conftest import assert_user_error, run_command
 
 from sim.config import ConfigError
-from sim.experiments.record_targets import kaplan_meier, km_retention, measure_targets, nps_target, wilson
-from sim.experiments.records import RecordsProblemsError, read_records
+from sim.experiments.calibration.record_targets import kaplan_meier, km_retention, measure_targets, nps_target, wilson
+from sim.experiments.calibration.records import RecordsProblemsError, read_records
 
 TODAY = date(2025, 6, 30)
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from conftest import BIN, assert_user_error, run_command, run_main
 
-from sim.experiments.rundir import MARKER, is_complete
+from sim.experiments.runs.rundir import MARKER, is_complete
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

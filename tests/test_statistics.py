@@ -1,4 +1,4 @@
-"""The TOST routine (sim.experiments.statistics): checked against scipy's own one-sided Welch tests."""
+"""The TOST routine (sim.experiments.analysis.equivalence): checked against scipy's own one-sided Welch tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.experiments.statistics import tost_welch, welch_se_df
+from sim.experiments.analysis.equivalence import tost_welch, welch_se_df
 
 
 def _samples(shift: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from conftest import BIN, assert_user_error, run_command, run_main
 
 from sim.config import compose_config
 from sim.engine.model import SiloModel
-from sim.experiments.rundir import MARKER, is_complete, job_dirname, prepare_run_dir, write_run
+from sim.experiments.runs.rundir import MARKER, is_complete, job_dirname, prepare_run_dir, write_run
 from sim.experiments.sweeps.collect import collect
 
 TINY = ["customers=500", "weeks=8", "warmup_weeks=4", "output.customers=false"]
@@ -57,8 +57,8 @@ def test_marker_lists_every_file_with_its_size(tmp_path: Path, tiny_model) -> No
 _DIE_AT = """
 import os, sys
 from pathlib import Path
-import sim.experiments.files as files
-import sim.experiments.rundir as rundir
+import sim.experiments.runs.files as files
+import sim.experiments.runs.rundir as rundir
 from sim.config import compose_config
 from sim.engine.model import SiloModel
 

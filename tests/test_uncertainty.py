@@ -8,11 +8,10 @@ import pytest
 
 from sim.config import compose_config, to_config
 from sim.config.walk import uncertain_parameters
-from sim.experiments.uncertainty import (
-    draw_parameter_sets,
+from sim.experiments.uncertainty.draws import draw_parameter_sets, parameter_values
+from sim.experiments.uncertainty.effects import (
     effect_summary,
     importance,
-    parameter_values,
     probability_best,
     switching_value,
     uncertainty_tables,
@@ -155,7 +154,7 @@ def test_the_total_interval_covers_an_unknown_worlds_true_effect_at_about_its_le
 
 
 def test_only_worlds_whose_baseline_reproduces_the_calibrated_figures_are_plausible() -> None:
-    from sim.experiments.uncertainty import plausible_draws
+    from sim.experiments.uncertainty.effects import plausible_draws
 
     draws = pd.DataFrame(
         {

@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 from conftest import assert_user_error, run_command, run_main
 
-from sim.experiments.analysis import Interval
-from sim.experiments.validation import MEASURES, Check, judge, load_spec, measure_run
+from sim.experiments.analysis.statistics import Interval
+from sim.experiments.facts.measures import MEASURES, measure_run
+from sim.experiments.facts.spec import Check, load_spec
+from sim.experiments.facts.suite import judge
 
 SMALL = ["seeds=4", "customers=4000", "weeks=104", "jobs=2"]
 ROBUST = [  # facts whose effects are large enough to show at 4 seeds x 4,000 customers

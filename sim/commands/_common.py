@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 from sim.config import ConfigError
-from sim.experiments.files import os_error_message
-from sim.experiments.orphans import terminate_as_interrupt
+from sim.experiments.runs.files import os_error_message
+from sim.experiments.runs.orphans import terminate_as_interrupt
 
 __all__ = [
     "EXIT_FAILED",

@@ -32,15 +32,9 @@ import sys
 
 from sim.commands._common import EXIT_UNREACHABLE, paragraph, user_errors, wants_help
 from sim.commands.records import record_problems, report_records
-from sim.experiments.calibration import (
-    bound_warning,
-    calibrate,
-    fmt_target,
-    load_spec,
-    markdown_report,
-    unreachable_message,
-    write_outputs,
-)
+from sim.experiments.calibration.fit import calibrate, fmt_target
+from sim.experiments.calibration.outputs import bound_warning, markdown_report, unreachable_message, write_outputs
+from sim.experiments.calibration.spec import load_spec
 
 __all__ = ["main"]
 
@@ -76,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(markdown_report(spec, result))
     if result.posterior is not None:
-        from sim.experiments.abc_calibration import posterior_markdown
+        from sim.experiments.calibration.abc import posterior_markdown
 
         print(posterior_markdown(spec, result.posterior))
     print(f"Output directory: {written.parent}")

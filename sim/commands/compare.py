@@ -28,15 +28,11 @@ import sys
 from pathlib import Path
 
 from sim.commands._common import EXIT_FAILED, user_errors, wants_help
-from sim.experiments.compare import (
-    REBUILD_SETTINGS,
-    CompareConf,
-    Comparison,
-    plan,
-    prepare,
-    rebuild_comparison,
-    run_comparison,
-)
+from sim.experiments.compare.comparison import Comparison
+from sim.experiments.compare.planning import plan
+from sim.experiments.compare.rebuild import REBUILD_SETTINGS, rebuild_comparison
+from sim.experiments.compare.run import run_comparison
+from sim.experiments.compare.settings import CompareConf, prepare
 from sim.report import print_summary, write_deliverables
 
 __all__ = ["main"]

@@ -24,8 +24,8 @@ import pandas as pd
 
 from sim.commands._common import CommandParser, user_errors
 from sim.config import ConfigError
-from sim.experiments.files import atomic_write, safe_table
-from sim.experiments.provenance import provenance
+from sim.experiments.runs.files import atomic_write, safe_table
+from sim.experiments.runs.provenance import provenance
 from sim.experiments.sweeps.collect import RUNS_FILE, collect
 from sim.experiments.sweeps.discovery import cases, discover, judged_scenario
 from sim.report.research import discovery_markdown, discovery_question, parameter_label, plot_discovery

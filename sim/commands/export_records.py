@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from sim.config import ConfigError, checked_config
     from sim.config.vocabularies import WEEKS_PER_YEAR
-    from sim.experiments.export_records import export_run, write_records
-    from sim.experiments.files import atomic_directory, require_fresh
+    from sim.experiments.calibration.export_records import export_run, write_records
+    from sim.experiments.runs.files import atomic_directory, require_fresh
 
     own, overrides = _own(argv)
     with user_errors(PROG):

@@ -42,8 +42,8 @@ def _settings(rest: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
 
 def _import(args: list[str]) -> None:
     from sim.config import ConfigError, checked_config
-    from sim.experiments.files import atomic_write
     from sim.experiments.journeymap import journey_yaml, read_journey_map
+    from sim.experiments.runs.files import atomic_write
     from sim.report.swimlane import write_swimlane
 
     if not args or "=" in args[0]:
@@ -78,8 +78,8 @@ def _import(args: list[str]) -> None:
 
 def _export(args: list[str]) -> None:
     from sim.config import ConfigError
-    from sim.experiments.files import atomic_write
     from sim.experiments.journeymap import default_journey, journey_rows
+    from sim.experiments.runs.files import atomic_write
 
     settings = _settings(args, ("out",))
     out = Path(settings.get("out") or "journey_map.csv").expanduser()

@@ -27,7 +27,7 @@ import pandas as pd
 
 from sim.commands._common import user_errors, wants_help
 from sim.experiments.policy import load, search, summarise
-from sim.experiments.resources import check_memory
+from sim.experiments.runs.resources import check_memory
 from sim.report.research import policy_front
 
 __all__ = ["main"]

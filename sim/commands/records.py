@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.commands._common import EXIT_USER_ERROR, CommandParser, user_errors
-from sim.experiments.records import RecordsProblemsError
+from sim.experiments.calibration.records import RecordsProblemsError
 
 if TYPE_CHECKING:
-    from sim.experiments.record_targets import RecordTargets
-    from sim.experiments.records import ClientRecords
+    from sim.experiments.calibration.record_targets import RecordTargets
+    from sim.experiments.calibration.records import ClientRecords
 
 __all__ = ["main", "record_problems", "report_records"]
 
@@ -50,7 +50,7 @@ def record_problems(prog: str) -> Iterator[None]:
 
 def report_records(records: ClientRecords, measured: RecordTargets) -> None:
     """Print what was read, what was left out (the first problems) and the targets with their intervals."""
-    from sim.experiments.record_targets import RECORD_TARGETS
+    from sim.experiments.calibration.record_targets import RECORD_TARGETS
 
     read = ", ".join(f"{records.files[k]} {n:,} rows" for k, n in records.read_rows.items())
     print(f"Client records in {records.folder}: {read}.")
@@ -82,10 +82,10 @@ def main(argv: list[str] | None = None) -> None:
         "--max-excluded", type=float, default=0.05, help="largest share of a file's rows that may be left out"
     )
     args = parser.parse_args(argv)
-    from sim.experiments.calibration import write_record_outputs
-    from sim.experiments.files import atomic_directory, require_fresh
-    from sim.experiments.record_targets import measure_targets
-    from sim.experiments.records import read_records
+    from sim.experiments.calibration.outputs import write_record_outputs
+    from sim.experiments.calibration.record_targets import measure_targets
+    from sim.experiments.calibration.records import read_records
+    from sim.experiments.runs.files import atomic_directory, require_fresh
     from sim.report.datareport import write_data_report
 
     out = Path(args.out) if args.out else Path("outputs/records") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

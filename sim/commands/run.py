@@ -41,12 +41,12 @@ from sim.config.compose import (
     register_user_dirs_from_environment,
     split_user_dirs,
 )
-from sim.experiments.files import check_writable, os_error_message
+from sim.experiments.analysis.outcomes import run_summary
 from sim.experiments.launcher import PARENT_ENV
-from sim.experiments.orphans import terminate_as_interrupt
-from sim.experiments.outcomes import run_summary
-from sim.experiments.resources import check_memory
-from sim.experiments.rundir import execute_run, record_failure, register_resolvers
+from sim.experiments.runs.files import check_writable, os_error_message
+from sim.experiments.runs.orphans import terminate_as_interrupt
+from sim.experiments.runs.resources import check_memory
+from sim.experiments.runs.rundir import execute_run, record_failure, register_resolvers
 from sim.experiments.sweeps.plan import plan_multirun
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ import pandas as pd
 from sim.commands._common import EXIT_FAILED, CommandParser, user_errors
 from sim.config import ConfigError, checked_config, register_group_dir
 from sim.config.compose import split_user_dirs
-from sim.experiments.files import atomic_write, safe_table
 from sim.experiments.launcher import launch_multirun
+from sim.experiments.runs.files import atomic_write, safe_table
 from sim.experiments.sweeps.collect import RUNS_FILE, collect, report
 from sim.experiments.sweeps.design import design_size
 from sim.experiments.sweeps.sensitivity import (

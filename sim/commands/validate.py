@@ -6,7 +6,7 @@
     silosim-validate overrides=[customer.touch_noise_sd=1.2]   # does a changed model still hold?
 
 The facts, their sources, statistics and thresholds are declared in conf/validate.yaml; the
-measures they read are in sim/experiments/validation.py. Every scenario x seed the facts need is
+measures they read are in sim/experiments/facts/measures.py. Every scenario x seed the facts need is
 run once; paired checks compare two scenarios on the same seeds. Prints the table (fact, check,
 value with confidence interval, threshold, holds) and writes validation.md, validation.json,
 validation.png and runs.csv into out (default outputs/validation/<time>).
@@ -23,7 +23,8 @@ import time
 import pandas as pd
 
 from sim.commands._common import EXIT_FAILED, user_errors, wants_help
-from sim.experiments.validation import fact_holds, load_spec, results, run_validation, table, write_outputs
+from sim.experiments.facts.spec import load_spec
+from sim.experiments.facts.suite import fact_holds, results, run_validation, table, write_outputs
 
 __all__ = ["main"]
 

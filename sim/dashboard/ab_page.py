@@ -36,7 +36,7 @@ from sim.dashboard.whatif import (
     parse_whatif,
     run_whatif,
 )
-from sim.experiments.compare import Comparison
+from sim.experiments.compare.comparison import Comparison
 from sim.experiments.launcher import fmt_duration
 from sim.report.content import summary_text_table
 from sim.report.html import table_html

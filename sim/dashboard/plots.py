@@ -24,7 +24,7 @@ from sim.dashboard.whatif import CONFIDENCE, WhatIfResult, difference_bands
 from sim.engine.kpis import KPIS
 from sim.engine.metrics import DETRACTOR_MAX, PROMOTER_MIN, annual_retention
 from sim.engine.model import SiloModel
-from sim.experiments.outcomes import compute
+from sim.experiments.analysis.outcomes import compute
 from sim.report.wording import Verdicts, outcome_headline
 
 __all__ = [

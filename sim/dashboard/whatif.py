@@ -5,7 +5,7 @@ scenario-level controls, :data:`sim.dashboard.controls.CONTROLS`). Replication r
 seed ``first_seed + r`` (common random numbers), so their difference is paired, as in
 ``silosim-compare``. The runs go to a pool of worker processes on all cores (joblib's reusable
 loky executor, kept warm between what-ifs) and each is written as a normal run directory
-(:func:`sim.experiments.rundir.write_run`); the page polls progress and can cancel. The result is
+(:func:`sim.experiments.runs.rundir.write_run`); the page polls progress and can cancel. The result is
 the comparison's summary table (with its multiple-comparison adjustment), the paired difference
 over time with confidence bands, and the answer sentence the report would write.
 :func:`export_whatif` turns a result into a normal comparison directory (report, slides, workbook),
@@ -38,9 +38,11 @@ from scipy import stats
 from sim.config import ConfigError, checked_config, group_options
 from sim.config.run import scenario_title
 from sim.dashboard.controls import CONTROLS, control_override, scenario_controls
-from sim.experiments.analysis import DEFAULT_ADJUSTMENT, RunSet, load_runs, summary_table
-from sim.experiments.compare import Comparison, assemble_comparison
-from sim.experiments.orphans import adopt_workers, stop_with_parent
+from sim.experiments.analysis.runsets import RunSet, load_runs, summary_table
+from sim.experiments.analysis.statistics import DEFAULT_ADJUSTMENT
+from sim.experiments.compare.comparison import Comparison
+from sim.experiments.compare.rebuild import assemble_comparison
+from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
 from sim.report import write_deliverables
 from sim.report.content import Answer, answers
 
@@ -239,7 +241,7 @@ def _run_one(overrides: list[str], name: str, title: str, description: str, run_
 
     from sim.config import compose_config
     from sim.engine.model import SiloModel
-    from sim.experiments.rundir import write_run
+    from sim.experiments.runs.rundir import write_run
 
     cfg = compose_config(overrides)
     OmegaConf.update(cfg, "scenario_name", name)

@@ -113,7 +113,7 @@ def journey_rows(journey: JourneyConf) -> pd.DataFrame:
 
 
 def _columns(path: Path, frame: pd.DataFrame) -> dict[str, str]:
-    from sim.experiments.records import normal_header
+    from sim.experiments.calibration.tables import normal_header
 
     headers = {normal_header(h): h for h in frame.columns}
     found = {}
@@ -156,7 +156,7 @@ def read_journey_map(  # noqa: C901 - the rules of one row, read top to bottom a
     Raises:
         ConfigError: One paragraph naming every problem (file, row, column, value and what is allowed).
     """
-    from sim.experiments.records import read_table
+    from sim.experiments.calibration.tables import read_table
 
     path = Path(path).expanduser()
     frame = read_table(path, [])

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.experiments.rundir import count_runs
+from sim.experiments.runs.rundir import count_runs
 
 __all__ = ["PARENT_ENV", "LaunchResult", "fmt_duration", "launch_multirun"]
 

@@ -10,7 +10,7 @@ group) and run with Optuna directly: a two-objective study (maximise the objecti
 programme cost) with the budget as a constraint (``cost - budget <= 0``), sampled by Optuna's
 constrained multi-objective TPE. Each trial is one lever setting, run over the same seeds (common
 random numbers), its replications in parallel (``jobs``). The study's journal is in ``out_dir``
-(:mod:`sim.experiments.studies`): the same command run again resumes it, and several workers (SLURM
+(:mod:`sim.experiments.runs.studies`): the same command run again resumes it, and several workers (SLURM
 array tasks) can share it. Every setting is simulated, over budget too, so the front shows what a
 larger budget would buy; the best setting is chosen within the budget.
 
@@ -44,13 +44,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, compose, find, validate, with_values
 from sim.config.walk import range_error
-from sim.experiments.analysis import mean_ci as paired_ci
-from sim.experiments.calibration import parallel_jobs
-from sim.experiments.files import atomic_write, safe_table
-from sim.experiments.outcomes import OUTCOMES, RunContext
-from sim.experiments.provenance import provenance
+from sim.experiments.analysis.outcomes import OUTCOMES, RunContext
+from sim.experiments.analysis.statistics import mean_ci as paired_ci
+from sim.experiments.calibration.spec import parallel_jobs
 from sim.experiments.replications import base_configuration, mean_ci, measuring, run_replications
-from sim.experiments.studies import claim_trial, open_study, place_study, trials_in, write_record
+from sim.experiments.runs.files import atomic_write, safe_table
+from sim.experiments.runs.provenance import provenance
+from sim.experiments.runs.studies import claim_trial, open_study, place_study, trials_in, write_record
 
 if TYPE_CHECKING:
     import optuna

@@ -4,7 +4,7 @@ Calibration and policy search both judge a configuration by the mean of an outco
 replications (seeds ``seed0, seed0 + 1, ...``). Two configurations evaluated with the same seeds
 share their random draws wherever their mechanisms agree (common random numbers), so their
 difference is far less noisy than either figure. Outcomes are those of the registry
-(:mod:`sim.experiments.outcomes`).
+(:mod:`sim.experiments.analysis.outcomes`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sim.config import ConfigError, checked_config
-from sim.experiments import analysis
-from sim.experiments.analysis import Interval
-from sim.experiments.orphans import adopt_workers, stop_with_parent
-from sim.experiments.outcomes import RunContext, compute
+from sim.experiments.analysis import statistics
+from sim.experiments.analysis.outcomes import RunContext, compute
+from sim.experiments.analysis.statistics import Interval
+from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -66,7 +66,7 @@ def base_configuration(model: DictConfig, what: str) -> SiloConfig:
 def mean_ci(values: Iterable[float], level: float = 0.95) -> Interval:
     """Mean and two-sided Student-t confidence interval of the mean (zero width for one value).
 
-    The arithmetic is :func:`sim.experiments.analysis.mean_ci`'s; a single replication gets a
+    The arithmetic is :func:`sim.experiments.analysis.statistics.mean_ci`'s; a single replication gets a
     zero-width interval here, so a fit with one replication per trial can still be compared with its target.
 
     Args:
@@ -76,7 +76,7 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> Interval:
     Returns:
         The mean and interval.
     """
-    ci = analysis.mean_ci(values, level)
+    ci = statistics.mean_ci(values, level)
     if ci.n == 1:
         return Interval(ci.mean, ci.mean, ci.mean, 1)
     return ci

@@ -2,7 +2,7 @@
 
 Reads what the experiments produce (run directories, summary tables); nothing below imports it.
 :func:`write_deliverables` writes every deliverable of a comparison into its directory (the
-``present`` hook of :func:`sim.experiments.compare.run_comparison`, of ``silosim-compare from=DIR``
+``present`` hook of :func:`sim.experiments.compare.run.run_comparison`, of ``silosim-compare from=DIR``
 and of the dashboard's export); :func:`compare` runs a comparison and writes them, from Python (a
 notebook, a script) with the settings of ``silosim-compare``.
 """
@@ -16,7 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim.experiments.compare import Comparison, arguments_of, plan, prepare, run_comparison
+from sim.experiments.compare.comparison import Comparison
+from sim.experiments.compare.planning import plan
+from sim.experiments.compare.run import arguments_of, run_comparison
+from sim.experiments.compare.settings import prepare
 from sim.report.content import build_content, report_currency
 from sim.report.figures import make_figures
 from sim.report.html import write_report

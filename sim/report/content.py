@@ -23,9 +23,9 @@ import pandas as pd
 
 from sim.config import WEEKS_PER_YEAR
 from sim.config.run import scenario_title
-from sim.experiments.compare import Comparison
-from sim.experiments.deliverables import ReportConf
-from sim.experiments.outcomes import comparison_outcomes
+from sim.experiments.analysis.outcomes import comparison_outcomes
+from sim.experiments.compare.comparison import Comparison
+from sim.experiments.compare.deliverables import ReportConf
 from sim.report.figures import FigureFile
 from sim.report.wording import Answer, answers, ci_name, money, number, verdict_columns
 
@@ -396,7 +396,8 @@ def _calibration(record: Mapping[str, Any] | None) -> list[str]:
     """The calibration the scenarios carry: targets, fitted values with intervals, parameters at a bound flagged."""
     if not record:
         return []
-    from sim.experiments.calibration import TARGETS, fmt_target
+        from sim.experiments.calibration.spec import TARGETS
+    from sim.experiments.calibration.fit import fmt_target
 
     head = f"Calibrated to the client's figures with silosim-calibrate ({record['file']})"
     if not record.get("found"):

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.experiments.files import atomic_write
-from sim.experiments.record_targets import RECORD_TARGETS, YEAR_DAYS, kaplan_meier, year_at_risk
+from sim.experiments.calibration.record_targets import RECORD_TARGETS, YEAR_DAYS, kaplan_meier, year_at_risk
+from sim.experiments.runs.files import atomic_write
 from sim.report.figures import OKABE_ITO, RC
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
     from matplotlib.axes import Axes
 
-    from sim.experiments.record_targets import RecordTargets
-    from sim.experiments.records import ClientRecords
+    from sim.experiments.calibration.record_targets import RecordTargets
+    from sim.experiments.calibration.records import ClientRecords
 
 __all__ = ["write_data_report"]
 

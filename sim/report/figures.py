@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 
 from sim.config import WEEKS_PER_QUARTER, WEEKS_PER_YEAR
 from sim.config.run import scenario_title
-from sim.experiments.analysis import RunSet, mean_ci, trajectory_bands
+from sim.experiments.analysis.runsets import RunSet, trajectory_bands
+from sim.experiments.analysis.statistics import mean_ci
 from sim.report.wording import (
     Verdicts,
     fixes_phrase,

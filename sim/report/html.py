@@ -22,8 +22,8 @@ from pathlib import Path
 import jinja2
 import jinja2.sandbox
 
-from sim.experiments.deliverables import logo_kind
-from sim.experiments.files import atomic_write
+from sim.experiments.compare.deliverables import logo_kind
+from sim.experiments.runs.files import atomic_write
 from sim.report.content import ReportContent, Table
 
 __all__ = ["PAPER_CSS", "SECTIONS", "render_report", "table_html", "write_report"]

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sim.experiments.files import atomic_write
+from sim.experiments.runs.files import atomic_write
 
 __all__ = ["BROWSERS", "NO_BROWSER", "find_chromium", "pdf_pages", "print_pdf"]
 

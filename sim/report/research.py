@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from omegaconf import DictConfig
 
-from sim.experiments.outcomes import OUTCOMES
+from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.policy import objective_label
 from sim.experiments.sweeps.sensitivity import CONF_LEVEL
 from sim.report.figures import OKABE_ITO, RC
@@ -351,7 +351,7 @@ def discovery_markdown(question: str, result: Any, settings: Mapping[str, Any], 
         question: :func:`discovery_question`'s words.
         result: The :class:`sim.experiments.sweeps.discovery.Discovery`.
         settings: The sweep directory, the outcome, the threshold and PRIM's settings.
-        provenance: :func:`sim.experiments.provenance.provenance` with the EMA workbench's version.
+        provenance: :func:`sim.experiments.runs.provenance.provenance` with the EMA workbench's version.
 
     Returns:
         The report.

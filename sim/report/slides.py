@@ -25,7 +25,7 @@ from pptx.shapes.picture import Picture
 from pptx.slide import Slide
 from pptx.util import Emu, Inches, Pt
 
-from sim.experiments.files import atomic_write
+from sim.experiments.runs.files import atomic_write
 from sim.report.content import ReportContent, Table
 
 __all__ = ["PARAMETER_ROWS_PER_SLIDE", "write_slides"]

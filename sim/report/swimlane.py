@@ -14,8 +14,8 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from sim.experiments.files import atomic_write
 from sim.experiments.journeymap import handoffs
+from sim.experiments.runs.files import atomic_write
 from sim.report.figures import RC
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.experiments.uncertainty import IMPORTANCE_FILE
+from sim.experiments.uncertainty.draws import IMPORTANCE_FILE
 from sim.report.figures import RC, FigureFile, _save
 
 if TYPE_CHECKING:
-    from sim.experiments.compare import Comparison
+    from sim.experiments.compare.comparison import Comparison
     from sim.report.content import ReportContent
 
 __all__ = ["add_uncertainty", "hinge_words", "method_paragraph", "uncertainty_sentence"]

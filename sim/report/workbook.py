@@ -28,10 +28,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sim.experiments.analysis import direction
-from sim.experiments.compare import Comparison
-from sim.experiments.files import FORMULA_TRIGGERS, atomic_write
-from sim.experiments.outcomes import comparison_outcomes
+from sim.experiments.analysis.outcomes import comparison_outcomes
+from sim.experiments.analysis.statistics import direction
+from sim.experiments.compare.comparison import Comparison
+from sim.experiments.runs.files import FORMULA_TRIGGERS, atomic_write
 from sim.report.content import ReportContent, ci_name, parameter_value, report_currency
 
 __all__ = ["SHEETS", "number_format", "write_workbook"]

@@ -35,8 +35,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.experiments.files import atomic_write, safe_text, temporary_name
-from sim.experiments.rundir import MARKER, TEMP_DIR_PATTERN, is_complete
+from sim.experiments.runs.files import atomic_write, safe_text, temporary_name
+from sim.experiments.runs.rundir import MARKER, TEMP_DIR_PATTERN, is_complete
 
 __all__ = ["CollectResult", "collect", "report", "scan"]
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sim.experiments.orphans import adopt_workers, stop_with_parent
+from sim.experiments.runs.orphans import adopt_workers, stop_with_parent
 
 __all__ = ["JobComposer", "launch_jobs"]
 

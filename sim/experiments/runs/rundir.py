@@ -29,10 +29,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config.errors import ConfigError
-from sim.experiments.files import atomic_directory
-from sim.experiments.orphans import ParentGoneError, parent_alive
-from sim.experiments.outcomes import run_summary
-from sim.experiments.provenance import provenance
+from sim.experiments.analysis.outcomes import run_summary
+from sim.experiments.runs.files import atomic_directory
+from sim.experiments.runs.orphans import ParentGoneError, parent_alive
+from sim.experiments.runs.provenance import provenance
 
 if TYPE_CHECKING:
     from sim.engine.model import SiloModel
@@ -417,7 +417,7 @@ def execute_run(
     """
     from sim.engine.model import SiloModel
     from sim.experiments.sweeps.design import apply_row_typed
-    from sim.experiments.uncertainty import apply_draw
+    from sim.experiments.uncertainty.draws import apply_draw
 
     cfg, typed = apply_row_typed(cfg)  # the typed tree once: converting it costs as much as a small run
     cfg, typed = apply_draw(cfg, typed)  # silosim-compare uncertainty=parameters: this seed's parameter draw

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.config import ConfigError
-from sim.experiments.files import atomic_write, check_writable
-from sim.experiments.provenance import provenance
+from sim.experiments.runs.files import atomic_write, check_writable
+from sim.experiments.runs.provenance import provenance
 
 if TYPE_CHECKING:
     import optuna

@@ -40,7 +40,7 @@ from sim.config.vocabularies import WEEKS_PER_YEAR
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sim.experiments.records import ClientRecords
+    from sim.experiments.calibration.records import ClientRecords
 
 __all__ = [
     "RECORD_TARGETS",
@@ -350,8 +350,9 @@ def targets_yaml(result: RecordTargets, records: ClientRecords, path: Path | Non
         "notes": records.notes + result.notes,
     }  # fmt: skip
     header = (
-        "# Targets measured from a client's records by silosim (sim/experiments/record_targets.py): each value with\n"
-        "# its 95% sampling interval (low, high) over the year. Used by silosim-calibrate data=<folder>.\n"
+        "# Targets measured from a client's records by silosim (sim/experiments/calibration/record_targets.py):\n"
+        "# each value with its 95% sampling interval (low, high) over the year.\n"
+        "# Used by silosim-calibrate data=<folder>.\n"
     )
     if path is not None:
         header += f"# Written to {path}.\n"

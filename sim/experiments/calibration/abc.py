@@ -46,7 +46,7 @@ from sim.experiments.replications import measuring, run_replications
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from sim.experiments.calibration import CalibrationSpec, FreeParameter
+    from sim.experiments.calibration.spec import CalibrationSpec, FreeParameter
 
 __all__ = [
     "ABC_DB",
@@ -225,7 +225,7 @@ def _generations_reported(total: int, progress: Callable[[str], None]) -> Iterat
 
 
 def _outcomes(spec: CalibrationSpec) -> dict[str, str]:
-    from sim.experiments.calibration import TARGETS
+    from sim.experiments.calibration.spec import TARGETS
 
     return {name: TARGETS[name][0] for name in spec.targets}
 
@@ -336,7 +336,7 @@ def write_posterior(spec: CalibrationSpec, posterior: Posterior, out: Path) -> l
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    from sim.experiments.files import atomic_write
+    from sim.experiments.runs.files import atomic_write
 
     frame = posterior.particles.assign(weight=posterior.weights / posterior.weights.sum())
     files = [

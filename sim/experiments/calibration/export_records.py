@@ -2,7 +2,7 @@
 
 ``silosim-export-records`` runs one configuration (the same model every command runs, with its
 seed) and writes the three files a client hands over, in exactly the documented format of
-:mod:`sim.experiments.records`: ``customers`` (id, start and end date, annual value),
+:mod:`sim.experiments.calibration.records`: ``customers`` (id, start and end date, annual value),
 ``responses`` (respondent, date, score, survey kind) and ``contacts`` (customer, date, reason,
 resolved at first contact). A client sees what data the model needs; a synthetic client made from
 known parameters is what a calibration can be tested against.
@@ -30,7 +30,7 @@ import pandas as pd
 
 from sim.config.vocabularies import WEEKS_PER_YEAR
 from sim.engine.model import SiloModel
-from sim.experiments.outcomes import compute
+from sim.experiments.analysis.outcomes import compute
 
 if TYPE_CHECKING:
     from sim.config.schema import SiloConfig
@@ -131,7 +131,7 @@ def export_run(cfg: SiloConfig, start: date = DEFAULT_START) -> ExportedRun:
 
 
 def _empty(kind: str) -> pd.DataFrame:
-    from sim.experiments.records import COLUMNS
+    from sim.experiments.calibration.tables import COLUMNS
 
     return pd.DataFrame(columns=[c.name for c in COLUMNS[kind] if c.required or kind != "responses"])
 

@@ -4,7 +4,7 @@ An :class:`Outcome` has a name, a label and a unit for tables and figures, the p
 a run's ``summary.json`` (``final.true_nps``), and how it is computed from the run's weekly
 ``metrics.parquet`` table. Everything that reports or judges runs reads this registry: the run
 summary (:func:`run_summary`), the comparison's summary table and report
-(:mod:`sim.experiments.analysis`), replications (:mod:`sim.experiments.replications`), the
+(:mod:`sim.experiments.analysis.runsets`), replications (:mod:`sim.experiments.replications`), the
 calibration targets, the policy objectives and the dashboard's counters. To add an outcome, call
 :func:`register` with a new :class:`Outcome` (``comparison=True`` puts it in every comparison's
 ``summary.csv``).
@@ -226,7 +226,7 @@ for _outcome in (
     Outcome("first_contact_resolution_last_year", "First-contact resolution, mean over the last year", "share",
             _mean("first_contact_resolution", last_year=True), "last_year.first_contact_resolution", fmt=_SHARE,
             bounds=(0, 1)),
-    # a client's records measure these too (sim/experiments/record_targets.py): counts per customer-year
+    # a client's records measure these too (sim/experiments/calibration/record_targets.py): counts per customer-year
     Outcome("survey_responses_per_customer_year", "Survey responses (both kinds) per customer-year, last year",
             "responses per customer-year", _per_customer_year("survey_responses"), fmt="{:.3f}", bounds=(0, math.inf)),
     Outcome("complaint_contacts_per_customer_year", "Contacts about a problem per customer-year, last year",

@@ -1,0 +1,1 @@
+"""Analysis of finished runs: the outcome registry, the runs of a study as tables, statistics."""

@@ -1,0 +1,1 @@
+"""Run infrastructure: run directories, atomic files, provenance, resources, orphaned workers, resumable studies."""
