@@ -110,8 +110,9 @@ Known miss: at the test's own seeds, first-contact resolution under full_transfo
 2-point margin). Two independent replications of the same design dock it (-0.14 and -0.32 points, seeds
 from 1000 and from 2000), and on seeds from 1000 (``SILOSIM_DOCKING_SEEDS=1000``) the whole test passes:
 all 21 figures dock and both alterations are rejected (checked when the alterations were made to the
-reference). So it reads as a chance non-equivalence at these seeds (with no difference at all, one of the 21 tests fails about one time in ten at this design), not a
-rule the implementations apply differently. Every other figure of every scenario must dock at the test's
+reference). So it reads as a chance non-equivalence at these seeds (with no difference at all, one of
+the 21 tests fails about one time in ten at this design), not a rule the implementations apply
+differently. Every other figure of every scenario must dock at the test's
 seeds; that one is reported as an expected failure, with its table. The seeds stay as chosen before any
 result.
 """
