@@ -329,7 +329,7 @@ def test_reference_docks_with_the_engine(runs: dict[tuple[str, str], Sample], sc
 
 
 @pytest.mark.parametrize("control", CONTROLS)
-def test_docking_rejects_a_slightly_altered_reference(runs: dict[tuple[str, str], Sample], control: str) -> None:
+def test_docking_rejects_a_slightly_altered_engine(runs: dict[tuple[str, str], Sample], control: str) -> None:
     c = CONTROLS[control]
     result = _tost(runs["reference", c.scenario], runs["engine", control], c.figure)
     report = _table(f"{control} ({c.scenario}, {' '.join(c.overrides())})", {c.figure: result})
