@@ -152,3 +152,65 @@ def chromium() -> str:
         )
     pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e '.[dev]'")
     return CHROMIUM
+
+
+# ------------------------------------------------------------------------ scheduling under pytest-xdist
+# ``make test`` runs the suite on every core with ``--dist loadgroup`` (pyproject.toml's addopts). Each worker
+# builds its own module-scoped fixtures, so the tests that share one (a comparison directory, a calibration, the
+# docking runs) are sent to one worker as a group: built once, not once per worker that happens to get one of them.
+# Everything else is spread test by test.
+_SHARED_SCOPES = ("package", "module", "class")
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    if any(defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values()):
+        item.add_marker(pytest.mark.xdist_group(Path(item.nodeid.split("::")[0]).stem))
+
+
+def _group_in_node_id(item: pytest.Item) -> None:
+    """Suffix the node id with its group (``@test_docking``), which is how the scheduler sees the group.
+
+    pytest-xdist 3.8 does this by writing ``item._nodeid``, which pytest 9.2 no longer reads (its node ids are
+    structured: pytest-dev/pytest-xdist#1386), so every group would be spread test by test without a word. This
+    does what the fix proposed there does; where xdist's own suffix took, it changes nothing."""
+    names = sorted(
+        {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+    )
+    nodeid = item.nodeid
+    if names and hasattr(item, "_id") and nodeid.rfind("@") <= nodeid.rfind("]"):
+        from _pytest.nodeid import coerce_node_id  # pytest >= 9.2
+
+        item._id = coerce_node_id(f"{nodeid}@{'_'.join(names)}")
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0].split("@")[0]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest work first, so that no long test starts last and holds the run's end (``--no-loadscope-reorder``
+    keeps this order under xdist). Whole modules move, in pytest's order within each, so a module-scoped fixture is
+    never built twice in one process: first the modules whose slow tests share a fixture (one indivisible unit of
+    work), then those with other slow tests, then the end-to-end ones, then the rest; a module marked
+    ``start_first`` (the docking: its runs take twice any other unit's time, on two processes of their own) before
+    all of them."""
+
+    def rank(item: pytest.Item) -> int:
+        slow, e2e = item.get_closest_marker("slow"), item.get_closest_marker("e2e")
+        if item.get_closest_marker("start_first"):
+            return 0
+        if slow and item.get_closest_marker("xdist_group"):
+            return 1
+        return 2 if slow else 3 if e2e else 4
+
+    ranks: dict[str, int] = {}
+    for item in items:
+        ranks[_module(item)] = min(ranks.get(_module(item), 4), rank(item))
+    items.sort(key=lambda item: ranks[_module(item)])
+    if getattr(config.option, "loadgroup", False):  # set in the workers of --dist loadgroup
+        for item in items:
+            _group_in_node_id(item)

@@ -39,6 +39,11 @@ def test_weighted_quantiles_and_bad_abc_settings(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_abc_recovers_the_known_parameters_of_a_synthetic_client(tmp_path: Path) -> None:
+    """The model is 1,000 customers after a 13-week warm-up (it was 1,500 after 26: 56% of the customer-weeks a
+    simulation). A smaller model is noisier, so its posterior is wider: that makes the known value easier to cover
+    and the narrowing (``share_of_prior < 0.8``) harder to show, and the narrowing still shows plainly. At this
+    size (228 simulations) the 90% intervals are 0.00049-0.00193 for the churn (known 0.0012, 26% of the prior)
+    and 0.54-0.71 for first-contact resolution (known 0.6, 34% of the prior)."""
     known = {"customer.base_weekly_churn": 0.0012, "journey.first_contact_resolution": 0.6}
     overrides = [f"{k}={v}" for k, v in known.items()]
     run = export_run(checked_config(["customers=2000", "weeks=52", "seed=77", *overrides]))
@@ -50,8 +55,8 @@ def test_abc_recovers_the_known_parameters_of_a_synthetic_client(tmp_path: Path)
             "method=abc",
             "abc.population=20",
             "abc.generations=4",
-            "model.customers=1500",
-            "model.overrides=['warmup_weeks=26']",
+            "model.customers=1000",
+            "model.overrides=['warmup_weeks=13']",
             "jobs=1",  # one process: the run repeats exactly
             *TWO_FREE,
             f"out_dir={tmp_path / 'fit'}",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError, checked_config
 from sim.experiments.calibration.export_records import export_run, write_records
@@ -106,7 +106,8 @@ def test_a_target_the_records_do_not_give_is_named(tmp_path: Path, exported: tup
         load_spec([f"data={only}", f"out_dir={tmp_path / 'fit'}"])
 
 
-def test_export_records_command_writes_the_files_and_refuses_bad_input(tmp_path: Path) -> None:
+@pytest.mark.e2e
+def test_export_records_command_writes_the_files(tmp_path: Path) -> None:
     out = run_command(
         "silosim-export-records", f"out={tmp_path / 'x'}", "format=xlsx", "customers=600", "weeks=10", cwd=tmp_path
     )
@@ -121,13 +122,18 @@ def test_export_records_command_writes_the_files_and_refuses_bad_input(tmp_path:
     assert about["config"]["customers"] == 600 and set(about["measured_last_year"]) >= {"nps", "annual_retention"}
     records = read_records(tmp_path / "x")  # the workbook reads back as the client format
     assert records.quality.empty and records.read_rows["customers"] > 400 and records.read_rows["contacts"] > 0
+
+
+def test_export_records_command_refuses_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "run.yaml").write_text("{}")
     for args, fragments in [
         (["customers=600"], ["`out` is not given"]),
         ([f"out={tmp_path / 'y'}", "format=doc"], ["`format` is 'doc'", "csv, xlsx"]),
         ([f"out={tmp_path / 'y'}", "start=2099-01-01"], ["after today"]),
         ([f"out={tmp_path / 'x'}"], ["already exists and is not empty"]),
     ]:
-        bad = run_command("silosim-export-records", *args, cwd=tmp_path)
+        bad = run_main("silosim-export-records", *args, cwd=tmp_path)
         assert_user_error(bad, "silosim-export-records", fragments)
     assert not (tmp_path / "y").exists()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError, checked_config
 from sim.engine.model import SiloModel
@@ -147,10 +147,19 @@ def test_a_bad_map_is_one_paragraph_naming_the_row_and_what_is_allowed(
         assert fragment in message, (fragment, message)
 
 
-def test_silosim_journey_export_import_and_refusals(tmp_path: Path) -> None:
-    out = run_command("silosim-journey", "export", "out=map.xlsx", cwd=tmp_path)
+@pytest.mark.e2e
+def test_silosim_journey_runs_as_a_process(tmp_path: Path) -> None:
+    """The console script itself (the in-process test below runs its ``main``)."""
+    out = run_command("silosim-journey", "export", "out=map.csv", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    out = run_command("silosim-journey", "import", "map.xlsx", "out=journeys/mine.yaml", cwd=tmp_path)
+    assert (tmp_path / "map.csv").read_text().count("\n") > 5
+    assert_user_error(run_command("silosim-journey", "draw", cwd=tmp_path), "silosim-journey", ["The action is 'draw'"])
+
+
+def test_silosim_journey_export_import_and_refusals(tmp_path: Path) -> None:
+    out = run_main("silosim-journey", "export", "out=map.xlsx", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    out = run_main("silosim-journey", "import", "map.xlsx", "out=journeys/mine.yaml", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     for name in ("mine.yaml", "mine.png", "mine.pdf"):
         assert (tmp_path / "journeys" / name).stat().st_size > 500, name
@@ -169,5 +178,5 @@ def test_silosim_journey_export_import_and_refusals(tmp_path: Path) -> None:
         (["draw"], ["The action is 'draw'"]),
         (["import", "map.xlsx", "colour=red"], ["`colour=red` is not a setting"]),
     ]:
-        assert_user_error(run_command("silosim-journey", *args, cwd=tmp_path), "silosim-journey", fragments)
+        assert_user_error(run_main("silosim-journey", *args, cwd=tmp_path), "silosim-journey", fragments)
     assert not (tmp_path / "b.yaml").exists() and not (tmp_path / "b.png").exists()

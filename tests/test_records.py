@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_user_error, run_command
+from conftest import assert_user_error, run_command, run_main
 
 from sim.config import ConfigError
 from sim.experiments.calibration.record_targets import kaplan_meier, km_retention, measure_targets, nps_target, wilson
@@ -354,7 +354,7 @@ def test_a_file_that_cannot_be_read_is_one_paragraph_naming_it(
 def test_silosim_records_prints_the_problems_as_one_block_and_writes_nothing(tmp_path: Path) -> None:
     bad = RESPONSES.replace("A2,2024-03-01,9,", "A2,2024-03-01,11,").replace("A3,2024-04-01", "Z9,2024-04-01")
     root = folder(tmp_path, good(**{"responses.csv": bad}))
-    out = run_command("silosim-records", str(root), "--out", str(tmp_path / "report"), cwd=tmp_path)
+    out = run_main("silosim-records", str(root), "--out", str(tmp_path / "report"), cwd=tmp_path)
     block = assert_user_error(
         out,
         "silosim-records",
@@ -368,6 +368,13 @@ def test_silosim_records_prints_the_problems_as_one_block_and_writes_nothing(tmp
     assert block.count("responses.csv row") == 2
     assert len(out.stderr.strip().splitlines()) == 3  # heading and one line per problem
     assert not (tmp_path / "report").exists()
+    out = run_main("silosim-records", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert_user_error(out, "silosim-records", ["is not a folder"])
+
+
+@pytest.mark.e2e
+def test_silosim_records_runs_as_a_process(tmp_path: Path) -> None:
+    """The console script itself (the other tests run its ``main`` in-process)."""
     out = run_command("silosim-records", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert_user_error(out, "silosim-records", ["is not a folder"])
 
@@ -376,7 +383,7 @@ def test_silosim_records_writes_targets_quality_and_the_data_report(tmp_path: Pa
     bad = RESPONSES.replace("A2,2024-03-01,9,", "A2,2024-03-01,11,")
     root = folder(tmp_path, good(**{"responses.csv": bad}))
     report = tmp_path / "report"
-    out = run_command("silosim-records", str(root), "--out", str(report), "--max-excluded", "0.5", cwd=tmp_path)
+    out = run_main("silosim-records", str(root), "--out", str(report), "--max-excluded", "0.5", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "1 row(s) left out" in out.stdout and "'11' is outside 0-10" in out.stdout
     quality = pd.read_csv(report / "data_quality.csv")
