@@ -24,7 +24,7 @@ from sim.experiments.compare.settings import (
 )
 from sim.experiments.runs.executor import fmt_duration
 from sim.experiments.runs.files import check_writable, require_fresh
-from sim.experiments.runs.resources import check_memory, estimate_seconds
+from sim.experiments.runs.resources import check_memory, estimate_time
 from sim.experiments.uncertainty.draws import plan_draws, read_distributions
 
 __all__ = [
@@ -151,11 +151,14 @@ def _check_resources(conf: CompareConf, warmup_weeks: int) -> None:
     workers = worker_count(conf)
     check_memory(conf.customers, conf.weeks, warmup_weeks, workers)
     total = _runs_planned(conf)
-    seconds = estimate_seconds(total, conf.customers, conf.weeks, warmup_weeks, workers)
-    if seconds > MAX_HOURS * 3600 and not conf.allow_long and backend(conf).local:
+    if not backend(conf).local or conf.allow_long:
+        return
+    estimate = estimate_time(total, conf.customers, conf.weeks, warmup_weeks, workers)
+    if estimate.seconds > MAX_HOURS * 3600:
         raise ConfigError(
             f"The comparison is {total:,} runs of {conf.customers:,} customers x {conf.weeks + warmup_weeks:,} "
-            f"weeks on {workers} worker(s): about {fmt_duration(seconds)} (h:mm:ss), more than the {MAX_HOURS:g} "
+            f"weeks on {workers} worker(s): about {fmt_duration(estimate.seconds)} (h:mm:ss, {estimate.basis}), "
+            f"more than the {MAX_HOURS:g} "
             "hours a comparison may take without confirmation. Lower `replications`, `customers` or `weeks`, or "
             "add allow_long=true to start it anyway."
         )

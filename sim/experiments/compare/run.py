@@ -23,7 +23,7 @@ from sim.experiments.runs import warmups
 from sim.experiments.runs.executor import fmt_duration, launch_multirun
 from sim.experiments.runs.files import atomic_directory, fsync_path, naming, require_fresh
 from sim.experiments.runs.provenance import provenance
-from sim.experiments.runs.resources import estimate_seconds
+from sim.experiments.runs.resources import estimate_time
 from sim.experiments.runs.rundir import count_runs
 from sim.experiments.uncertainty.draws import DRAWS_DIR, draw_arguments, summarise_draws, write_plan_draws
 
@@ -109,10 +109,13 @@ def _announce(p: Plan, reused: int) -> None:
     conf = p.conf
     how = backend(conf).describe(p.total)
     warmup = int(p.configs[p.baseline].get("warmup_weeks") or 0)
-    estimate = estimate_seconds(p.total - reused, conf.customers, conf.weeks, warmup, worker_count(conf))
+    estimate = estimate_time(
+        p.total - reused, conf.customers, conf.weeks, warmup, worker_count(conf), measure=backend(conf).local
+    )
     print(
         f"{PROG}: {len(conf.scenarios)} scenarios x {conf.replications} replications = {p.total} runs of "
-        f"{conf.customers:,} customers x {conf.weeks} weeks ({how}; at most about {fmt_duration(estimate)})",
+        f"{conf.customers:,} customers x {conf.weeks} weeks ({how}; at most about {fmt_duration(estimate.seconds)}, "
+        f"{estimate.basis})",
         file=sys.stderr,
     )
     if reused:

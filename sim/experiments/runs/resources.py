@@ -10,12 +10,20 @@ Measured with ``/usr/bin/time``: peak resident memory 356 MB at 20,000 customers
 (what it would need, what the machine has, which setting to lower). :func:`estimate_seconds` is the
 time a batch of runs takes at :data:`CUSTOMER_WEEKS_PER_SECOND` per worker (measured: the headline
 comparison's 80 runs of 20,000 customers x 260 weeks took 28 s on 2 workers, about 7 million
-customer-weeks a second each; the constant is set lower so the estimate errs long).
+customer-weeks a second each; the constant is set lower so the estimate errs long). Machines differ
+(the same benchmark has run 1.45 times slower on one than on another), so when that estimate passes
+:data:`MEASURE_ABOVE_SECONDS`, long enough for a few seconds to be worth spending on it, the speed is
+measured instead by two quick runs on this machine (:func:`machine_speed`: the :data:`QUICK_RUNS`
+sizes, after one run that loads the compiled kernels), which give a cost per simulated week and one per
+customer-week, and the estimate says which it used.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sim.config.errors import ConfigError
@@ -24,9 +32,14 @@ __all__ = [
     "BASE_BYTES",
     "BYTES_PER_CUSTOMER",
     "CUSTOMER_WEEKS_PER_SECOND",
+    "MEASURE_ABOVE_SECONDS",
+    "QUICK_RUNS",
+    "Estimate",
     "available_bytes",
     "check_memory",
     "estimate_seconds",
+    "estimate_time",
+    "machine_speed",
     "run_bytes",
 ]
 
@@ -34,6 +47,9 @@ BYTES_PER_CUSTOMER = 1_000  # measured about 930 (see the module docstring)
 BASE_BYTES = 400_000_000  # one worker process (measured about 340 MB)
 REFERENCE_WEEKS = 260  # the weeks over which BYTES_PER_CUSTOMER was measured (104 warm-up + 156)
 CUSTOMER_WEEKS_PER_SECOND = 3_000_000  # per worker; measured about 7 million (see the module docstring)
+MEASURE_ABOVE_SECONDS = 600.0  # a constant-rate estimate past this is replaced by one from a quick run here
+QUICK_RUNS = ((2_000, 26), (20_000, 26))  # customers and weeks (after a warm-up of as many) of the quick runs
+SAFETY = 1.5  # the measured costs are multiplied by this: the estimate still errs long (other load, bigger books)
 
 
 def run_bytes(customers: int, weeks: int, warmup_weeks: int = 0) -> int:
@@ -87,7 +103,69 @@ def check_memory(customers: int, weeks: int, warmup_weeks: int, workers: int, lo
     )
 
 
-def estimate_seconds(runs: int, customers: int, weeks: int, warmup_weeks: int, workers: int) -> float:
-    """About how long ``runs`` runs take on ``workers`` parallel workers (errs long)."""
-    per_run = customers * (weeks + warmup_weeks) / CUSTOMER_WEEKS_PER_SECOND + 1.0
+def estimate_seconds(
+    runs: int, customers: int, weeks: int, warmup_weeks: int, workers: int, speed: float = CUSTOMER_WEEKS_PER_SECOND
+) -> float:
+    """About how long ``runs`` runs take on ``workers`` parallel workers at ``speed`` customer-weeks a second each."""
+    per_run = customers * (weeks + warmup_weeks) / speed + 1.0
     return per_run * -(-runs // max(1, workers))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long some work takes, and how that was found (for the line printed before it starts)."""
+
+    seconds: float
+    measured: bool  # from a quick run on this machine, else from the documented constant
+
+    @property
+    def basis(self) -> str:
+        """``measured on this machine`` or ``at a documented speed``."""
+        return "speed measured on this machine" if self.measured else "at a documented speed"
+
+
+def estimate_time(
+    runs: int, customers: int, weeks: int, warmup_weeks: int, workers: int, *, measure: bool = True
+) -> Estimate:
+    """The time of ``runs`` runs: from the documented speed, or, past :data:`MEASURE_ABOVE_SECONDS`, from quick runs.
+
+    The quick runs cost a few seconds (once per process), which only work of ten minutes or more pays for.
+    ``measure=False`` keeps the documented speed (work that runs elsewhere, on a cluster's nodes).
+    """
+    rough = estimate_seconds(runs, customers, weeks, warmup_weeks, workers)
+    if not measure or rough <= MEASURE_ABOVE_SECONDS:
+        return Estimate(rough, measured=False)
+    per_week, per_customer_week = machine_speed()
+    simulated = weeks + warmup_weeks
+    per_run = SAFETY * (per_week * simulated + per_customer_week * customers * simulated) + 1.0
+    return Estimate(per_run * -(-runs // max(1, workers)), measured=True)
+
+
+@lru_cache(maxsize=1)
+def machine_speed() -> tuple[float, float]:
+    """Seconds one process takes on this machine, now, per simulated week and per customer-week (two quick runs)."""
+    (small, weeks), (large, weeks_large) = QUICK_RUNS
+    t_small, t_large = _quick_run_seconds(small, weeks), _quick_run_seconds(large, weeks_large)
+    customer_weeks = (large * 2 * weeks_large) - (small * 2 * weeks)
+    per_customer_week = max(t_large - t_small, 0.0) / customer_weeks
+    per_week = max(t_small - per_customer_week * small * 2 * weeks, 0.0) / (2 * weeks)
+    return per_week, max(per_customer_week, 1.0 / (10 * CUSTOMER_WEEKS_PER_SECOND))
+
+
+def _quick_run_seconds(customers: int, weeks: int) -> float:
+    """Seconds of one run of ``customers`` x (``weeks`` warm-up + ``weeks``), after one that loads the kernels."""
+    from sim.config import checked_config
+    from sim.engine.model import SiloModel
+
+    def run(seed: int) -> None:
+        cfg = checked_config([f"customers={customers}", f"weeks={weeks}", f"warmup_weeks={weeks}", f"seed={seed}"])
+        model = SiloModel(cfg, collect=False)
+        for _ in range(weeks):
+            model.step()
+
+    if not _quick_run_seconds.__dict__.get("loaded"):
+        run(0)  # compiles or loads the numba kernels: a cost every worker pays once, not a rate
+        _quick_run_seconds.__dict__["loaded"] = True
+    started = time.perf_counter()
+    run(1)
+    return max(time.perf_counter() - started, 1e-3)
