@@ -36,7 +36,7 @@ from sim.commands.records import record_problems, report_records
 from sim.experiments.calibration.fit import calibrate, fmt_target
 from sim.experiments.calibration.outputs import bound_warning, markdown_report, unreachable_message, write_outputs
 from sim.experiments.calibration.spec import CalibrationSpec, load_spec
-from sim.experiments.runs.resources import check_memory
+from sim.experiments.runs.resources import check_memory, describe_time
 
 __all__ = ["main"]
 
@@ -67,9 +67,15 @@ def main(argv: list[str] | None = None) -> None:
             if spec.abc is not None
             else f"{spec.trials} trials x {spec.replications} replications"
         )
+        base = spec.base
+        if spec.abc is not None:  # each generation runs until its population is accepted: at least this many runs
+            runs, took = spec.abc.generations * spec.abc.population, "at least the population of every generation, "
+        else:
+            runs, took = spec.trials * spec.replications + spec.report_replications, ""
+        took += describe_time(runs, base.customers, base.weeks, base.warmup_weeks, _workers(spec))
         print(
-            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {budget} of {spec.base.customers:,} "
-            f"customers x {spec.base.weeks} weeks"
+            f"Calibrating {', '.join(f.key for f in spec.free)} to {shown}: {budget} of {base.customers:,} "
+            f"customers x {base.weeks} weeks; {took}"
         )
         result = calibrate(spec, progress=lambda line: print(line, flush=True))
         written = write_outputs(spec, result)

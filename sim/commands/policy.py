@@ -27,7 +27,7 @@ import pandas as pd
 
 from sim.commands._common import user_errors, wants_help
 from sim.experiments.policy import load, search, summarise
-from sim.experiments.runs.resources import check_memory
+from sim.experiments.runs.resources import check_memory, describe_time
 from sim.report.research import policy_front
 
 __all__ = ["main"]
@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         check_memory(base.customers, base.weeks, base.warmup_weeks, workers, "jobs")
         print(
             f"Policy search: {cfg.objective} under a budget of {cfg.policy.budget:g}; {p.trials} trials x "
-            f"{cfg.replications} replications of {base.customers:,} customers x {base.weeks} weeks -> {p.out_dir}",
+            f"{cfg.replications} replications of {base.customers:,} customers x {base.weeks} weeks, "
+            + describe_time(p.trials * cfg.replications, base.customers, base.weeks, base.warmup_weeks, workers)
+            + f" -> {p.out_dir}",
             flush=True,
         )
         study = search(p, progress=lambda line: print(line, flush=True))

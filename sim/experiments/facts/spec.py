@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,6 +99,7 @@ class ValidationSpec:
     overrides: list[str]
     config: dict[str, Any] = field(default_factory=dict)
     backend: Backend | None = None  # where the runs go (launcher, launcher_options; the executor's)
+    warmup_weeks: int = 0  # the longest warm-up of its runs (for the time estimate printed first)
 
     @property
     def scenarios(self) -> list[str]:
@@ -237,6 +239,7 @@ def load_spec(overrides: Sequence[str]) -> ValidationSpec:
     workers = min(spec.jobs, len(spec.scenarios) * len(spec.seeds))
     largest = max(typed, key=lambda t: t.customers * (t.weeks + t.warmup_weeks))
     check_memory(largest.customers, largest.weeks, largest.warmup_weeks, workers, "jobs")
+    spec = dataclasses.replace(spec, warmup_weeks=largest.warmup_weeks)
     require_fresh(spec.out, "out", "validation results")
     return spec
 

@@ -20,6 +20,7 @@ from sim.experiments.facts.measures import DISTRIBUTION, measure_model
 from sim.experiments.facts.spec import Check, ValidationSpec, run_overrides
 from sim.experiments.runs.executor import Backend, map_jobs
 from sim.experiments.runs.files import atomic_directory, safe_table
+from sim.experiments.runs.resources import describe_time
 
 __all__ = [
     "CheckResult",
@@ -81,7 +82,8 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     jobs = [(s, seed) for s in spec.scenarios for seed in spec.seeds]
     say(
         f"silosim-validate: {len(spec.facts)} facts, {len(jobs)} runs ({len(spec.scenarios)} scenarios x "
-        f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes"
+        f"{len(spec.seeds)} seeds) of {spec.customers:,} customers x {spec.weeks} weeks on {spec.jobs} processes; "
+        + describe_time(len(jobs), spec.customers, spec.weeks, spec.warmup_weeks, _workers(spec))
     )
     started, step = time.monotonic(), max(1, len(jobs) // 10)
     groups = _groups(spec)
@@ -108,6 +110,11 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     return pd.DataFrame(sorted(rows, key=lambda r: order[(r["scenario"], r["seed"])]))
 
 
+def _workers(spec: ValidationSpec) -> int:
+    """The runs that go at once: ``jobs`` processes (-1: every core)."""
+    return max(1, spec.jobs if spec.jobs > 0 else (os.cpu_count() or 1))
+
+
 def _groups(spec: ValidationSpec) -> list[list[tuple[str, int]]]:
     """The runs of one seed, in chunks that keep every worker busy: a chunk's runs share their warm-up where they can.
 
@@ -115,8 +122,7 @@ def _groups(spec: ValidationSpec) -> list[list[tuple[str, int]]]:
     seed's scenarios are split into as many chunks as it takes for twice as many jobs as workers, so a few seeds
     still use every core.
     """
-    workers = max(1, spec.jobs if spec.jobs > 0 else (os.cpu_count() or 1))
-    chunks = max(1, min(len(spec.scenarios), math.ceil(2 * workers / max(1, len(spec.seeds)))))
+    chunks = max(1, min(len(spec.scenarios), math.ceil(2 * _workers(spec) / max(1, len(spec.seeds)))))
     size = math.ceil(len(spec.scenarios) / chunks)
     return [
         [(scenario, seed) for scenario in spec.scenarios[i : i + size]]

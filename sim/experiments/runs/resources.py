@@ -37,6 +37,7 @@ __all__ = [
     "Estimate",
     "available_bytes",
     "check_memory",
+    "describe_time",
     "estimate_seconds",
     "estimate_time",
     "machine_speed",
@@ -139,6 +140,16 @@ def estimate_time(
     simulated = weeks + warmup_weeks
     per_run = SAFETY * (per_week * simulated + per_customer_week * customers * simulated) + 1.0
     return Estimate(per_run * -(-runs // max(1, workers)), measured=True)
+
+
+def describe_time(
+    runs: int, customers: int, weeks: int, warmup_weeks: int, workers: int, *, measure: bool = True
+) -> str:
+    """``at most about 1:02:03 (speed measured on this machine)``: the time estimate a command prints first."""
+    from sim.experiments.runs.executor import fmt_duration
+
+    estimate = estimate_time(runs, customers, weeks, warmup_weeks, workers, measure=measure)
+    return f"at most about {fmt_duration(estimate.seconds)} ({estimate.basis})"
 
 
 @lru_cache(maxsize=1)

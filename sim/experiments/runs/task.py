@@ -41,7 +41,7 @@ from sim.experiments.analysis.outcomes import run_summary
 from sim.experiments.runs.executor import PARENT_ENV
 from sim.experiments.runs.files import check_writable, os_error_message
 from sim.experiments.runs.orphans import terminate_as_interrupt
-from sim.experiments.runs.resources import check_memory
+from sim.experiments.runs.resources import check_memory, describe_time
 from sim.experiments.runs.rundir import execute_run, record_failure, register_resolvers
 from sim.experiments.sweeps.plan import plan_multirun
 
@@ -167,7 +167,8 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
         os.environ[SWEEP_JOBS_ENV] = str(plan.jobs)
         rows = f" ({plan.design_rows} design rows)" if plan.design_rows else ""
         check_memory(plan.customers, plan.weeks, plan.warmup_weeks, plan.workers, "hydra.launcher.n_jobs")
-        print(f"{PROG}: sweep of {plan.jobs} runs{rows}", flush=True)
+        took = describe_time(plan.jobs, plan.customers, plan.weeks, plan.warmup_weeks, plan.workers)
+        print(f"{PROG}: sweep of {plan.jobs} runs{rows}; the largest on these workers: {took}", flush=True)
         return plan.overrides
     if not flags:
         typed = checked_config(overrides)
