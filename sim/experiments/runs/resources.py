@@ -50,6 +50,8 @@ REFERENCE_WEEKS = 260  # the weeks over which BYTES_PER_CUSTOMER was measured (1
 CUSTOMER_WEEKS_PER_SECOND = 3_000_000  # per worker; measured about 7 million (see the module docstring)
 MEASURE_ABOVE_SECONDS = 600.0  # a constant-rate estimate past this is replaced by one from a quick run here
 QUICK_RUNS = ((2_000, 26), (20_000, 26))  # customers and weeks (after a warm-up of as many) of the quick runs
+STARTUP_SECONDS = 10.0  # a worker's start: imports (about 4.5 CPU-s, mostly Mesa's pandas and SciPy) and the
+# numba kernels loaded from their cache (about 2 CPU-s), measured by benchmarks/warmup_fork.py; set higher to err long
 SAFETY = 1.5  # the measured costs are multiplied by this: the estimate still errs long (other load, bigger books)
 
 
@@ -109,7 +111,7 @@ def estimate_seconds(
 ) -> float:
     """About how long ``runs`` runs take on ``workers`` parallel workers at ``speed`` customer-weeks a second each."""
     per_run = customers * (weeks + warmup_weeks) / speed + 1.0
-    return per_run * -(-runs // max(1, workers))
+    return STARTUP_SECONDS + per_run * -(-runs // max(1, workers))
 
 
 @dataclass(frozen=True)
@@ -139,17 +141,17 @@ def estimate_time(
     per_week, per_customer_week = machine_speed()
     simulated = weeks + warmup_weeks
     per_run = SAFETY * (per_week * simulated + per_customer_week * customers * simulated) + 1.0
-    return Estimate(per_run * -(-runs // max(1, workers)), measured=True)
+    return Estimate(STARTUP_SECONDS + per_run * -(-runs // max(1, workers)), measured=True)
 
 
 def describe_time(
     runs: int, customers: int, weeks: int, warmup_weeks: int, workers: int, *, measure: bool = True
 ) -> str:
-    """``at most about 1:02:03 (speed measured on this machine)``: the time estimate a command prints first."""
+    """``about 1:02:03 (speed measured on this machine)``: the time estimate a command prints first (it errs long)."""
     from sim.experiments.runs.executor import fmt_duration
 
     estimate = estimate_time(runs, customers, weeks, warmup_weeks, workers, measure=measure)
-    return f"at most about {fmt_duration(estimate.seconds)} ({estimate.basis})"
+    return f"about {fmt_duration(estimate.seconds)} ({estimate.basis})"
 
 
 @lru_cache(maxsize=1)

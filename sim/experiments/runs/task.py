@@ -168,7 +168,7 @@ def _check(overrides: list[str], multirun: bool) -> list[str]:
         rows = f" ({plan.design_rows} design rows)" if plan.design_rows else ""
         check_memory(plan.customers, plan.weeks, plan.warmup_weeks, plan.workers, "hydra.launcher.n_jobs")
         took = describe_time(plan.jobs, plan.customers, plan.weeks, plan.warmup_weeks, plan.workers)
-        print(f"{PROG}: sweep of {plan.jobs} runs{rows}; the largest on these workers: {took}", flush=True)
+        print(f"{PROG}: sweep of {plan.jobs} runs{rows}, {took}", flush=True)
         return plan.overrides
     if not flags:
         typed = checked_config(overrides)
