@@ -10,13 +10,14 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hydra.core.config_store import ConfigStore
 
 from sim.config import compose_config
 from sim.engine.model import SiloModel
@@ -214,3 +215,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if getattr(config.option, "loadgroup", False):  # set in the workers of --dist loadgroup
         for item in items:
             _group_in_node_id(item)
+
+
+@pytest.fixture(autouse=True)
+def _forget_user_groups(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test that registers a user's scenario directory leaves the ConfigStore and environment as it found them.
+
+    Otherwise a later test in the same worker (the dashboard's scenario list) would see the test's scenarios.
+    """
+    for variable in ("SILOSIM_SCENARIO_DIR", "SILOSIM_EXPERIMENT_DIR"):
+        monkeypatch.delenv(variable, raising=False)  # restored by monkeypatch after the test
+    repo = ConfigStore.instance().repo
+    before = {group: set(repo.get(group, {})) for group in ("scenario", "experiment")}
+    yield
+    for group, names in before.items():
+        for name in set(repo.get(group, {})) - names:
+            del repo[group][name]

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from conftest import REPO, SCENARIOS
-from hydra.core.config_store import ConfigStore
 
 from sim.config import ConfigError, SiloConfig, checked_config, compose_config, group_options, register_group_dir
 from sim.config.walk import parameter_table
 from sim.engine.model import SiloModel
-
-
-@pytest.fixture(autouse=True)
-def _forget_user_groups(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A test that registers a user's scenario directory leaves the ConfigStore and environment as it found them.
-
-    Otherwise a later test in the same worker (the dashboard's scenario list) would see the test's scenarios.
-    """
-    for variable in ("SILOSIM_SCENARIO_DIR", "SILOSIM_EXPERIMENT_DIR"):
-        monkeypatch.delenv(variable, raising=False)  # restored by monkeypatch after the test
-    repo = ConfigStore.instance().repo
-    before = {group: set(repo.get(group, {})) for group in ("scenario", "experiment")}
-    yield
-    for group, names in before.items():
-        for name in set(repo.get(group, {})) - names:
-            del repo[group][name]
 
 
 def checked(overrides: list[str]) -> SiloConfig:
