@@ -39,13 +39,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,12 +54,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
+from sim.dashboard.serving import serve
 from sim.report.pdf import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
 BIN = Path(sys.executable).parent
-SERVER_START_TIMEOUT_S = 90
 UI_TIMEOUT_MS = 60_000
 AB_TIMEOUT_MS = 600_000  # the first A/B starts the worker processes; a shared machine is slow
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run"]
@@ -229,49 +226,15 @@ def morris(out: Path, sizes: Sizes, scratch: Path) -> list[Path]:
     return [target]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def dashboard_server(cwd: Path, log_path: Path) -> Iterator[str]:
-    """``solara run sim.dashboard.page`` (as ``make dashboard``) on a free local port; its URL, stopped afterwards.
+    """The dashboard (as ``make dashboard``) on a free local port; its URL, stopped afterwards.
 
     It runs in ``cwd``, so it exports to and lists ``cwd/outputs`` (shown as ``outputs/...``, as in a checkout).
     """
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
     env = {k: v for k, v in os.environ.items() if k != "SILOSIM_OUTPUTS"}
-    env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
-    command = [str(BIN / "solara"), "run", "sim.dashboard.page", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--no-open", "--production", "--no-check-version"]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"solara exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"solara did not answer on {url} within {SERVER_START_TIMEOUT_S} s")
-            time.sleep(0.3)
+    with serve(cwd, log_path, env) as (url, _):
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group (start_new_session)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 def _live(page, url: str, sizes: Sizes, png: Path) -> None:

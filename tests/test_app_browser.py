@@ -14,21 +14,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CHROMIUM_ARGS
 
+from sim.dashboard.serving import serve
+
 REPO = Path(__file__).resolve().parent.parent
-SOLARA = str(Path(sys.executable).parent / "solara")
 SERVER_START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
 SCREENSHOT_COPY = os.environ.get("SILOSIM_DASHBOARD_SCREENSHOT")  # optional extra copy, e.g. docs/img/dashboard.png
@@ -36,12 +34,6 @@ SCREENSHOTS = os.environ.get("SILOSIM_SCREENSHOTS")  # optional directory for a 
 AB_TIMEOUT_MS = 180_000  # the first A/B starts the worker processes (imports, compiled kernels from the cache)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -52,55 +44,14 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @contextmanager
 def _serve(outputs: Path, log_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``solara run sim.dashboard.page`` on a free port of 127.0.0.1; yields its URL and process, stops it after."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SILOSIM_OUTPUTS": str(outputs), **env}
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                SOLARA,
-                "run",
-                "sim.dashboard.page",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-open",
-                "--production",
-                "--no-check-version",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"solara exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"solara did not answer on {url} within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.3)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group (start_new_session)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    """The dashboard from the checkout, exporting to ``outputs``; yields its URL and process, stops it after."""
+    with ExitStack() as stack:
+        try:
+            environment = {**os.environ, "SILOSIM_OUTPUTS": str(outputs), **env}
+            served = stack.enter_context(serve(REPO, log_path, environment, SERVER_START_TIMEOUT_S))
+        except RuntimeError as exc:  # it did not start
+            pytest.fail(str(exc))
+        yield served
 
 
 @pytest.fixture(scope="module")
