@@ -63,9 +63,8 @@ def _print_paths(comparison: Comparison) -> None:
     print(f"Report: {out / 'report.html'}")
 
 
-def _rebuild(source: str, argv: list[str]) -> None:
-    with user_errors(PROG):
-        comparison = rebuild_comparison(Path(source), argv, write_deliverables, [PROG, f"{FROM}={source}", *argv])
+def _print_table(comparison: Comparison) -> None:
+    """The comparison's summary table, in the currency its report names."""
     print_summary(
         comparison.summary,
         comparison.baseline,
@@ -73,6 +72,12 @@ def _rebuild(source: str, argv: list[str]) -> None:
         comparison.titles,
         report_currency(comparison.meta),
     )
+
+
+def _rebuild(source: str, argv: list[str]) -> None:
+    with user_errors(PROG):
+        comparison = rebuild_comparison(Path(source), argv, write_deliverables, [PROG, f"{FROM}={source}", *argv])
+    _print_table(comparison)
     _print_paths(comparison)
     if comparison.meta.get("deliverable_errors"):
         sys.exit(EXIT_FAILED)
@@ -98,13 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         except RuntimeError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             sys.exit(EXIT_FAILED)
-    print_summary(
-        comparison.summary,
-        comparison.baseline,
-        comparison.confidence,
-        comparison.titles,
-        report_currency(comparison.meta),
-    )
+    _print_table(comparison)
     failures = comparison.runs.failures
     if not failures.empty:
         print(f"\n{len(failures)} run(s) failed and are left out of the comparison:")
