@@ -43,6 +43,7 @@ def test_long_work_is_estimated_from_quick_runs_on_this_machine(monkeypatch: pyt
         return 0.5 + customers * 2 * weeks * 1e-6  # a slow machine: 0.5 s of weekly overhead, 1 us a customer-week
 
     monkeypatch.setattr(resources, "_quick_run_seconds", quick)
+    monkeypatch.setattr(resources, "_simulate", lambda customers, weeks, seed: None)  # no kernels to load
     runs, customers, weeks, warmup, workers = 1_000, 20_000, 156, 104, 2
     assert estimate_seconds(runs, customers, weeks, warmup, workers) > MEASURE_ABOVE_SECONDS
     first = estimate_time(runs, customers, weeks, warmup, workers)

@@ -158,6 +158,7 @@ def describe_time(
 def machine_speed() -> tuple[float, float]:
     """Seconds one process takes on this machine, now, per simulated week and per customer-week (two quick runs)."""
     (small, weeks), (large, weeks_large) = QUICK_RUNS
+    _simulate(small, weeks, seed=0)  # compiles or loads the numba kernels: a cost every worker pays once, not a rate
     t_small, t_large = _quick_run_seconds(small, weeks), _quick_run_seconds(large, weeks_large)
     customer_weeks = (large * 2 * weeks_large) - (small * 2 * weeks)
     per_customer_week = max(t_large - t_small, 0.0) / customer_weeks
@@ -166,19 +167,18 @@ def machine_speed() -> tuple[float, float]:
 
 
 def _quick_run_seconds(customers: int, weeks: int) -> float:
-    """Seconds of one run of ``customers`` x (``weeks`` warm-up + ``weeks``), after one that loads the kernels."""
+    """Seconds of one run of ``customers`` x (``weeks`` warm-up + ``weeks``)."""
+    started = time.perf_counter()
+    _simulate(customers, weeks, seed=1)
+    return max(time.perf_counter() - started, 1e-3)
+
+
+def _simulate(customers: int, weeks: int, seed: int) -> None:
+    """One run of the baseline: ``customers`` x (``weeks`` warm-up + ``weeks``)."""
     from sim.config import checked_config
     from sim.engine.model import SiloModel
 
-    def run(seed: int) -> None:
-        cfg = checked_config([f"customers={customers}", f"weeks={weeks}", f"warmup_weeks={weeks}", f"seed={seed}"])
-        model = SiloModel(cfg, collect=False)
-        for _ in range(weeks):
-            model.step()
-
-    if not _quick_run_seconds.__dict__.get("loaded"):
-        run(0)  # compiles or loads the numba kernels: a cost every worker pays once, not a rate
-        _quick_run_seconds.__dict__["loaded"] = True
-    started = time.perf_counter()
-    run(1)
-    return max(time.perf_counter() - started, 1e-3)
+    cfg = checked_config([f"customers={customers}", f"weeks={weeks}", f"warmup_weeks={weeks}", f"seed={seed}"])
+    model = SiloModel(cfg, collect=False)
+    for _ in range(weeks):
+        model.step()
