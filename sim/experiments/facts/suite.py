@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -87,11 +88,12 @@ def run_validation(spec: ValidationSpec, progress: Callable[[str], None] | None 
     )
     started, step = time.monotonic(), max(1, len(jobs) // 10)
     groups = _groups(spec)
-    sizes = sorted(len(group) for group in groups)
+    # after k groups, at least the runs of the k smallest are done (all of them at the end)
+    at_least = [0, *itertools.accumulate(sorted(len(group) for group in groups))]
 
     def report(done: int, total: int) -> None:
-        runs = sum(sizes[:done])  # the runs of the smallest groups: at least this many are done (all at the end)
-        if done and (runs // step > sum(sizes[: done - 1]) // step or done == total):
+        runs = at_least[done]
+        if done and (runs // step > at_least[done - 1] // step or done == total):
             say(f"silosim-validate: runs {runs}/{len(jobs)} done ({time.monotonic() - started:.0f} s)")
 
     results = map_jobs(
