@@ -119,7 +119,7 @@ result.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -130,6 +130,7 @@ import pytest
 from joblib import Parallel, delayed
 
 from sim.config import compose_config
+from sim.config.compose import to_config
 from sim.engine.model import SiloModel
 from sim.engine.reference import ReferenceModel
 from sim.experiments.analysis.equivalence import Equivalence, tost_welch
@@ -137,7 +138,8 @@ from sim.experiments.analysis.outcomes import compute
 
 if TYPE_CHECKING:
     import pandas as pd
-    from omegaconf import DictConfig
+
+    from sim.config.run import RunConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.start_first]  # the suite's longest: started first under xdist
 
@@ -241,24 +243,25 @@ def figures(metrics: pd.DataFrame, window_weeks: int) -> dict[str, float]:
 
 
 @functools.cache
-def _configuration(scenario: str, overrides: tuple[str, ...]) -> DictConfig:
-    """The composed configuration of a group of runs (composed once per process, not once per run)."""
-    return compose_config(
-        [
-            f"scenario={scenario}",
-            f"customers={CUSTOMERS}",
-            f"weeks={WEEKS}",
-            f"warmup_weeks={WARMUP_WEEKS}",
-            "track_customers=0",
-            *SURVEY,
-            *overrides,
-        ]
+def _configuration(scenario: str, overrides: tuple[str, ...]) -> RunConfig:
+    """The typed configuration of a group of runs (composed once per process, not once per run)."""
+    return to_config(
+        compose_config(
+            [
+                f"scenario={scenario}",
+                f"customers={CUSTOMERS}",
+                f"weeks={WEEKS}",
+                f"warmup_weeks={WARMUP_WEEKS}",
+                "track_customers=0",
+                *SURVEY,
+                *overrides,
+            ]
+        )
     )
 
 
 def _run(model: str, scenario: str, seed: int, overrides: tuple[str, ...]) -> dict[str, float]:
-    cfg = copy.deepcopy(_configuration(scenario, overrides))
-    cfg.seed = seed
+    cfg = dataclasses.replace(_configuration(scenario, overrides), seed=seed)  # neither model writes to its config
     cls = SiloModel if model == "engine" else ReferenceModel
     return figures(cls(cfg).run().metrics_frame(), cfg.feedback.survey.window_weeks)
 
