@@ -180,3 +180,21 @@ def test_user_yaml_is_data_not_code(tmp_path: Path) -> None:
         cfg = compose_config(["scenario=evil", "customers=500", "weeks=2"])
         SiloModel(cfg).run()
     assert not marker.exists()
+
+
+def test_a_kept_composition_is_a_copy_and_a_changed_scenario_file_is_composed_again(tmp_path: Path) -> None:
+    """Compositions are kept (sim.config.compose._COMPOSED), keyed on all they depend on."""
+    first = compose_config(["scenario=closed_loop_followup", "customers=1234"])
+    first.customers = 99  # a caller's change stays with its copy
+    again = compose_config(["scenario=closed_loop_followup", "customers=1234"])
+    assert again.customers == 1234 and again is not first
+    assert again.scenario_name == "closed_loop_followup"
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "own.yaml").write_text("customers: 111\n")
+    register_group_dir("scenario", mine)
+    assert compose_config(["scenario=own"]).customers == 111
+    (mine / "own.yaml").write_text("customers: 222\n")  # edited and registered again (as a new command would)
+    register_group_dir("scenario", mine)
+    assert compose_config(["scenario=own"]).customers == 222

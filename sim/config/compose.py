@@ -22,9 +22,11 @@ keeps its interpolations.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,7 +87,12 @@ def register_schemas(**schemas: Any) -> None:
     _SCHEMAS.update(schemas)
     store = ConfigStore.instance()
     for name, node in _SCHEMAS.items():
-        store.store(name=name, node=node)
+        if _STORED.get(name) is not node or f"{name}.yaml" not in store.repo:  # stored once (see _composition_key)
+            store.store(name=name, node=node)
+            _STORED[name] = node
+
+
+_STORED: dict[str, Any] = {}  # schema name -> the schema last stored under it
 
 
 @contextmanager
@@ -114,14 +121,70 @@ def compose(config_name: str, overrides: Sequence[str] = (), *, return_hydra_con
     Raises:
         ConfigError: For any composition failure, naming the key, the value and what is allowed.
     """
+    return _compose(config_name, overrides, return_hydra_config, cwd_matters=return_hydra_config)
+
+
+def _compose(config_name: str, overrides: Sequence[str], hydra_node: bool, cwd_matters: bool) -> DictConfig:
+    """:func:`compose`, where ``cwd_matters`` says whether the caller reads the hydra node's working directory."""
     from hydra import compose as hydra_compose
 
     overrides = prepare_calibration_overrides(list(overrides))
+    register_schemas()
+    key, sources = _composition_key(config_name, overrides, hydra_node, cwd_matters)
+    if key in _COMPOSED:
+        _COMPOSED.move_to_end(key)
+        return copy.deepcopy(_COMPOSED[key][0])
     try:
         with hydra_context():
-            return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=return_hydra_config)
+            cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra_node)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(explain(exc, overrides, config_name)) from None
+    _COMPOSED[key] = (copy.deepcopy(cfg), sources)
+    if len(_COMPOSED) > COMPOSED_KEPT:
+        _COMPOSED.popitem(last=False)
+    return cfg
+
+
+# Composing takes Hydra a third of a second; a deep copy of the result, a fiftieth. The same composition is asked
+# for again and again (every run of a sweep's worker, every what-if of the dashboard, the test suite), so each result
+# is kept, keyed on everything it depends on: the primary config and the overrides (calibration and journey files
+# already registered under their own names), the files of conf/ (their sizes and modification times), every node of
+# Hydra's ConfigStore (by identity: a user's scenario directory registered again gives new nodes) and, for the
+# hydra node, the working directory. The nodes are held with the entry, so their identities cannot be reused.
+COMPOSED_KEPT = 256
+_COMPOSED: OrderedDict[tuple[Any, ...], tuple[DictConfig, tuple[Any, ...]]] = OrderedDict()
+
+
+def _composition_key(
+    config_name: str, overrides: list[str], hydra_node: bool, cwd_matters: bool
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The cache key of a composition, and the ConfigStore nodes it names (kept alive with the entry)."""
+    nodes: list[Any] = []
+
+    def walk(tree: dict[str, Any]) -> None:
+        for name in sorted(tree):
+            if isinstance(tree[name], dict):
+                walk(tree[name])
+            else:
+                nodes.append(tree[name])
+
+    walk(ConfigStore.instance().repo)
+    files = []
+    for directory in _conf_directories():
+        for root, _, names in os.walk(directory, followlinks=True):
+            for name in names:
+                stat = os.stat(os.path.join(root, name))
+                files.append((root, name, stat.st_size, stat.st_mtime_ns))
+    cwd = os.getcwd() if cwd_matters else None
+    key = (config_name, tuple(overrides), hydra_node, cwd, tuple(sorted(files)), tuple(id(n) for n in nodes))
+    return key, tuple(nodes)
+
+
+def _conf_directories() -> list[str]:
+    """The directories of the packaged conf/ (``sim._conf``)."""
+    import importlib
+
+    return list(importlib.import_module(CONF_MODULE).__path__)
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -137,7 +200,7 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     Raises:
         ConfigError: If the configuration cannot be composed.
     """
-    cfg = compose("config", overrides, return_hydra_config=True)
+    cfg = _compose("config", overrides, hydra_node=True, cwd_matters=False)  # only its choices are read
     scenario = cfg.hydra.runtime.choices.get("scenario", "custom")
     OmegaConf.set_struct(cfg, False)
     del cfg["hydra"]
