@@ -224,7 +224,11 @@ def _forget_user_groups(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     Otherwise a later test in the same worker (the dashboard's scenario list) would see the test's scenarios.
     """
     for variable in ("SILOSIM_SCENARIO_DIR", "SILOSIM_EXPERIMENT_DIR"):
-        monkeypatch.delenv(variable, raising=False)  # restored by monkeypatch after the test
+        # register_group_dir sets it: restored after the test, and removed again if it was not set (a bare delenv of
+        # an unset variable records nothing to undo, and a later registration from the environment brought the
+        # test's scenarios back into the dashboard's list)
+        monkeypatch.setenv(variable, os.environ.get(variable, ""))
+        monkeypatch.delenv(variable)
     repo = ConfigStore.instance().repo
     before = {group: set(repo.get(group, {})) for group in ("scenario", "experiment")}
     yield
