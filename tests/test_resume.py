@@ -76,10 +76,14 @@ def kill_midway(args: list[str], cwd: Path, out: str, at_least: int) -> dict[str
         start_new_session=True,
     )
     runs = cwd / f".{out}.partial" / "runs"
-    deadline = time.monotonic() + 180
+    # generous: on a loaded 2-core machine each of submitit's one-process-per-run jobs spends 10-15 CPU-s on imports
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None and len(complete_runs(runs)) < at_least:
         time.sleep(0.05)
     assert proc.poll() is None, "the comparison finished before it could be killed; make its runs longer"
+    if len(complete_runs(runs)) < at_least:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"fewer than {at_least} runs were complete after 600 s; nothing to resume from")
     os.killpg(proc.pid, signal.SIGKILL)  # the command and its process group; no clean-up of any kind
     proc.wait(timeout=30)
     # The sweep it started (in a session of its own) notices and stops itself: it releases the lock it inherited.
@@ -149,7 +153,7 @@ def test_without_out_the_same_command_resumes_the_unfinished_comparison(referenc
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # as in kill_midway
     while time.monotonic() < deadline and proc.poll() is None:
         partials = list(proc_dir.glob(".*_resume_me.partial")) if proc_dir.is_dir() else []
         if partials and len(complete_runs(partials[0] / "runs")) >= 2:
