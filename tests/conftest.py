@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from importlib import metadata
 from pathlib import Path
 
@@ -217,21 +217,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _group_in_node_id(item)
 
 
-@pytest.fixture(autouse=True)
-def _forget_user_groups(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test that registers a user's scenario directory leaves the ConfigStore and environment as it found them.
-
-    Otherwise a later test in the same worker (the dashboard's scenario list) would see the test's scenarios.
-    """
-    for variable in ("SILOSIM_SCENARIO_DIR", "SILOSIM_EXPERIMENT_DIR"):
-        # register_group_dir sets it: restored after the test, and removed again if it was not set (a bare delenv of
-        # an unset variable records nothing to undo, and a later registration from the environment brought the
-        # test's scenarios back into the dashboard's list)
-        monkeypatch.setenv(variable, os.environ.get(variable, ""))
-        monkeypatch.delenv(variable)
+@contextmanager
+def forgetting_user_groups() -> Iterator[None]:
+    """What runs inside leaves the ConfigStore's scenario and experiment groups, and their environment variables, as
+    it found them (a user's scenario directory registered by a command run in-process is forgotten afterwards)."""
+    variables = ("SILOSIM_SCENARIO_DIR", "SILOSIM_EXPERIMENT_DIR")
+    saved = {variable: os.environ.pop(variable, None) for variable in variables}
     repo = ConfigStore.instance().repo
     before = {group: set(repo.get(group, {})) for group in ("scenario", "experiment")}
-    yield
-    for group, names in before.items():
-        for name in set(repo.get(group, {})) - names:
-            del repo[group][name]
+    try:
+        yield
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        for group, names in before.items():
+            for name in set(repo.get(group, {})) - names:
+                del repo[group][name]
+
+
+@pytest.fixture(autouse=True)
+def _forget_user_groups() -> Iterator[None]:
+    """Every test that registers a user's scenario directory leaves the ConfigStore and environment as it found them.
+
+    Otherwise a later test in the same worker (the dashboard's scenario list) would see the test's scenarios. A module
+    fixture that registers one uses :func:`forgetting_user_groups` itself.
+    """
+    with forgetting_user_groups():
+        yield

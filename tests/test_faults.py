@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_user_error
+from conftest import assert_user_error, forgetting_user_groups
 from openpyxl import load_workbook
 
 from sim.commands import calibrate as calibrate_command
@@ -199,15 +199,16 @@ def hostile_comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = Path.cwd()
     os.chdir(base)
     try:
-        compare_command.main(
-            [
-                "scenarios=[siloed_scorecards,evil]",
-                f"scenario_dir={mine}",
-                *TINY,
-                "report.client=@SUM(1+1)<script>x</script>",
-                "out=cmp",
-            ]
-        )
+        with forgetting_user_groups():  # 'evil' is not left in the worker's scenario list
+            compare_command.main(
+                [
+                    "scenarios=[siloed_scorecards,evil]",
+                    f"scenario_dir={mine}",
+                    *TINY,
+                    "report.client=@SUM(1+1)<script>x</script>",
+                    "out=cmp",
+                ]
+            )
     finally:
         os.chdir(cwd)
     return base / "cmp"
