@@ -129,8 +129,7 @@ from typing import TYPE_CHECKING
 import pytest
 from joblib import Parallel, delayed
 
-from sim.config import compose_config
-from sim.config.compose import to_config
+from sim.config import checked_config, compose_config
 from sim.engine.model import SiloModel
 from sim.engine.reference import ReferenceModel
 from sim.experiments.analysis.equivalence import Equivalence, tost_welch
@@ -245,18 +244,16 @@ def figures(metrics: pd.DataFrame, window_weeks: int) -> dict[str, float]:
 @functools.cache
 def _configuration(scenario: str, overrides: tuple[str, ...]) -> RunConfig:
     """The typed configuration of a group of runs (composed once per process, not once per run)."""
-    return to_config(
-        compose_config(
-            [
-                f"scenario={scenario}",
-                f"customers={CUSTOMERS}",
-                f"weeks={WEEKS}",
-                f"warmup_weeks={WARMUP_WEEKS}",
-                "track_customers=0",
-                *SURVEY,
-                *overrides,
-            ]
-        )
+    return checked_config(
+        [
+            f"scenario={scenario}",
+            f"customers={CUSTOMERS}",
+            f"weeks={WEEKS}",
+            f"warmup_weeks={WARMUP_WEEKS}",
+            "track_customers=0",
+            *SURVEY,
+            *overrides,
+        ]
     )
 
 
