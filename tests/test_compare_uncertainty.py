@@ -128,6 +128,58 @@ def test_the_report_says_how_sure_it_is_and_shows_the_tornado_of_the_effect(
     assert sheet.max_row == 1 + len(pd.read_csv(out / "uncertainty.csv"))
 
 
+@pytest.mark.e2e
+def test_the_how_sure_table_agrees_with_the_summary_in_the_report_the_slides_and_the_dashboard(
+    drawn: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    from pptx import Presentation
+
+    from sim.dashboard.results import open_comparison
+    from sim.report.wording import interval_text
+
+    out, _ = drawn
+    table = pd.read_csv(out / "uncertainty.csv").set_index(["scenario", "outcome"])
+    row = table.loc[("closed_loop_followup", "true_nps")]
+    retention = table.loc[("closed_loop_followup", "annual_retention")]
+    total = interval_text(row["total_low"], row["total_high"])
+    noise = interval_text(row["noise_low"], row["noise_high"])
+    held = interval_text(100 * retention["total_low"], 100 * retention["total_high"])  # points, not a fraction
+    best = f"{table.loc[('siloed_scorecards', 'true_nps'), 'probability_best']:.0%}"
+    # the dashboard's Results page: the sentences, the table (both intervals, both shares) and the tornado
+    view = open_comparison(out)
+    assert view.how_sure and view.how_sure[0].startswith("Closed-loop follow-up ")
+    assert f"range {total};" in view.how_sure[0] and f"simulation noise alone {noise})" in view.how_sure[0]
+    assert view.uncertainty is not None and "Two kinds of uncertainty" in view.uncertainty_method
+    rows = {(r[0], r[1]): r for r in view.uncertainty.rows}
+    nps = rows[("True NPS, points", "Closed-loop follow-up")]
+    assert nps[3:6] == [total, noise, f"{row['share_better']:.0%}"]
+    assert rows[("Annual retention, points", "Closed-loop follow-up")][3] == held
+    assert rows[("True NPS, points", "Siloed scorecards (baseline)")][2:] == ["—"] * 4 + [best, "—"]
+    assert sum(float(r[6].rstrip("%")) for r in view.uncertainty.rows if r[0] == "True NPS, points") == (
+        pytest.approx(100, abs=1.5)
+    )  # rounded shares of one probability
+    assert out / "figures" / "tornado.png" in view.figures
+    # the report: the same table in its own section
+    html = (out / "report.html").read_text()
+    section = html[html.index('id="how-sure"') : html.index('id="assumptions"')]
+    assert total in section and noise in section and held in section and "Probability of being the best" in section
+    # the slides: one slide with the sentences and the headline outcomes' rows
+    deck = Presentation(str(out / "report.pptx"))
+    slides = [s for s in deck.slides if s.shapes.title is not None and s.shapes.title.text.startswith("How sure")]
+    assert len(slides) == 1
+    texts = [shape.text_frame.text for shape in slides[0].shapes if shape.has_text_frame]
+    assert any(t.startswith("Closed-loop follow-up ") and total in t for t in texts)
+    cells = [c.text for shape in slides[0].shapes if shape.has_table for r in shape.table.rows for c in r.cells]
+    assert total in cells and held in cells and "Measured NPS, points" not in cells
+
+
+def test_a_comparison_without_draws_has_no_how_sure_table() -> None:
+    from sim.report.uncertainty import how_sure_sentences, uncertainty_text_table
+
+    meta = {"confidence": 0.95, "replications": 3}
+    assert uncertainty_text_table(meta, "a", {}) is None and how_sure_sentences(meta, "a", {}) == []
+
+
 def test_the_answer_sentence_in_words() -> None:
     from sim.report.uncertainty import uncertainty_sentence
 

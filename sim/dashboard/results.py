@@ -2,7 +2,10 @@
 
 A comparison directory is one that holds ``comparison.json`` and ``runs/`` (written by
 ``silosim-compare`` or exported from the A/B page). Listing reads only each ``comparison.json``;
-opening one reads its ``summary.csv`` and figures, so a large comparison opens in a moment.
+opening one reads its ``summary.csv`` and figures, so a large comparison opens in a moment. A comparison
+run with ``uncertainty=parameters`` also opens with how sure each effect is: a sentence per alternative,
+the table of both intervals, the share of plausible worlds and the probability of being the best, and
+the tornado of what the answer hinges on (:mod:`sim.report.uncertainty`, as in the report).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 from sim.config.run import scenario_title
 from sim.report.content import Answer, Table, answers, client_suffix, report_currency, report_title, summary_text_table
 from sim.report.figures import FIGURE_NAMES
+from sim.report.uncertainty import how_sure_sentences, method_paragraph, uncertainty_text_table
 
 __all__ = ["DOWNLOADS", "Entry", "View", "list_comparisons", "open_comparison"]
 
@@ -109,6 +113,9 @@ class View:
     table: Table
     figures: list[Path]
     downloads: list[tuple[Path, str, str]]
+    how_sure: list[str]  # uncertainty=parameters: one sentence per alternative (else empty)
+    uncertainty: Table | None  # uncertainty=parameters: both intervals, share of worlds, probability best
+    uncertainty_method: str  # the two kinds of uncertainty in plain words (else empty)
 
 
 def open_comparison(path: Path) -> View:
@@ -130,7 +137,8 @@ def open_comparison(path: Path) -> View:
     summary = pd.read_csv(entry.path / "summary.csv")
     titles = {s: (meta.get("titles") or {}).get(s) or scenario_title(s) for s in summary["scenario"]}
     level, baseline = float(meta["confidence"]), str(meta["baseline"])
-    figures = [entry.path / "figures" / f"{name}.png" for name in FIGURE_NAMES]
+    figures = [entry.path / "figures" / f"{name}.png" for name in (*FIGURE_NAMES, "tornado")]
+    uncertain = bool((meta.get("uncertainty") or {}).get("summary"))
     return View(
         entry=entry,
         meta=meta,
@@ -138,4 +146,7 @@ def open_comparison(path: Path) -> View:
         table=summary_text_table(summary, baseline, level, titles, report_currency(meta)),
         figures=[f for f in figures if f.exists()],
         downloads=[(entry.path / f, label, mime) for f, label, mime in DOWNLOADS if (entry.path / f).exists()],
+        how_sure=how_sure_sentences(meta, baseline, titles) if uncertain else [],
+        uncertainty=uncertainty_text_table(meta, baseline, titles, report_currency(meta)) if uncertain else None,
+        uncertainty_method=method_paragraph(meta) if uncertain else "",
     )

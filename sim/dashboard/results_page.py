@@ -1,5 +1,8 @@
 """The Results page: the comparisons under ``outputs/``, one opened with its answer, figures and table.
 
+A comparison run with ``uncertainty=parameters`` also shows how sure each effect is (sentences, the
+table of both intervals and the tornado of what it hinges on), as its report does.
+
 Lists every comparison directory (``silosim-compare`` output or an A/B export) newest first; the
 one picked shows the answer the report gives, its summary table and figures, and offers the report
 (PDF and HTML), the slides and the workbook for download.
@@ -42,6 +45,10 @@ def ComparisonView(path: Path) -> None:
     e = view.entry
     client = html.escape(client_suffix(e.title, e.client))
     sentences = "".join(f"<li><b>{html.escape(a.title)}</b>{html.escape(a.predicate)}</li>" for a in view.answers)
+    how_sure = ""
+    if view.how_sure:  # uncertainty=parameters: how sure each effect is, beside the verdicts it qualifies
+        how_sure = "<p><b>How sure:</b></p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in view.how_sure)
+        how_sure += "</ul>"
     solara.HTML(
         tag="div",
         unsafe_innerHTML=(
@@ -50,11 +57,20 @@ def ComparisonView(path: Path) -> None:
             f"{int(view.meta['customers']):,} customers, {int(view.meta['weeks'])} weeks; "
             f"{html.escape(str(e.path))}</p>"
             f"<div class='results-answer' style='background:#f4f7fb;border-left:5px solid #0072B2;padding:0.4em 1em'>"
-            f"<ul>{sentences}</ul></div>"
+            f"<ul>{sentences}</ul>{how_sure}</div>"
         ),
     )
     Downloads(e.path)
     solara.HTML(tag="div", unsafe_innerHTML=table_html(view.table))
+    if view.uncertainty is not None:
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=(
+                "<h3>How sure: parameter uncertainty and simulation noise</h3>"
+                + table_html(view.uncertainty, "summary uncertainty")
+                + f"<p style='color:#555;max-width:1100px'>{html.escape(view.uncertainty_method)}</p>"
+            ),
+        )
     with solara.Column(style={"max-width": "1100px"}):
         for figure in view.figures:
             solara.Image(figure, width="100%")

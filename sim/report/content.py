@@ -90,6 +90,7 @@ class ReportContent:
     method_summary: str = ""
     calibration: list[str] = field(default_factory=list)
     parameter_values: pd.DataFrame | None = None
+    uncertainty: Table | None = None  # uncertainty=parameters: how sure each effect is (sim.report.uncertainty)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -109,8 +109,9 @@ class _Builder:
         size: float,
         widths: Sequence[float] | None = None,
         text: bool = False,
+        left: Sequence[int] = (0,),
     ) -> None:
-        """A native table, header in the theme's primary colour; numbers right-aligned, text (``text``) left."""
+        """A native table, header in the theme's primary colour; numbers right, text (``text``, ``left``) left."""
         rows, cols = len(table.rows) + 1, len(table.columns)
         height = Inches(0.42) * rows
         shape = slide.shapes.add_table(rows, cols, MARGIN, top, WIDTH - 2 * MARGIN, height)
@@ -125,7 +126,7 @@ class _Builder:
                 cell.text = str(value)
                 cell.margin_left = cell.margin_right = Inches(0.05)
                 for paragraph in cell.text_frame.paragraphs:
-                    paragraph.alignment = PP_ALIGN.LEFT if j == 0 or text else PP_ALIGN.RIGHT
+                    paragraph.alignment = PP_ALIGN.LEFT if j in left or text else PP_ALIGN.RIGHT
                     for run in paragraph.runs:
                         self._style(run, size, bold=i == 0, colour="#FFFFFF" if i == 0 else None)
                 if i == 0:
@@ -204,6 +205,22 @@ class _Builder:
         self.table(slide, table, BODY_TOP, size, widths=[2.2, 1.6, 1.8, 1.6, 1.8, 1.6, 1.4])
         self.text(slide, [[(c.summary_note, False)]], Inches(6.3), Inches(0.6), 11)
 
+    def uncertainty_slide(self) -> None:
+        """How sure (uncertainty=parameters): the sentences, then true NPS and retention over the plausible worlds."""
+        c = self.content
+        if c.uncertainty is None:
+            return
+        keep = ("True NPS", "Annual retention")  # the rest of the outcomes are in the report and the workbook
+        rows = [row for row in c.uncertainty.rows if row[0].startswith(keep)]
+        slide = self.slide("How sure: the effects over plausible worlds, not only simulation noise")
+        sentences = c.extra.get("how_sure", [])
+        length = sum(len(t) for t in sentences)
+        size = 13 if length <= 500 else 11 if length <= 900 else 9
+        self.text(slide, [[(t, False)] for t in sentences], BODY_TOP, Inches(2.0), size)
+        widths = [1.5, 1.9, 1.1, 1.5, 1.5, 1.4, 1.1, 2.2]
+        top, size = BODY_TOP + Inches(2.1), 10 if len(rows) <= 6 else 8
+        self.table(slide, Table(c.uncertainty.columns, rows), top, size, widths, left=(0, 1, len(widths) - 1))
+
     def assumption_slides(self) -> None:
         c = self.content
         slide = self.slide("Scenarios compared")
@@ -264,6 +281,7 @@ def write_slides(path: Path, content: ReportContent) -> Path:
     builder.answer_slide()
     builder.figure_slides()
     builder.summary_slide()
+    builder.uncertainty_slide()
     builder.assumption_slides()
     builder.method_slide()
     return atomic_write(path, lambda tmp: builder.deck.save(str(tmp)))

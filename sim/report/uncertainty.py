@@ -5,7 +5,10 @@ Used when a comparison ran with ``uncertainty=parameters`` (:mod:`sim.experiment
 :func:`add_uncertainty` adds to the report's content, in place: a sentence per alternative on the
 first page that says how sure the answer is and what it hinges on, a tornado figure of the effect
 (not of the level) for the alternative the answer is most about, and a method paragraph on the two
-kinds of uncertainty. A comparison without parameter draws is left exactly as it was.
+kinds of uncertainty, and a table (:func:`uncertainty_text_table`) with, for each scenario and outcome, the
+effect's two intervals, the share of plausible worlds in which it beats the baseline and the probability
+that it is the best. The dashboard's Results page shows the same sentences, table and tornado. A
+comparison without parameter draws is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -22,16 +25,34 @@ import pandas as pd
 
 from sim.experiments.uncertainty.draws import IMPORTANCE_FILE
 from sim.report.figures import RC, FigureFile, _save
+from sim.report.wording import interval_text, number
 
 if TYPE_CHECKING:
     from sim.experiments.compare.comparison import Comparison
-    from sim.report.content import ReportContent
+    from sim.report.content import ReportContent, Table
 
-__all__ = ["add_uncertainty", "calibration_sentences", "hinge_words", "method_paragraph", "uncertainty_sentence"]
+__all__ = [
+    "add_uncertainty",
+    "calibration_sentences",
+    "hinge_words",
+    "how_sure_sentences",
+    "method_paragraph",
+    "uncertainty_sentence",
+    "uncertainty_text_table",
+]
 
 OUTCOME = "true_nps"  # the outcome the sentences and the tornado are about (the table's first)
 _WORDS = {"true_nps": ("true NPS", 1.0, "points"), "annual_retention": ("annual retention", 100.0, "points")}
 TORNADO_BARS = 8
+# The outcomes of the table, in its order: label, scale, digits (money and customers in whole units).
+_TABLE_OUTCOMES = (
+    ("true_nps", "True NPS, points", 1.0, 1),
+    ("annual_retention", "Annual retention, points", 100.0, 1),
+    ("measured_nps", "Measured NPS, points", 1.0, 1),
+    ("active_customers", "Active customers", 1.0, 0),
+    ("cumulative_revenue", "Cumulative revenue, {unit}", 1.0, 0),
+    ("customer_lifetime_value", "Customer lifetime value, {unit}", 1.0, 0),
+)
 
 
 def _param_doc(key: str) -> str:
@@ -100,6 +121,93 @@ def uncertainty_sentence(row: Mapping[str, Any], title: str, level: float, outco
     return f"{text}; {hinge}." if hinge else f"{text}."
 
 
+def how_sure_sentences(meta: Mapping[str, Any], baseline: str, titles: Mapping[str, str]) -> list[str]:
+    """One :func:`uncertainty_sentence` per alternative (empty for a comparison without parameter draws).
+
+    Args:
+        meta: The comparison's ``comparison.json``.
+        baseline: The baseline scenario.
+        titles: Display titles by scenario.
+
+    Returns:
+        The sentences, in the summary's order.
+    """
+    u = meta.get("uncertainty") or {}
+    level = float(u.get("level", meta.get("confidence", 0.95)))
+    rows = [r for r in u.get("summary") or [] if r["outcome"] == OUTCOME and r["scenario"] != baseline]
+    return [uncertainty_sentence(r, titles.get(r["scenario"], r["scenario"]), level) for r in rows]
+
+
+def uncertainty_text_table(
+    meta: Mapping[str, Any], baseline: str, titles: Mapping[str, str], currency: str = "", outcomes: int = 0
+) -> Table | None:
+    """How sure each effect is, as a table: for each outcome and scenario, both intervals and the two shares.
+
+    Args:
+        meta: The comparison's ``comparison.json``.
+        baseline: The baseline scenario (its rows carry only its probability of being the best).
+        titles: Display titles by scenario.
+        currency: The report's currency (``report.currency``), for the money outcomes.
+        outcomes: Show only this many of the outcomes, in the table's order (0: all of them).
+
+    Returns:
+        The table, or None for a comparison without parameter draws.
+    """
+    from sim.report.content import Table
+
+    u = meta.get("uncertainty") or {}
+    summary = u.get("summary") or []
+    if not summary:
+        return None
+    pct = round(100 * float(u.get("level", meta.get("confidence", 0.95))))
+    columns = [
+        "Outcome",
+        "Scenario",
+        "Effect vs baseline, median",
+        f"{pct}% range, parameters and noise",
+        f"{pct}% range, simulation noise only",
+        "Beats the baseline in (share of plausible worlds)",
+        "Probability of being the best",
+        "Hinges most on",
+    ]
+    by_key = {(r["scenario"], r["outcome"]): r for r in summary}
+    order = list(dict.fromkeys(r["scenario"] for r in summary))
+    shown = _TABLE_OUTCOMES[:outcomes] if outcomes else _TABLE_OUTCOMES
+    rows = []
+    for outcome, label, scale, digits in shown:
+        label = label.format(unit=currency or "currency units")
+        for scenario in order:
+            r = by_key.get((scenario, outcome))
+            if r is None:
+                continue
+            title = titles.get(scenario, scenario)
+            best = f"{float(r['probability_best']):.0%}"
+            if scenario == baseline:
+                rows.append([label, f"{title} (baseline)", "—", "—", "—", "—", best, "—"])
+                continue
+
+            def rng(low: str, high: str, r: Mapping[str, Any] = r, scale: float = scale, digits: int = digits) -> str:
+                return interval_text(scale * float(r[low]), scale * float(r[high]), digits)
+
+            top = r.get("top1")
+            hinge = "—"
+            if isinstance(top, str) and top:
+                hinge = top if r.get("top1_distinguishable") is not False else "none stands out"
+            rows.append(
+                [
+                    label,
+                    title,
+                    number(scale * float(r["median"]), digits, sign=True),
+                    rng("total_low", "total_high"),
+                    rng("noise_low", "noise_high"),
+                    f"{float(r['share_better']):.0%}",
+                    best,
+                    hinge,
+                ]
+            )
+    return Table(columns, rows)
+
+
 def method_paragraph(meta: Mapping[str, Any]) -> str:
     """The two kinds of uncertainty, in plain words."""
     u = meta["uncertainty"]
@@ -114,7 +222,7 @@ def method_paragraph(meta: Mapping[str, Any]) -> str:
         f"scenario), and each scenario was run once in each. A world counts as plausible only if its baseline "
         "reproduces what the model was calibrated to (true NPS within "
         f"{u.get('plausible', {}).get('true_nps', 20):g} points and annual retention within "
-        f"{100 * u.get('plausible', {}).get('annual_retention', 0.075):g} points of the declared values'): "
+        f"{100 * u.get('plausible', {}).get('annual_retention', 0.075):g} points of the declared values): "
         f"{u.get('draws_plausible', u['draws'])} of {u.get('draws_complete', u['draws'])} did. The {pct}% range "
         "is the effect's spread over those "
         "worlds (with the noise of one run removed and the noise-only range added back); the share of plausible "
@@ -217,13 +325,14 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
     if not u:
         return
     content.calibration += calibration_sentences(u)  # where the fitted parameters' draws came from, in any case
-    level = float(u.get("level", comparison.confidence))
-    rows = [r for r in u["summary"] if r["outcome"] == OUTCOME and r["scenario"] != comparison.baseline]
     titles = comparison.titles
-    sentences = [uncertainty_sentence(r, titles.get(r["scenario"], r["scenario"]), level) for r in rows]
+    sentences = how_sure_sentences(meta, comparison.baseline, titles)
     if not sentences:
         return
     content.answer_note = "How sure: " + " ".join(sentences) + " " + content.answer_note
+    content.extra["how_sure"] = sentences
+    content.uncertainty = uncertainty_text_table(meta, comparison.baseline, titles, content.settings.currency)
+    rows = [r for r in u["summary"] if r["outcome"] == OUTCOME and r["scenario"] != comparison.baseline]
     content.method.append(method_paragraph(meta))
     path = figures_dir.parent / IMPORTANCE_FILE  # the directory being written (a rebuild writes it aside)
     if not path.exists():
