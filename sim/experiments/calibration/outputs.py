@@ -237,6 +237,11 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
             "run the same command again with more generations or particles "
             f"(abc.generations={2 * spec.abc.generations}, abc.population={2 * spec.abc.population})"
         )
+        if spec.abc.prior == "declared":
+            budget += (
+                ", or with abc.prior=uniform: the priors are the declared distributions (posterior.md), narrow around "
+                "the default baseline, and a client far from it lies outside them"
+            )
     else:
         budget = (
             f"run the same command again with a larger budget, trials={2 * spec.trials} (the study resumes from the "
