@@ -425,3 +425,50 @@ def test_a_fit_at_a_bound_is_warned_about_in_words_that_say_what_it_means() -> N
     assert f"fitted at 0.99976, at the upper bound of its search range [{renewal.lo:g}, {renewal.hi:g}]" in text
     assert "meets its targets only by pushing this parameter as far as the search allows" in text
     assert "plausible" in text
+
+
+def test_a_calibration_from_an_industry_preset_writes_the_preset_into_its_file(tmp_path: Path) -> None:
+    """``calibration=FILE`` alone gives the preset's settings the calibration started from, as with industry=."""
+    from sim.config import compose_config
+
+    spec = load_spec(
+        [
+            "model.industry=telecom",
+            "target.nps=24",
+            "target.annual_retention=null",
+            "target.book_growth=null",
+            *ATTITUDE_ONLY,
+            "~calibrate.free.acquisition",
+            "model.customers=300",
+            "model.weeks=13",
+            "model.overrides=['warmup_weeks=4']",
+            "replications=2",
+            "report_replications=2",
+            "trials=1",
+            "jobs=1",
+            f"out_dir={tmp_path / 'fit'}",
+        ]
+    )
+    written = write_outputs(spec, calibrate(spec, progress=lambda _: None))
+    text = written.read_text()
+    assert "# Calibrated from the telecom industry preset (conf/industry/telecom.yaml)" in text
+    alone = to_plain(compose_config([f"calibration={written}"]))
+    with_preset = to_plain(compose_config(["industry=telecom", f"calibration={written}"]))
+    assert alone == with_preset  # the file carries the preset: industry= adds nothing
+    # a setting the preset makes and the calibration did not fit: the preset's, not the schema's default (0.975)
+    assert alone["customer"]["renewal_no_problem"] == pytest.approx(0.938021)
+    assert alone["market"]["marketing_acquisition_rate"] == pytest.approx(0.00191286)
+    assert alone["industry"]["name"] == "telecom"
+    fitted = {p["key"]: p["fitted"] for p in json.loads((written.parent / "fit.json").read_text())["parameters"]}
+    assert alone["customer"]["rating_bias_mean"] == pytest.approx(fitted["customer.rating_bias_mean"])
+    assert alone["warmup_weeks"] == 4  # the fixed value (model.overrides) over the preset's
+
+
+def to_plain(cfg: object) -> dict:
+    """A composed configuration as plain data, without where its calibrated file was read from."""
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[arg-type]
+    assert isinstance(plain, dict)
+    plain.pop("calibration_source", None)
+    return plain

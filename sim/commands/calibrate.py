@@ -8,6 +8,8 @@
 method=abc is Bayesian (ABC-SMC with pyabc): the posterior of the free parameters (posterior.csv,
 posterior.md with 90% credible intervals, posterior.png), kept generation by generation in
 out_dir/abc.db, so the same command resumes a killed run; calibrated.yaml holds the posterior median.
+Each prior is the free parameter's declared uncertainty truncated to its bounds (abc.prior=declared), or
+uniform over the bounds (abc.prior=uniform, for a client far from the default baseline).
 
 With data=FOLDER the targets are measured from the client's raw records (responses, customers,
 contacts; CSV or XLSX, see README) with their sampling uncertainty, each tolerance is the target's

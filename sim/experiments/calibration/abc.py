@@ -8,8 +8,13 @@ priors and the distance are declared objects, and every generation is kept in an
 (``abc.db`` in ``out_dir``), so a killed calibration resumes from its last finished generation when
 the same command is run again.
 
-* **Priors**: uniform over each free parameter's declared bounds (``calibrate.free``), log-uniform
-  for a log-scale one.
+* **Priors** (``abc.prior``; :mod:`sim.experiments.calibration.priors`): ``declared`` (the default), each free
+  parameter's declared uncertainty (the distribution ``silosim-compare uncertainty=parameters`` draws from,
+  docs/parameters.md) truncated to its search bounds (``calibrate.free``); a parameter with none (or ``fixed``) keeps
+  the uniform prior over its bounds, and ``posterior.md`` says so. A log-scale search moves ``log(value)`` with the
+  declared density transformed, so the value's prior is the same. ``uniform``: uniform over every parameter's
+  bounds (log-uniform for a log-scale one). The declared distributions are narrow, around the default baseline: a
+  client far from it (an industry preset, often) needs ``abc.prior=uniform``.
 * **Distance**: the Euclidean distance of the simulated targets from the observed ones, each in units
   of its tolerance (with ``data=``, the target's 95% sampling half-width), so a target the data pin
   down tightly weighs more than a noisy one.
@@ -20,11 +25,11 @@ the same command is run again.
   seeded from ``sampler_seed``); on several processes pyabc seeds each worker afresh.
 
 Outputs beside the point-fit files: ``posterior.csv`` (the last generation: parameters and weights),
-``posterior.md`` (each parameter's posterior median and 90% credible interval against its prior
-range, and the posterior predictive check), ``predictive_check.csv`` (the targets simulated at
+``posterior.md`` (each parameter's prior, its posterior median and 90% credible interval against the
+prior's, and the posterior predictive check), ``predictive_check.csv`` (the targets simulated at
 ``report_replications`` settings drawn from the posterior, against the observed values and their
-intervals), ``posterior.png`` (the marginal posteriors). ``calibrated.yaml`` holds the posterior median,
-re-run on fresh seeds and reported like a point fit.
+intervals), ``posterior.png`` (the marginal posteriors, each with its prior's density). ``calibrated.yaml`` holds
+the posterior median, re-run on fresh seeds and reported like a point fit.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from sim.experiments.runs.executor import Backend, abc_sampler
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from sim.experiments.calibration.priors import FreePrior
     from sim.experiments.calibration.spec import CalibrationSpec, FreeParameter
 
 __all__ = [
@@ -68,10 +74,12 @@ CREDIBLE = 0.90  # the credible interval reported
 
 @dataclasses.dataclass(frozen=True)
 class AbcSettings:
-    """How large the ABC-SMC run is."""
+    """How large the ABC-SMC run is, and its priors (``abc.prior``: ``declared`` or ``uniform``), by free key."""
 
     population: int
     generations: int
+    prior: str = "declared"
+    priors: dict[str, FreePrior] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -105,15 +113,31 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(values[order][min(np.searchsorted(cumulative, q), values.size - 1)])
 
 
-def abc_settings(node: Any) -> AbcSettings:
-    """``abc.population`` (at least 4) and ``abc.generations`` (at least 1)."""
-    values = {}
+def abc_settings(node: Any, free: list[FreeParameter]) -> AbcSettings:
+    """``abc.population`` (at least 4), ``abc.generations`` (at least 1) and ``abc.prior``, with the free priors.
+
+    Raises:
+        ConfigError: A setting out of range, or a declared prior with (almost) no mass inside its search bounds.
+    """
+    from sim.experiments.calibration.priors import free_priors
+
+    values: dict[str, Any] = {}
     for key, least in (("population", 4), ("generations", 1)):
         value = node.get(key) if node is not None else None
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"`abc.{key}` is {value!r}, but it must be a whole number of at least {least}.")
         values[key] = value
-    return AbcSettings(**values)
+    prior = str(node.get("prior", "declared")) if node is not None else "declared"
+    return AbcSettings(**values, prior=prior, priors=free_priors(free, prior))
+
+
+def _priors(spec: CalibrationSpec) -> dict[str, FreePrior]:
+    """The free parameters' priors (those of ``abc.prior``; declared ones for a spec without ABC settings)."""
+    if spec.abc is not None and spec.abc.priors:
+        return spec.abc.priors
+    from sim.experiments.calibration.priors import free_priors
+
+    return free_priors(spec.free, spec.abc.prior if spec.abc is not None else "declared")
 
 
 def _name(f: FreeParameter) -> str:
@@ -154,10 +178,17 @@ def run_abc(spec: CalibrationSpec, settings: AbcSettings, progress: Callable[[st
                 name: float(run[outcome]) if math.isfinite(run[outcome]) else 1e6 for name, outcome in outcomes.items()
             }
 
-        priors = {}
+        from sim.experiments.calibration.prior_rv import PriorRV
+
+        declared = _priors(spec)
+        priors: dict[str, Any] = {}
         for f in free:
-            lo, hi = (math.log(f.lo), math.log(f.hi)) if f.log else (f.lo, f.hi)
-            priors[_name(f)] = pyabc.RV("uniform", lo, hi - lo)
+            prior = declared[f.key]
+            if prior.declared is None:  # uniform over the bounds (in log space for a log-scale search)
+                lo, hi = prior.bounds
+                priors[_name(f)] = pyabc.RV("uniform", lo, hi - lo)
+            else:  # the declared distribution, truncated to the bounds
+                priors[_name(f)] = PriorRV(prior)
         distance = pyabc.PNormDistance(p=2, fixed_weights={k: 1.0 / spec.tolerance[k] for k in spec.targets})
         backend = spec.backend or Backend("local", spec.jobs)
         sampler = abc_sampler(backend, spec.jobs)  # the executor's backend: one core, this machine's, or Dask
@@ -275,15 +306,21 @@ def predictive_check(spec: CalibrationSpec, posterior: Posterior, draws: int) ->
 
 
 def posterior_rows(spec: CalibrationSpec, posterior: Posterior) -> list[dict[str, Any]]:
-    """Each free parameter's posterior median and 90% credible interval, with its prior range."""
+    """Each free parameter's prior, posterior median and 90% credible interval.
+
+    ``share_of_prior`` is the width of the posterior's 90% interval over that of the prior's (on a log scale for a
+    log-scale parameter): near 1, the targets did not narrow the prior.
+    """
     lo_q, hi_q = (1 - CREDIBLE) / 2, 1 - (1 - CREDIBLE) / 2
+    priors = _priors(spec)
     rows = []
     for f in spec.free:
         low, high = posterior.quantile(f.key, lo_q), posterior.quantile(f.key, hi_q)
+        prior_low, prior_high = priors[f.key].interval(CREDIBLE)
         if f.log:
-            share = (math.log(high) - math.log(low)) / (math.log(f.hi) - math.log(f.lo))
+            share = (math.log(high) - math.log(low)) / (math.log(prior_high) - math.log(prior_low))
         else:
-            share = (high - low) / (f.hi - f.lo)
+            share = (high - low) / (prior_high - prior_low)
         rows.append(
             {
                 "name": f.name,
@@ -291,8 +328,11 @@ def posterior_rows(spec: CalibrationSpec, posterior: Posterior) -> list[dict[str
                 "median": posterior.quantile(f.key, 0.5),
                 "ci90_low": low,
                 "ci90_high": high,
+                "prior": priors[f.key].describe(),
                 "prior_low": f.lo,
                 "prior_high": f.hi,
+                "prior_ci90_low": prior_low,
+                "prior_ci90_high": prior_high,
                 "share_of_prior": share,
             }
         )
@@ -305,16 +345,32 @@ def posterior_markdown(spec: CalibrationSpec, posterior: Posterior) -> str:
         f"# Posterior (ABC-SMC): {posterior.generations} generations, {posterior.simulations:,} simulations, "
         f"final epsilon {posterior.epsilon:.3f}",
         "",
-        "A parameter whose 90% interval still spans most of its prior range is not pinned down by these targets.",
-        "",
-        "| parameter | key | median | 90% credible interval | prior range | interval / prior |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in posterior_rows(spec, posterior):
-        lines.append(
-            f"| {r['name']} | `{r['key']}` | {r['median']:.4g} | {r['ci90_low']:.4g} to {r['ci90_high']:.4g} | "
-            f"{r['prior_low']:g} to {r['prior_high']:g} | {r['share_of_prior']:.0%} |"
+        (
+            "Each prior is uniform over the parameter's search bounds (abc.prior=uniform)."
+            if spec.abc is not None and spec.abc.prior == "uniform"
+            else "Each prior is the parameter's declared uncertainty (docs/parameters.md) truncated to its search "
+            "bounds, or uniform over the bounds where the row says why."
         )
+        + " A parameter whose 90% interval is still nearly as wide as its prior's is not pinned down by these "
+        "targets.",
+        "",
+        "| parameter | key | prior | median | 90% credible interval | prior's 90% interval | interval / prior's |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = posterior_rows(spec, posterior)
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | `{r['key']}` | {r['prior']} | {r['median']:.4g} | {r['ci90_low']:.4g} to "
+            f"{r['ci90_high']:.4g} | {r['prior_ci90_low']:.4g} to {r['prior_ci90_high']:.4g} | "
+            f"{r['share_of_prior']:.0%} |"
+        )
+    priors = _priors(spec)
+    uniform = [k for k, p in priors.items() if p.declared is None and p.uniform_because != "abc.prior=uniform"]
+    if uniform:
+        lines += [
+            "",
+            f"Uniform over the search bounds, for want of a declared distribution: {', '.join(uniform)}.",
+        ]
     if posterior.check is not None:
         lines += [
             "",
@@ -349,16 +405,21 @@ def write_posterior(spec: CalibrationSpec, posterior: Posterior, out: Path) -> l
     with mpl.rc_context({"axes.spines.top": False, "axes.spines.right": False}):
         fig = Figure(figsize=(3.2 * len(spec.free), 3.4), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(spec.free)))
+        priors = _priors(spec)
         for ax, f in zip(axes, spec.free, strict=True):
             values = posterior.particles[f.key].to_numpy(float)
-            edges = np.geomspace(f.lo, f.hi, 21) if f.log else np.linspace(f.lo, f.hi, 21)
+            low, high = priors[f.key].support()  # where the prior lives: a declared one, often inside the bounds
+            edges = np.geomspace(low, high, 21) if f.log else np.linspace(low, high, 21)
             ax.hist(values, bins=edges, weights=posterior.weights, density=True, color="#0072B2", alpha=0.8)
+            xs = np.geomspace(low, high, 400) if f.log else np.linspace(low, high, 400)
+            ax.plot(xs, priors[f.key].value_density(xs), color="0.45", linewidth=1.2, label="prior")
             if f.log:
                 ax.set_xscale("log")
-            ax.set_xlim(f.lo, f.hi)
+            ax.set_xlim(low, high)
             ax.set_title(f.name, loc="left")
-            ax.set_xlabel(f"{f.key} (prior range)")
-            ax.set_ylabel("Posterior density")
-        fig.suptitle("Marginal posteriors of the free parameters (ABC-SMC, last generation)", x=0.01, ha="left")
+            ax.set_xlabel(f"{f.key} (the prior's range)")
+            ax.set_ylabel("Density")
+        axes[0].legend(frameon=False, fontsize="small")
+        fig.suptitle("Marginal posteriors (ABC-SMC, last generation); grey: prior", x=0.01, ha="left")
         files.append(atomic_write(out / "posterior.png", lambda tmp: fig.savefig(tmp, format="png", dpi=110)))
     return files

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from sim.config import find
-from sim.config.compose import CALIBRATION_JOURNEY, load_yaml_mapping
+from sim.config import ConfigError, find
+from sim.config.compose import CALIBRATION_JOURNEY, CONF_MODULE, load_yaml_mapping
 from sim.experiments.analysis.outcomes import OUTCOMES
 from sim.experiments.calibration.fit import ci_text, fmt_target
 from sim.experiments.calibration.spec import FINISHED_FILE, TARGETS, CalibrationResult, CalibrationSpec
@@ -119,8 +119,28 @@ def _budget(spec: CalibrationSpec) -> str:
     return f"{spec.trials} trials x {spec.replications} replications"
 
 
+def _preset(name: str) -> DictConfig:
+    """An industry preset's settings (``conf/industry/NAME.yaml``, applied at the global package), as a mapping."""
+    import importlib
+
+    for directory in importlib.import_module(CONF_MODULE).__path__:
+        path = Path(directory) / "industry" / f"{name}.yaml"
+        if path.is_file():
+            return load_yaml_mapping(path, "an industry preset", "model.industry")
+    raise ConfigError(f"`model.industry` is '{name}', but conf/industry/ holds no {name}.yaml.")  # pragma: no cover
+
+
 def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Path) -> str:
+    """The calibrated file: self-contained, so ``calibration=PATH`` alone gives the baseline that was fitted.
+
+    A calibration from an industry preset (``model.industry``) writes the preset's settings in first (the
+    ``calibration`` group is applied after the ``industry`` group, so the two compose the same as the file alone),
+    then the fixed (``model.overrides``) and fitted values over them.
+    """
+    industry = spec.config.model.get("industry")
     node = OmegaConf.create({"calibration_source": str(path)})
+    if industry:
+        node = OmegaConf.merge(node, _preset(str(industry)))
     for key, value in {**spec.fixed, **result.params}.items():
         OmegaConf.update(node, key, value, force_add=True)
     journey = spec.config.model.get("journey")
@@ -138,6 +158,14 @@ def _calibrated_yaml(spec: CalibrationSpec, result: CalibrationResult, path: Pat
         header.append(
             f"# CLOSEST FIT, NOT A CALIBRATION: target(s) not met: {missed}. Written by silosim-calibrate "
             f"on {datetime.now():%Y-%m-%d %H:%M}."
+        )
+    if industry:
+        header += textwrap.wrap(
+            f"Calibrated from the {industry} industry preset (conf/industry/{industry}.yaml): its settings are "
+            "written in below, the fixed and fitted values over them, so this file needs no industry= beside it.",
+            width=98,
+            initial_indent="# ",
+            subsequent_indent="#   ",
         )
     header += textwrap.wrap(
         f"Fit over {spec.report_replications} replications of {spec.base.customers:,} customers: {fit}.",
@@ -237,6 +265,11 @@ def unreachable_message(spec: CalibrationSpec, result: CalibrationResult, writte
             "run the same command again with more generations or particles "
             f"(abc.generations={2 * spec.abc.generations}, abc.population={2 * spec.abc.population})"
         )
+        if spec.abc.prior == "declared":
+            budget += (
+                ", or with abc.prior=uniform: the priors are the declared distributions (posterior.md), narrow around "
+                "the default baseline, and a client far from it lies outside them"
+            )
     else:
         budget = (
             f"run the same command again with a larger budget, trials={2 * spec.trials} (the study resumes from the "

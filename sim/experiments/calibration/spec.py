@@ -259,7 +259,7 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
     if method == "abc":
         from sim.experiments.calibration.abc import abc_settings
 
-        abc = abc_settings(cfg.get("abc"))
+        abc = abc_settings(cfg.get("abc"), free)
     given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
     place = place_study(
         given, Path(str(cfg.out_dir)).expanduser(), study_settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
