@@ -54,8 +54,19 @@ def test_the_density_integrates_to_one_inside_the_bounds_and_is_zero_outside() -
     assert prior.cdf(0.5) == 0 and prior.cdf(0.8) == pytest.approx(1)
 
 
+def test_a_declared_range_from_the_defaults_own_calibration_is_no_prior_for_a_client() -> None:
+    prior = free_priors([CHURN, FCR], "declared")
+    assert prior[CHURN.key].declared is None  # basis "calibrated: ...": the fit replaces that calibration
+    assert "the default's own calibration" in prior[CHURN.key].describe()
+    assert prior[FCR.key].declared is not None  # basis: a source's range
+
+
 def test_a_log_scale_particle_has_the_declared_density_transformed() -> None:
-    prior = free_priors([CHURN], "declared")[CHURN.key]
+    from sim.config import checked_config
+    from sim.config.walk import uncertain_parameters
+
+    declared = uncertain_parameters(checked_config([]))[0][CHURN.key][1]  # as if the churn's range were a source's
+    prior = FreePrior(CHURN.key, CHURN.lo, CHURN.hi, log=True, declared=declared)
     tri = stats.triang(c=0.5, loc=0.0002, scale=0.0002)
     kept = 1 - tri.cdf(0.00025)
     for v in (0.00026, 0.0003, 0.00035):  # f(e^y) e^y, truncated

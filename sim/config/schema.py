@@ -611,7 +611,8 @@ class CustomerConf:
         0.0,
         1.0,
         "Assumption, consistent with TARP's quick-resolution minor figure.",
-        uncertainty=triangular(0.95, 0.975, 0.99, _WIDE),
+        # wide enough for the industry presets, whose fits to published figures span 0.926 to 0.995
+        uncertainty=triangular(0.90, 0.975, 1.0, _WIDE),
     )
     renewal_minor: list[float] = param(
         [0.95, 0.70, 0.46, 0.37],

@@ -6,15 +6,19 @@ The schema declares beside every uncertain parameter the distribution of the val
 
 * the declared distribution (for a multiplier, of the default times the multiplier), truncated to the search
   bounds ``calibrate.free.NAME.lo`` and ``hi``: the bounds stay the search space and keep impossible values out;
-* a parameter with no declared distribution (or a ``fixed`` one), and every parameter with ``abc.prior=uniform``,
-  keeps the uniform prior over its bounds (log-uniform for a log-scale search), and the posterior report says so;
+* a parameter with no declared distribution (or a ``fixed`` one), one whose declared distribution is the range
+  the default baseline's own calibration leaves (basis ``calibrated: ...``: the attitude, the weekly churn, the
+  failure scale and the acquisition rate; a fit to the client replaces that calibration, and taking it as a prior
+  would count the default's targets as the client's), and every parameter with ``abc.prior=uniform``, keeps the
+  uniform prior over its bounds (log-uniform for a log-scale search), and the posterior report says so;
 * a log-scale parameter's particle is ``y = log(value)``: its density is the declared one transformed,
   ``f(e^y) e^y``, so the prior of the value itself is the declared distribution whatever the scale of the search.
 
 A declared distribution that puts (almost) no mass inside the bounds (less than :data:`MIN_PRIOR_MASS`) is a
-configuration error. The declared distributions describe the uncertainty about the default baseline (the
-cross-industry median); a client far from it (4 of the 5 industry presets, all but insurance, set a parameter
-outside its declared range) needs ``abc.prior=uniform``.
+configuration error. With the default free parameters, the declared priors are those of renewal without a
+problem (a wide assumption, 0.90 to 1.0, which holds every industry preset's fit) and first-contact resolution
+(the source's range, 0.74 to 0.84 before the default push); a client whose first-contact resolution lies
+outside that range (retail banking's preset: 0.736) needs ``abc.prior=uniform``.
 
 Draws are made by the inverse of the truncated distribution function from numpy's global generator, the one
 pyabc's own random variables draw from (scipy's ``rvs`` without a ``random_state``), so a run on one process,
@@ -38,10 +42,14 @@ if TYPE_CHECKING:
     from sim.config.distributions import Uncertainty
     from sim.experiments.calibration.spec import FreeParameter
 
-__all__ = ["MIN_PRIOR_MASS", "PRIOR_KINDS", "FreePrior", "free_priors"]
+__all__ = ["CALIBRATED_BASIS", "MIN_PRIOR_MASS", "PRIOR_KINDS", "FreePrior", "free_priors"]
 
 PRIOR_KINDS = ("declared", "uniform")  # abc.prior: the schema's distributions, or uniform over the bounds
 MIN_PRIOR_MASS = 1e-3  # a declared distribution with less of its mass inside the search bounds is refused
+# A declared distribution on this basis is the range the default baseline's own calibration (to the cross-industry
+# median) leaves: a fit to another company replaces that calibration, so taking it as a prior would count the
+# default's targets as the client's. Such a parameter's prior is uniform over its search bounds.
+CALIBRATED_BASIS = "calibrated"
 
 
 @functools.lru_cache(maxsize=256)
@@ -208,8 +216,14 @@ def free_priors(free: list[FreeParameter], kind: str) -> dict[str, FreePrior]:
     priors = {}
     for f in free:
         p, u = table.get(f.key, (None, None))
-        if u is None or not u.varied:
-            because = "no declared distribution" if u is None else "declared fixed"
+        if u is None or not u.varied or u.basis.startswith(CALIBRATED_BASIS):
+            because = (
+                "no declared distribution"
+                if u is None
+                else "declared fixed"
+                if not u.varied
+                else "its declared range is the default's own calibration, which this fit replaces"
+            )
             priors[f.key] = FreePrior(f.key, f.lo, f.hi, f.log, uniform_because=because)
             continue
         scale = float(p.value) if u.multiplier and isinstance(p.value, int | float) else 1.0
