@@ -162,7 +162,7 @@ def test_the_posterior_report_and_figure_show_each_prior(tmp_path: Path) -> None
     text = posterior_markdown(spec, posterior)
     assert "| triangular(0.74, 0.79, 0.84) within [0.5, 0.8] |" in text
     assert "uniform over [10, 40] (declared fixed)" in text
-    assert "for want of a declared distribution: market.value_mean" in text
+    assert "Uniform over the search bounds (declared fixed): market.value_mean." in text
     (tmp_path / "out").mkdir()
     write_posterior(spec, posterior, tmp_path / "out")
     assert (tmp_path / "out" / "posterior.png").stat().st_size > 10_000

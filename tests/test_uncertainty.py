@@ -159,14 +159,14 @@ def test_on_the_model_the_total_interval_covers_unknown_worlds_and_the_noise_int
 
     The larger study (``benchmarks/uncertainty_coverage.py`` at its defaults: 6 comparisons of 32 draws and 10
     replications, 29 plausible true worlds of 6 seeds each, 1,000 customers x 104 weeks, closed-loop follow-up's
-    effect on true NPS) measured 97.7% of 174 (interval, world) pairs inside the 95% parameters-plus-noise
-    interval, and 28.7% inside the noise-only one.
+    effect on true NPS) measured 90% to 100% of the worlds inside each 95% parameters-plus-noise interval (97.7% of
+    174 pairs), and 21% to 38% inside the noise-only one; at 32 draws the interval is conservative.
     """
     from sim.experiments.uncertainty.coverage import coverage_study
 
     size = ["customers=400", "weeks=52", "warmup_weeks=26", "track_customers=0"]
     result = coverage_study(size, intervals=3, draws=16, replications=6, worlds=12, truth_replications=3, jobs=2)
-    assert len(result.worlds) >= 8 and result.pairs == 3 * len(result.worlds), result.describe()
+    assert len(result.worlds) >= 8, result.describe()  # most worlds are plausible, as in the comparison
     assert result.total_coverage >= 0.85, result.describe()
     # the control: an interval that describes only the runs at the declared values misses most unknown worlds
     assert result.noise_coverage <= result.total_coverage - 0.3, result.describe()

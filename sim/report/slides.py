@@ -36,6 +36,7 @@ TITLE_MARGIN = Inches(1.0)
 BODY_TOP = Inches(1.35)
 FOOTER_TOP = Inches(7.02)
 PARAMETER_ROWS_PER_SLIDE = 12
+SLIDE_TABLE_ROWS = 8  # rows of a table below the How sure slide's sentences that fit above its footer
 TITLE_ONLY, TITLE_SLIDE = 5, 0  # layouts of python-pptx's default template
 
 
@@ -212,6 +213,8 @@ class _Builder:
             return
         keep = ("True NPS", "Annual retention")  # the rest of the outcomes are in the report and the workbook
         rows = [row for row in c.uncertainty.rows if row[0].startswith(keep)]
+        if len(rows) > SLIDE_TABLE_ROWS:  # five scenarios or more: true NPS alone fits the slide
+            rows = [row for row in rows if row[0].startswith(keep[0])]
         slide = self.slide("How sure: the effects over plausible worlds, not only simulation noise")
         sentences = c.extra.get("how_sure", [])
         length = sum(len(t) for t in sentences)

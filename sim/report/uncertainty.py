@@ -112,10 +112,11 @@ def uncertainty_sentence(row: Mapping[str, Any], title: str, level: float, outco
     up = median >= 0
     share = float(row["share_better"]) if up else 1.0 - float(row["share_better"])
     pct = round(100 * level)
+    total = interval_text(scale * float(row["total_low"]), scale * float(row["total_high"]))
+    noise = interval_text(scale * float(row["noise_low"]), scale * float(row["noise_high"]))
     text = (
-        f"{title} {'raises' if up else 'lowers'} {words} in {share:.0%} of plausible worlds (median {median:+.1f} "
-        f"{unit}, {pct}% range {scale * float(row['total_low']):+.1f} to {scale * float(row['total_high']):+.1f}; "
-        f"simulation noise alone {scale * float(row['noise_low']):+.1f} to {scale * float(row['noise_high']):+.1f})"
+        f"{title} {'raises' if up else 'lowers'} {words} in {share:.0%} of plausible worlds (median "
+        f"{number(median, 1, sign=True)} {unit}, {pct}% range {total}; simulation noise alone {noise})"
     )
     hinge = hinge_words(row)
     return f"{text}; {hinge}." if hinge else f"{text}."
@@ -134,8 +135,13 @@ def how_sure_sentences(meta: Mapping[str, Any], baseline: str, titles: Mapping[s
     """
     u = meta.get("uncertainty") or {}
     level = float(u.get("level", meta.get("confidence", 0.95)))
-    rows = [r for r in u.get("summary") or [] if r["outcome"] == OUTCOME and r["scenario"] != baseline]
+    rows = _alternatives(u, baseline)
     return [uncertainty_sentence(r, titles.get(r["scenario"], r["scenario"]), level) for r in rows]
+
+
+def _alternatives(u: Mapping[str, Any], baseline: str) -> list[Mapping[str, Any]]:
+    """The uncertainty summary's rows of the alternatives on the outcome the sentences are about."""
+    return [r for r in u.get("summary") or [] if r["outcome"] == OUTCOME and r["scenario"] != baseline]
 
 
 def uncertainty_text_table(
@@ -332,7 +338,7 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
     content.answer_note = "How sure: " + " ".join(sentences) + " " + content.answer_note
     content.extra["how_sure"] = sentences
     content.uncertainty = uncertainty_text_table(meta, comparison.baseline, titles, content.settings.currency)
-    rows = [r for r in u["summary"] if r["outcome"] == OUTCOME and r["scenario"] != comparison.baseline]
+    rows = _alternatives(u, comparison.baseline)
     content.method.append(method_paragraph(meta))
     path = figures_dir.parent / IMPORTANCE_FILE  # the directory being written (a rebuild writes it aside)
     if not path.exists():

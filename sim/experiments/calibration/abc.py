@@ -365,12 +365,12 @@ def posterior_markdown(spec: CalibrationSpec, posterior: Posterior) -> str:
             f"{r['share_of_prior']:.0%} |"
         )
     priors = _priors(spec)
-    uniform = [k for k, p in priors.items() if p.declared is None and p.uniform_because != "abc.prior=uniform"]
-    if uniform:
-        lines += [
-            "",
-            f"Uniform over the search bounds, for want of a declared distribution: {', '.join(uniform)}.",
-        ]
+    reasons: dict[str, list[str]] = {}
+    for k, p in priors.items():
+        if p.declared is None and p.uniform_because != "abc.prior=uniform":
+            reasons.setdefault(p.uniform_because, []).append(k)
+    for because, keys in reasons.items():
+        lines += ["", f"Uniform over the search bounds ({because}): {', '.join(keys)}."]
     if posterior.check is not None:
         lines += [
             "",

@@ -383,8 +383,9 @@ def summarise_draws(
     if len(plausible) < 2:
         note = (
             f"only {len(plausible)} of {len(paired)} parameter draws gave a plausible baseline (true NPS within "
-            f"{PLAUSIBLE['true_nps']:g} points and annual retention within {PLAUSIBLE['annual_retention']:g} of the "
-            "declared values'), too few to say how sure the answer is; run more draws, or narrow the distributions"
+            f"{PLAUSIBLE['true_nps']:g} points and annual retention within {100 * PLAUSIBLE['annual_retention']:g} "
+            "points of the declared values), too few to say how sure the answer is; run more draws, or narrow the "
+            "distributions"
         )
         return {**record, "summary": [], "note": note, "files": [f"{DRAWS_DIR}/{DRAWS_FILE}"]}
     summary, imp = uncertainty_tables(done, replicate_outcomes, params, baseline, order, outcomes, level)
