@@ -10,11 +10,11 @@ the same command is run again.
 
 * **Priors** (``abc.prior``; :mod:`sim.experiments.calibration.priors`): ``declared`` (the default), each free
   parameter's declared uncertainty (the distribution ``silosim-compare uncertainty=parameters`` draws from,
-  docs/parameters.md) truncated to its search bounds (``calibrate.free``); a parameter with none (or ``fixed``) keeps
-  the uniform prior over its bounds, and ``posterior.md`` says so. A log-scale search moves ``log(value)`` with the
-  declared density transformed, so the value's prior is the same. ``uniform``: uniform over every parameter's
-  bounds (log-uniform for a log-scale one). The declared distributions are narrow, around the default baseline: a
-  client far from it (an industry preset, often) needs ``abc.prior=uniform``.
+  docs/parameters.md) truncated to its search bounds (``calibrate.free``); a parameter with none (or ``fixed``), or
+  whose declared range is the default baseline's own calibration (which this fit replaces), keeps the uniform prior
+  over its bounds, and ``posterior.md`` says so. A log-scale search moves ``log(value)`` with the declared density
+  transformed, so the value's prior is the same. ``uniform``: uniform over every parameter's bounds (log-uniform for
+  a log-scale one), for a client outside a declared range (first-contact resolution below the source's 0.74).
 * **Distance**: the Euclidean distance of the simulated targets from the observed ones, each in units
   of its tolerance (with ``data=``, the target's 95% sampling half-width), so a target the data pin
   down tightly weighs more than a noisy one.

@@ -4,7 +4,7 @@ The schema declares beside every uncertain parameter the distribution of the val
 (:mod:`sim.config.distributions`); ``silosim-compare uncertainty=parameters`` draws from it, and
 ``silosim-calibrate method=abc`` takes it as the free parameter's prior (``abc.prior=declared``, the default):
 
-* the declared distribution (for a multiplier, of the default times the multiplier), truncated to the search
+* the declared distribution, truncated to the search
   bounds ``calibrate.free.NAME.lo`` and ``hi``: the bounds stay the search space and keep impossible values out;
 * a parameter with no declared distribution (or a ``fixed`` one), one whose declared distribution is the range
   the default baseline's own calibration leaves (basis ``calibrated: ...``: the attitude, the weekly churn, the
@@ -68,7 +68,6 @@ class FreePrior:
         hi: Upper search bound (of the value).
         log: The particle is ``log(value)`` (a log-scale search).
         declared: The declared distribution, or None for the uniform prior over the bounds.
-        scale: For a multiplier, the default the declared multiplier multiplies (1 otherwise).
         uniform_because: Why the prior is uniform (empty when it is the declared distribution).
     """
 
@@ -77,13 +76,12 @@ class FreePrior:
     hi: float
     log: bool = False
     declared: Uncertainty | None = None
-    scale: float = 1.0
     uniform_because: str = ""
 
     # ------------------------------------------------------------------ the value's distribution
     def _value_cdf(self, v: npt.ArrayLike) -> np.ndarray:
         assert self.declared is not None  # noqa: S101 - only called for a declared prior
-        return np.asarray(_frozen(self.declared).cdf(np.asarray(v, dtype=float) / self.scale), dtype=float)
+        return np.asarray(_frozen(self.declared).cdf(np.asarray(v, dtype=float)), dtype=float)
 
     @property
     def _ends(self) -> tuple[float, float]:
@@ -108,14 +106,14 @@ class FreePrior:
             dens = 1.0 / (np.where(v > 0, v, 1.0) * width) if self.log else np.full(v.shape, 1.0 / width)
         else:
             frozen = _frozen(self.declared)
-            dens = np.asarray(frozen.pdf(v / self.scale), dtype=float) / self.scale / self.mass
+            dens = np.asarray(frozen.pdf(v), dtype=float) / self.mass
         return np.where(inside, dens, 0.0)
 
     def support(self) -> tuple[float, float]:
         """The values the prior can take: the declared distribution's range within the bounds (or the bounds)."""
         if self.declared is None:
             return self.lo, self.hi
-        low, high = (self.scale * x for x in self.declared.support())
+        low, high = self.declared.support()
         return max(self.lo, low), min(self.hi, high)
 
     # ------------------------------------------------------------------ the particle's distribution
@@ -158,7 +156,7 @@ class FreePrior:
         else:
             a, b = self._ends
             u = np.random.uniform(a, b, size)  # the global generator, as above
-            v = np.clip(np.asarray(_frozen(self.declared).ppf(u), dtype=float) * self.scale, self.lo, self.hi)
+            v = np.clip(np.asarray(_frozen(self.declared).ppf(u), dtype=float), self.lo, self.hi)
             draws = np.log(v) if self.log else v
         return float(draws) if size is None else np.asarray(draws, dtype=float)
 
@@ -168,10 +166,7 @@ class FreePrior:
         span = f"[{self.lo:g}, {self.hi:g}]"
         if self.declared is None:
             return f"{'log-uniform' if self.log else 'uniform'} over {span} ({self.uniform_because})"
-        what = self.declared.describe()
-        if self.declared.multiplier:
-            what = f"{self.scale:g} {what}"
-        return f"{what} within {span}"
+        return f"{self.declared.describe()} within {span}"
 
     def interval(self, level: float) -> tuple[float, float]:
         """The prior's central ``level`` interval of the value."""
@@ -182,7 +177,7 @@ class FreePrior:
             v = np.exp(y) if self.log else y
         else:
             a, _ = self._ends
-            v = np.asarray(_frozen(self.declared).ppf(a + q * self.mass), dtype=float) * self.scale
+            v = np.asarray(_frozen(self.declared).ppf(a + q * self.mass), dtype=float)
         return float(v[0]), float(v[1])
 
 
@@ -215,7 +210,7 @@ def free_priors(free: list[FreeParameter], kind: str) -> dict[str, FreePrior]:
     table, _ = uncertain_parameters(to_config(compose_config([])))
     priors = {}
     for f in free:
-        p, u = table.get(f.key, (None, None))
+        _, u = table.get(f.key, (None, None))
         if u is None or not u.varied or u.basis.startswith(CALIBRATED_BASIS):
             because = (
                 "no declared distribution"
@@ -226,18 +221,12 @@ def free_priors(free: list[FreeParameter], kind: str) -> dict[str, FreePrior]:
             )
             priors[f.key] = FreePrior(f.key, f.lo, f.hi, f.log, uniform_because=because)
             continue
-        scale = float(p.value) if u.multiplier and isinstance(p.value, int | float) else 1.0
-        if scale <= 0:
-            raise ConfigError(
-                f"`calibrate.free.{f.name}` names `{f.key}`, whose declared distribution {u.describe()} multiplies its "
-                f"default {scale:g}; a prior needs a default above 0. Give abc.prior=uniform."
-            )
-        prior = FreePrior(f.key, f.lo, f.hi, f.log, u, scale)
+        prior = FreePrior(f.key, f.lo, f.hi, f.log, u)  # a free parameter is a number: never a list's multiplier
         if not prior.mass >= MIN_PRIOR_MASS:
-            low, high = (scale * x for x in u.support())
+            low, high = u.support()
             raise ConfigError(
                 f"`calibrate.free.{f.name}` has search bounds [{f.lo:g}, {f.hi:g}], but the declared distribution of "
-                f"`{f.key}` (docs/parameters.md), {u.describe()}{f' of {scale:g}' if u.multiplier else ''} over "
+                f"`{f.key}` (docs/parameters.md), {u.describe()} over "
                 f"{low:g} to {high:g}, puts {prior.mass:.2%} of its mass inside them, less than the "
                 f"{MIN_PRIOR_MASS:.1%} a prior needs (abc.prior=declared). Move the bounds to overlap the declared "
                 "distribution, or give abc.prior=uniform for a prior uniform over the bounds."
