@@ -507,11 +507,16 @@ def test_a_full_disk_in_a_sweep_job_stops_the_sweep_with_one_paragraph_and_it_re
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("leave_kb", [500, 250])  # 500: the disk fills after some runs, or in the first; 250: in it
 def test_a_full_disk_in_a_comparison_keeps_the_complete_runs_and_no_empty_table(
-    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_disk: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leave_kb: int
 ) -> None:
+    """Exit 4 (the system refused a write) whether the disk fills in the runs or in the comparison's own files.
+
+    Before, a disk that filled before any run completed exited 1 ("no run completed"), as a failed run does.
+    """
     monkeypatch.chdir(tmp_path)
-    fill(small_disk, leave_kb=500)
+    fill(small_disk, leave_kb=leave_kb)
     out = small_disk / "cmp"
     system_error(
         compare_command.main,

@@ -27,11 +27,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sim.commands._common import EXIT_FAILED, user_errors, wants_help
+from sim.commands._common import EXIT_FAILED, EXIT_OS_ERROR, user_errors, wants_help
 from sim.experiments.compare.comparison import Comparison
 from sim.experiments.compare.planning import plan
 from sim.experiments.compare.rebuild import REBUILD_SETTINGS, rebuild_comparison
-from sim.experiments.compare.run import run_comparison
+from sim.experiments.compare.run import NoRunCompletedError, run_comparison
 from sim.experiments.compare.settings import CompareConf, prepare
 from sim.report import print_summary, write_deliverables
 from sim.report.content import report_currency
@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> None:
             comparison = run_comparison(p, argv, present=write_deliverables)
         except RuntimeError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
-            sys.exit(EXIT_FAILED)
+            # every run stopped because the system refused a write (a full disk, say): the command's own status too
+            refused = isinstance(exc, NoRunCompletedError) and exc.status == EXIT_OS_ERROR
+            sys.exit(EXIT_OS_ERROR if refused else EXIT_FAILED)
     _print_table(comparison)
     failures = comparison.runs.failures
     if not failures.empty:

@@ -31,9 +31,18 @@ WARM_DIR = ".warm"  # the warm states the runs share while the comparison runs (
 
 __all__ = [
     "Comparison",
+    "NoRunCompletedError",
     "arguments_of",
     "run_comparison",
 ]
+
+
+class NoRunCompletedError(RuntimeError):
+    """No run of the comparison completed; ``status`` is the exit status of its runs (4: the system refused a write)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = None) -> Comparison:
@@ -136,9 +145,10 @@ def _assemble(p: Plan, launched: Any, reused: int, command: str, present: Presen
     runs = load_runs(work / "runs", conf.clv_discount_rate)
     if runs.outcomes.empty:
         tail = (work / "logs" / "runs.log").read_text().splitlines()[-15:]
-        raise RuntimeError(
+        raise NoRunCompletedError(
             f"no run completed (exit status {launched.returncode}); {_resume_hint(p)} after fixing the cause. "
-            "Last lines of the run log:\n" + "\n".join(tail)
+            "Last lines of the run log:\n" + "\n".join(tail),
+            launched.returncode,
         )
     if p.baseline not in set(runs.outcomes["scenario"]):
         raise RuntimeError(
