@@ -455,6 +455,8 @@ def test_a_calibration_from_an_industry_preset_writes_the_preset_into_its_file(t
     alone = to_plain(compose_config([f"calibration={written}"]))
     with_preset = to_plain(compose_config(["industry=telecom", f"calibration={written}"]))
     assert alone == with_preset  # the file carries the preset: industry= adds nothing
+    with pytest.raises(ConfigError, match=r"`industry` is 'saas', but `calibration` names .* preset 'telecom'"):
+        compose_config(["industry=saas", f"calibration={written}"])  # a second preset would mix under it
     # a setting the preset makes and the calibration did not fit: the preset's, not the schema's default (0.975)
     assert alone["customer"]["renewal_no_problem"] == pytest.approx(0.938021)
     assert alone["market"]["marketing_acquisition_rate"] == pytest.approx(0.00191286)
@@ -462,6 +464,17 @@ def test_a_calibration_from_an_industry_preset_writes_the_preset_into_its_file(t
     fitted = {p["key"]: p["fitted"] for p in json.loads((written.parent / "fit.json").read_text())["parameters"]}
     assert alone["customer"]["rating_bias_mean"] == pytest.approx(fitted["customer.rating_bias_mean"])
     assert alone["warmup_weeks"] == 4  # the fixed value (model.overrides) over the preset's
+
+
+def test_an_industry_preset_under_a_calibration_from_the_defaults_is_refused(tmp_path: Path) -> None:
+    """A file calibrated from the model defaults with ``industry=NAME``: one paragraph, exit 2, nothing written."""
+    written = tmp_path / "calibrated.yaml"
+    written.write_text(f"# @package _global_\ncalibration_source: {written}\ncustomer:\n  rating_bias_mean: 0.2\n")
+    out = tmp_path / "run"
+    result = run_command("silosim", f"calibration={written}", "industry=telecom", f"hydra.run.dir={out}", cwd=tmp_path)
+    expected = ["`industry` is 'telecom'", "from the model defaults (no industry preset)", "Leave `industry` out"]
+    assert_user_error(result, "silosim", expected)
+    assert not out.exists()
 
 
 def to_plain(cfg: object) -> dict:

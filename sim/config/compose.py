@@ -77,6 +77,7 @@ CALIBRATION_MARKER = "calibration_source"  # silosim-calibrate writes it into ev
 CALIBRATION_JOURNEY = "calibration_journey"
 CALIBRATED_FILE, CLOSEST_FIT_FILE = "calibrated.yaml", "closest_fit.yaml"  # what calibration=DIR looks for
 _CALIBRATION_JOURNEYS: dict[Path, str] = {}  # calibrated file -> the registered journey option it carries
+_CALIBRATION_INDUSTRIES: dict[Path, str] = {}  # calibrated file -> the industry preset it carries ("" for none)
 # What a calibrated file may not set: what a calibration does not fit (the run's seed, population, horizon, name).
 CALIBRATION_RESERVED = ("seed", "customers", "weeks", "scenario_name")
 _SCHEMAS: dict[str, Any] = {SCHEMA_NAME: RunConfig}
@@ -435,6 +436,8 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
     """
     out = []
     journey_given = any(a.partition("=")[0].lstrip("+") == "journey" for a in overrides)
+    industries = [a.partition("=")[2] for a in overrides if a.partition("=")[0].lstrip("+") == "industry"]
+    industry = industries[-1] if industries and industries[-1] not in ("", "null") else None
     for arg in overrides:
         key, sep, value = arg.partition("=")
         group = key.lstrip("+")
@@ -448,11 +451,27 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
             if (group, path) not in _CALIBRATION_FILES:
                 _register_path(group, path)
             value = _CALIBRATION_FILES[group, path]
+            if group == "calibration" and industry is not None:
+                _refuse_second_preset(path, industry)
             journey = _CALIBRATION_JOURNEYS.get(path) if group == "calibration" else None
             if journey and not journey_given:  # the journey it was calibrated on, unless another is asked for
                 out.append(f"journey={journey}")
         out.append(f"{group}={value}")
     return out
+
+
+def _refuse_second_preset(path: Path, industry: str) -> None:
+    """A calibrated file is a whole baseline (its preset, if any, written in): a second preset under it would mix."""
+    carried = _CALIBRATION_INDUSTRIES.get(path, "")
+    if carried == industry:
+        return  # the same preset the file carries: composes to the file alone
+    basis = f"the industry preset '{carried}'" if carried else "the model defaults (no industry preset)"
+    raise ConfigError(
+        f"`industry` is '{industry}', but `calibration` names '{path}', a baseline calibrated from {basis}: "
+        f"applying '{industry}' under it would mix that preset's unfitted settings into the calibrated baseline. "
+        "Leave `industry` out (the calibrated file alone gives the baseline that was fitted), or recalibrate "
+        f"from the preset with silosim-calibrate model.industry={industry}."
+    )
 
 
 def _register_path(group: str, path: Path) -> None:
@@ -467,6 +486,8 @@ def _register_path(group: str, path: Path) -> None:
         if problem:
             raise ConfigError(f"`calibration` names '{path}', but {problem}.")
         node[CALIBRATION_MARKER] = str(path)  # where it was read from (it may have moved since it was written)
+        carried = OmegaConf.select(node, "industry.name", default="")
+        _CALIBRATION_INDUSTRIES[path] = str(carried or "")
         if journey is not None:
             name = f"{path.stem}_journey_{len(_CALIBRATION_FILES)}"
             ConfigStore.instance().store(group="journey", name=name, node=journey, package="journey")
