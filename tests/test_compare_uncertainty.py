@@ -173,6 +173,40 @@ def test_the_how_sure_table_agrees_with_the_summary_in_the_report_the_slides_and
     assert total in cells and held in cells and "Measured NPS, points" not in cells
 
 
+@pytest.mark.slow
+def test_worlds_too_few_of_which_are_plausible_are_said_to_leave_the_answer_unmeasured(tmp_path: Path) -> None:
+    """Every draw's baseline far from what the model reproduces: the report, slides and dashboard say that how
+    sure the answer is was not measured and that the intervals are noise only; no table or tornado is made up."""
+    from pptx import Presentation
+
+    from sim.dashboard.results import open_comparison
+
+    (tmp_path / "shifted.yaml").write_text(
+        "customer.rating_bias_mean: {kind: triangular, args: [0.0, 10.0, 10.0], "
+        "basis: 'wide: assumption, nearly every world far too loyal'}\n"
+    )
+    out = run_command(
+        "silosim-compare", *SMALL, "uncertainty=parameters", "draws=2", "distributions=shifted.yaml", "out=cmp",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "only 0 of 2 parameter draws gave a plausible baseline" in out.stderr
+    cmp = tmp_path / "cmp"
+    said = "Not measured: Only 0 of 2 parameter draws gave a plausible baseline"
+    noise_only = "Every interval here describes simulation noise only"
+    html = (cmp / "report.html").read_text()
+    assert f"How sure: {said}" in html and noise_only in html and "Two kinds of uncertainty" in html
+    assert 'id="how-sure"' not in html and not (cmp / "figures" / "tornado.png").exists()
+    deck = Presentation(str(cmp / "report.pptx"))
+    texts = [sh.text_frame.text for slide in deck.slides for sh in slide.shapes if sh.has_text_frame]
+    assert any(said in t for t in texts)
+    titles = [s.shapes.title.text for s in deck.slides if s.shapes.title is not None]
+    unmeasured = "How sure: not measured, the ranges are simulation noise only"
+    assert [t for t in titles if t.startswith("How sure")] == [unmeasured]
+    view = open_comparison(cmp)
+    assert view.how_sure and view.how_sure[0].startswith(said) and view.uncertainty is None
+
+
 def test_a_comparison_without_draws_has_no_how_sure_table() -> None:
     from sim.report.uncertainty import how_sure_sentences, uncertainty_text_table
 

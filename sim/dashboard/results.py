@@ -146,7 +146,7 @@ def open_comparison(path: Path) -> View:
         table=summary_text_table(summary, baseline, level, titles, report_currency(meta)),
         figures=[f for f in figures if f.exists()],
         downloads=[(entry.path / f, label, mime) for f, label, mime in DOWNLOADS if (entry.path / f).exists()],
-        how_sure=how_sure_sentences(meta, baseline, titles) if uncertain else [],
+        how_sure=how_sure_sentences(meta, baseline, titles),  # "not measured" when too few worlds were plausible
         uncertainty=uncertainty_text_table(meta, baseline, titles, report_currency(meta)) if uncertain else None,
         uncertainty_method=method_paragraph(meta) if uncertain else "",
     )

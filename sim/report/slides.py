@@ -209,14 +209,17 @@ class _Builder:
     def uncertainty_slide(self) -> None:
         """How sure (uncertainty=parameters): the sentences, then true NPS and retention over the plausible worlds."""
         c = self.content
+        sentences = c.extra.get("how_sure", [])
         if c.uncertainty is None:
+            if sentences:  # draws were run, but too few plausible worlds to measure: the slide says so
+                slide = self.slide("How sure: not measured, the ranges are simulation noise only")
+                self.text(slide, [[(t, False)] for t in sentences], BODY_TOP, Inches(2.0), 14)
             return
         keep = ("True NPS", "Annual retention")  # the rest of the outcomes are in the report and the workbook
         rows = [row for row in c.uncertainty.rows if row[0].startswith(keep)]
         if len(rows) > SLIDE_TABLE_ROWS:  # five scenarios or more: true NPS alone fits the slide
             rows = [row for row in rows if row[0].startswith(keep[0])]
         slide = self.slide("How sure: the effects over plausible worlds, not only simulation noise")
-        sentences = c.extra.get("how_sure", [])
         length = sum(len(t) for t in sentences)
         size = 13 if length <= 500 else 11 if length <= 900 else 9
         self.text(slide, [[(t, False)] for t in sentences], BODY_TOP, Inches(2.0), size)

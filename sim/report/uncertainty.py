@@ -125,6 +125,9 @@ def uncertainty_sentence(row: Mapping[str, Any], title: str, level: float, outco
 def how_sure_sentences(meta: Mapping[str, Any], baseline: str, titles: Mapping[str, str]) -> list[str]:
     """One :func:`uncertainty_sentence` per alternative (empty for a comparison without parameter draws).
 
+    Draws too few of which were plausible to summarise give one sentence that says so instead, so a reader
+    is never left to take the noise-only intervals for the whole uncertainty.
+
     Args:
         meta: The comparison's ``comparison.json``.
         baseline: The baseline scenario.
@@ -134,6 +137,12 @@ def how_sure_sentences(meta: Mapping[str, Any], baseline: str, titles: Mapping[s
         The sentences, in the summary's order.
     """
     u = meta.get("uncertainty") or {}
+    if u.get("note") and not u.get("summary"):
+        note = str(u["note"])
+        return [
+            f"Not measured: {note[:1].upper()}{note[1:]}. Every interval here describes simulation noise only, so "
+            "it understates how unsure the answer is."
+        ]
     level = float(u.get("level", meta.get("confidence", 0.95)))
     rows = _alternatives(u, baseline)
     return [uncertainty_sentence(r, titles.get(r["scenario"], r["scenario"]), level) for r in rows]
@@ -337,9 +346,11 @@ def add_uncertainty(content: ReportContent, comparison: Comparison, figures_dir:
         return
     content.answer_note = "How sure: " + " ".join(sentences) + " " + content.answer_note
     content.extra["how_sure"] = sentences
-    content.uncertainty = uncertainty_text_table(meta, comparison.baseline, titles, content.settings.currency)
-    rows = _alternatives(u, comparison.baseline)
     content.method.append(method_paragraph(meta))
+    rows = _alternatives(u, comparison.baseline)
+    if not rows:  # too few plausible worlds: the sentence says so; there is no table or tornado to show
+        return
+    content.uncertainty = uncertainty_text_table(meta, comparison.baseline, titles, content.settings.currency)
     path = figures_dir.parent / IMPORTANCE_FILE  # the directory being written (a rebuild writes it aside)
     if not path.exists():
         path = Path(comparison.out) / IMPORTANCE_FILE
