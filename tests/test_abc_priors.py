@@ -138,6 +138,34 @@ def test_a_declared_distribution_outside_the_bounds_is_a_user_error(tmp_path: Pa
     assert_user_error(out, "silosim-calibrate", ["`abc.prior` is 'normal'", "declared, uniform"])
 
 
+def test_a_database_begun_under_other_declared_priors_is_not_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The priors come from the schema as well as the command: a study begun before a declared distribution
+    changed is refused by name, never resumed under the new priors."""
+    from sim.config import ConfigError
+    from sim.experiments.calibration import priors
+    from sim.experiments.calibration.spec import study_settings
+    from sim.experiments.runs.studies import write_record
+
+    args = ["target.first_contact_resolution=0.6", "method=abc", f"out_dir={tmp_path / 'fit'}"]
+    spec = load_spec(args)
+    assert spec.abc is not None
+    write_record(spec.out_dir, study_settings(spec.config, spec.abc), spec.command)  # as the calibration begins
+    assert load_spec(args).resumed  # the same command, the same priors: resumed
+    declared = priors.free_priors
+
+    def widened(free: list[FreeParameter], kind: str) -> dict[str, FreePrior]:  # as if the schema's range moved
+        out = declared(free, kind)
+        fcr = out["journey.first_contact_resolution"]
+        out[fcr.key] = FreePrior(fcr.key, fcr.lo, fcr.hi, fcr.log, uniform_because="a changed declaration")
+        return out
+
+    monkeypatch.setattr(priors, "free_priors", widened)
+    with pytest.raises(ConfigError, match=r"holds a silosim-calibrate study of other settings \(priors\."):
+        load_spec(args)
+
+
 def test_the_posterior_report_and_figure_show_each_prior(tmp_path: Path) -> None:
     spec = load_spec(
         [

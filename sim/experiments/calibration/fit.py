@@ -303,7 +303,7 @@ def _calibrate_abc(spec: CalibrationSpec, progress: Callable[[str], None]) -> Ca
     from sim.experiments.calibration.abc import predictive_check, run_abc
 
     assert spec.abc is not None  # noqa: S101 - load_spec sets it for method=abc
-    write_record(spec.out_dir, study_settings(spec.config), spec.command)
+    write_record(spec.out_dir, study_settings(spec.config, spec.abc), spec.command)
     posterior = run_abc(spec, spec.abc, progress)
     progress(f"posterior predictive check: the targets at {spec.report_replications} posterior draws ...")
     posterior.check = predictive_check(spec, posterior, spec.report_replications)

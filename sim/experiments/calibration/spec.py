@@ -154,10 +154,17 @@ def parallel_jobs(value: Any, key: str = "jobs") -> int:
     return int(value)
 
 
-def study_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The calibration's settings that decide its results (the study's fingerprint covers these)."""
+def study_settings(cfg: DictConfig, abc: AbcSettings | None = None) -> dict[str, Any]:
+    """The calibration's settings that decide its results (the study's fingerprint covers these).
+
+    An ABC calibration's priors come from the schema's declared distributions as well as from ``cfg``: they are
+    covered too (as their descriptions), so a database begun under other priors is never resumed under these.
+    """
     plain = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in plain.items() if k not in _FREE_SETTINGS}  # type: ignore[union-attr]
+    settings = {k: v for k, v in plain.items() if k not in _FREE_SETTINGS}  # type: ignore[union-attr]
+    if abc is not None:
+        settings["priors"] = {key: prior.describe() for key, prior in sorted(abc.priors.items())}
+    return settings
 
 
 def _check_target(name: str, value: float) -> None:
@@ -261,9 +268,8 @@ def load_spec(overrides: list[str]) -> CalibrationSpec:
 
         abc = abc_settings(cfg.get("abc"), free)
     given = next((o.split("=", 1)[1] for o in overrides if o.startswith("out_dir=")), None)
-    place = place_study(
-        given, Path(str(cfg.out_dir)).expanduser(), study_settings(cfg), "out_dir", "silosim-calibrate", FINISHED_FILE
-    )
+    default = Path(str(cfg.out_dir)).expanduser()
+    place = place_study(given, default, study_settings(cfg, abc), "out_dir", "silosim-calibrate", FINISHED_FILE)
     return CalibrationSpec(
         targets=targets,
         tolerance=tolerance,
