@@ -220,8 +220,9 @@ def with_values(cfg: SiloConfig, values: Mapping[str, Any]) -> SiloConfig:
         KeyError: If a key names no parameter.
     """
     out = copy.deepcopy(cfg)
+    params = {p.key: p for p in walk(out)} if values else {}  # one walk, not one per key (a draw sets ~90)
     for key, value in values.items():
-        param = find(out, key)
+        param = params.get(key)
         if param is None:
             raise KeyError(key)
         param.set(value)
