@@ -205,6 +205,10 @@ def test_worlds_too_few_of_which_are_plausible_are_said_to_leave_the_answer_unme
     assert [t for t in titles if t.startswith("How sure")] == [unmeasured]
     view = open_comparison(cmp)
     assert view.how_sure and view.how_sure[0].startswith(said) and view.uncertainty is None
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(cmp / "summary.xlsx")["Parameter uncertainty"]
+    assert sheet["A1"].value == "not measured" and str(sheet["A2"].value).startswith(said)
 
 
 def test_a_comparison_without_draws_has_no_how_sure_table() -> None:

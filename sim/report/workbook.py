@@ -33,6 +33,7 @@ from sim.experiments.analysis.statistics import direction
 from sim.experiments.compare.comparison import Comparison
 from sim.experiments.runs.files import FORMULA_TRIGGERS, atomic_write
 from sim.report.content import ReportContent, ci_name, parameter_value, report_currency
+from sim.report.uncertainty import how_sure_sentences
 
 __all__ = ["SHEETS", "number_format", "write_workbook"]
 
@@ -297,11 +298,18 @@ def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -
     header, rows, formats, units = _differences(comparison)
     _format_by_unit(sheets.sheet("Paired differences", header, rows, formats), units)
     sheets.sheet("Runs", *_runs(comparison))
-    uncertain = (comparison.meta.get("uncertainty") or {}).get("summary") or []
+    drawn = comparison.meta.get("uncertainty") or {}
+    uncertain = drawn.get("summary") or []
     if uncertain:  # uncertainty=parameters: both intervals, share of worlds, probability best, what it hinges on
         header = list(uncertain[0])
         rows = [[r.get(k) for k in header] for r in uncertain]
         sheets.sheet("Parameter uncertainty", header, rows, [None] * len(header))
+    elif drawn.get("note"):  # draws run, too few plausible worlds: the sheet says so, as the report does
+        sentences = how_sure_sentences(comparison.meta, comparison.baseline, comparison.titles)
+        note = sheets.sheet("Parameter uncertainty", ["not measured"], [[t] for t in sentences], [None])
+        note.column_dimensions["A"].width = MAX_WIDTH * 1.5
+        for (cell,) in note.iter_rows(min_row=2, max_col=1):
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
     fitted = ((comparison.meta.get("uncertainty") or {}).get("calibration") or {}).get("parameters") or []
     if fitted:  # calibration=DIR with parameter draws: where each fitted parameter's draws came from
         header, rows = _fitted_sources(comparison.meta["uncertainty"]["calibration"])
