@@ -259,7 +259,11 @@ def test_html_escapes_every_value_and_carries_the_theme(made: tuple[Path, subpro
     assert '<img class="logo" src="data:image/png;base64,' in page  # the logo, embedded
     assert "@page { size: A4;" in page and "@media print" in page
     assert "Closed-loop follow-up (our_plan)" in page and "our_plan" in page
-    assert '<table class="text provenance">' in page and "<code>git_commit</code>" in page  # recorded
+    assert '<table class="text provenance">' in page and "<code>git_<wbr>commit</code>" in page  # recorded
+    # a dotted key wraps between its parts in a narrow column, never inside a word
+    assert "<code>feedback.<wbr>inner_<wbr>loop.<wbr>capacity</code>" in page
+    assert "/.venv/bin/python" not in page and "executable" not in page  # this machine's paths stay out
+    assert re.search(r"<td>[0-9a-f]{40}</td>", page)  # the commit of the checkout silosim runs from
 
 
 @pytest.mark.skipif(not HAS_CHROMIUM, reason=f"{CHROMIUM} is not installed (the PDF needs Chromium)")

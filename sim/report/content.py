@@ -161,6 +161,23 @@ def _documented() -> dict[str, tuple[str, str]]:
     return {p.key: (str(p.meta.get("doc") or ""), str(p.meta.get("unit") or "")) for p in walk(checked_config([]))}
 
 
+_NAME_CHARS = 70
+# A long meaning is cut before its last qualifying clause that starts within the limit ("Weekly churn hazard of a
+# customer | at the reference likelihood to recommend"), so the name stays a phrase; else between words.
+_CLAUSES = re.compile(r",? (?:with|when|who|whose|at|through|in|for|and|below|on) ")
+
+
+def _shortened(name: str) -> str:
+    """A meaning longer than :data:`_NAME_CHARS`, cut to a phrase that ends with an ellipsis.
+
+    >>> _shortened("Renewal probability of a fully satisfied customer with no problem in the year before renewal")
+    'Renewal probability of a fully satisfied customer with no problem…'
+    """
+    cuts = [m.start() for m in _CLAUSES.finditer(name) if m.start() >= 30 and m.end() <= _NAME_CHARS + 1]
+    head = name[: cuts[-1]] if cuts else name[:_NAME_CHARS].rsplit(" ", 1)[0]
+    return head.rstrip(",;: ") + "…"
+
+
 def parameter_name(key: str) -> str:
     """A parameter's documented name: the first clause of its meaning, with its unit (the key if undocumented).
 
@@ -174,9 +191,9 @@ def parameter_name(key: str) -> str:
     whose = whose[:1].upper() + whose[1:]
     if not doc:
         return f"{whose}: {parts[-1].replace('_', ' ')}" if whose else key
-    name = re.split(r"(?<=[A-Za-z0-9)])[.;:](\s|$)| \(|, (?:so|which|as) ", doc, maxsplit=1)[0].strip()
-    if len(name) > 70:
-        name = name[:70].rsplit(" ", 1)[0] + "…"
+    name = re.split(r"(?<=[A-Za-z0-9)])[.;:](\s|$)| \(|, (?:so|which|as|one of) ", doc, maxsplit=1)[0].strip()
+    if len(name) > _NAME_CHARS:
+        name = _shortened(name)
     name = f"{name} ({unit})" if unit and unit not in name else name
     return f"{whose}: {name[0].lower()}{name[1:]}" if whose else name
 
@@ -301,12 +318,25 @@ def _comparisons_note(meta: Mapping[str, Any], summary: pd.DataFrame, level: flo
     )
 
 
+# Recorded in comparison.json, never shown: the interpreter's path is this machine's file system, not the runs'.
+_PRIVATE_PROVENANCE = ("executable",)
+
+
 def _provenance(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The runs' provenance (silosim version, commit, packages, platform) as rows; empty if not recorded."""
+    """The runs' provenance (silosim version, commit, packages, platform) as rows; empty if not recorded.
+
+    >>> _provenance({"provenance": {"silosim": "0.1.0", "git_commit": None, "executable": "/home/me/.venv/bin/python"}})
+    [('silosim', '0.1.0'), ('git_commit', 'not recorded (not run from a git checkout)')]
+    """
     recorded = meta.get("provenance")
     if not isinstance(recorded, Mapping) or not recorded:
         return []
-    return [(k, "—" if v is None else str(v)) for k, v in flatten(recorded).items()]
+    unknown = {"git_commit": "not recorded (not run from a git checkout)"}
+    return [
+        (k, unknown.get(k, "not recorded") if v is None else str(v))
+        for k, v in flatten(recorded).items()
+        if k not in _PRIVATE_PROVENANCE and not (k == "git_dirty" and recorded.get("git_commit") is None)
+    ]
 
 
 def _silosim_version() -> str:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
+import markupsafe
 
 from sim.experiments.compare.deliverables import logo_kind
 from sim.experiments.runs.files import atomic_write
@@ -42,12 +44,26 @@ def _environment(template_dir: str | None) -> jinja2.Environment:
     if template_dir:
         loaders.append(jinja2.FileSystemLoader(str(Path(template_dir).expanduser())))
     loaders.append(jinja2.PackageLoader("sim.report", "templates"))
-    return jinja2.sandbox.SandboxedEnvironment(
+    env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.Undefined if template_dir else jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["breakable"] = _breakable
+    return env
+
+
+def _breakable(value: object) -> markupsafe.Markup:
+    """The value escaped, with a line-break opportunity after each dot, underscore and slash.
+
+    A narrow table column then wraps a dotted key or a path between its parts (``feedback.inner_loop.`` /
+    ``capacity``), never inside a word.
+
+    >>> str(_breakable("feedback.inner_loop.capacity"))
+    'feedback.<wbr>inner_<wbr>loop.<wbr>capacity'
+    """
+    return markupsafe.Markup("<wbr>").join(re.split(r"(?<=[._/])(?=.)", str(value)))  # joins escaped parts
 
 
 def _data_uri(path: Path, kind: str = "png") -> str:

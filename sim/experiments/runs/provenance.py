@@ -51,7 +51,9 @@ def _git(checkout: Path, *args: str) -> str | None:
 
 def _checkout() -> Path | None:
     """The source checkout silosim is imported from, or None for an installed wheel."""
-    root = Path(__file__).resolve().parents[2]
+    import sim
+
+    root = Path(sim.__file__).resolve().parent.parent  # the directory holding the package, wherever this module sits
     if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
         return None
     top = _git(root, "rev-parse", "--show-toplevel")
