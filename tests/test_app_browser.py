@@ -386,14 +386,15 @@ def test_ab_loads_the_clients_calibration_and_scenario_folder_with_messages(
         run = page.get_by_role("button", name="Run A/B")
         expect(run).to_be_enabled()
         folder = page.get_by_label("Scenario folder (the client's *.yaml)")
+        folder.fill(str(plans))  # straight into the empty input: the lists were not redrawn until another change
+        page.locator(".v-select", has_text="Alternative").click()
+        page.locator(".v-menu__content .v-list-item", has_text="Contoso plan").click()
+        expect(page.locator(".v-input", has_text="Follow-up capacity: 12")).to_be_visible()  # the plan's own
         folder.fill(str(tmp_path / "nowhere"))
         expect(page.locator(".v-messages__message", has_text="not a readable directory")).to_be_visible()
         expect(run).to_be_disabled()
         folder.fill(str(plans))
         expect(page.locator(".v-messages__message")).to_have_count(0)
-        page.locator(".v-select", has_text="Alternative").click()
-        page.locator(".v-menu__content .v-list-item", has_text="Contoso plan").click()
-        expect(page.locator(".v-input", has_text="Follow-up capacity: 12")).to_be_visible()  # the plan's own
         calibration = page.get_by_label("Calibration (calibrated.yaml or its folder)")
         calibration.fill(str(tmp_path / "missed"))
         expect(page.locator(".v-messages__message", has_text="only closest_fit.yaml")).to_be_visible()

@@ -120,9 +120,15 @@ def WhatIfInputs(
     levers: solara.Reactive[dict[str, float]],
     numbers: solara.Reactive[dict[str, str]],
     errors: dict[str, str],
+    labels: dict[str, tuple[str, str]],
     sources: solara.Reactive[dict[str, str]] | None = None,
 ) -> None:
-    """The sidebar: the client's calibration and scenarios, the arms, the alternative's levers, the sizes."""
+    """The sidebar: the client's calibration and scenarios, the arms, the alternative's levers, the sizes.
+
+    ``labels`` (:func:`scenario_labels`, read after the page has loaded the client's scenario folder) is passed
+    in, not read here: this component reads no reactive value that changes when a folder is entered, so with the
+    list read inside it, a folder typed straight into an empty input never reached the two lists.
+    """
     if sources is not None:
         with solara.Card("The client (optional)"):
             solara.Text(
@@ -132,7 +138,6 @@ def WhatIfInputs(
             )
             for key, label in SOURCE_INPUTS:
                 NumberInput(key, label, sources, errors)
-    labels = scenario_labels()
     by_title = {title: name for name, (title, _) in labels.items()}
     with solara.Card("A/B what-if"):
         solara.Select(
@@ -285,7 +290,7 @@ def ABPage() -> None:
         solara.AppBarTitle("silosim: A/B what-if")
     Navigation()
     with solara.Sidebar():
-        WhatIfInputs(baseline, alternative, levers, numbers, errors, sources)
+        WhatIfInputs(baseline, alternative, levers, numbers, errors, scenario_labels(), sources)
     solara.HTML(  # not solara.Markdown: it would load KaTeX, which solara-assets does not bundle
         tag="p",
         unsafe_innerHTML=(
