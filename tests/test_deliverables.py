@@ -318,7 +318,7 @@ def test_from_dir_rebuilds_in_place_with_new_settings_and_leaves_the_runs(
     assert not (d / "report.pdf").exists()  # not wanted this time: the old one, with old numbers, is gone
     page = (d / "report.html").read_text()
     assert "Prepared for Second Client" in page and "@page { size: Letter;" in page and "Holm" in page
-    assert "<code>git.commit</code></td><td>abc1234" in page
+    assert "<code>git.<wbr>commit</code></td><td>abc1234" in page
     method = Presentation(str(d / "report.pptx")).slides[-1]
     assert "git.commit abc1234" in " ".join(sh.text_frame.text for sh in method.shapes if sh.has_text_frame)
     about = {r[0]: r[1] for r in load_workbook(d / "summary.xlsx")["About"].iter_rows(min_row=2, values_only=True)}

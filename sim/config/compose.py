@@ -435,9 +435,10 @@ def prepare_calibration_overrides(overrides: list[str]) -> list[str]:
         ConfigError: If the file cannot be read, is not a YAML mapping, or is not a calibrated file.
     """
     out = []
-    journey_given = any(a.partition("=")[0].lstrip("+") == "journey" for a in overrides)
-    industries = [a.partition("=")[2] for a in overrides if a.partition("=")[0].lstrip("+") == "industry"]
-    industry = industries[-1] if industries and industries[-1] not in ("", "null") else None
+    given = {key.lstrip("+"): value for key, _, value in (a.partition("=") for a in overrides)}  # the last wins
+    journey_given = "journey" in given
+    industry = given.get("industry") or None
+    industry = None if industry == "null" else industry
     for arg in overrides:
         key, sep, value = arg.partition("=")
         group = key.lstrip("+")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim.experiments.uncertainty.draws import IMPORTANCE_FILE
 from sim.report.figures import RC, FigureFile, _save
-from sim.report.wording import interval_text, number
+from sim.report.wording import OUTCOME_WORDS, interval_text, number
 
 if TYPE_CHECKING:
     from sim.experiments.compare.comparison import Comparison
@@ -42,17 +42,30 @@ __all__ = [
 ]
 
 OUTCOME = "true_nps"  # the outcome the sentences and the tornado are about (the table's first)
-_WORDS = {"true_nps": ("true NPS", 1.0, "points"), "annual_retention": ("annual retention", 100.0, "points")}
 TORNADO_BARS = 8
-# The outcomes of the table, in its order: label, scale, digits (money and customers in whole units).
+# The outcomes of the table, in its order; how each is spoken of (scale, unit, digits) is wording.OUTCOME_WORDS.
 _TABLE_OUTCOMES = (
-    ("true_nps", "True NPS, points", 1.0, 1),
-    ("annual_retention", "Annual retention, points", 100.0, 1),
-    ("measured_nps", "Measured NPS, points", 1.0, 1),
-    ("active_customers", "Active customers", 1.0, 0),
-    ("cumulative_revenue", "Cumulative revenue, {unit}", 1.0, 0),
-    ("customer_lifetime_value", "Customer lifetime value, {unit}", 1.0, 0),
+    "true_nps",
+    "annual_retention",
+    "measured_nps",
+    "active_customers",
+    "cumulative_revenue",
+    "customer_lifetime_value",
 )
+
+
+def _words(outcome: str) -> tuple[str, float, str]:
+    """An outcome's name in a sentence, the scale of its differences and their unit (as the answer speaks)."""
+    w = OUTCOME_WORDS.get(outcome)
+    return (w.what, w.scale, w.unit) if w else (outcome.replace("_", " "), 1.0, "")
+
+
+def _table_label(outcome: str, currency: str) -> str:
+    """``True NPS, points``, ``Active customers``, ``Cumulative revenue, EUR``."""
+    w = OUTCOME_WORDS[outcome]
+    unit = (currency or "currency units") if w.money else ("" if w.unit == "customers" else w.unit)
+    name = w.what[:1].upper() + w.what[1:]
+    return f"{name}, {unit}" if unit else name
 
 
 def _param_doc(key: str) -> str:
@@ -107,7 +120,7 @@ def uncertainty_sentence(row: Mapping[str, Any], title: str, level: float, outco
         ``Title raises true NPS in 96% of plausible worlds (median +5.1 points, 95% range +1.2 to +9.0;
         simulation noise alone +4.8 to +5.4); the answer hinges most on ...``.
     """
-    words, scale, unit = _WORDS.get(outcome, (outcome.replace("_", " "), 1.0, ""))
+    words, scale, unit = _words(outcome)
     median = float(row["median"]) * scale
     up = median >= 0
     share = float(row["share_better"]) if up else 1.0 - float(row["share_better"])
@@ -189,8 +202,12 @@ def uncertainty_text_table(
     order = list(dict.fromkeys(r["scenario"] for r in summary))
     shown = _TABLE_OUTCOMES[:outcomes] if outcomes else _TABLE_OUTCOMES
     rows = []
-    for outcome, label, scale, digits in shown:
-        label = label.format(unit=currency or "currency units")
+    for outcome in shown:
+        label, scale, digits = (
+            _table_label(outcome, currency),
+            OUTCOME_WORDS[outcome].scale,
+            OUTCOME_WORDS[outcome].digits(),
+        )
         for scenario in order:
             r = by_key.get((scenario, outcome))
             if r is None:
@@ -298,7 +315,7 @@ def calibration_sentences(u: Mapping[str, Any]) -> list[str]:
 
 def tornado(imp: pd.DataFrame, title: str, outcome: str, out_dir: Path) -> FigureFile:
     """The effect's tornado: for each of the top parameters, the effect at its 5% and 95% quantiles."""
-    words, scale, unit = _WORDS.get(outcome, (outcome.replace("_", " "), 1.0, ""))
+    words, scale, unit = _words(outcome)
     top = imp.head(TORNADO_BARS).iloc[::-1]
     with mpl.rc_context(RC):
         fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(top)))

@@ -25,7 +25,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sim.experiments.analysis.outcomes import comparison_outcomes
@@ -281,6 +281,15 @@ def _fitted_sources(c: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
+def _wrapped(ws: Worksheet, column: str) -> Worksheet:
+    """A column of sentences: one and a half times the widest data column, its text wrapped below the header."""
+    ws.column_dimensions[column].width = MAX_WIDTH * 1.5
+    j = column_index_from_string(column)
+    for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    return ws
+
+
 def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -> Path:
     """Write the workbook (atomically).
 
@@ -306,23 +315,16 @@ def write_workbook(path: Path, comparison: Comparison, content: ReportContent) -
         sheets.sheet("Parameter uncertainty", header, rows, [None] * len(header))
     elif drawn.get("note"):  # draws run, too few plausible worlds: the sheet says so, as the report does
         sentences = how_sure_sentences(comparison.meta, comparison.baseline, comparison.titles)
-        note = sheets.sheet("Parameter uncertainty", ["not measured"], [[t] for t in sentences], [None])
-        note.column_dimensions["A"].width = MAX_WIDTH * 1.5
-        for (cell,) in note.iter_rows(min_row=2, max_col=1):
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    fitted = ((comparison.meta.get("uncertainty") or {}).get("calibration") or {}).get("parameters") or []
-    if fitted:  # calibration=DIR with parameter draws: where each fitted parameter's draws came from
-        header, rows = _fitted_sources(comparison.meta["uncertainty"]["calibration"])
+        _wrapped(sheets.sheet("Parameter uncertainty", ["not measured"], [[t] for t in sentences], [None]), "A")
+    if (drawn.get("calibration") or {}).get("parameters"):  # calibration=DIR with draws: where each came from
+        header, rows = _fitted_sources(drawn["calibration"])
         sheets.sheet("Calibrated parameters", header, rows, [None] * len(header))
     if content.parameter_values is not None and content.parameters is not None:
         header, rows = _parameters(content.parameter_values)
         sheets.sheet("Parameters", header, rows, [None, None] + ["General"] * (len(header) - 2))
     else:
         sheets.sheet("Parameters", ["parameter"], [["none: the scenarios share one configuration"]], [None])
-    about = sheets.sheet("About", ["Setting", "Value"], _about(comparison, content), [None, None])
-    about.column_dimensions["B"].width = MAX_WIDTH * 1.5
-    for (cell,) in about.iter_rows(min_row=2, min_col=2, max_col=2):
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    about = _wrapped(sheets.sheet("About", ["Setting", "Value"], _about(comparison, content), [None, None]), "B")
     if content.settings.logo:
         logo = SheetImage(content.settings.logo)
         scale = min(1.0, 160 / max(logo.width, 1), 60 / max(logo.height, 1))
