@@ -325,9 +325,9 @@ def test_the_status_quo_keeps_its_book_over_the_horizon(preset: str) -> None:
     assert abs(change) <= BOOK_DRIFT, f"{preset}: the book changed by {change:+.1%} over the horizon"
 
 
-# Two client-like targets outside the presets' span (retention 0.78 to 0.90): the issue's loyal client (NPS +35,
-# retention 0.91; the default acquisition grew its book by 24% by itself) and a disloyal one (NPS -10, retention
-# 0.76), whose book the default acquisition would shrink.
+# Two client-like targets, each outside the presets' span (NPS -1 to +40, retention 0.75 to 0.90) on one figure:
+# the issue's loyal client (retention 0.91, NPS +35; the default acquisition grew its book by 24% by itself) and a
+# disloyal one (NPS -10, retention 0.76).
 CLIENTS = [pytest.param(35, 0.91, id="loyal"), pytest.param(-10, 0.76, id="disloyal")]
 
 

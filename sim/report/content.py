@@ -325,15 +325,14 @@ _PRIVATE_PROVENANCE = ("executable",)
 def _provenance(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The runs' provenance (silosim version, commit, packages, platform) as rows; empty if not recorded.
 
-    >>> _provenance({"provenance": {"silosim": "0.1.0", "git_commit": None, "executable": "/home/me/.venv/bin/python"}})
-    [('silosim', '0.1.0'), ('git_commit', 'not recorded (not run from a git checkout)')]
+    >>> _provenance({"provenance": {"git_commit": None, "packages": {"numba": None}, "executable": "/venv/python"}})
+    [('git_commit', 'not recorded'), ('packages.numba', 'not installed')]
     """
     recorded = meta.get("provenance")
     if not isinstance(recorded, Mapping) or not recorded:
         return []
-    unknown = {"git_commit": "not recorded (not run from a git checkout)"}
     return [
-        (k, unknown.get(k, "not recorded") if v is None else str(v))
+        (k, ("not installed" if k.startswith("packages.") else "not recorded") if v is None else str(v))
         for k, v in flatten(recorded).items()
         if k not in _PRIVATE_PROVENANCE and not (k == "git_dirty" and recorded.get("git_commit") is None)
     ]
