@@ -613,7 +613,7 @@ def start_sweep(cwd: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
         ],
         cwd=cwd,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(cwd / "stderr.txt").open("wb"),  # where the sweep's stacks go if it hangs (see below)
         start_new_session=True,
     )
     deadline = time.monotonic() + 240
@@ -645,7 +645,14 @@ def test_a_killed_sweep_leaves_no_worker_and_writes_no_run_after_the_kill(how: i
     proc, workers = start_sweep(tmp_path)
     os.kill(proc.pid, how)  # the main process only: its workers must notice by themselves
     killed_at = completed(tmp_path / "sweep")
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:  # once on CI (SIGTERM, the other test worker busy): say where it hangs
+        os.kill(proc.pid, signal.SIGUSR1)  # faulthandler: every thread's stack to its stderr
+        time.sleep(2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        stacks = (tmp_path / "stderr.txt").read_text(errors="replace")[-6000:]
+        pytest.fail(f"the sweep did not exit within 60 s of {signal.Signals(how).name}; its threads:\n{stacks}")
     deadline = time.monotonic() + 5
     while alive(workers) and time.monotonic() < deadline:
         time.sleep(0.1)

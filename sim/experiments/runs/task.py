@@ -17,6 +17,7 @@ parent), which a launcher's worker process needs before it composes or names a j
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -199,6 +200,8 @@ def launch(overrides: list[str]) -> None:
     """
     sys.argv = [sys.argv[0] if sys.argv else PROG, *overrides]
     terminate_as_interrupt()  # SIGTERM shuts a sweep's workers down as Ctrl-C does
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID` prints every thread's stack to stderr: where a sweep hangs
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     task()
 
 
