@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim.experiments.uncertainty.draws import IMPORTANCE_FILE
 from sim.report.figures import RC, FigureFile, _save
-from sim.report.wording import OUTCOME_WORDS, interval_text, number
+from sim.report.wording import OUTCOME_WORDS, OutcomeWords, interval_text, number
 
 if TYPE_CHECKING:
     from sim.experiments.compare.comparison import Comparison
@@ -60,9 +60,8 @@ def _words(outcome: str) -> tuple[str, float, str]:
     return (w.what, w.scale, w.unit) if w else (outcome.replace("_", " "), 1.0, "")
 
 
-def _table_label(outcome: str, currency: str) -> str:
+def _table_label(w: OutcomeWords, currency: str) -> str:
     """``True NPS, points``, ``Active customers``, ``Cumulative revenue, EUR``."""
-    w = OUTCOME_WORDS[outcome]
     unit = (currency or "currency units") if w.money else ("" if w.unit == "customers" else w.unit)
     name = w.what[:1].upper() + w.what[1:]
     return f"{name}, {unit}" if unit else name
@@ -203,11 +202,8 @@ def uncertainty_text_table(
     shown = _TABLE_OUTCOMES[:outcomes] if outcomes else _TABLE_OUTCOMES
     rows = []
     for outcome in shown:
-        label, scale, digits = (
-            _table_label(outcome, currency),
-            OUTCOME_WORDS[outcome].scale,
-            OUTCOME_WORDS[outcome].digits(),
-        )
+        w = OUTCOME_WORDS[outcome]
+        label, scale, digits = _table_label(w, currency), w.scale, w.digits()
         for scenario in order:
             r = by_key.get((scenario, outcome))
             if r is None:
