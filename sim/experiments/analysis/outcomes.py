@@ -433,19 +433,22 @@ for _outcome in (
     register(_outcome)
 
 
-def run_summary(model: SiloModel, context: RunContext | None = None) -> dict[str, Any]:
+def run_summary(
+    model: SiloModel, context: RunContext | None = None, metrics: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """A finished run's ``summary.json``: identity, every outcome that has a summary place, the programme.
 
     Args:
         model: A finished model.
         context: Valuation settings (defaults if None).
+        metrics: ``model.metrics_frame()``, if the caller has built it already.
 
     Returns:
         ``scenario``, ``seed``, ``customers``, ``weeks``, the outcome sections (``final``, ``mean``,
         ``total``, ``last_year``) and ``programme``.
     """
     cfg = model.cfg
-    metrics = model.metrics_frame()
+    metrics = model.metrics_frame() if metrics is None else metrics
     summary: dict[str, Any] = {"scenario": cfg.scenario_name, "seed": cfg.seed}
     if metrics.empty:
         return {**summary, "weeks": 0}

@@ -115,6 +115,7 @@ def plan(conf: CompareConf) -> Plan:
         "output.customers=false",
         "output.progress=false",
         "hydra.sweep.subdir=${hydra:runtime.choices.scenario}_s${seed}",
+        "~hydra.callbacks.collect_runs",  # the comparison reads its runs itself (no sweep table in runs/)
         *_launcher_arguments(conf),
     ]
     if conf.scenario_dir:

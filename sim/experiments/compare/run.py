@@ -80,7 +80,12 @@ def run_comparison(p: Plan, arguments: Sequence[str], present: Present | None = 
             # a replication's scenarios (and a parameter draw's) share one warm-up (sim.experiments.runs.warmups)
             with warmups.sharing(p.partial / WARM_DIR):
                 launched = launch_multirun(
-                    p.arguments, p.partial / "runs", p.total, p.partial / "logs" / "runs.log", keep_open=lock_fds
+                    p.arguments,
+                    p.partial / "runs",
+                    p.total,
+                    p.partial / "logs" / "runs.log",
+                    keep_open=lock_fds,
+                    checked=True,  # the plan composed and checked every scenario
                 )
                 if p.draws:
                     _launch_draws(p, p.draws, lock_fds)
@@ -110,6 +115,7 @@ def _launch_draws(p: Plan, draws: dict[str, Any], lock_fds: tuple[int, ...]) -> 
         total,
         p.partial / "logs" / "draws.log",
         keep_open=lock_fds,
+        checked=True,
     )
     draws["wall_seconds"] = round(launched.wall_seconds, 1)
 

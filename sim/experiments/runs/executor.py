@@ -53,6 +53,7 @@ from sim.experiments.runs.orphans import PARENT_PID_ENV, adopt_workers, stop_wit
 from sim.experiments.runs.rundir import count_runs
 
 __all__ = [
+    "CHECKED_ENV",
     "LAUNCHERS",
     "PARENT_ENV",
     "Backend",
@@ -81,6 +82,9 @@ LAUNCHERS = {
 ON_THIS_MACHINE = ("local", "joblib", "basic")
 # Set for a sweep started by launch_multirun: the pid of the process that started it (see sim.experiments.runs.task).
 PARENT_ENV = "SILOSIM_PARENT_PID"
+# Set for a sweep whose every configuration the launching command has composed and checked already (a
+# comparison's scenarios): the sweep's own check composes only its first job (the other values cost 0.5 s each).
+CHECKED_ENV = "SILOSIM_SWEEP_CHECKED"
 TASK_MODULE = "sim.experiments.runs.task"
 POLL_SECONDS = 0.5
 PRINT_EVERY_SECONDS = 10.0  # when stderr is not a terminal: a line at most this often (and every 10% of runs)
@@ -221,7 +225,12 @@ def fmt_duration(seconds: float) -> str:
 
 
 def launch_multirun(
-    arguments: list[str], sweep_dir: Path, total: int, log: Path, keep_open: Sequence[int] = ()
+    arguments: list[str],
+    sweep_dir: Path,
+    total: int,
+    log: Path,
+    keep_open: Sequence[int] = (),
+    checked: bool = False,
 ) -> LaunchResult:
     """Run ``silosim -m ARGUMENTS hydra.sweep.dir=SWEEP_DIR`` and report progress on stderr until it ends.
 
@@ -237,6 +246,7 @@ def launch_multirun(
         total: Runs the sweep holds, for the progress lines.
         log: File the sweep's own output is appended to.
         keep_open: File descriptors the sweep process inherits (a lock it holds as long as it runs).
+        checked: The caller has composed and checked every scenario of the sweep (:data:`CHECKED_ENV`).
 
     Returns:
         The exit status and the complete and failed runs in the sweep directory.
@@ -244,6 +254,9 @@ def launch_multirun(
     command = [sys.executable, "-m", TASK_MODULE, "-m", *arguments, f"hydra.sweep.dir={sweep_dir.resolve()}"]
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
+    env.pop(CHECKED_ENV, None)
+    if checked:
+        env[CHECKED_ENV] = "1"
     started = time.monotonic()
     say = progress_printer(total, started)
     with log.open("a") as handle:

@@ -349,7 +349,8 @@ def write_run(
     write_customers = bool(OmegaConf.select(config, "output.customers", default=True))
     with atomic_directory(run_dir, durable=True) as tmp:
         (tmp / ".hydra").mkdir()
-        _parquet(model.metrics_frame(), tmp / "metrics.parquet")
+        metrics = model.metrics_frame()
+        _parquet(metrics, tmp / "metrics.parquet")
         _parquet(model.departments_frame(), tmp / "departments.parquet")
         if write_customers:
             _parquet(model.customers_frame(), tmp / "customers.parquet")
@@ -357,7 +358,7 @@ def write_run(
         (tmp / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))))
         if hydra_config is not None:
             (tmp / ".hydra" / "hydra.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_config})))
-        summary = {**run_summary(model), "provenance": provenance()}
+        summary = {**run_summary(model, metrics=metrics), "provenance": provenance()}
         (tmp / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
         parameters = _json_safe(swept_parameters(config, list(overrides or [])))
         (tmp / "parameters.json").write_text(json.dumps(parameters, indent=2) + "\n")

@@ -140,9 +140,9 @@ def task(cfg: DictConfig) -> None:
         where = f"{run_dir} already holds this run (same configuration, {run_dir / 'COMPLETE'} present); nothing to do."
         print(f"{PROG}: {label} skipped, already complete: {run_dir}" if multirun else where, flush=True)
     elif multirun:
-        final = run_summary(model)["final"]
         elapsed = time.perf_counter() - started
-        print(f"{PROG}: {label} done in {elapsed:.2f} s (true NPS {final['true_nps']:+.1f}): {run_dir}", flush=True)
+        final_nps = model.records[-1]["true_nps"] if model.records else float("nan")  # summary.json's final.true_nps
+        print(f"{PROG}: {label} done in {elapsed:.2f} s (true NPS {final_nps:+.1f}): {run_dir}", flush=True)
     else:
         print_summary(model, run_dir)
 
