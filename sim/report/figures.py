@@ -11,8 +11,13 @@ verdicts rest on (adjusted for the number of comparisons, as the summary table s
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
+import sys
 import textwrap
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -534,11 +539,41 @@ def make_figures(
         summary, baseline, weeks, level, {s: st.title for s, st in sty.items()}, customers, currency, order
     )
     with mpl.rc_context(RC):
-        return [
-            nps_trajectories(rs, order, sty, out_dir, level, verdicts),
-            forest(summary, order, sty, out_dir, level, verdicts),
-            customers_and_retention(rs, summary, order, sty, out_dir, level, verdicts),
-            nps_gap(rs, order, sty, out_dir, level),
-            kpis_vs_outcomes(rs, order, sty, out_dir, level),
-            closed_loop_funnel(rs, order, sty, out_dir, customers),
-        ]
+        return _render(
+            [
+                lambda: nps_trajectories(rs, order, sty, out_dir, level, verdicts),
+                lambda: forest(summary, order, sty, out_dir, level, verdicts),
+                lambda: customers_and_retention(rs, summary, order, sty, out_dir, level, verdicts),
+                lambda: nps_gap(rs, order, sty, out_dir, level),
+                lambda: kpis_vs_outcomes(rs, order, sty, out_dir, level),
+                lambda: closed_loop_funnel(rs, order, sty, out_dir, customers),
+            ]
+        )
+
+
+_PENDING: list[Callable[[], FigureFile]] = []  # the figures a forked renderer draws (inherited, never pickled)
+
+
+def _draw_pending(index: int) -> FigureFile:
+    return _PENDING[index]()
+
+
+def _render(figures: list[Callable[[], FigureFile]]) -> list[FigureFile]:
+    """Draw the figures, in their order; on Linux, in forked processes on up to two cores.
+
+    Drawing and saving a figure three times (PNG, SVG, the untitled PNG) is CPU-bound matplotlib work that one
+    process does one figure at a time: about 10 s of a comparison that waits for it. A forked process inherits
+    the runs and the settings (nothing is pickled but the finished figure) and the rcParams in force. Only a
+    single-threaded process forks (a dashboard serving requests draws here too, and a fork copies no thread but
+    the caller's: a lock another thread held would stay held), and only where fork is the safe default (Linux).
+    """
+    workers = min(2, len(figures), os.cpu_count() or 1)
+    if workers < 2 or sys.platform != "linux" or threading.active_count() > 1:
+        return [draw() for draw in figures]
+    _PENDING[:] = figures
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(pool.map(_draw_pending, range(len(figures))))
+    finally:
+        _PENDING.clear()

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "EffectSummary",
@@ -68,6 +67,8 @@ class EffectSummary:
 
 def spread_test(effects: np.ndarray, noise_sd: float, replications: int) -> float:
     """p-value of "the draws' effects spread no wider than simulation noise" (one-sided F test of the variances)."""
+    from scipy import stats  # lazily: every run imports this module (apply_draw), none needs SciPy statistics
+
     if effects.size < 2 or replications < 2 or not noise_sd > 0:
         return 0.0 if effects.size > 1 and effects.var(ddof=1) > 0 else 1.0
     ratio = float(effects.var(ddof=1)) / noise_sd**2
@@ -111,6 +112,8 @@ def effect_summary(
     Returns:
         The summary.
     """
+    from scipy import stats  # lazily: every run imports this module (apply_draw), none needs SciPy statistics
+
     d = np.asarray([x for x in draw_effects if np.isfinite(x)], dtype=float)
     e = np.asarray([x for x in replicate_effects if np.isfinite(x)], dtype=float)
     noise_sd = float(e.std(ddof=1)) if e.size > 1 else math.nan
@@ -162,6 +165,8 @@ def importance(params: pd.DataFrame, effect: Sequence[float], level: float = 0.9
         5% and 95% quantiles over the draws) and ``effect_low``/``effect_high`` (the effect there, the others
         at their average: the tornado's bar, around ``effect_mean``, the draws' mean effect).
     """
+    from scipy import stats  # lazily: every run imports this module (apply_draw), none needs SciPy statistics
+
     y = np.asarray(effect, dtype=float)
     n, k = len(y), max(1, params.shape[1])
     z_crit = float(stats.norm.ppf(1 - (1 - level) / (2 * k)))
