@@ -601,21 +601,22 @@ def start_sweep(cwd: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
     psutil = pytest.importorskip("psutil")
     from conftest import BIN
 
-    proc = subprocess.Popen(
-        [
-            str(BIN / "silosim"),
-            "-m",
-            "seed=range(0,6)",
-            "customers=20000",
-            "weeks=104",
-            "hydra.sweep.dir=sweep",
-            "hydra.launcher.n_jobs=2",
-        ],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=(cwd / "stderr.txt").open("wb"),  # where the sweep's stacks go if it hangs (see below)
-        start_new_session=True,
-    )
+    with (cwd / "stderr.txt").open("wb") as stderr:  # where the sweep's stacks go if it hangs (see below)
+        proc = subprocess.Popen(
+            [
+                str(BIN / "silosim"),
+                "-m",
+                "seed=range(0,6)",
+                "customers=20000",
+                "weeks=104",
+                "hydra.sweep.dir=sweep",
+                "hydra.launcher.n_jobs=2",
+            ],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,  # the child has its own copy of the descriptor; ours is closed at once
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 240
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
