@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -405,3 +407,30 @@ def test_a_users_template_renders_in_the_sandbox(
     assert "SecurityError" in out.stderr and "report.html uses the bundled template" in " ".join(out.stderr.split())
     page = (d / "report.html").read_text()
     assert "LEAK" not in page and '<section id="answer">' in page
+
+
+FORKED_RENDER = """
+import os, sys, threading, time
+from sim.report import figures
+parent = os.getpid()
+drawn = figures._render([lambda i=i: (i, os.getpid()) for i in range(5)])
+assert [i for i, _ in drawn] == list(range(5)), drawn
+assert all(pid != parent for _, pid in drawn), "not drawn in forked processes"
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # another thread: forking could copy a held lock
+drawn = figures._render([lambda i=i: (i, os.getpid()) for i in range(3)])
+stop.set()
+assert drawn == [(0, parent), (1, parent), (2, parent)], drawn
+print("ok")
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+    reason="figures are drawn in forked processes on Linux, with two cores or more",
+)
+def test_figures_are_drawn_in_forked_processes_in_order_and_in_process_where_threads_run() -> None:
+    # in a process of its own: pytest's workers run threads of their own, so the forked path is never taken there
+    done = subprocess.run([sys.executable, "-c", FORKED_RENDER], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
