@@ -197,7 +197,8 @@ def _run_composed_job(config: DictConfig, hydra_context: Any, task_function: Any
     ``JobReturn`` it hands back owns them; here the composer's configuration is the job's alone (a copy of its
     template, or a fresh composition), so the task gets it with ``hydra`` removed in place, and Hydra's
     configuration is the masked copy :class:`~hydra.core.hydra_config.HydraConfig` holds, made self-contained (its
-    ``${hydra....}`` interpolations resolve within it). That was about 40 ms of a job's CPU. Everything else is
+    ``${hydra....}`` interpolations resolve within it; the one that names a task's key, ``hydra.sweep.subdir``'s
+    ``${seed}``, is resolved into the output directory first). That was about 40 ms of a job's CPU. Everything else is
     as Hydra does it, in its order: the output directory, the working directory, logging, ``env_set``, the
     callbacks, the task's result or exception, and the Hydra configuration restored afterwards. One difference a
     callback could see: ``on_job_end`` gets the configuration without its ``hydra`` node (Hydra's is in
