@@ -410,7 +410,7 @@ def test_a_users_template_renders_in_the_sandbox(
 
 
 FORKED_RENDER = """
-import os, sys, threading, time
+import os, threading
 from sim.report import figures
 parent = os.getpid()
 drawn = figures._render([lambda i=i: (i, os.getpid()) for i in range(5)])
